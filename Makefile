@@ -1,0 +1,175 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# mysqlprobe build: BPF object -> skeleton -> userspace binary, tests, fuzzers, benches.
+
+OUTPUT ?= .output
+BUILD ?= build
+CLANG ?= clang
+LLVM_STRIP ?= llvm-strip
+BPFTOOL ?= bpftool
+CC ?= cc
+PYTHON ?= python3
+UNAME_S := $(shell uname -s)
+ARCH := $(shell uname -m | sed 's/x86_64/x86/' | sed 's/aarch64/arm64/')
+
+# Sanitizer builds live beside the normal one so both can exist at once.
+ifneq ($(SANITIZER),)
+OUTPUT := .output/san
+BUILD := build/san
+SAN_FLAGS := -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+# The BPF parts are Linux-only; NO_BPF=1 (automatic off Linux) builds the pcap-only agent.
+ifneq ($(UNAME_S),Linux)
+NO_BPF := 1
+endif
+
+PKGS := libpcap zlib libxxhash yaml-0.1 libwebsockets libmicrohttpd
+ifeq ($(NO_BPF),)
+PKGS += libbpf libelf
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS ?= -g -O2
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
+	  -D_GNU_SOURCE -Iinclude -Iuser -I$(OUTPUT) $(PKG_CFLAGS) $(SAN_FLAGS)
+LDLIBS += $(PKG_LIBS) -lsnappy -lpthread -lm
+LDFLAGS += $(SAN_FLAGS)
+ifneq ($(NO_BPF),)
+CFLAGS += -DMP_NO_BPF
+endif
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -Ivmlinux/$(ARCH) -Ibpf
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+# Modules that need BPF are named *_bpf.c; the rest builds everywhere.
+USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+ifneq ($(NO_BPF),)
+USER_SRCS := $(filter-out %_bpf.c,$(USER_SRCS))
+endif
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+LIBMP := $(OUTPUT)/libmp.a
+SKEL := $(if $(NO_BPF),,$(OUTPUT)/capture.skel.h)
+HDRS := $(wildcard include/*.h user/*.h)
+
+UNIT_SRCS := $(wildcard tests/test_*.c)
+UNIT_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+BPFTEST_SRCS := $(if $(NO_BPF),,$(wildcard tests/bpf/test_*.c))
+BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf_%,$(BPFTEST_SRCS))
+BENCH_SRCS := $(if $(NO_BPF),,$(wildcard bench/*.c))
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+.PHONY: all tests test unit bench fuzz fuzz-build vmlinux deps clean help
+.DELETE_ON_ERROR:
+
+all: $(BUILD)/mysqlprobe
+
+help:
+	@echo 'make            build $(BUILD)/mysqlprobe'
+	@echo 'make deps       install the Debian packages needed to build, test and bench'
+	@echo 'make test       build, then run every test (unit, ASan+UBSan unit, BPF, end-to-end, fuzz smoke)'
+	@echo 'make unit       unit tests only (no root needed); add SANITIZER=address,undefined'
+	@echo 'make bench      run the benchmarks and rewrite BENCHMARKS.md'
+	@echo 'make fuzz       run every libFuzzer target for FUZZ_SECONDS (default 60) each'
+	@echo 'make vmlinux    regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel'\''s BTF'
+	@echo 'make clean      remove .output/ and build/'
+	@echo 'V=1 shows commands; NO_BPF=1 builds the pcap-only agent'
+
+deps:
+	$(Q)sh .ci/deps.sh
+
+$(OUTPUT) $(OUTPUT)/user $(BUILD) $(BUILD)/tests $(BUILD)/bench build/fuzz $(OUTPUT)/fuzz:
+	$(Q)mkdir -p $@
+
+# --- BPF: .bpf.c -> .bpf.o -> .skel.h (libbpf-bootstrap idiom) ---
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/capture_abi.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+# --- userspace ---
+$(OUTPUT)/user/%.o: user/%.c $(HDRS) | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# Only the loader includes the generated skeleton.
+$(OUTPUT)/user/%_bpf.o: user/%_bpf.c $(HDRS) $(SKEL) | $(OUTPUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIBMP): $(USER_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/mysqlprobe: $(OUTPUT)/user/main.o $(LIBMP) | $(BUILD)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# --- tests and benches ---
+tests: $(BUILD)/mysqlprobe $(UNIT_BINS) $(BPFTEST_BINS)
+
+$(BUILD)/tests/test_%: tests/test_%.c $(LIBMP) $(HDRS) | $(BUILD)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIBMP) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/tests/bpf_%: tests/bpf/%.c $(LIBMP) $(SKEL) $(HDRS) | $(BUILD)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIBMP) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/bench/%: bench/%.c $(LIBMP) $(SKEL) $(HDRS) | $(BUILD)/bench
+	$(call msg,BENCH,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(LIBMP) $(LDFLAGS) $(LDLIBS) -o $@
+
+# Fuzzers: userspace modules rebuilt with clang's libFuzzer instrumentation.
+FUZZ_OBJS := $(patsubst user/%.c,$(OUTPUT)/fuzz/%.o,$(filter-out %_bpf.c,$(USER_SRCS)))
+$(OUTPUT)/fuzz/%.o: user/%.c $(HDRS) | $(OUTPUT)/fuzz
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(filter-out -O2 -g $(SAN_FLAGS),$(CFLAGS)) -DMP_NO_BPF -g -O1 \
+		-fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) $(HDRS) | build/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(filter-out -O2 -g $(SAN_FLAGS),$(CFLAGS)) -DMP_NO_BPF $(FUZZ_FLAGS) $< \
+		$(FUZZ_OBJS) $(LDLIBS) -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+unit: $(UNIT_BINS)
+	$(Q)$(PYTHON) tests/run.py --only unit --build $(BUILD)
+
+# The one test command: every suite, one summary line at the end.
+test:
+	$(Q)$(MAKE) --no-print-directory all tests bench-build
+	$(Q)$(MAKE) --no-print-directory SANITIZER=address,undefined tests
+	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)$(PYTHON) tests/run.py
+
+bench-build: $(BENCH_BINS)
+
+bench: all bench-build
+	$(Q)$(PYTHON) bench/run.py
+
+FUZZ_SECONDS ?= 60
+fuzz: fuzz-build
+	$(Q)$(PYTHON) tests/run.py --only fuzz --fuzz-seconds $(FUZZ_SECONDS)
+
+vmlinux:
+	$(Q)mkdir -p vmlinux/$(ARCH)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
+
+clean:
+	$(Q)rm -rf .output build

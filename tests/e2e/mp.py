@@ -1,0 +1,318 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Shared fixtures for the end-to-end tests: TAP output, network namespaces,
+a private MariaDB server, the agent process and tcpdump.
+
+Everything here starts real programs; nothing is mocked. Conditions are polled,
+never waited for with a bare sleep.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.environ.get('MP_ROOT') or os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+BIN = os.environ.get('MP_BIN') or os.path.join(ROOT, 'build/mysqlprobe')
+
+# ---------------------------------------------------------------- TAP
+_n = 0
+_failed = 0
+
+
+def ok(name):
+    global _n
+    _n += 1
+    print(f'ok {_n} - {name}', flush=True)
+
+
+def fail(name, why=''):
+    global _n, _failed
+    _n += 1
+    _failed += 1
+    print(f'not ok {_n} - {name}' + (f': {why}' if why else ''), flush=True)
+
+
+def skip(name, why):
+    global _n
+    _n += 1
+    print(f'ok {_n} - {name} # SKIP {why}', flush=True)
+
+
+def check(cond, name, why=''):
+    (ok if cond else fail)(name, *([why] if not cond else []))
+    return cond
+
+
+def diag(msg):
+    for line in str(msg).splitlines():
+        print(f'# {line}', flush=True)
+
+
+def done():
+    sys.exit(1 if _failed else 0)
+
+
+def need_root(name):
+    if os.geteuid() != 0:
+        skip(name, 'needs root (BPF, namespaces)')
+        done()
+
+
+def poll(cond, timeout=20.0, every=0.02, what='condition'):
+    """Polls cond() until it returns a truthy value; raises TimeoutError otherwise."""
+    end = time.time() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.time() > end:
+            raise TimeoutError(f'timed out after {timeout}s waiting for {what}')
+        time.sleep(every)
+
+
+# ---------------------------------------------------------------- namespaces
+class Netns:
+    """A network namespace of our own; deleting it removes every attachment in it."""
+
+    def __init__(self, tag):
+        self.name = f'mpt-{tag}-{os.getpid()}'
+        subprocess.run(['ip', 'netns', 'add', self.name], check=True)
+        self.run(['ip', 'link', 'set', 'lo', 'up'])
+
+    def cmd(self, argv):
+        return ['ip', 'netns', 'exec', self.name] + list(argv)
+
+    def run(self, argv, check=True, **kw):
+        return subprocess.run(self.cmd(argv), check=check, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+    def popen(self, argv, **kw):
+        return subprocess.Popen(self.cmd(argv), **kw)
+
+    def close(self):
+        subprocess.run(['ip', 'netns', 'del', self.name], check=False)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+
+def veth_pair(ns_a, ns_b, addr_a='10.231.0.1', addr_b='10.231.0.2'):
+    """Connects two namespaces with a veth pair named mpa/mpb (inside each namespace)."""
+    tmp_a, tmp_b = f'mpa{os.getpid() % 100000}', f'mpb{os.getpid() % 100000}'
+    subprocess.run(['ip', 'link', 'add', tmp_a, 'type', 'veth', 'peer', 'name', tmp_b],
+                   check=True)
+    subprocess.run(['ip', 'link', 'set', tmp_a, 'netns', ns_a.name, 'name', 'mpa'], check=True)
+    subprocess.run(['ip', 'link', 'set', tmp_b, 'netns', ns_b.name, 'name', 'mpb'], check=True)
+    ns_a.run(['ip', 'addr', 'add', f'{addr_a}/24', 'dev', 'mpa'])
+    ns_b.run(['ip', 'addr', 'add', f'{addr_b}/24', 'dev', 'mpb'])
+    ns_a.run(['ip', 'link', 'set', 'mpa', 'up'])
+    ns_b.run(['ip', 'link', 'set', 'mpb', 'up'])
+
+
+def wrap(netns, argv):
+    return netns.cmd(argv) if netns else list(argv)
+
+
+# ---------------------------------------------------------------- MariaDB
+class MariaDB:
+    """A private mariadbd: own datadir in a temp dir, own port, performance_schema on.
+
+    User 'mp' / password 'mp' has every privilege and database 'mp' exists.
+    """
+
+    def __init__(self, port=3306, netns=None, bind='127.0.0.1', extra=()):
+        self.port, self.netns, self.bind = port, netns, bind
+        self.dir = tempfile.mkdtemp(prefix='mp-mariadb-')
+        os.chmod(self.dir, 0o755)
+        self.datadir = os.path.join(self.dir, 'data')
+        self.sock = os.path.join(self.dir, 'mysqld.sock')
+        self.log = os.path.join(self.dir, 'error.log')
+        subprocess.run(['mariadb-install-db', '--no-defaults', f'--datadir={self.datadir}',
+                        '--user=root', '--auth-root-authentication-method=normal',
+                        '--skip-test-db'], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        argv = ['mariadbd', '--no-defaults', f'--datadir={self.datadir}', '--user=root',
+                f'--socket={self.sock}', f'--port={port}', f'--bind-address={bind}',
+                f'--pid-file={self.dir}/mysqld.pid', f'--log-error={self.log}',
+                '--skip-name-resolve', '--performance-schema=ON',
+                '--performance-schema-consumer-events-statements-history-long=ON',
+                '--performance-schema-events-statements-history-long-size=100000',
+                '--performance-schema-max-digest-length=4096', '--max-connections=500',
+                '--innodb-buffer-pool-size=128M', '--innodb-log-file-size=64M',
+                '--innodb-flush-log-at-trx-commit=0', '--max-allowed-packet=64M',
+                '--local-infile=1', '--secure-file-priv='] + list(extra)
+        self.proc = subprocess.Popen(wrap(netns, argv), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        try:
+            poll(lambda: self._ping(), timeout=60, every=0.1, what='mariadbd to accept')
+        except TimeoutError:
+            with open(self.log) as f:
+                diag(f.read()[-3000:])
+            self.stop()
+            raise
+        self.sql("CREATE USER IF NOT EXISTS 'mp'@'%' IDENTIFIED BY 'mp';"
+                 "GRANT ALL ON *.* TO 'mp'@'%' WITH GRANT OPTION;"
+                 "CREATE DATABASE IF NOT EXISTS mp;", socket=True)
+
+    def _ping(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError(f'mariadbd exited with {self.proc.returncode}')
+        r = subprocess.run(['mariadb-admin', '--no-defaults', f'--socket={self.sock}',
+                            '-uroot', 'ping'], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        return r.returncode == 0
+
+    def client_argv(self, user='mp', password='mp', db='mp', socket=False, extra=()):
+        conn = [f'--socket={self.sock}'] if socket else ['-h', self.bind, '-P', str(self.port),
+                                                          '--protocol=tcp']
+        a = ['mariadb', '--no-defaults'] + conn + [f'-u{user}']
+        if password:
+            a.append(f'-p{password}')
+        if db:
+            a.append(db)
+        return a + list(extra)
+
+    def sql(self, q, socket=False, db='mp', user=None, extra=(), check=True):
+        """Runs q with the mariadb client; over TCP unless socket=True. Returns rows."""
+        if socket:
+            argv = ['mariadb', '--no-defaults', f'--socket={self.sock}', '-uroot']
+            if db:
+                argv.append(db)
+        else:
+            argv = self.client_argv(user=user or 'mp', db=db)
+        argv += ['-N', '-B'] + list(extra) + ['-e', q]
+        r = subprocess.run(wrap(self.netns if not socket else None, argv), text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if check and r.returncode != 0:
+            raise RuntimeError(f'mariadb: {r.stderr.strip()}')
+        return [l.split('\t') for l in r.stdout.splitlines()]
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.stop()
+
+
+# ---------------------------------------------------------------- the agent
+class Agent:
+    """build/mysqlprobe running in the background; stdout lines collected as they come."""
+
+    def __init__(self, args, netns=None, env=None):
+        self.argv = wrap(netns, [BIN] + list(args))
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, env=env, errors='replace')
+        self.lines, self.err = [], []
+        self._t = [threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines)),
+                   threading.Thread(target=self._pump, args=(self.proc.stderr, self.err))]
+        for t in self._t:
+            t.daemon = True
+            t.start()
+
+    @staticmethod
+    def _pump(f, out):
+        for line in f:
+            out.append(line.rstrip('\n'))
+
+    def wait_ready(self, timeout=20):
+        """The agent prints 'ready' on stderr (at -v or above) once capture is attached."""
+        def ready():
+            if self.proc.poll() is not None:
+                raise RuntimeError('agent exited %s: %s' % (self.proc.returncode,
+                                                             '\n'.join(self.err[-20:])))
+            return any('ready' in l for l in self.err)
+        poll(ready, timeout=timeout, what='agent ready')
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        for t in self._t:
+            t.join(5)
+        return self.proc.returncode
+
+    def json_lines(self):
+        out = []
+        for l in self.lines:
+            if l.startswith('{'):
+                out.append(json.loads(l))
+        return out
+
+
+# ---------------------------------------------------------------- tcpdump
+class Tcpdump:
+    """tcpdump writing a pcap of the given ports; stop() returns once it has flushed."""
+
+    def __init__(self, path, ports, dev='lo', netns=None, snaplen=262144):
+        flt = ' or '.join(f'tcp port {p}' for p in ports)
+        self.path = path
+        self.proc = subprocess.Popen(wrap(netns, ['tcpdump', '-i', dev, '-s', str(snaplen),
+                                                  '-U', '-w', path, '--immediate-mode', flt]),
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     text=True)
+        # tcpdump says 'listening on' once its socket is open.
+        self.err = ''
+        line = self.proc.stderr.readline()
+        self.err += line
+        if 'listening' not in line:
+            raise RuntimeError(f'tcpdump failed: {line}')
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        self.err += self.proc.stderr.read()
+        self.proc.wait(30)
+        return self.err
+
+
+def tcpdump_segments(path, ports):
+    """(dir, seq, len) for every segment in a pcap that carries payload or SYN/FIN/RST,
+    read with tcpdump's own decoder (-S absolute sequence numbers)."""
+    r = subprocess.run(['tcpdump', '-r', path, '-nn', '-S', '-tt', '-v'], text=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    return parse_tcpdump_text(r.stdout, ports)
+
+
+def parse_tcpdump_text(text, ports):
+    import re
+    out = []
+    rx = re.compile(r'(\S+)\.(\d+) > (\S+)\.(\d+): Flags \[([^\]]*)\],(?: cksum \S+ \([^)]*\),)?'
+                    r' seq (\d+)(?::(\d+))?.*?length (\d+)')
+    # With -v, tcpdump puts the IP header on one line and TCP on the next.
+    for line in text.splitlines():
+        m = rx.search(line)
+        if not m:
+            continue
+        sport, dport = int(m.group(2)), int(m.group(4))
+        flags, seq, length = m.group(5), int(m.group(6)), int(m.group(8))
+        if dport in ports:
+            d = 'to_server'
+        elif sport in ports:
+            d = 'to_client'
+        else:
+            continue
+        if length == 0 and not any(c in flags for c in 'SFR'):
+            continue
+        out.append((d, seq, length))
+    return out

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Runs every test suite and prints one summary line: 'N passed, N failed, N skipped'.
+
+Every test program speaks TAP on stdout: cmocka binaries through
+CMOCKA_MESSAGE_OUTPUT=TAP, the Python end-to-end scripts through tests/e2e/tap.py.
+A program that exits non-zero without printing a failing TAP line counts as one
+failure of its own, so a crash never passes silently.
+"""
+import argparse
+import glob
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OK_RE = re.compile(r'^(not )?ok\b\s*\d*\s*-?\s*(.*)$')
+
+
+def suites(args):
+    b = args.build
+    out = []
+    if args.only in (None, 'unit'):
+        out += [('unit', p, [p]) for p in sorted(glob.glob(f'{b}/tests/test_*'))]
+        if args.only is None:
+            out += [('unit-asan', p, [p]) for p in sorted(glob.glob(f'{b}/san/tests/test_*'))]
+    if args.only in (None, 'bpf'):
+        out += [('bpf', p, [p]) for p in sorted(glob.glob(f'{b}/tests/bpf_*'))]
+    if args.only in (None, 'e2e'):
+        out += [('e2e', p, [sys.executable, p])
+                for p in sorted(glob.glob(f'{ROOT}/tests/e2e/test_*.py'))]
+    if args.only in (None, 'fuzz'):
+        for p in sorted(glob.glob('build/fuzz/fuzz_*')):
+            name = os.path.basename(p)
+            corpus = f'{ROOT}/tests/fuzz/corpus/{name[5:]}'
+            work = f'/tmp/mysqlprobe-fuzz/{name}'
+            os.makedirs(work, exist_ok=True)
+            cmd = [p, f'-max_total_time={args.fuzz_seconds}', '-rss_limit_mb=2048',
+                   f'-artifact_prefix={work}/', work]
+            if os.path.isdir(corpus):
+                cmd.append(corpus)
+            out.append(('fuzz', p, cmd))
+    return out
+
+
+def run_one(kind, path, cmd, timeout):
+    env = dict(os.environ, CMOCKA_MESSAGE_OUTPUT='TAP', MP_ROOT=ROOT,
+               MP_BIN=os.path.join(ROOT, 'build/mysqlprobe'))
+    name = os.path.basename(path)
+    t0 = time.time()
+    try:
+        p = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout, text=True,
+                           errors='replace')
+        out, rc = p.stdout, p.returncode
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or '') if isinstance(e.stdout, str) else ''
+        out += f'\nnot ok - {name} timed out after {timeout}s\n'
+        rc = -1
+    passed = failed = skipped = 0
+    lines = []
+    for line in out.splitlines():
+        m = OK_RE.match(line.strip())
+        if not m:
+            continue
+        if m.group(1):
+            failed += 1
+            lines.append(f'  FAIL {name}: {m.group(2)}')
+        elif '# SKIP' in line or '# skip' in line:
+            skipped += 1
+            lines.append(f'  SKIP {name}: {m.group(2)}')
+        else:
+            passed += 1
+    if kind == 'fuzz':
+        # libFuzzer prints no TAP: a clean exit after the time budget is one pass.
+        if rc == 0:
+            passed += 1
+        else:
+            failed += 1
+            lines.append(f'  FAIL {name}: fuzzer exited {rc}')
+    elif rc != 0 and failed == 0:
+        failed += 1
+        lines.append(f'  FAIL {name}: exited {rc} without a failing test line')
+    elif rc == 0 and passed + failed + skipped == 0:
+        failed += 1
+        lines.append(f'  FAIL {name}: ran no test')
+    dt = time.time() - t0
+    print(f'[{kind}] {name}: {passed} passed, {failed} failed, {skipped} skipped ({dt:.1f}s)',
+          flush=True)
+    if failed or os.environ.get('MP_TEST_VERBOSE'):
+        sys.stdout.write(''.join('    | ' + l + '\n' for l in out.splitlines()[-200:]))
+    for l in lines:
+        print(l)
+    sys.stdout.flush()
+    return passed, failed, skipped
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--only', choices=['unit', 'bpf', 'e2e', 'fuzz'])
+    ap.add_argument('--build', default='build')
+    ap.add_argument('--fuzz-seconds', type=int, default=20)
+    ap.add_argument('--timeout', type=int, default=900)
+    ap.add_argument('-k', dest='pattern', help='run only suites whose path contains this')
+    args = ap.parse_args()
+    os.chdir(ROOT)
+    total = [0, 0, 0]
+    for kind, path, cmd in suites(args):
+        if args.pattern and args.pattern not in path:
+            continue
+        r = run_one(kind, path, cmd, args.timeout)
+        total = [a + b for a, b in zip(total, r)]
+    print(f'{total[0]} passed, {total[1]} failed, {total[2]} skipped')
+    return 1 if total[1] or sum(total) == 0 else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
