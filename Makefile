@@ -71,6 +71,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=a
 
 .PHONY: all tests test unit bench fuzz fuzz-build vmlinux deps clean help
 .DELETE_ON_ERROR:
+.SECONDARY:
 
 all: $(BUILD)/mysqlprobe
 

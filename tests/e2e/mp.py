@@ -160,7 +160,7 @@ class MariaDB:
             raise
         self.sql("CREATE USER IF NOT EXISTS 'mp'@'%' IDENTIFIED BY 'mp';"
                  "GRANT ALL ON *.* TO 'mp'@'%' WITH GRANT OPTION;"
-                 "CREATE DATABASE IF NOT EXISTS mp;", socket=True)
+                 "CREATE DATABASE IF NOT EXISTS mp;", socket=True, db=None)
 
     def _ping(self):
         if self.proc.poll() is not None:

@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Kernel side of capture: keeps MySQL-port TCP segments and writes them to a ring buffer. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "capture_abi.h"
+#include "parse.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by the loader before load (rodata): the verifier then sees constants. */
+const volatile __u16 mp_ports[MP_MAX_PORTS] = {};
+const volatile __u32 mp_nports = 0;
+const volatile __u32 mp_snaplen = MP_MAX_CAPLEN;
+
+/* A record is assembled here, then copied into the ring buffer with its exact
+ * size (bpf_ringbuf_reserve needs a constant size, which would make every
+ * small segment occupy a 64 KiB slot). */
+struct scratch {
+	struct mp_seg_hdr hdr;
+	__u8 data[MP_MAX_CAPLEN + 1];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 32 << 20); /* resized by the loader (probe.ringbuf_mb) */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MP_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/*
+ * One scratch slot per CPU. A per-CPU array cannot hold values over 32 KiB,
+ * so this is a plain array indexed by CPU id; the loader sizes it to the
+ * number of possible CPUs. Sharing is safe because TC egress runs with BH
+ * disabled and ingress/XDP run in softirq: two programs never interleave on
+ * one CPU.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		(*v)++;
+}
+
+/* MP_DIR_TO_SERVER when the destination is a MySQL port (checked first, so
+ * traffic between two MySQL ports counts as going to the server), else
+ * MP_DIR_TO_CLIENT when the source is, else -1. */
+static __always_inline int port_dir(__u16 sport, __u16 dport)
+{
+#pragma unroll
+	for (int i = 0; i < MP_MAX_PORTS; i++) {
+		if (i >= mp_nports)
+			break;
+		if (dport == mp_ports[i])
+			return MP_DIR_TO_SERVER;
+	}
+#pragma unroll
+	for (int i = 0; i < MP_MAX_PORTS; i++) {
+		if (i >= mp_nports)
+			break;
+		if (sport == mp_ports[i])
+			return MP_DIR_TO_CLIENT;
+	}
+	return -1;
+}
+
+static __always_inline int parse_l3(struct cursor *c, struct pkt_info *pi)
+{
+	__u16 proto;
+	int res;
+
+	res = parse_eth(c, &proto);
+	if (res != PARSE_TCP)
+		return res;
+	if (proto == bpf_htons(ETH_P_IP))
+		return parse_ipv4(c, pi);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return parse_ipv6(c, pi);
+	return PARSE_NOT_TCP;
+}
+
+/* Emits one record for a kept segment; returns the counter that explains the outcome. */
+static __always_inline __u32 emit(struct cursor *c, struct pkt_info *pi, struct tcphdr *th,
+				  int dir, __u32 payload_off, __u32 payload_len, __u32 ifindex)
+{
+	__u32 key = bpf_get_smp_processor_id();
+	struct scratch *s;
+	__u32 caplen;
+
+	s = bpf_map_lookup_elem(&scratch, &key);
+	if (!s)
+		return MP_CNT_RB_FULL;
+	caplen = payload_len;
+	if (caplen > mp_snaplen)
+		caplen = mp_snaplen;
+	if (caplen > MP_MAX_CAPLEN)
+		caplen = MP_MAX_CAPLEN;
+	/* The clamps above are lost on the way to the helper call (clang keeps a
+	 * signed 32-bit copy); this mask, opaque to clang, gives the verifier a
+	 * bound it can see. MP_MAX_CAPLEN is 0xffff, so it changes nothing. */
+	asm volatile("%0 &= 0xffff" : "+r"(caplen));
+
+	s->hdr.ts_ns = bpf_ktime_get_ns();
+	__builtin_memcpy(s->hdr.saddr, pi->saddr, 16);
+	__builtin_memcpy(s->hdr.daddr, pi->daddr, 16);
+	s->hdr.seq = bpf_ntohl(th->seq);
+	s->hdr.ack = bpf_ntohl(th->ack_seq);
+	s->hdr.len = payload_len;
+	s->hdr.caplen = caplen;
+	s->hdr.ifindex = ifindex;
+	s->hdr.sport = bpf_ntohs(th->source);
+	s->hdr.dport = bpf_ntohs(th->dest);
+	s->hdr.family = pi->family;
+	s->hdr.dir = dir;
+	s->hdr.tcp_flags = ((__u8 *)th)[13];
+	__builtin_memset(s->hdr.pad, 0, sizeof(s->hdr.pad));
+
+	if (caplen > 0) {
+		/* Same again for the load: size in [1, 0x10000], the data array's size. */
+		__u32 n = caplen - 1;
+
+		asm volatile("%0 &= 0xffff" : "+r"(n));
+		if (cur_load(c, payload_off, s->data, n + 1))
+			return MP_CNT_MALFORMED;
+	}
+	if (bpf_ringbuf_output(&events, s, sizeof(s->hdr) + caplen, 0))
+		return MP_CNT_RB_FULL;
+	if (caplen < payload_len)
+		count(MP_CNT_TRUNCATED);
+	return MP_CNT_KEPT;
+}
+
+static __always_inline __u32 capture(struct cursor *c, __u32 ifindex)
+{
+	struct pkt_info pi;
+	struct tcphdr th;
+	__u32 doff, payload_len;
+	__u8 flags;
+	int res, dir;
+
+	res = parse_l3(c, &pi);
+	if (res == PARSE_NOT_TCP)
+		return MP_CNT_NOT_TCP;
+	if (res != PARSE_TCP)
+		return MP_CNT_MALFORMED;
+	if (cur_load(c, c->off, &th, sizeof(th)))
+		return MP_CNT_MALFORMED;
+	doff = th.doff * 4;
+	if (doff < sizeof(th) || doff > pi.ip_payload)
+		return MP_CNT_MALFORMED;
+	dir = port_dir(bpf_ntohs(th.source), bpf_ntohs(th.dest));
+	if (dir < 0)
+		return MP_CNT_OTHER_PORT;
+	payload_len = pi.ip_payload - doff;
+	flags = ((__u8 *)&th)[13];
+	if (payload_len == 0 && !(flags & (MP_TCP_SYN | MP_TCP_FIN | MP_TCP_RST)))
+		return MP_CNT_NO_PAYLOAD;
+	return emit(c, &pi, &th, dir, c->off + doff, payload_len, ifindex);
+}
+
+/* TC ingress and egress. A tap: the verdict is always TC_ACT_OK. */
+SEC("tc")
+int mp_tc(struct __sk_buff *skb)
+{
+	struct cursor c = { .ctx = skb, .pkt_len = skb->len, .xdp = 0 };
+
+	count(MP_CNT_SEEN);
+	count(capture(&c, skb->ifindex));
+	return TC_ACT_OK;
+}
+
+/* XDP ingress. "xdp.frags" so that generic XDP need not linearise (and,
+ * failing to, drop) large GSO packets on lo and veth. Always XDP_PASS. */
+SEC("xdp.frags")
+int mp_xdp(struct xdp_md *ctx)
+{
+	struct cursor c = { .ctx = ctx, .pkt_len = bpf_xdp_get_buff_len(ctx), .xdp = 1 };
+
+	count(MP_CNT_SEEN);
+	count(capture(&c, ctx->ingress_ifindex));
+	return XDP_PASS;
+}
