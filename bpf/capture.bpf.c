@@ -12,7 +12,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by the loader before load (rodata): the verifier then sees constants. */
 const volatile __u16 mp_ports[MP_MAX_PORTS] = {};
 const volatile __u32 mp_nports = 0;
-const volatile __u32 mp_snaplen = MP_MAX_CAPLEN;
+const volatile __u32 mp_snaplen = 0;
 
 /* A record is assembled here, then copied into the ring buffer with its exact
  * size (bpf_ringbuf_reserve needs a constant size, which would make every
@@ -105,7 +105,7 @@ static __always_inline __u32 emit(struct cursor *c, struct pkt_info *pi, struct 
 	if (!s)
 		return MP_CNT_RB_FULL;
 	caplen = payload_len;
-	if (caplen > mp_snaplen)
+	if (mp_snaplen && caplen > mp_snaplen) /* 0: whole segments */
 		caplen = mp_snaplen;
 	if (caplen > MP_MAX_CAPLEN)
 		caplen = MP_MAX_CAPLEN;
