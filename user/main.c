@@ -266,7 +266,10 @@ static int run(struct source *src)
 			next_stats += 1;
 		}
 	}
-	return 0;
+	/* Deliver what is already captured before reporting the final counters. */
+	while ((n = source_poll(src, 0)) > 0)
+		;
+	return n < 0 && n != -ENODATA ? n : 0;
 }
 
 int main(int argc, char **argv)

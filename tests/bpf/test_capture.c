@@ -241,8 +241,10 @@ static int root_setup(void **state)
 {
 	static const __u16 ports[] = { 3306, 3307 };
 
-	if (geteuid() != 0)
+	if (geteuid() != 0) {
+		print_message("# SKIP reason: loading and test-running BPF needs root\n");
 		return 0;
+	}
 	*state = env_new(ports, 2, 0, 1 << 20);
 	return 0;
 }
