@@ -91,7 +91,7 @@ def run_one(kind, path, cmd, timeout):
     print(f'[{kind}] {name}: {passed} passed, {failed} failed, {skipped} skipped ({dt:.1f}s)',
           flush=True)
     if failed or os.environ.get('MP_TEST_VERBOSE'):
-        sys.stdout.write(''.join('    | ' + l + '\n' for l in out.splitlines()[-200:]))
+        sys.stdout.write(''.join('    | ' + l + '\n' for l in out.splitlines()[-60:]))
     for l in lines:
         print(l)
     sys.stdout.flush()

@@ -241,6 +241,7 @@ int packet_parse(int linktype, const __u8 *frame, size_t caplen, const struct po
 	h->len = (__u32)(plen > 0xffffffffu ? 0xffffffffu : plen);
 	h->caplen = (__u32)avail;
 	memset(h->pad, 0, sizeof(h->pad));
-	*payload = c.p + c.off;
+	/* Options cut by the snap length leave no payload: point at the end. */
+	*payload = c.p + (c.off < c.cap ? c.off : c.cap);
 	return MP_CNT_KEPT;
 }
