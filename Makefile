@@ -93,12 +93,14 @@ $(OUTPUT) $(OUTPUT)/user $(BUILD) $(BUILD)/tests $(BUILD)/bench build/fuzz $(OUT
 	$(Q)mkdir -p $@
 
 # --- BPF: .bpf.c -> .bpf.o -> .skel.h (libbpf-bootstrap idiom) ---
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/capture_abi.h | $(OUTPUT)
+# Explicit targets (not a pattern chain): make will not chain two pattern
+# rules to reach a prerequisite of a third.
+$(OUTPUT)/capture.bpf.o: bpf/capture.bpf.c $(wildcard bpf/*.h) include/capture_abi.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 	$(Q)$(LLVM_STRIP) -g $@
 
-$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+$(OUTPUT)/capture.skel.h: $(OUTPUT)/capture.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
@@ -108,9 +110,7 @@ $(OUTPUT)/user/%.o: user/%.c $(HDRS) | $(OUTPUT)/user
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 # Only the loader includes the generated skeleton.
-$(OUTPUT)/user/%_bpf.o: user/%_bpf.c $(HDRS) $(SKEL) | $(OUTPUT)/user
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+$(filter %_bpf.o,$(USER_OBJS)): $(SKEL)
 
 $(LIBMP): $(USER_OBJS)
 	$(call msg,AR,$@)
