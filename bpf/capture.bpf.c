@@ -9,6 +9,9 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Bytes waiting in the ring buffer before the consumer is woken. */
+#define MP_WAKEUP_BYTES (64 * 1024)
+
 /* Set by the loader before load (rodata): the verifier then sees constants. */
 const volatile __u16 mp_ports[MP_MAX_PORTS] = {};
 const volatile __u32 mp_nports = 0;
@@ -93,6 +96,18 @@ static __always_inline int parse_l3(struct cursor *c, struct pkt_info *pi)
 	return PARSE_NOT_TCP;
 }
 
+/*
+ * Waking the consumer costs an irq_work per record when it keeps up, which
+ * at high rates costs more than the copy itself. Wake it only once a batch
+ * has accumulated; the consumer's poll timeout bounds the delay otherwise.
+ */
+static __always_inline __u64 wakeup_flags(void)
+{
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= MP_WAKEUP_BYTES)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
 /* Emits one record for a kept segment; returns the counter that explains the outcome. */
 static __always_inline __u32 emit(struct cursor *c, struct pkt_info *pi, struct tcphdr *th,
 				  int dir, __u32 payload_off, __u32 payload_len, __u32 ifindex)
@@ -137,7 +152,7 @@ static __always_inline __u32 emit(struct cursor *c, struct pkt_info *pi, struct 
 		if (cur_load(c, payload_off, s->data, n + 1))
 			return MP_CNT_MALFORMED;
 	}
-	if (bpf_ringbuf_output(&events, s, sizeof(s->hdr) + caplen, 0))
+	if (bpf_ringbuf_output(&events, s, sizeof(s->hdr) + caplen, wakeup_flags()))
 		return MP_CNT_RB_FULL;
 	if (caplen < payload_len)
 		count(MP_CNT_TRUNCATED);
