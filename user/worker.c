@@ -47,7 +47,8 @@ struct wqueue {
 	pthread_cond_t cv_room; /* producer waits for room */
 	uint8_t *buf;
 	uint64_t size;
-	struct worker_stats st; /* producer-side */
+	/* Written by the producer only, read from anywhere: relaxed atomics, plain stores. */
+	_Atomic uint64_t routed, routed_bytes, waits;
 	struct worker_pool *pool;
 	int idx;
 	int started;
@@ -60,7 +61,7 @@ struct worker_pool {
 	int n;		   /* threads; 0 = inline */
 	int inline_mode;
 	void *inline_state;
-	struct worker_stats inline_st;
+	struct worker_stats inline_st; /* caller's thread only */
 	struct wqueue *q;
 };
 
@@ -100,11 +101,18 @@ int worker_pool_pick(const struct worker_pool *p, const struct mp_seg_hdr *h)
 
 /* ---- producer ---- */
 
+/* Single writer: no locked instruction needed, only a tear-free store. */
+static void stat_add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
 static void q_wait_room(struct wqueue *q, uint64_t head, uint64_t need)
 {
 	if (q->size - (head - atomic_load(&q->tail)) >= need)
 		return;
-	q->st.waits++;
+	stat_add(&q->waits, 1);
 	pthread_mutex_lock(&q->mu);
 	/* Flag first, then re-check: the consumer stores tail, then reads the flag, so one of
 	 * us sees the other (both seq_cst) and no wake-up is lost. */
@@ -145,7 +153,7 @@ static void q_push(struct wqueue *q, uint32_t type, const void *a, size_t alen, 
 		pthread_cond_signal(&q->cv_data);
 		pthread_mutex_unlock(&q->mu);
 	}
-	q->st.routed_bytes += need;
+	stat_add(&q->routed_bytes, need);
 }
 
 int worker_pool_route(struct worker_pool *p, const struct mp_seg_hdr *h, const uint8_t *payload)
@@ -161,7 +169,7 @@ int worker_pool_route(struct worker_pool *p, const struct mp_seg_hdr *h, const u
 		return 0;
 	}
 	q = &p->q[worker_pool_pick(p, h)];
-	q->st.routed++;
+	stat_add(&q->routed, 1);
 	q_push(q, REC_SEG, h, sizeof(*h), payload, h->caplen);
 	return 0;
 }
@@ -353,9 +361,13 @@ void worker_pool_stats(const struct worker_pool *p, int idx, struct worker_stats
 {
 	if (p->inline_mode)
 		*st = p->inline_st;
-	else if (idx >= 0 && idx < p->n)
-		*st = p->q[idx].st;
-	else
+	else if (idx >= 0 && idx < p->n) {
+		const struct wqueue *q = &p->q[idx];
+
+		st->routed = atomic_load_explicit(&q->routed, memory_order_relaxed);
+		st->routed_bytes = atomic_load_explicit(&q->routed_bytes, memory_order_relaxed);
+		st->waits = atomic_load_explicit(&q->waits, memory_order_relaxed);
+	} else
 		memset(st, 0, sizeof(*st));
 }
 

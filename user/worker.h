@@ -54,7 +54,7 @@ int worker_pool_barrier(struct worker_pool *p, void (*fn)(void *wstate, void *ar
 /* Number of workers (1 in inline mode). */
 int worker_pool_size(const struct worker_pool *p);
 
-/* Fills *st for worker idx (counters written by the routing thread; read them from it). */
+/* Fills *st for worker idx; callable from any thread (the counters are atomic). */
 void worker_pool_stats(const struct worker_pool *p, int idx, struct worker_stats *st);
 
 /* Drains every queue, calls fini in each worker, joins the threads. Accepts NULL. */
