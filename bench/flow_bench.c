@@ -93,7 +93,7 @@ static double bench_feed(uint64_t rounds, int reorder, uint64_t *segs_out, uint6
 	uint64_t r, segs = 0, ts = 1;
 	size_t mem0 = 0;
 	double t0 = 0;
-	uint32_t c;
+	uint32_t c, rs = BENCH_RESP;
 
 	memset(payload, 'x', sizeof(payload));
 	for (r = 0; r < rounds; r++) {
@@ -110,14 +110,14 @@ static double bench_feed(uint64_t rounds, int reorder, uint64_t *segs_out, uint6
 			cseq[c] += BENCH_REQ;
 			/* Not in round 0: a flow joined mid-stream starts at its first segment. */
 			if (reorder && r && (r + c) % 100 == 0) {
-				seg_init(&h, c, MP_DIR_TO_CLIENT, sseq[c] + BENCH_RESP, BENCH_RESP, ts);
+				seg_init(&h, c, MP_DIR_TO_CLIENT, sseq[c] + rs, rs, ts);
 				flow_table_feed(t, &h, payload);
-				seg_init(&h, c, MP_DIR_TO_CLIENT, sseq[c], BENCH_RESP, ts);
+				seg_init(&h, c, MP_DIR_TO_CLIENT, sseq[c], rs, ts);
 				flow_table_feed(t, &h, payload);
 			} else {
-				seg_init(&h, c, MP_DIR_TO_CLIENT, sseq[c], BENCH_RESP, ts);
+				seg_init(&h, c, MP_DIR_TO_CLIENT, sseq[c], rs, ts);
 				flow_table_feed(t, &h, payload);
-				seg_init(&h, c, MP_DIR_TO_CLIENT, sseq[c] + BENCH_RESP, BENCH_RESP, ts);
+				seg_init(&h, c, MP_DIR_TO_CLIENT, sseq[c] + rs, rs, ts);
 				flow_table_feed(t, &h, payload);
 			}
 			sseq[c] += 2 * BENCH_RESP;

@@ -184,7 +184,7 @@ static void test_every_permutation(void **state)
 {
 	static const char *txt = "abcdefghijklm";
 	static const uint32_t off[] = { 0, 2, 5, 6, 10, 13 };
-	int perm[5], c[5] = { 0 }, i, n = 0;
+	int perm[5], c[5] = { 0 }, i, n = 0, tmp;
 
 	for (i = 0; i < 5; i++)
 		perm[i] = i;
@@ -196,9 +196,9 @@ static void test_every_permutation(void **state)
 		feed(t, C4, S, 0xfffffff8u, MP_TCP_SYN, NULL, 1); /* the stream crosses 2^32 */
 		for (j = 0; j < 5; j++) {
 			int s = perm[j];
+			uint32_t len = off[s + 1] - off[s];
 
-			feed_ex(t, C4, S, 0xfffffff9u + off[s], 0, txt + off[s], off[s + 1] - off[s],
-				off[s + 1] - off[s], 2 + j);
+			feed_ex(t, C4, S, 0xfffffff9u + off[s], 0, txt + off[s], len, len, 2 + j);
 		}
 		assert_string_equal(R.conns[0].out[S], txt);
 		assert_int_equal(flow_table_counters(t)->gaps, 0);
@@ -212,8 +212,7 @@ static void test_every_permutation(void **state)
 		if (i >= 5)
 			break;
 		j = (i % 2) ? c[i] : 0;
-		int tmp = perm[j];
-
+		tmp = perm[j];
 		perm[j] = perm[i];
 		perm[i] = tmp;
 		c[i]++;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "flow.h"
 #include "worker.h"
 
 #define NCONN 128 /* 64 IPv4 connections, then 64 IPv6 ones */
@@ -298,6 +299,85 @@ static void test_inline_mode(void **state)
 	worker_pool_free(NULL);
 }
 
+/* The intended use: one flow table per worker, fed only from that worker's thread. */
+struct fw {
+	struct flow_table *t;
+	struct shared *sh;
+};
+
+static void fw_data(void *ctx, void *user, int dir, const uint8_t *d, size_t n, uint64_t ts)
+{
+	struct fw *w = ctx;
+
+	atomic_fetch_add(&w->sh->segs, n);
+}
+
+static void fw_gap(void *ctx, void *user, int dir, uint64_t n, uint64_t ts)
+{
+	struct fw *w = ctx;
+
+	atomic_fetch_add(&w->sh->errors, 1);
+}
+
+static const struct flow_callbacks FW_CB = { .on_data = fw_data, .on_gap = fw_gap };
+
+static void *fw_init(void *arg, int idx)
+{
+	struct fw *w = calloc(1, sizeof(*w));
+
+	w->sh = arg;
+	w->t = flow_table_new(NULL, &FW_CB, w);
+	return w;
+}
+
+static void fw_segment(void *ws, const struct mp_seg_hdr *h, const uint8_t *payload)
+{
+	struct fw *w = ws;
+
+	flow_table_feed(w->t, h, payload);
+}
+
+static void fw_fini(void *ws)
+{
+	struct fw *w = ws;
+
+	atomic_fetch_add(&w->sh->barrier_seen, flow_table_counters(w->t)->opened);
+	flow_table_free(w->t);
+	free(w);
+}
+
+static void test_flow_tables_in_workers(void **state)
+{
+	static const struct worker_ops ops = {
+		.init = fw_init, .segment = fw_segment, .fini = fw_fini,
+	};
+	static uint8_t buf[1000];
+	struct shared *sh = shared_new();
+	struct worker_pool *p = worker_pool_new(3, 0, &ops, sh);
+	uint32_t seq[NCONN][2] = { { 0 } };
+	uint64_t sent = 0;
+	int r, c;
+
+	assert_non_null(p);
+	for (r = 0; r < 50; r++) {
+		for (c = 0; c < NCONN; c++) {
+			struct mp_seg_hdr h;
+			int dir = r & 1;
+			uint32_t len = 1 + (r * 31 + c) % 1000;
+
+			make_seg(&h, c, dir, seq[c][dir], len, c & 1);
+			seq[c][dir] += len;
+			assert_int_equal(worker_pool_route(p, &h, buf), 0);
+			sent += len;
+		}
+	}
+	worker_pool_free(p);
+	assert_int_equal(sh->segs, sent);	  /* every byte delivered, in order */
+	assert_int_equal(sh->errors, 0);	  /* no gap: order kept within each connection */
+	assert_int_equal(sh->barrier_seen, NCONN); /* one flow per connection: none split across workers */
+	free(sh);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_order_and_barrier),
 		cmocka_unit_test(test_backpressure),
 		cmocka_unit_test(test_inline_mode),
+		cmocka_unit_test(test_flow_tables_in_workers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -139,7 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		ts += b[7] == 255 ? -10000000ull : b[7] * 1000000ull;
 		fz_seg(&h, b, ts);
-		/* The stream byte at sequence number s is (uint8_t)s; SYN data starts at seq + 1. */
+		/* Stream byte at sequence s is (uint8_t)s; SYN data starts at seq + 1. */
 		for (j = 0; j < h.caplen; j++)
 			payload[j] = (uint8_t)(h.seq + (h.tcp_flags & MP_TCP_SYN ? 1 : 0) + j);
 		if (h.family != 5)
