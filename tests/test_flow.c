@@ -367,6 +367,31 @@ static void test_truncated(void **state)
 	feed_ex(t, C4, CL, 22, 0, NULL, 3, 0, 6);
 	feed(t, C4, CL, 25, 0, "w", 7);
 	assert_string_equal(R.conns[0].out[CL], "abcd######klmnpq####v###w");
+	/* Buffered bytes inside a cut tail are delivered, the rest of the tail is a gap. */
+	feed(t, C4, CL, 31, 0, "XYZ", 8);
+	feed_ex(t, C4, CL, 26, 0, "xy", 10, 2, 9);
+	assert_string_equal(R.conns[0].out[CL], "abcd######klmnpq####v###wxy###XYZ##");
+	flow_table_free(t);
+}
+
+/* A segment split around buffered pieces can need more room than reserved: the part that
+ * does not fit is dropped and counted, and the bound holds. */
+static void test_ooo_dropped(void **state)
+{
+	struct flow_config cfg = { .max_ooo_bytes = 4096 };
+	struct flow_table *t = table(&cfg);
+	const struct flow_counters *k = flow_table_counters(t);
+
+	feed(t, C4, S, 0, MP_TCP_SYN, NULL, 1);
+	feed(t, C4, S, 5, 0, "e", 2);
+	feed(t, C4, S, 3, 0, "cdefgh", 3); /* pieces [3,5) and [6,9): only one more fits */
+	assert_int_equal(k->ooo_dropped, 1);
+	assert_int_equal(k->ooo_mem, 4096);
+	feed(t, C4, S, 1, 0, "ab", 4);
+	assert_string_equal(R.conns[0].out[S], "abcde");
+	feed(t, C4, S, 6, 0, "fgh", 5);
+	assert_string_equal(R.conns[0].out[S], "abcdefgh");
+	assert_int_equal(k->gaps, 0);
 	flow_table_free(t);
 }
 
@@ -582,6 +607,7 @@ int main(void)
 		cmocka_unit_test(test_bound_overflow),
 		cmocka_unit_test(test_global_bound),
 		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_ooo_dropped),
 		cmocka_unit_test(test_rst_and_reuse),
 		cmocka_unit_test(test_fin_waits_for_data),
 		cmocka_unit_test(test_midstream),
