@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "flow.h"
+#include "worker.h"
 
 #define BENCH_CONNS 1000
 #define BENCH_REQ 120
@@ -136,6 +137,73 @@ static double bench_feed(uint64_t rounds, int reorder, uint64_t *segs_out, uint6
 	return t0;
 }
 
+/* (d) the same workload routed through a worker pool, one flow table per worker. */
+struct pool_w {
+	struct flow_table *t;
+	struct sink s;
+};
+
+static void *pool_init(void *arg, int idx)
+{
+	struct pool_w *w = calloc(1, sizeof(*w));
+
+	w->t = flow_table_new(NULL, &sink_cb, &w->s);
+	return w;
+}
+
+static void pool_segment(void *ws, const struct mp_seg_hdr *h, const uint8_t *payload)
+{
+	flow_table_feed(((struct pool_w *)ws)->t, h, payload);
+}
+
+static void pool_fini(void *ws)
+{
+	struct pool_w *w = ws;
+
+	if (w->s.gaps || w->s.bad)
+		fprintf(stderr, "flow_bench: pool: unexpected gaps or bad data\n");
+	flow_table_free(w->t);
+	free(w);
+}
+
+static double bench_pool(int workers, uint64_t rounds, uint64_t *segs_out, uint64_t *waits)
+{
+	static const struct worker_ops ops = {
+		.init = pool_init, .segment = pool_segment, .fini = pool_fini,
+	};
+	static uint8_t payload[BENCH_RESP];
+	struct worker_pool *p = worker_pool_new(workers, 4u << 20, &ops, NULL);
+	uint32_t cseq[BENCH_CONNS] = { 0 }, sseq[BENCH_CONNS] = { 0 };
+	uint64_t r, ts = 1;
+	double t0 = now_s();
+	uint32_t c;
+	int i;
+
+	memset(payload, 'x', sizeof(payload));
+	for (r = 0; r < rounds; r++) {
+		for (c = 0; c < BENCH_CONNS; c++, ts += 1000) {
+			struct mp_seg_hdr h;
+
+			seg_init(&h, c, MP_DIR_TO_SERVER, cseq[c], BENCH_REQ, ts);
+			worker_pool_route(p, &h, payload);
+			seg_init(&h, c, MP_DIR_TO_CLIENT, sseq[c], BENCH_RESP, ts);
+			worker_pool_route(p, &h, payload);
+			cseq[c] += BENCH_REQ;
+			sseq[c] += BENCH_RESP;
+		}
+	}
+	*waits = 0;
+	for (i = 0; i < worker_pool_size(p); i++) {
+		struct worker_stats st;
+
+		worker_pool_stats(p, i, &st);
+		*waits += st.waits;
+	}
+	worker_pool_free(p); /* drains: the time includes every segment processed */
+	*segs_out = rounds * BENCH_CONNS * 2;
+	return now_s() - t0;
+}
+
 /* (b) memory per tracked connection with n connections open. */
 static void bench_mem(uint32_t n, double *per_conn, double *rss_per_conn, double *per_flow)
 {
@@ -165,7 +233,9 @@ int main(int argc, char **argv)
 	uint64_t rounds = argc > 1 ? strtoull(argv[1], NULL, 10) : 3000;
 	uint64_t segs, bytes, rsegs, rbytes;
 	size_t growth, rgrowth;
-	double dt, rdt, per_conn, rss_per_conn, per_flow;
+	double dt, rdt, per_conn, rss_per_conn, per_flow, pdt;
+	uint64_t psegs, pwaits;
+	int workers = argc > 2 ? atoi(argv[2]) : 2;
 	const uint32_t offered = 100000, max_conn = 65536;
 	struct flow_config cfg = { .max_connections = max_conn };
 	struct flow_config def;
@@ -181,6 +251,7 @@ int main(int argc, char **argv)
 	dt = bench_feed(rounds, 0, &segs, &bytes, &growth);
 	rdt = bench_feed(rounds, 1, &rsegs, &rbytes, &rgrowth);
 	bench_mem(offered, &per_conn, &rss_per_conn, &per_flow);
+	pdt = bench_pool(workers, rounds / 2, &psegs, &pwaits);
 
 	/* (c) 100k connections offered to a 64k table, each with a hole and a buffered
 	 * segment behind it: flows and buffers must both stay within their bounds. */
@@ -209,7 +280,9 @@ int main(int argc, char **argv)
 	       "\"rss_bytes_per_conn\":%.1f,"
 	       "\"offered\":%u,\"max_connections\":%u,\"active\":%llu,\"table_full\":%llu,"
 	       "\"ooo_mem\":%llu,\"max_ooo_total\":%llu,\"gaps_overflow\":%llu,"
-	       "\"table_mem\":%zu,\"mem_bound\":%zu,\"within_bounds\":%s}\n",
+	       "\"table_mem\":%zu,\"mem_bound\":%zu,\"within_bounds\":%s,"
+	       "\"pool_workers\":%d,\"pool_segments\":%llu,\"pool_seg_per_s\":%.0f,"
+	       "\"pool_waits\":%llu}\n",
 	       (unsigned long long)rounds, BENCH_CONNS, (unsigned long long)segs, dt, segs / dt,
 	       bytes / dt / 1e6, growth, (unsigned long long)rsegs, rsegs / rdt, rgrowth, offered,
 	       per_conn, per_flow, rss_per_conn, offered, max_conn, (unsigned long long)k->active,
@@ -217,7 +290,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)def.max_ooo_total, (unsigned long long)k->gaps_overflow, mem,
 	       bound,
 	       k->active <= max_conn && k->ooo_mem <= def.max_ooo_total && mem <= bound ? "true"
-										      : "false");
+										      : "false",
+	       workers, (unsigned long long)psegs, psegs / pdt, (unsigned long long)pwaits);
 	flow_table_free(t);
 	return 0;
 }
