@@ -176,8 +176,25 @@ int worker_pool_route(struct worker_pool *p, const struct mp_seg_hdr *h, const u
 
 /* ---- consumer ---- */
 
+/* Records usually come in bursts: look again a few times before paying for a sleep. */
+#define Q_SPIN 200
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
 static void q_wait_data(struct wqueue *q, uint64_t tail)
 {
+	int i;
+
+	for (i = 0; i < Q_SPIN; i++) {
+		if (atomic_load_explicit(&q->head, memory_order_relaxed) != tail)
+			return;
+		cpu_relax();
+	}
 	pthread_mutex_lock(&q->mu);
 	atomic_store(&q->cons_waiting, 1);
 	while (atomic_load(&q->head) == tail)
