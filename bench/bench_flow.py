@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-"""Runs build/bench/flow_bench and prints a Markdown section (command + numbers) to stdout."""
+"""Runs build/bench/flow_bench [rounds [workers]] and prints a Markdown section to stdout."""
 import json
 import os
 import platform
@@ -12,8 +12,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def main():
     rounds = sys.argv[1] if len(sys.argv) > 1 else '3000'
+    workers = sys.argv[2] if len(sys.argv) > 2 else '2'
     binary = os.path.join('build', 'bench', 'flow_bench')
-    cmd = [binary, rounds]
+    cmd = [binary, rounds, workers]
     if not os.access(os.path.join(ROOT, binary), os.X_OK):
         sys.stderr.write(f'bench_flow: {binary} missing: run make bench-build first\n')
         return 1
@@ -39,6 +40,9 @@ def main():
           f'{r["max_ooo_total"]} B cap, {r["gaps_overflow"]} gaps forced |')
     print(f'| table memory / bound | {r["table_mem"]} B / {r["mem_bound"]} B: '
           f'{"within" if r["within_bounds"] else "OVER"} |')
+    print(f'| routed through {r["pool_workers"]} workers (copy + queue + feed), drained | '
+          f'{r["pool_seg_per_s"] / 1e6:.2f} M segments/s ({r["pool_segments"]} segments, '
+          f'{r["pool_waits"]} router waits for a full queue) |')
     print()
     return 0 if r['within_bounds'] else 1
 
