@@ -22,7 +22,8 @@ def main():
     r = json.loads(out.strip().splitlines()[-1])
     cpu = platform.processor() or platform.machine()
     print('## Flow table (TCP reassembly)\n')
-    print(f'Command: `{" ".join(cmd)}` (one core, {cpu}, {os.cpu_count()} CPUs on the host)\n')
+    print(f'Command: `{" ".join(cmd)}` ({cpu}, {os.cpu_count()} CPUs on the host; '
+          'the feed rows run on one core)\n')
     print('| measure | value |')
     print('|---|---|')
     print(f'| request/response feed, {r["conns"]} connections, 3 segments per round '
