@@ -28,7 +28,7 @@ enum flow_close_reason {
 	FLOW_CLOSE_FIN = 0,   /* FIN seen from both sides and every byte before them settled */
 	FLOW_CLOSE_RST,	      /* RST from either side */
 	FLOW_CLOSE_EXPIRED,   /* idle longer than idle_timeout_ns (segment time) */
-	FLOW_CLOSE_EVICTED,   /* a new SYN reused the 4-tuple, or the table needed the slot */
+	FLOW_CLOSE_EVICTED,   /* a SYN reused the 4-tuple of a flow that carried data */
 	FLOW_CLOSE_SHUTDOWN,  /* flow_table_free() */
 };
 
