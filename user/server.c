@@ -108,9 +108,10 @@ static void server_lws_log(int level, const char *line)
 
 	while (n && line[n - 1] == '\n')
 		n--;
-	if (level & (LLL_ERR | LLL_WARN))
+	/* lws warns per connection (e.g. a refused upgrade): that is not worth a default line. */
+	if (level & LLL_ERR)
 		pr_warn("server: lws: %.*s\n", (int)n, line);
-	else if (level & LLL_NOTICE)
+	else if (level & (LLL_WARN | LLL_NOTICE))
 		pr_info("server: lws: %.*s\n", (int)n, line);
 	else
 		pr_debug("server: lws: %.*s\n", (int)n, line);
