@@ -37,6 +37,7 @@ struct test_app {
 	atomic_uint opens, opens_json, closes, renders, frees, period_calls;
 	atomic_uint period_ms;
 	int fail_render;
+	int big_metrics; /* lines of extra metrics, to make a body of many HTTP chunks */
 };
 
 struct test_client_state {
@@ -114,9 +115,17 @@ static int app_set_period(void *ctx, unsigned ms)
 
 static int app_metrics(void *ctx, struct sbuf *out)
 {
-	return sbuf_puts(out, "# HELP mysqlprobe_test_things_total Things the test counted.\n"
-			      "# TYPE mysqlprobe_test_things_total counter\n"
-			      "mysqlprobe_test_things_total 42\n");
+	struct test_app *app = ctx;
+	int i, err = sbuf_puts(out, "# HELP mysqlprobe_test_things_total Things the test counted.\n"
+				    "# TYPE mysqlprobe_test_things_total counter\n"
+				    "mysqlprobe_test_things_total 42\n");
+
+	if (!err && app->big_metrics)
+		err = sbuf_puts(out, "# HELP mysqlprobe_test_big A gauge with many series.\n"
+				     "# TYPE mysqlprobe_test_big gauge\n");
+	for (i = 0; !err && i < app->big_metrics; i++)
+		err = sbuf_printf(out, "mysqlprobe_test_big{n=\"%d\"} %d\n", i, i);
+	return err;
 }
 
 static int app_status(void *ctx, struct sbuf *out)
@@ -574,6 +583,43 @@ static void test_metrics_promtool(void **unused)
 	assert_int_equal(rc, 0);
 }
 
+/* Two requests on one connection (HTTP/1.1 keep-alive), the first with a body of many chunks. */
+static void test_keepalive_big_body(void **unused)
+{
+	struct test_app app = { .big_metrics = 20000 };
+	struct server *s = start(&app, NULL, 0, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(server_port(s)) };
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+				  "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	struct timeval tv = { .tv_sec = WAIT_MS / 1000 };
+	long long deadline = now_ms() + WAIT_MS;
+	struct sbuf raw = {};
+	char buf[65536], *second;
+	int fd, n;
+
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	/* A server that never closes fails the read instead of hanging the suite. */
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		assert_true(now_ms() < deadline);
+		assert_int_equal(sbuf_append(&raw, buf, n), 0);
+	}
+	assert_int_equal(n, 0);
+	close(fd);
+	assert_int_equal(strncmp(raw.data, "HTTP/1.1 200", 12), 0);
+	assert_true(raw.len > 20000 * 25);
+	assert_non_null(strstr(raw.data, "mysqlprobe_test_big{n=\"19999\"} 19999\n"));
+	second = strstr(raw.data, "mysqlprobe_server_http_requests_total{code=\"other\"} 0\nHTTP/1.1 200");
+	assert_non_null(second);
+	assert_int_equal(strcmp(raw.data + raw.len - 4, "\r\nok"), 0);
+	sbuf_free(&raw);
+	server_free(s);
+}
+
 static void test_ws_snappy_and_json(void **unused)
 {
 	/* Bigger than one lws_write fragment and than a socket usually takes at once. */
@@ -764,6 +810,7 @@ int main(void)
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_metrics_promtool),
+		cmocka_unit_test(test_keepalive_big_body),
 		cmocka_unit_test(test_ws_snappy_and_json),
 		cmocka_unit_test(test_ws_refused),
 		cmocka_unit_test(test_too_large),
