@@ -34,7 +34,7 @@ struct test_report {
 };
 
 struct test_app {
-	atomic_uint opens, opens_json, closes, renders, frees, period_calls;
+	atomic_uint opens, opens_json, closes, renders, frees, period_calls, queued, discarded;
 	atomic_uint period_ms;
 	int fail_render;
 	int big_metrics; /* lines of extra metrics, to make a body of many HTTP chunks */
@@ -96,6 +96,14 @@ static int app_render(void *ctx, const void *report, void *state, struct sbuf *o
 	return render_text(report, st->json, out);
 }
 
+static void app_render_result(void *ctx, void *state, int queued)
+{
+	struct test_app *app = ctx;
+
+	assert_non_null(state);
+	atomic_fetch_add(queued ? &app->queued : &app->discarded, 1);
+}
+
 static void app_report_free(void *ctx, void *report)
 {
 	struct test_app *app = ctx;
@@ -137,6 +145,7 @@ static const struct server_callbacks app_cb = {
 	.client_open = app_client_open,
 	.client_close = app_client_close,
 	.render = app_render,
+	.render_result = app_render_result,
 	.report_free = app_report_free,
 	.set_report_period_ms = app_set_period,
 	.metrics = app_metrics,
@@ -694,6 +703,8 @@ static void test_too_large(void **unused)
 	server_get_stats(s, &st);
 	assert_int_equal(st.messages_too_large, 1);
 	assert_int_equal(st.messages_sent, 1);
+	assert_int_equal(app.discarded, 1);
+	assert_int_equal(app.queued, 1);
 	expect_text(&c.msgs[0], 2, 100, 1);
 	server_free(s);
 	assert_int_equal(c.nmsgs, 1);
@@ -715,6 +726,7 @@ static void test_render_error_counted(void **unused)
 	server_get_stats(s, &st);
 	assert_int_equal(st.render_errors, 1);
 	assert_int_equal(st.messages_sent, 0);
+	assert_int_equal(app.queued + app.discarded, 0);
 	assert_int_equal(app.frees, 1);
 	server_free(s);
 	wsc_free(&c);
@@ -757,6 +769,8 @@ static void test_slow_client_dropped(void **unused)
 	assert_true(worst < 1000);
 	stats_until(s, clients_are, 1);
 	assert_int_equal(app.closes, 1);
+	/* The report that overflowed the slow client's queue was discarded for it. */
+	assert_int_equal(app.discarded, 1);
 	/* The slow client sees its connection closed once it reads again. */
 	wsc_until(&slow, &slow.closed);
 	assert_false(fast.closed);

@@ -205,12 +205,13 @@ static struct server_msg *client_encode(const struct server_client *c, const str
 	return m;
 }
 
-static void client_enqueue(struct server *s, struct server_client *c, struct server_msg *m)
+/* Returns 1 when queued, 0 when the client was dropped instead. */
+static int client_enqueue(struct server *s, struct server_client *c, struct server_msg *m)
 {
 	if (c->qlen >= s->cfg.queue_len) {
 		free(m);
 		client_drop(s, c);
-		return;
+		return 0;
 	}
 	if (c->tail)
 		c->tail->next = m;
@@ -222,31 +223,40 @@ static void client_enqueue(struct server *s, struct server_client *c, struct ser
 	s->busy++;
 	pthread_mutex_unlock(&s->lock);
 	lws_callback_on_writable(c->wsi);
+	return 1;
+}
+
+/* Encodes, checks the size and queues one rendered message; returns 1 when queued. */
+static int server_queue_rendered(struct server *s, struct server_client *c)
+{
+	struct server_msg *m = client_encode(c, &s->scratch);
+
+	if (!m) {
+		atomic_fetch_add(&s->n_render_err, 1);
+		return 0;
+	}
+	if (s->cfg.max_message && m->len > s->cfg.max_message) {
+		atomic_fetch_add(&s->n_too_large, 1);
+		server_log_too_large(s, m->len);
+		free(m);
+		return 0;
+	}
+	return client_enqueue(s, c, m);
 }
 
 static void server_render_one(struct server *s, struct server_client *c, const void *report)
 {
-	struct server_msg *m;
+	int queued;
 
 	sbuf_reset(&s->scratch);
 	if (s->cb.render(s->ctx, report, c->state, &s->scratch)) {
 		atomic_fetch_add(&s->n_render_err, 1);
 		return;
 	}
-	if (!s->scratch.len)
-		return;
-	m = client_encode(c, &s->scratch);
-	if (!m) {
-		atomic_fetch_add(&s->n_render_err, 1);
-		return;
-	}
-	if (s->cfg.max_message && m->len > s->cfg.max_message) {
-		atomic_fetch_add(&s->n_too_large, 1);
-		server_log_too_large(s, m->len);
-		free(m);
-		return;
-	}
-	client_enqueue(s, c, m);
+	/* An empty rendering means "nothing for this client this period". */
+	queued = s->scratch.len ? server_queue_rendered(s, c) : 1;
+	if (s->cb.render_result)
+		s->cb.render_result(s->ctx, c->state, queued);
 }
 
 /* Server thread, woken by lws_cancel_service(): render what publishers handed over. */

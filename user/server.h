@@ -40,6 +40,13 @@ struct server_callbacks {
 	 * report; counted). Required.
 	 */
 	int (*render)(void *ctx, const void *report, void *client_state, struct sbuf *out);
+	/*
+	 * After each successful render(): queued is 1 when the message went into the client's send
+	 * queue, 0 when it was discarded (over max_message, encoding failure, or the client was
+	 * dropped for a full queue). Lets the report builder forget templates it marked as sent
+	 * to this client in a message the client will never see. May be NULL.
+	 */
+	void (*render_result)(void *ctx, void *client_state, int queued);
 	/* Releases a report given to server_publish() once every client rendered it. May be NULL. */
 	void (*report_free)(void *ctx, void *report);
 	/* GET /config/update: applies from the next period. Returns 0 or -errno (500). May be NULL. */
