@@ -785,18 +785,36 @@ static void test_slow_client_dropped(void **unused)
 	wsc_free(&fast);
 }
 
-static void test_addr_in_use(void **unused)
+static void test_listen_errors(void **unused)
 {
 	struct test_app app = {};
 	struct server *s = start(&app, NULL, 0, 0);
 	struct server_config cfg = { .bind = "127.0.0.1", .port = server_port(s) };
 	struct server *s2;
 
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(server_port(s)),
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int fd;
+
 	errno = 0;
 	s2 = server_new(&cfg, &app_cb, &app);
 	assert_null(s2);
 	assert_int_equal(errno, EADDRINUSE);
+
+	/* Bound to 127.0.0.1 means not listening on ::1 (lws would widen it to every address). */
+	fd = socket(AF_INET6, SOCK_STREAM, 0);
+	if (fd >= 0) {
+		assert_int_not_equal(connect(fd, (struct sockaddr *)&a6, sizeof(a6)), 0);
+		close(fd);
+	}
 	server_free(s);
+
+	/* TEST-NET-1 (RFC 5737) is on no interface here. */
+	cfg.bind = "192.0.2.1";
+	cfg.port = 0;
+	errno = 0;
+	assert_null(server_new(&cfg, &app_cb, &app));
+	assert_int_equal(errno, EADDRNOTAVAIL);
 }
 
 static void test_publish_without_clients(void **unused)
@@ -830,7 +848,7 @@ int main(void)
 		cmocka_unit_test(test_too_large),
 		cmocka_unit_test(test_render_error_counted),
 		cmocka_unit_test(test_slow_client_dropped),
-		cmocka_unit_test(test_addr_in_use),
+		cmocka_unit_test(test_listen_errors),
 		cmocka_unit_test(test_publish_without_clients),
 	};
 

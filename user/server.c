@@ -707,6 +707,7 @@ static int server_bind_errno(const struct server_config *cfg)
 static int server_listen(struct server *s)
 {
 	struct lws_context_creation_info info = {};
+	struct in_addr v4;
 
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	info.port = CONTEXT_PORT_NO_LISTEN;
@@ -718,6 +719,12 @@ static int server_listen(struct server *s)
 
 	memset(&info, 0, sizeof(info));
 	info.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+	/*
+	 * lws 4.1 with IPv6 on does not match an IPv4 literal to an address and silently binds
+	 * every address instead; an IPv4-only vhost binds exactly the address asked for.
+	 */
+	if (s->cfg.bind && inet_pton(AF_INET, s->cfg.bind, &v4) == 1)
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.port = s->cfg.port;
 	info.iface = s->cfg.bind;
 	info.protocols = server_protocols;
