@@ -210,8 +210,9 @@ static void http_req(int port, const char *method, const char *target, const cha
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(fd >= 0);
 	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%sConnection: close\r\n\r\n",
-		     method, target, auth ? "Authorization: " : "", auth ? auth : "", auth ? "\r\n" : "");
+	n = snprintf(req, sizeof(req),
+		     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%sConnection: close\r\n\r\n", method,
+		     target, auth ? "Authorization: " : "", auth ? auth : "", auth ? "\r\n" : "");
 	assert_int_equal(write(fd, req, n), n);
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -357,7 +358,8 @@ static void wsc_free(struct wsc *c)
 }
 
 /* Polls the server's counters until fn says done; fails after WAIT_MS. */
-static void stats_until(struct server *s, int (*fn)(const struct server_stats *, unsigned long long),
+static void stats_until(struct server *s,
+			int (*fn)(const struct server_stats *, unsigned long long),
 			unsigned long long arg)
 {
 	long long deadline = now_ms() + WAIT_MS;
@@ -465,29 +467,36 @@ static void test_config_update(void **unused)
 	assert_int_equal(app.period_ms, 3600000);
 	assert_int_equal(app.period_calls, 3);
 
-	assert_int_equal(config_update(s, "?report_period_ms=99", "report_period_ms: must be between"),
+	assert_int_equal(
+		config_update(s, "?report_period_ms=99", "report_period_ms: must be between"), 400);
+	assert_int_equal(config_update(s, "?report_period_ms=3600001", "between 100 and 3600000"),
 			 400);
-	assert_int_equal(config_update(s, "?report_period_ms=3600001", "between 100 and 3600000"), 400);
-	assert_int_equal(config_update(s, "?report_period_ms=99999999999999999999", "between"), 400);
-	assert_int_equal(config_update(s, "?report_period_ms=abc", "report_period_ms: must be a decimal"),
+	assert_int_equal(config_update(s, "?report_period_ms=99999999999999999999", "between"),
 			 400);
+	assert_int_equal(
+		config_update(s, "?report_period_ms=abc", "report_period_ms: must be a decimal"),
+		400);
 	assert_int_equal(config_update(s, "?report_period_ms=100x", "decimal integer"), 400);
 	assert_int_equal(config_update(s, "?report_period_ms=-100", "decimal integer"), 400);
 	assert_int_equal(config_update(s, "?report_period_ms=", "decimal integer"), 400);
 	assert_int_equal(config_update(s, "?report_period_ms", "decimal integer"), 400);
 	assert_int_equal(config_update(s, "", "report_period_ms: missing"), 400);
-	assert_int_equal(config_update(s, "?foo=1&report_period_ms=500", "foo: unknown parameter"), 400);
-	assert_int_equal(config_update(s, "?report_period_ms=500&report_period_ms=600", "more than once"),
+	assert_int_equal(config_update(s, "?foo=1&report_period_ms=500", "foo: unknown parameter"),
 			 400);
+	assert_int_equal(
+		config_update(s, "?report_period_ms=500&report_period_ms=600", "more than once"),
+		400);
 	assert_int_equal(config_update(s, "?a%22b=1", "a\\\"b: unknown parameter"), 400);
 	assert_int_equal(app.period_calls, 3);
 	assert_int_equal(app.period_ms, 3600000);
 
-	assert_int_equal(http_get(server_port(s), "/cluster/join?addr=10.0.0.1:8667", "Bearer " TOKEN,
-				  &body), 409);
+	assert_int_equal(http_get(server_port(s), "/cluster/join?addr=10.0.0.1:8667",
+				  "Bearer " TOKEN, &body),
+			 409);
 	assert_string_equal(body.data, "{\"error\":\"not in a cluster\"}\n");
 	sbuf_free(&body);
-	assert_int_equal(http_get(server_port(s), "/cluster/listnodes", "Bearer " TOKEN, NULL), 409);
+	assert_int_equal(http_get(server_port(s), "/cluster/listnodes", "Bearer " TOKEN, NULL),
+			 409);
 	server_free(s);
 }
 
@@ -500,24 +509,25 @@ static void test_token(void **unused)
 	assert_int_equal(http_get(port, "/config/update?report_period_ms=500", NULL, NULL), 401);
 	assert_int_equal(http_get(port, "/config/update?report_period_ms=500", "Bearer nope", NULL),
 			 401);
-	assert_int_equal(http_get(port, "/config/update?report_period_ms=500", "Bearer " TOKEN "x",
-				  NULL), 401);
-	assert_int_equal(http_get(port, "/config/update?report_period_ms=500", "Basic " TOKEN, NULL),
-			 401);
+	assert_int_equal(
+		http_get(port, "/config/update?report_period_ms=500", "Bearer " TOKEN "x", NULL),
+		401);
+	assert_int_equal(
+		http_get(port, "/config/update?report_period_ms=500", "Basic " TOKEN, NULL), 401);
 	assert_int_equal(http_get(port, "/cluster/leave", NULL, NULL), 401);
 	assert_int_equal(app.period_calls, 0);
 	/* Read-only endpoints stay open. */
 	assert_int_equal(http_get(port, "/healthz", NULL, NULL), 200);
 	assert_int_equal(http_get(port, "/metrics", NULL, NULL), 200);
-	assert_int_equal(http_get(port, "/config/update?report_period_ms=500", "Bearer " TOKEN, NULL),
-			 200);
+	assert_int_equal(
+		http_get(port, "/config/update?report_period_ms=500", "Bearer " TOKEN, NULL), 200);
 	assert_int_equal(app.period_calls, 1);
 	server_free(s);
 
 	/* Without a token configured, config is open. */
 	s = start(&app, NULL, 0, 0);
-	assert_int_equal(http_get(server_port(s), "/config/update?report_period_ms=700", NULL, NULL),
-			 200);
+	assert_int_equal(
+		http_get(server_port(s), "/config/update?report_period_ms=700", NULL, NULL), 200);
 	assert_int_equal(app.period_ms, 700);
 	server_free(s);
 }
@@ -529,7 +539,8 @@ static void test_status(void **unused)
 	struct sbuf body = {};
 
 	assert_int_equal(http_get(server_port(s), "/status", NULL, &body), 200);
-	assert_non_null(strstr(body.data, "{\"role\":\"slave\",\"report_period_ms\":1000,\"server\":{"));
+	assert_non_null(
+		strstr(body.data, "{\"role\":\"slave\",\"report_period_ms\":1000,\"server\":{"));
 	assert_non_null(strstr(body.data, "\"queue_len\":5"));
 	assert_non_null(strstr(body.data, "\"max_message\":1234"));
 	sbuf_free(&body);
@@ -554,8 +565,10 @@ static void test_metrics(void **unused)
 
 	assert_int_equal(http_get(port, "/metrics", NULL, &body), 200);
 	assert_non_null(strstr(body.data, "mysqlprobe_test_things_total 42\n"));
-	assert_non_null(strstr(body.data, "mysqlprobe_server_http_requests_total{code=\"404\"} 1\n"));
-	assert_non_null(strstr(body.data, "mysqlprobe_server_http_requests_total{code=\"401\"} 2\n"));
+	assert_non_null(
+		strstr(body.data, "mysqlprobe_server_http_requests_total{code=\"404\"} 1\n"));
+	assert_non_null(
+		strstr(body.data, "mysqlprobe_server_http_requests_total{code=\"401\"} 2\n"));
 	assert_non_null(strstr(body.data, "mysqlprobe_server_clients 1\n"));
 	assert_non_null(strstr(body.data, "mysqlprobe_server_clients_dropped_total 0\n"));
 	snprintf(want, sizeof(want), "mysqlprobe_server_client_queue_depth{client=\"127.0.0.1:");
@@ -622,7 +635,8 @@ static void test_keepalive_big_body(void **unused)
 	assert_int_equal(strncmp(raw.data, "HTTP/1.1 200", 12), 0);
 	assert_true(raw.len > 20000 * 25);
 	assert_non_null(strstr(raw.data, "mysqlprobe_test_big{n=\"19999\"} 19999\n"));
-	second = strstr(raw.data, "mysqlprobe_server_http_requests_total{code=\"other\"} 0\nHTTP/1.1 200");
+	second = strstr(raw.data,
+			"mysqlprobe_server_http_requests_total{code=\"other\"} 0\nHTTP/1.1 200");
 	assert_non_null(second);
 	assert_int_equal(strcmp(raw.data + raw.len - 4, "\r\nok"), 0);
 	sbuf_free(&raw);
@@ -792,7 +806,8 @@ static void test_listen_errors(void **unused)
 	struct server_config cfg = { .bind = "127.0.0.1", .port = server_port(s) };
 	struct server *s2;
 
-	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(server_port(s)),
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6,
+				   .sin6_port = htons(server_port(s)),
 				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
 	int fd;
 

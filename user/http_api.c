@@ -66,7 +66,8 @@ int http_api_token_ok(const char *authorization, const char *token)
 	/* Touch every byte of the expected value whatever the input, so timing leaks no prefix. */
 	diff = (unsigned char)(alen != plen + tlen);
 	for (i = 0; i < plen + tlen; i++) {
-		unsigned char want = i < plen ? (unsigned char)prefix[i] : (unsigned char)token[i - plen];
+		unsigned char want =
+			i < plen ? (unsigned char)prefix[i] : (unsigned char)token[i - plen];
 		unsigned char got = i < alen ? (unsigned char)authorization[i] : 0;
 
 		diff |= want ^ got;
@@ -257,8 +258,8 @@ static const struct route routes[] = {
 	{ "/collector", 0, route_collector },
 };
 
-int http_api_handle(const struct http_api *api, const struct http_request *req,
-		    struct sbuf *body, const char **content_type)
+int http_api_handle(const struct http_api *api, const struct http_request *req, struct sbuf *body,
+		    const char **content_type)
 {
 	const struct route *r = NULL;
 	size_t i;

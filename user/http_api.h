@@ -21,8 +21,8 @@ struct http_arg {
 
 /* One request as the transport decoded it; strings are NUL-terminated and borrowed. */
 struct http_request {
-	const char *path;          /* without the query string */
-	int is_get;                /* 1 for GET, 0 for any other method */
+	const char *path; /* without the query string */
+	int is_get; /* 1 for GET, 0 for any other method */
 	const struct http_arg *args;
 	size_t nargs;
 	const char *authorization; /* value of the Authorization header, or NULL */
@@ -52,8 +52,8 @@ struct http_api {
  * body {"error":"..."} naming the parameter and the reason. Returns -ENOMEM when the body could
  * not be built (the transport then answers 500 without a body).
  */
-int http_api_handle(const struct http_api *api, const struct http_request *req,
-		    struct sbuf *body, const char **content_type);
+int http_api_handle(const struct http_api *api, const struct http_request *req, struct sbuf *body,
+		    const char **content_type);
 
 /*
  * Splits a decoded "name=value" query fragment in place (the '=' becomes NUL).

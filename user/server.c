@@ -53,8 +53,8 @@ struct server_client {
 	bool dropped;
 	struct server_msg *head, *tail;
 	unsigned qlen;
-	size_t off;      /* bytes of head already written */
-	unsigned owed;   /* messages written whose bytes lws may still hold */
+	size_t off; /* bytes of head already written */
+	unsigned owed; /* messages written whose bytes lws may still hold */
 	char peer[INET6_ADDRSTRLEN + 8];
 };
 
@@ -85,7 +85,7 @@ struct server {
 	pthread_cond_t idle;
 	/* Under lock: reports not yet rendered, and messages not yet fully on a socket. */
 	struct server_report *pend_head, *pend_tail;
-	unsigned nlisted;  /* reports on the pend list */
+	unsigned nlisted; /* reports on the pend list */
 	unsigned npending; /* listed plus being rendered */
 	unsigned long busy;
 	bool closing;
@@ -179,7 +179,8 @@ static void server_log_too_large(struct server *s, size_t len)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (s->too_large_logged && now.tv_sec - s->too_large_logged < SERVER_LOG_INTERVAL_S)
 		return;
-	pr_warn("server: %llu message(s) over websocket.maxmessagesize (%zu) not sent, last %zu bytes\n",
+	pr_warn("server: %llu message(s) over websocket.maxmessagesize (%zu) not sent, "
+		"last %zu bytes\n",
 		s->too_large_unlogged, s->cfg.max_message, len);
 	s->too_large_logged = now.tv_sec ? now.tv_sec : 1;
 	s->too_large_unlogged = 0;
@@ -366,7 +367,8 @@ static int ws_established(struct server *s, struct lws *wsi, struct server_pss *
 	pss->client = c;
 	atomic_fetch_add(&s->n_clients, 1);
 	atomic_fetch_add(&s->n_clients_total, 1);
-	pr_info("server: websocket client %s connected (%s)\n", c->peer, c->json ? "json" : "snappy");
+	pr_info("server: websocket client %s connected (%s)\n", c->peer,
+		c->json ? "json" : "snappy");
 	return 0;
 }
 
@@ -464,8 +466,8 @@ static int http_collect_args(struct lws *wsi, char (*store)[SERVER_URI_MAX], str
 }
 
 /* Runs the API for one request; fills pss->body and returns the status code. */
-static int http_dispatch(struct server *s, struct lws *wsi, const char *uri,
-			 struct server_pss *pss, const char **type)
+static int http_dispatch(struct server *s, struct lws *wsi, const char *uri, struct server_pss *pss,
+			 const char **type)
 {
 	struct http_arg args[HTTP_API_MAX_ARGS];
 	char auth[SERVER_AUTH_MAX];
@@ -479,7 +481,8 @@ static int http_dispatch(struct server *s, struct lws *wsi, const char *uri,
 	n = http_collect_args(wsi, s->arg_store, args);
 	if (n < 0) {
 		*type = HTTP_API_JSON;
-		return sbuf_puts(&pss->body, "{\"error\":\"query: too long or too many parameters\"}\n")
+		return sbuf_puts(&pss->body,
+				 "{\"error\":\"query: too long or too many parameters\"}\n")
 			       ?: 400;
 	}
 	req.nargs = (size_t)n;
@@ -491,8 +494,7 @@ static int http_dispatch(struct server *s, struct lws *wsi, const char *uri,
 }
 
 /* LWS_CALLBACK_HTTP: build the whole response now, send headers, body when writeable. */
-static int http_request(struct server *s, struct lws *wsi, struct server_pss *pss,
-			const char *uri)
+static int http_request(struct server *s, struct lws *wsi, struct server_pss *pss, const char *uri)
 {
 	unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start;
 	unsigned char *end = hdr + sizeof(hdr) - 1;
@@ -512,9 +514,8 @@ static int http_request(struct server *s, struct lws *wsi, struct server_pss *ps
 	server_count_http(s, code);
 	if (lws_add_http_common_headers(wsi, (unsigned)code, type, pss->body.len, &p, end))
 		return -1;
-	if (code == 405 &&
-	    lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
-					(const unsigned char *)"GET", 3, &p, end))
+	if (code == 405 && lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
+						       (const unsigned char *)"GET", 3, &p, end))
 		return -1;
 	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
 					(const unsigned char *)"no-store", 8, &p, end))
@@ -548,8 +549,8 @@ static int http_writeable(struct lws *wsi, struct server_pss *pss)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-			   void *in, size_t len)
+static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+			   size_t len)
 {
 	struct server *s = lws_context_user(lws_get_context(wsi));
 	struct server_pss *pss = user;
@@ -594,50 +595,95 @@ static const struct lws_protocols server_protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
-static int server_metrics(void *ctx, struct sbuf *out)
+/* Prometheus text for one counter; names end in _total (promtool's lint). */
+static int metric_counter(struct sbuf *out, const char *name, const char *help,
+			  unsigned long long v)
 {
-	static const char *const counters[][2] = {
-		{ "clients_connected_total", "Websocket clients accepted on /collector." },
-		{ "clients_dropped_total", "Websocket clients closed because their queue overflowed." },
-		{ "messages_sent_total", "Websocket messages written to clients." },
-		{ "message_bytes_total", "Payload bytes of the websocket messages written." },
-		{ "messages_too_large_total", "Messages over websocket.maxmessagesize, not sent." },
-		{ "render_errors_total", "Reports that could not be rendered for a client." },
-		{ "reports_published_total", "Reports handed to the server." },
-		{ "reports_dropped_total", "Reports dropped because the server thread fell behind." },
-	};
-	struct server *s = ctx;
-	unsigned long long v[] = { s->n_clients_total, s->n_dropped, s->n_sent, s->n_bytes,
-				   s->n_too_large, s->n_render_err, s->n_published,
-				   s->n_reports_dropped };
-	struct server_client *c;
-	int err = s->cb.metrics ? s->cb.metrics(s->ctx, out) : 0;
-	size_t i;
+	return sbuf_printf(out,
+			   "# HELP mysqlprobe_server_%s %s\n# TYPE mysqlprobe_server_%s counter\n"
+			   "mysqlprobe_server_%s %llu\n",
+			   name, help, name, name, v);
+}
 
-	for (i = 0; !err && i < sizeof(v) / sizeof(v[0]); i++)
-		err = sbuf_printf(out, "# HELP mysqlprobe_server_%s %s\n# TYPE mysqlprobe_server_%s counter\n"
-				  "mysqlprobe_server_%s %llu\n", counters[i][0], counters[i][1],
-				  counters[i][0], counters[i][0], v[i]);
-	if (!err)
-		err = sbuf_printf(out, "# HELP mysqlprobe_server_clients Websocket clients connected now.\n"
-				  "# TYPE mysqlprobe_server_clients gauge\nmysqlprobe_server_clients %llu\n"
-				  "# HELP mysqlprobe_server_client_queue_depth Messages waiting for one client.\n"
-				  "# TYPE mysqlprobe_server_client_queue_depth gauge\n",
-				  (unsigned long long)s->n_clients);
+static int server_metrics_counters(struct server *s, struct sbuf *out)
+{
+	const struct {
+		const char *name, *help;
+		atomic_ullong *v;
+	} rows[] = {
+		{ "clients_connected_total", "Websocket clients accepted on /collector.",
+		  &s->n_clients_total },
+		{ "clients_dropped_total",
+		  "Websocket clients closed because their queue overflowed.", &s->n_dropped },
+		{ "messages_sent_total", "Websocket messages written to clients.", &s->n_sent },
+		{ "message_bytes_total", "Payload bytes of the websocket messages written.",
+		  &s->n_bytes },
+		{ "messages_too_large_total", "Messages over websocket.maxmessagesize, not sent.",
+		  &s->n_too_large },
+		{ "render_errors_total", "Reports that could not be rendered for a client.",
+		  &s->n_render_err },
+		{ "reports_published_total", "Reports handed to the server.", &s->n_published },
+		{ "reports_dropped_total", "Reports dropped because the server thread fell behind.",
+		  &s->n_reports_dropped },
+	};
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < sizeof(rows) / sizeof(rows[0]); i++)
+		err = metric_counter(out, rows[i].name, rows[i].help, atomic_load(rows[i].v));
+	return err;
+}
+
+static int server_metrics_clients(struct server *s, struct sbuf *out)
+{
+	struct server_client *c;
+	int err;
+
+	err = sbuf_printf(
+		out,
+		"# HELP mysqlprobe_server_clients Websocket clients connected now.\n"
+		"# TYPE mysqlprobe_server_clients gauge\n"
+		"mysqlprobe_server_clients %llu\n"
+		"# HELP mysqlprobe_server_client_queue_depth Messages queued for a client.\n"
+		"# TYPE mysqlprobe_server_client_queue_depth gauge\n",
+		(unsigned long long)s->n_clients);
 	for (c = s->clients; !err && c; c = c->next)
 		err = sbuf_printf(out, "mysqlprobe_server_client_queue_depth{client=\"%s\"} %u\n",
 				  c->peer, c->qlen);
-	if (!err)
-		err = sbuf_puts(out, "# HELP mysqlprobe_server_http_requests_total HTTP requests by status code.\n"
-				"# TYPE mysqlprobe_server_http_requests_total counter\n");
+	return err;
+}
+
+static int server_metrics_http(struct server *s, struct sbuf *out)
+{
+	size_t i;
+	int err;
+
+	err = sbuf_puts(out,
+			"# HELP mysqlprobe_server_http_requests_total HTTP requests by status.\n"
+			"# TYPE mysqlprobe_server_http_requests_total counter\n");
 	for (i = 0; !err && i <= SERVER_NCODES; i++) {
 		char code[8] = "other";
 
 		if (i < SERVER_NCODES)
 			snprintf(code, sizeof(code), "%d", server_http_codes[i]);
-		err = sbuf_printf(out, "mysqlprobe_server_http_requests_total{code=\"%s\"} %llu\n", code,
-				  (unsigned long long)s->n_http_code[i]);
+		err = sbuf_printf(out, "mysqlprobe_server_http_requests_total{code=\"%s\"} %llu\n",
+				  code, (unsigned long long)s->n_http_code[i]);
 	}
+	return err;
+}
+
+/* GET /metrics: the application's metrics first, then the server's own. */
+static int server_metrics(void *ctx, struct sbuf *out)
+{
+	struct server *s = ctx;
+	int err = s->cb.metrics ? s->cb.metrics(s->ctx, out) : 0;
+
+	if (!err)
+		err = server_metrics_counters(s, out);
+	if (!err)
+		err = server_metrics_clients(s, out);
+	if (!err)
+		err = server_metrics_http(s, out);
 	return err;
 }
 
@@ -650,11 +696,13 @@ static int server_status(void *ctx, struct sbuf *out)
 	if (!err && out->len != before)
 		err = sbuf_puts(out, ",");
 	if (!err)
-		err = sbuf_printf(out, "\"server\":{\"port\":%d,\"clients\":%llu,\"clients_dropped\":%llu,"
-				  "\"messages_sent\":%llu,\"queue_len\":%u,\"max_message\":%zu}",
-				  server_port(s), (unsigned long long)s->n_clients,
-				  (unsigned long long)s->n_dropped, (unsigned long long)s->n_sent,
-				  s->cfg.queue_len, s->cfg.max_message);
+		err = sbuf_printf(
+			out,
+			"\"server\":{\"port\":%d,\"clients\":%llu,\"clients_dropped\":%llu,"
+			"\"messages_sent\":%llu,\"queue_len\":%u,\"max_message\":%zu}",
+			server_port(s), (unsigned long long)s->n_clients,
+			(unsigned long long)s->n_dropped, (unsigned long long)s->n_sent,
+			s->cfg.queue_len, s->cfg.max_message);
 	return err;
 }
 

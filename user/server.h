@@ -10,11 +10,11 @@
 struct server;
 
 struct server_config {
-	const char *bind;   /* address or interface; NULL, "" or "0.0.0.0" = every address */
-	int port;           /* 0 = let the kernel choose (see server_port()) */
+	const char *bind; /* address or interface; NULL, "" or "0.0.0.0" = every address */
+	int port; /* 0 = let the kernel choose (see server_port()) */
 	size_t max_message; /* websocket.maxmessagesize: larger messages are not sent; 0 = no cap */
 	unsigned queue_len; /* websocket.queue: messages per client before it is dropped; 0 = 8 */
-	const char *token;  /* http.token: NULL or "" = no authentication; copied, never logged */
+	const char *token; /* http.token: NULL or "" = no authentication; copied, never logged */
 };
 
 /*
@@ -47,11 +47,11 @@ struct server_callbacks {
 	 * to this client in a message the client will never see. May be NULL.
 	 */
 	void (*render_result)(void *ctx, void *client_state, int queued);
-	/* Releases a report given to server_publish() once every client rendered it. May be NULL. */
+	/* Frees a report given to server_publish() once every client rendered it. May be NULL. */
 	void (*report_free)(void *ctx, void *report);
-	/* GET /config/update: applies from the next period. Returns 0 or -errno (500). May be NULL. */
+	/* GET /config/update: applies from the next period. Returns 0 or -errno. May be NULL. */
 	int (*set_report_period_ms)(void *ctx, unsigned ms);
-	/* GET /metrics: appends the application's Prometheus text. Returns 0 or -errno. May be NULL. */
+	/* GET /metrics: appends the application's Prometheus text. 0 or -errno. May be NULL. */
 	int (*metrics)(void *ctx, struct sbuf *out);
 	/*
 	 * GET /status: appends JSON object members without the braces, e.g.
@@ -63,15 +63,15 @@ struct server_callbacks {
 
 /* Counters since server_new(); a consistent-enough snapshot for tests and logs. */
 struct server_stats {
-	unsigned long long clients;           /* connected /collector clients now */
-	unsigned long long clients_total;     /* accepted since start */
-	unsigned long long clients_dropped;   /* closed because their queue overflowed */
-	unsigned long long messages_sent;     /* whole messages handed to the socket */
-	unsigned long long bytes_sent;        /* payload bytes of those messages */
+	unsigned long long clients; /* connected /collector clients now */
+	unsigned long long clients_total; /* accepted since start */
+	unsigned long long clients_dropped; /* closed because their queue overflowed */
+	unsigned long long messages_sent; /* whole messages handed to the socket */
+	unsigned long long bytes_sent; /* payload bytes of those messages */
 	unsigned long long messages_too_large;
 	unsigned long long render_errors;
 	unsigned long long reports_published;
-	unsigned long long reports_dropped;   /* server thread too far behind the publisher */
+	unsigned long long reports_dropped; /* server thread too far behind the publisher */
 	unsigned long long http_requests;
 };
 
