@@ -90,7 +90,8 @@ int server_port(const struct server *s);
  * the server calls report_free(ctx, report) after rendering it for every client connected when
  * it is processed (or at once when there are none, or on error). The report must stay
  * unchanged until then. Never blocks on clients: it queues and wakes the server thread.
- * Returns 0, or -ESHUTDOWN after server_free() started (the report is already freed).
+ * Returns 0, -ENOMEM, or -ESHUTDOWN after server_free() started (on error the report is
+ * already freed).
  * If the server thread falls more than queue_len reports behind, the oldest pending report is
  * freed unsent and counted in reports_dropped. Thread-safe.
  */
@@ -106,9 +107,11 @@ int server_flush(struct server *s, unsigned timeout_ms);
 /* Copies the counters. Thread-safe. */
 void server_get_stats(struct server *s, struct server_stats *out);
 
-/* Stops the thread, closes every connection (client_close for each), frees pending reports
- * (report_free) and the server. Call server_flush() first to deliver queued messages.
- * Accepts NULL. */
+/*
+ * Stops the thread, closes every connection (client_close for each), frees pending reports
+ * (report_free) and the server. Call server_flush() first to deliver queued messages, and only
+ * once no other thread can call server_publish() any more. Accepts NULL.
+ */
 void server_free(struct server *s);
 
 #endif /* MP_SERVER_H */
