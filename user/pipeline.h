@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The slave's data path after capture: workers, flows, MySQL decoding, templates, event output. */
+#ifndef MP_PIPELINE_H
+#define MP_PIPELINE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "flow.h"
+#include "mysql_decoder.h"
+#include "query_event.h"
+#include "segment.h"
+
+struct pipeline;
+
+/* Called in a worker thread for every completed statement (templated, addressed). */
+typedef void (*pipeline_event_fn)(void *ctx, int worker, const struct query_event *ev);
+
+struct pipeline_config {
+	int workers;		 /* worker threads (>= 1); 0 runs inline in the caller */
+	size_t queue_bytes;	 /* per-worker segment queue */
+	struct flow_config flow;
+	struct mysql_limits limits;
+	size_t template_max_len; /* 0: 4096 */
+	FILE *events_out;	 /* --output events: one JSON line per statement, or NULL */
+	pipeline_event_fn on_event; /* optional consumer (the aggregator) */
+	void *on_event_ctx;
+};
+
+/* Totals over every worker, as of the last pipeline_sync(). */
+struct pipeline_counters {
+	struct flow_counters flow;
+	struct mysql_counters mysql;
+	uint64_t worker_waits; /* times the capture thread waited for a full worker queue */
+};
+
+/* Starts the workers. Returns NULL with errno set. */
+struct pipeline *pipeline_new(const struct pipeline_config *cfg);
+
+/* Routes one segment to its connection's worker (capture thread only). Returns 0 or -errno. */
+int pipeline_segment(struct pipeline *p, const struct mp_seg_hdr *h, const __u8 *payload);
+
+/*
+ * Waits until every worker has processed what was routed before the call,
+ * writes their buffered event lines, expires idle flows (now_ns on the
+ * segments' clock, 0 to skip) and refreshes the counters. Returns 0 or -errno.
+ */
+int pipeline_sync(struct pipeline *p, uint64_t now_ns);
+
+/* Copies the counters gathered by the last pipeline_sync(). */
+void pipeline_counters(const struct pipeline *p, struct pipeline_counters *out);
+
+/* Closes every connection (reporting what can be reported), writes the
+ * remaining output and stops the workers. Accepts NULL. */
+void pipeline_free(struct pipeline *p);
+
+/* A seg_sink that feeds pipeline_segment(). */
+int pipeline_sink(void *ctx, const struct mp_seg_hdr *h, const __u8 *payload);
+
+#endif /* MP_PIPELINE_H */
