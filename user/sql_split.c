@@ -85,8 +85,14 @@ static void split_top_token(struct split_stmt *s, const struct sql_token *k)
 	}
 	if (!s->routine)
 		return;
+	if (s->after_end) {
+		s->after_end = 0;
+		if (id != SQL_KW_BEGIN && opens_at_start(id))
+			return; /* the IF of the body's closing END IF */
+	}
 	if (id == SQL_KW_BEGIN || (s->body_next && opens_at_start(id))) {
 		s->depth = 1;
+		s->body_next = 0;
 		s->inner_start = id == SQL_KW_BEGIN;
 		return;
 	}

@@ -248,10 +248,25 @@ static void emit_semi(struct tpl *t)
 	t->values = V_NONE;
 }
 
+/*
+ * Quoted names may hold any byte; a template is one line of text and a C string, so control
+ * bytes (NUL, newline, tab) are written as spaces.
+ */
+static void put_quoted(struct tpl *t, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		put_c(t, sql_lex_is_space(s[i]) ? ' ' : s[i]);
+}
+
 static void emit_word(struct tpl *t, const char *s, size_t n, int tight)
 {
 	space_before(t, SQL_TOK_WORD);
-	put(t, s, n);
+	if (n && (s[0] == '`' || s[0] == '@'))
+		put_quoted(t, s, n);
+	else
+		put(t, s, n);
 	set_last(t, P_OTHER, tight, 0);
 	mark_nonlit(t);
 	t->limit_ctx = 0;
