@@ -1,0 +1,1 @@
+SELECT 0x1F, 0xdeadBEEF, X'0A', x'ff', b'101', B'1', 0b1101

@@ -1,0 +1,1 @@
+SELECT _utf8mb4'x', _latin1"y", _binary'z', N'n', n'm'

@@ -1,0 +1,1 @@
+SELECT /* one */ 1 /* two */

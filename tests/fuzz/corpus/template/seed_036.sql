@@ -1,0 +1,1 @@
+SELECT a FROM t WHERE b IN (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)

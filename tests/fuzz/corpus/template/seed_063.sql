@@ -1,0 +1,1 @@
+SELECT f(1, 2), g(1) FROM t

@@ -1,0 +1,1 @@
+select a from t where b = 1 order by c desc

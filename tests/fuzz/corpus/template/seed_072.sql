@@ -1,0 +1,1 @@
+SELECT `t`.`select`, `db`.`t`.`status` FROM `db`.`t`

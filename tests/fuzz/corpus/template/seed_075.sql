@@ -1,0 +1,1 @@
+SELECT COUNT(*), count(*), COUNT (*), Count(DISTINCT a) FROM t

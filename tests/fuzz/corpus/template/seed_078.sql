@@ -1,0 +1,1 @@
+SELECT NOW(), now(), CURRENT_TIMESTAMP, current_timestamp() FROM t

@@ -1,0 +1,1 @@
+SELECT IF(a, b, c), LEFT(a, 2), REPLACE(a, 'x', 'y') FROM t
