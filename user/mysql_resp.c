@@ -174,7 +174,16 @@ static int result_end(struct mysql_conn *c, struct mysql_req *req, uint16_t stat
 		int i = rs->split_i;
 
 		/* A CALL returns its result sets and then its own OK: it ends at the OK. */
-		if (i < rs->split_n - 1 && (!c->split_call[i] || is_ok)) {
+		if (!more && i < rs->split_n - 1) {
+			/* The server saw fewer statements than the splitter (a ';' inside
+			 * BEGIN ... END): this one runs to the end of the text. */
+			if (i == 0) {
+				stmt_done(c, req, -1);
+			} else {
+				c->split_len[i] = req->text.len - c->split_off[i];
+				stmt_done(c, req, i);
+			}
+		} else if (i < rs->split_n - 1 && (!c->split_call[i] || is_ok)) {
 			stmt_done(c, req, i);
 			rs->split_i++;
 		} else if (!more) {
@@ -413,6 +422,10 @@ int mysql_resp_packet(struct mysql_conn *c, struct mysql_req *req, const struct 
 	rs->next_seq = p->seq + 1;
 	if (!p->kept)
 		return RESP_ERROR; /* no response packet is empty */
+	/* MariaDB progress report (CLIENT_PROGRESS): an ERR with code 0xffff sent
+	 * while a long statement runs; the real response follows. */
+	if (p->data[0] == 0xff && p->kept >= 3 && mp_u16(p->data + 1) == 0xffff)
+		return RESP_CONT;
 	switch (req->mode) {
 	case RM_RESULT:
 	case RM_ROWS:
