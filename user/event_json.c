@@ -8,6 +8,9 @@
 
 #include "event_json.h"
 
+/* Appends a string literal; its length comes from the compiler. */
+#define buf_lit(b, s) buf_append(b, s, sizeof(s) - 1)
+
 /* Length of the valid UTF-8 sequence at s (n bytes left), or 0 when invalid
  * (overlong forms, surrogates and code points above U+10FFFF are invalid). */
 static size_t utf8_seq_len(const uint8_t *s, size_t n)
@@ -46,7 +49,7 @@ int json_append_str(struct buf *b, const char *str, size_t n)
 	size_t i = 0, run = 0;
 
 	if (!s)
-		return buf_append(b, "null", 4);
+		return buf_lit(b, "null");
 	/* Worst case 6 output bytes per input byte, reserved once. */
 	if (n > ((size_t)-1 - 2) / 6 || buf_reserve(b, n * 6 + 2))
 		return -ENOMEM;
@@ -102,15 +105,15 @@ static int append_addr(struct buf *b, const struct qe_addr *a)
 
 	if (a->family == 4) {
 		if (!inet_ntop(AF_INET, a->addr, ip, sizeof(ip)))
-			return buf_append(b, "null", 4);
+			return buf_lit(b, "null");
 		return buf_printf(b, "\"%s:%u\"", ip, a->port);
 	}
 	if (a->family == 6) {
 		if (!inet_ntop(AF_INET6, a->addr, ip, sizeof(ip)))
-			return buf_append(b, "null", 4);
+			return buf_lit(b, "null");
 		return buf_printf(b, "\"[%s]:%u\"", ip, a->port);
 	}
-	return buf_append(b, "null", 4);
+	return buf_lit(b, "null");
 }
 
 static const char *const flag_names[] = {
@@ -120,7 +123,7 @@ static const char *const flag_names[] = {
 
 static int append_flags(struct buf *b, uint32_t flags)
 {
-	int first = 1, err = buf_append(b, "[", 1);
+	int first = 1, err = buf_lit(b, "[");
 
 	for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
 		if (!(flags & (1u << i)))
@@ -128,7 +131,7 @@ static int append_flags(struct buf *b, uint32_t flags)
 		err = err ?: buf_printf(b, "%s\"%s\"", first ? "" : ",", flag_names[i]);
 		first = 0;
 	}
-	return err ?: buf_append(b, "]", 1);
+	return err ?: buf_lit(b, "]");
 }
 
 int event_json_append(struct buf *b, const struct query_event *ev)
@@ -138,40 +141,40 @@ int event_json_append(struct buf *b, const struct query_event *ev)
 	err = buf_printf(b, "{\"ts_us\":%" PRIu64 ",\"latency_us\":%" PRIu64 ",\"first_byte_us\":",
 			 ev->ts_us, ev->latency_us);
 	if (ev->flags & QE_F_NO_RESPONSE)
-		err = err ?: buf_append(b, "null", 4);
+		err = err ?: buf_lit(b, "null");
 	else
 		err = err ?: buf_printf(b, "%" PRIu64, ev->first_byte_us);
-	err = err ?: buf_append(b, ",\"client\":", 10);
+	err = err ?: buf_lit(b, ",\"client\":");
 	err = err ?: append_addr(b, &ev->client);
-	err = err ?: buf_append(b, ",\"server\":", 10);
+	err = err ?: buf_lit(b, ",\"server\":");
 	err = err ?: append_addr(b, &ev->server);
 	if (ev->conn_id_known)
 		err = err ?: buf_printf(b, ",\"conn_id\":%" PRIu64, ev->conn_id);
 	else
-		err = err ?: buf_append(b, ",\"conn_id\":null", 15);
-	err = err ?: buf_append(b, ",\"user\":", 8);
+		err = err ?: buf_lit(b, ",\"conn_id\":null");
+	err = err ?: buf_lit(b, ",\"user\":");
 	err = err ?: json_append_str(b, ev->user, ev->user_len);
-	err = err ?: buf_append(b, ",\"db\":", 6);
+	err = err ?: buf_lit(b, ",\"db\":");
 	err = err ?: json_append_str(b, ev->db, ev->db_len);
-	err = err ?: buf_append(b, ",\"command\":", 11);
+	err = err ?: buf_lit(b, ",\"command\":");
 	err = err ?: json_append_str(b, ev->command, ev->command ? strlen(ev->command) : 0);
-	err = err ?: buf_append(b, ",\"sql\":", 7);
+	err = err ?: buf_lit(b, ",\"sql\":");
 	err = err ?: json_append_str(b, ev->sql, ev->sql_len);
-	err = err ?: buf_append(b, ",\"template\":", 12);
+	err = err ?: buf_lit(b, ",\"template\":");
 	err = err ?: json_append_str(b, ev->has_template ? ev->template : NULL, ev->template_len);
 	if (ev->has_template)
 		err = err ?: buf_printf(b, ",\"template_id\":\"%016" PRIx64 "\"", ev->template_id);
 	else
-		err = err ?: buf_append(b, ",\"template_id\":null", 18);
+		err = err ?: buf_lit(b, ",\"template_id\":null");
 	err = err ?: buf_printf(b, ",\"status\":\"%s\",\"error_code\":%u,\"sqlstate\":",
 				ok ? "ok" : "error", ev->error_code);
 	err = err ?: json_append_str(b, ev->sqlstate[0] ? ev->sqlstate : NULL,
 				     strnlen(ev->sqlstate, sizeof(ev->sqlstate)));
-	err = err ?: buf_append(b, ",\"error_message\":", 17);
+	err = err ?: buf_lit(b, ",\"error_message\":");
 	err = err ?: json_append_str(b, ev->error_msg, ev->error_msg_len);
 	err = err ?: buf_printf(b, ",\"rows_sent\":%" PRIu64 ",\"rows_affected\":%" PRIu64
 				   ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"flags\":",
 				ev->rows_sent, ev->rows_affected, ev->bytes_in, ev->bytes_out);
 	err = err ?: append_flags(b, ev->flags);
-	return err ?: buf_append(b, "}\n", 2);
+	return err ?: buf_lit(b, "}\n");
 }
