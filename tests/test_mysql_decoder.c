@@ -180,9 +180,9 @@ static void test_ssl_request(void **state)
 	fp_u8(&p, 0x21);
 	fp_mem(&p, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 23);
 	FX_PKT(&f, MP_DIR_TO_SERVER, 1, &p);
-	fx_raw(&f, MP_DIR_TO_SERVER, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11);
-	fx_raw(&f, MP_DIR_TO_CLIENT, "\x16\x03\x03\x00\x7a\x02\x00\x00\x76\x03\x03", 11);
-	fx_raw(&f, MP_DIR_TO_SERVER, "\x17\x03\x03\x00\x20\x00\x00\x00\x03SELECT 1", 17);
+	FX_RAW_LIT(&f, MP_DIR_TO_SERVER, "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03");
+	FX_RAW_LIT(&f, MP_DIR_TO_CLIENT, "\x16\x03\x03\x00\x7a\x02\x00\x00\x76\x03\x03");
+	FX_RAW_LIT(&f, MP_DIR_TO_SERVER, "\x17\x03\x03\x00\x20\x00\x00\x00\x03SELECT 1");
 	run_fx(&f, NULL, &r);
 	assert_int_equal(r.n, 0);
 	assert_int_equal(r.cnt.tls_conns, 1);

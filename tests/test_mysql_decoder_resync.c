@@ -26,8 +26,8 @@ static void test_midstream_join(void **state)
 
 	fx_init(&f);
 	/* the tail of a query and of its result set, then whole exchanges */
-	fx_raw(&f, MP_DIR_TO_SERVER, "ROM t WHERE a = 'x\x00\x03\x00'", 22);
-	fx_raw(&f, MP_DIR_TO_CLIENT, "\x02r1\x05\x00\x00\x06\xfe\x00\x00\x02\x00", 14);
+	FX_RAW_LIT(&f, MP_DIR_TO_SERVER, "ROM t WHERE a = 'x\x00\x03\x00'");
+	FX_RAW_LIT(&f, MP_DIR_TO_CLIENT, "\x02r1\x05\x00\x00\x06\xfe\x00\x00\x02\x00");
 	query_ok(&f, "SELECT a FROM t", 2);
 	fx_cmd(&f, COM_PING, NULL);
 	fx_ok(&f, 1, 0, 2);
@@ -61,7 +61,7 @@ static void test_gap_to_server(void **state)
 	query_ok(&f, "SELECT 1", 1);
 	/* the start of a request is lost: its rest and its response are skipped */
 	fx_gap(&f, MP_DIR_TO_SERVER, 10);
-	fx_raw(&f, MP_DIR_TO_SERVER, "ERE id = 12345", 14);
+	FX_RAW_LIT(&f, MP_DIR_TO_SERVER, "ERE id = 12345");
 	fx_ok(&f, 1, 1, 2);
 	fx_flush(&f);
 	query_ok(&f, "SELECT 2", 2);
@@ -90,8 +90,7 @@ static void test_gap_to_client(void **state)
 	fx_coldef(&f, 2, "big");
 	fx_eof(&f, 3, 2);
 	fx_gap(&f, MP_DIR_TO_CLIENT, 100000);
-	fx_raw(&f, MP_DIR_TO_CLIENT, "\x05\x00\x00\x09\x04rowx\x05\x00\x00\x0a\xfe\x00\x00\x02\x00",
-	       18);
+	FX_RAW_LIT(&f, MP_DIR_TO_CLIENT, "\x05\x00\x00\x09\x04rowx\x05\x00\x00\x0a\xfe\x00\x00\x02\x00");
 	fx_flush(&f);
 	query_ok(&f, "SELECT 3", 0);
 	assert_int_equal(fx_run_all(f.c, f.n, NULL, &r), 0);
@@ -118,7 +117,7 @@ static void test_garbage(void **state)
 	fx_init(&f);
 	fx_raw(&f, MP_DIR_TO_SERVER, http, sizeof(http) - 1);
 	fx_flush(&f);
-	fx_raw(&f, MP_DIR_TO_CLIENT, "HTTP/1.1 400 Bad Request\r\n\r\n", 28);
+	FX_RAW_LIT(&f, MP_DIR_TO_CLIENT, "HTTP/1.1 400 Bad Request\r\n\r\n");
 	fx_flush(&f);
 	fx_raw(&f, MP_DIR_TO_SERVER, rnd, 2048);
 	fx_flush(&f);
@@ -138,7 +137,7 @@ static void test_garbage(void **state)
 	query_ok(&f, "SELECT 1", 1);
 	fx_raw(&f, MP_DIR_TO_SERVER, http, sizeof(http) - 1);
 	fx_flush(&f);
-	fx_raw(&f, MP_DIR_TO_CLIENT, "\x01\x00\x00\x07\xff", 5);
+	FX_RAW_LIT(&f, MP_DIR_TO_CLIENT, "\x01\x00\x00\x07\xff");
 	fx_flush(&f);
 	query_ok(&f, "SELECT 2", 1);
 	assert_int_equal(fx_run_all(f.c, f.n, NULL, &r), 0);
@@ -155,8 +154,8 @@ static void test_midstream_tls(void **state)
 	struct fx_result r;
 
 	fx_init(&f);
-	fx_raw(&f, MP_DIR_TO_SERVER, "\x17\x03\x03\x00\x25\x9a\x11\x42\x00\x00\x00\x03", 12);
-	fx_raw(&f, MP_DIR_TO_CLIENT, "\x17\x03\x03\x01\x25\x9a\x11\x42\x00\x00\x00\x03", 12);
+	FX_RAW_LIT(&f, MP_DIR_TO_SERVER, "\x17\x03\x03\x00\x25\x9a\x11\x42\x00\x00\x00\x03");
+	FX_RAW_LIT(&f, MP_DIR_TO_CLIENT, "\x17\x03\x03\x01\x25\x9a\x11\x42\x00\x00\x00\x03");
 	fx_flush(&f);
 	assert_int_equal(fx_run_all(f.c, f.n, NULL, &r), 0);
 	assert_int_equal(r.n, 0);
