@@ -9,15 +9,18 @@
 #include <time.h>
 
 #include "log.h"
+#include "pipeline.h"
 #include "source.h"
+#include "template_cli.h"
 
 #define MP_VERSION "0.1.0"
 
-enum output_kind { OUT_SEGMENTS, OUT_NONE };
+enum output_kind { OUT_EVENTS, OUT_SEGMENTS, OUT_NONE };
 
 struct opts {
 	struct source_config src;
 	enum output_kind output;
+	int workers;
 	char devbuf[256];
 };
 
@@ -33,18 +36,22 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: mysqlprobe [OPTIONS]\n"
+		"       mysqlprobe template [--split] [--max-len N] [FILE|-]\n"
 		"Watches MySQL traffic on the given devices and reports what runs.\n\n"
 		"  -i, --device LIST      devices to capture on, comma-separated (default lo)\n"
 		"  -p, --port LIST        MySQL server ports, comma-separated, up to 8 (default 3306)\n"
 		"      --mode MODE        tc (default), xdp (XDP ingress + TC egress) or pcap\n"
 		"  -r, --replay FILE      read a pcap/pcapng file instead of capturing live\n"
-		"  -o, --output KIND      segments (one JSON line per TCP segment) or none\n"
+		"  -o, --output KIND      events (one JSON line per statement, default),\n"
+		"                         segments (one JSON line per TCP segment) or none\n"
+		"      --workers N        decoding threads; a connection stays on one (default 1)\n"
 		"      --snaplen N        payload bytes kept per segment (0 = whole segments)\n"
 		"      --ringbuf-mb N     BPF ring buffer / pcap buffer size in MiB (default 32)\n"
 		"      --xdp-native       attach XDP in driver mode instead of generic mode\n"
 		"  -v, --verbose          more logging (repeat for debug); prints counters each second\n"
 		"  -h, --help             this text\n"
 		"      --version          print the version\n\n"
+		"'mysqlprobe template' prints template_id<TAB>template for each statement read.\n"
 		"Exit status: 0 ok, 1 runtime failure, 2 usage or configuration error.\n");
 }
 
@@ -89,7 +96,7 @@ static int parse_uint(const char *arg, unsigned long max, unsigned long *out)
 	return 0;
 }
 
-enum { OPT_MODE = 256, OPT_SNAPLEN, OPT_RINGBUF, OPT_XDP_NATIVE, OPT_VERSION };
+enum { OPT_MODE = 256, OPT_SNAPLEN, OPT_RINGBUF, OPT_XDP_NATIVE, OPT_VERSION, OPT_WORKERS };
 
 static const struct option long_opts[] = {
 	{ "device", required_argument, NULL, 'i' },
@@ -100,6 +107,7 @@ static const struct option long_opts[] = {
 	{ "snaplen", required_argument, NULL, OPT_SNAPLEN },
 	{ "ringbuf-mb", required_argument, NULL, OPT_RINGBUF },
 	{ "xdp-native", no_argument, NULL, OPT_XDP_NATIVE },
+	{ "workers", required_argument, NULL, OPT_WORKERS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -116,7 +124,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->src.pf.ports[0] = 3306;
 	o->src.pf.nports = 1;
 	o->src.mode = SRC_TC;
-	o->output = OUT_SEGMENTS;
+	o->output = OUT_EVENTS;
+	o->workers = 1;
 	while ((c = getopt_long(argc, argv, "i:p:r:o:vh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
@@ -140,12 +149,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->src.file = optarg;
 			break;
 		case 'o':
-			if (!strcmp(optarg, "segments")) {
+			if (!strcmp(optarg, "events")) {
+				o->output = OUT_EVENTS;
+			} else if (!strcmp(optarg, "segments")) {
 				o->output = OUT_SEGMENTS;
 			} else if (!strcmp(optarg, "none")) {
 				o->output = OUT_NONE;
 			} else {
-				fprintf(stderr, "mysqlprobe: --output: '%s' is not segments or none\n",
+				fprintf(stderr,
+					"mysqlprobe: --output: '%s' is not events, segments or none\n",
 					optarg);
 				return -EINVAL;
 			}
@@ -168,6 +180,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_XDP_NATIVE:
 			o->src.xdp_native = 1;
+			break;
+		case OPT_WORKERS:
+			if (parse_uint(optarg, 64, &v) || v == 0) {
+				fprintf(stderr, "mysqlprobe: --workers: '%s' is not 1..64\n", optarg);
+				return -EINVAL;
+			}
+			o->workers = (int)v;
 			break;
 		case 'v':
 			log_level++;
@@ -203,14 +222,6 @@ static int print_segment(void *ctx, const struct mp_seg_hdr *h, const __u8 *payl
 	return seg_print_json(ctx, h);
 }
 
-static int discard_segment(void *ctx, const struct mp_seg_hdr *h, const __u8 *payload)
-{
-	(void)ctx;
-	(void)h;
-	(void)payload;
-	return 0;
-}
-
 static void install_signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -243,11 +254,39 @@ static void announce(const struct opts *o, const struct source *src)
 			source_name(src), o->devbuf, ports);
 }
 
+static __u64 realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void print_decode_counters(struct pipeline *pl)
+{
+	struct pipeline_counters c;
+
+	pipeline_counters(pl, &c);
+	fprintf(stderr,
+		"mysqlprobe: decode: events=%llu connections=%llu midstream=%llu gaps=%llu "
+		"gap_bytes=%llu retransmits=%llu out_of_order=%llu decode_errors=%llu resyncs=%llu "
+		"tls_conns=%llu unknown_stmt=%llu skipped_responses=%llu table_full=%llu "
+		"worker_waits=%llu\n",
+		(unsigned long long)c.mysql.events, (unsigned long long)c.flow.opened,
+		(unsigned long long)c.flow.midstream, (unsigned long long)c.flow.gaps,
+		(unsigned long long)c.flow.gap_bytes, (unsigned long long)c.flow.retransmits,
+		(unsigned long long)c.flow.out_of_order, (unsigned long long)c.mysql.decode_errors,
+		(unsigned long long)c.mysql.resyncs, (unsigned long long)c.mysql.tls_conns,
+		(unsigned long long)c.mysql.unknown_stmt,
+		(unsigned long long)c.mysql.skipped_responses, (unsigned long long)c.flow.table_full,
+		(unsigned long long)c.worker_waits);
+}
+
 /* Polls the source until a signal, the end of a replayed file, or an error. */
-static int run(struct source *src)
+static int run(struct source *src, struct pipeline *pl, int live)
 {
 	__u64 cnt[MP_CNT_MAX];
-	double next_stats = now_s() + 1;
+	double next_stats = now_s() + 1, next_sync = now_s() + 0.2;
 	int n;
 
 	while (!stop_requested) {
@@ -258,11 +297,18 @@ static int run(struct source *src)
 			fprintf(stderr, "mysqlprobe: capture failed: %s\n", strerror(-n));
 			return n;
 		}
-		if (n > 0)
+		if (n > 0 && !pl)
 			fflush(stdout);
+		/* Live: hand buffered events out and expire idle connections by the clock. */
+		if (pl && now_s() >= next_sync) {
+			pipeline_sync(pl, live ? realtime_ns() : 0);
+			next_sync = now_s() + 0.2;
+		}
 		if (log_level >= LOG_LVL_INFO && now_s() >= next_stats) {
 			source_counters(src, cnt);
 			seg_print_counters(stderr, "mysqlprobe: capture:", cnt);
+			if (pl)
+				print_decode_counters(pl);
 			next_stats += 1;
 		}
 	}
@@ -272,29 +318,57 @@ static int run(struct source *src)
 	return n < 0 && n != -ENODATA ? n : 0;
 }
 
+static struct pipeline *start_pipeline(const struct opts *o)
+{
+	struct pipeline_config pc = {
+		.workers = o->workers,
+		.events_out = o->output == OUT_EVENTS ? stdout : NULL,
+	};
+
+	flow_config_default(&pc.flow);
+	return pipeline_new(&pc);
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = {};
 	struct seg_sink sink;
+	struct pipeline *pl = NULL;
 	struct source *src;
 	__u64 cnt[MP_CNT_MAX];
 	int err;
 
+	if (argc > 1 && !strcmp(argv[1], "template"))
+		return template_cli_main(argc - 1, argv + 1);
 	err = parse_args(argc, argv, &o);
 	if (err)
 		return err > 0 ? 0 : 2;
-	sink = (struct seg_sink){ .fn = o.output == OUT_SEGMENTS ? print_segment : discard_segment,
-				  .ctx = stdout };
+	if (o.output == OUT_SEGMENTS) {
+		sink = (struct seg_sink){ .fn = print_segment, .ctx = stdout };
+	} else {
+		pl = start_pipeline(&o);
+		if (!pl) {
+			fprintf(stderr, "mysqlprobe: failed to start workers: %s\n", strerror(errno));
+			return 1;
+		}
+		sink = (struct seg_sink){ .fn = pipeline_sink, .ctx = pl };
+	}
 	install_signals();
 	src = source_open(&o.src, &sink);
 	if (!src) {
 		fprintf(stderr, "mysqlprobe: cannot capture: %s\n", strerror(errno));
+		pipeline_free(pl);
 		return 2;
 	}
 	announce(&o, src);
-	err = run(src);
-	fflush(stdout);
+	err = run(src, pl, o.src.mode != SRC_FILE);
 	source_counters(src, cnt);
+	if (pl) {
+		pipeline_sync(pl, 0);
+		print_decode_counters(pl);
+		pipeline_free(pl); /* closes connections: their last statements are printed */
+	}
+	fflush(stdout);
 	seg_print_counters(stderr, "mysqlprobe: capture:", cnt);
 	source_free(src);
 	return err ? 1 : 0;

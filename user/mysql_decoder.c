@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <linux/types.h>
+#include "compat.h"
 
 #include "capture_abi.h"
 #include "mysql_decoder_int.h"

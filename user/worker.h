@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <linux/types.h>
+#include "compat.h"
 
 #include "capture_abi.h"
 
