@@ -284,6 +284,18 @@ static int parse_addr(yaml_node_t *n, uint8_t *family, uint8_t *addr, uint16_t *
 	return 0;
 }
 
+/* An error code key: "1146" (a JSON string, so not a number node). */
+static int parse_code(const char *s, uint64_t *code)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	*code = strtoull(s, &end, 10);
+	return errno || *end || *code > UINT16_MAX ? -EINVAL : 0;
+}
+
 static int parse_error_codes(struct jread *r, yaml_node_t *obj, struct agg_stat *s)
 {
 	yaml_node_t *k, *v;
@@ -302,8 +314,7 @@ static int parse_error_codes(struct jread *r, yaml_node_t *obj, struct agg_stat 
 			s->err_other += count;
 			continue;
 		}
-		/* Key nodes are plain scalars, so jread_u64 reads the code. */
-		if (jread_u64(k, &code) || code > UINT16_MAX)
+		if (!name || parse_code(name, &code))
 			return -EINVAL;
 		if (slot < AGG_ERR_CODES) {
 			s->err[slot].code = (uint16_t)code;
