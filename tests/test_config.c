@@ -303,6 +303,8 @@ static void test_config_set(void **state)
 	assert_int_equal(config_set(&c, "probe.port", "1,x", errbuf, sizeof(errbuf)), -EINVAL);
 	assert_string_equal(errbuf, "probe.port: bad list item 'x': expected a port 1..65535");
 	assert_int_equal(c.probe_port.n, 3);
+	assert_int_equal(config_set(&c, "probe.device", "eth\xa5", errbuf, sizeof(errbuf)), -EINVAL);
+	assert_string_equal(errbuf, "probe.device: not valid UTF-8");
 	assert_int_equal(config_set(&c, "nope", "1", errbuf, sizeof(errbuf)), -EINVAL);
 	assert_string_equal(errbuf, "nope: unknown key");
 	assert_int_equal(config_set(&c, "serverport", NULL, errbuf, sizeof(errbuf)), -EINVAL);

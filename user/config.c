@@ -296,6 +296,9 @@ static int value_parse(const struct config_option *o, const char *s, union confi
 	int err = 0;
 
 	memset(v, 0, sizeof(*v));
+	/* Text settings end up in JSON and YAML; invalid UTF-8 could not round-trip. */
+	if ((o->type == CONFIG_STRING || o->type == CONFIG_STRLIST) && !jbuf_utf8_valid(s, strlen(s)))
+		return reason(r, rlen, "not valid UTF-8");
 	switch (o->type) {
 	case CONFIG_BOOL: return parse_bool(s, &v->b, r, rlen);
 	case CONFIG_INT:

@@ -143,6 +143,21 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n, uint32_t *cp)
 	return len;
 }
 
+bool jbuf_utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, k;
+	uint32_t cp;
+
+	while (i < n) {
+		k = utf8_seq_len(p + i, n - i, &cp);
+		if (!k)
+			return false;
+		i += k;
+	}
+	return true;
+}
+
 /* Code points written as \uXXXX: JSON requires it below 0x20; YAML (our reader) for the rest. */
 static bool needs_escape(uint32_t cp)
 {

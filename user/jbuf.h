@@ -43,6 +43,8 @@ void jbuf_str(struct jbuf *b, const char *s);
  * output is also valid YAML 1.1 (reports are read back with libyaml).
  */
 void jbuf_strn(struct jbuf *b, const char *s, size_t n);
+/* Whether n bytes are valid UTF-8 (RFC 3629: no overlongs, surrogates or > U+10FFFF). */
+bool jbuf_utf8_valid(const char *s, size_t n);
 void jbuf_u64(struct jbuf *b, uint64_t v);
 void jbuf_i64(struct jbuf *b, int64_t v);
 void jbuf_bool(struct jbuf *b, bool v);
