@@ -306,9 +306,8 @@ static const struct agg_stat *find_row(const struct agg *a, const struct agg_key
 	size_t i;
 
 	for (i = 0; i < agg_stat_count(a); i++)
-		if (memcmp(&agg_stat_at(a, i)->key, k, offsetof(struct agg_key, db)) == 0 &&
-		    memcmp(agg_stat_at(a, i)->key.db, k->db, k->db_len) == 0 &&
-		    memcmp(agg_stat_at(a, i)->key.user, k->user, k->user_len) == 0)
+		if (memcmp(&agg_stat_at(a, i)->key, k, offsetof(struct agg_key, names)) == 0 &&
+		    memcmp(agg_stat_at(a, i)->key.names, k->names, k->db_len + k->user_len) == 0)
 			return agg_stat_at(a, i);
 	return NULL;
 }

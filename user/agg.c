@@ -28,15 +28,14 @@ struct agg_tmpl {
 	uint32_t len;
 };
 
-/* A key as seen by lookups, pointing at the caller's bytes (no copy per statement). */
+/* A key as seen by lookups, pointing at packed names (no copy of the key per lookup). */
 struct agg_kview {
 	uint64_t template_id;
 	const uint8_t *addr; /* 16 bytes, normalised */
 	uint8_t family;
 	uint16_t db_len;
 	uint16_t user_len;
-	const char *db;
-	const char *user;
+	const char *names; /* db then user */
 };
 
 struct agg {
@@ -175,18 +174,19 @@ static uint64_t kview_hash(const struct agg_kview *k)
 
 	memcpy(&a0, k->addr, 8);
 	memcpy(&a1, k->addr + 8, 8);
+	/* The lengths go in the seed so ("ab", "c") and ("a", "bc") differ. */
 	seed = k->template_id ^ (a0 * 0x9e3779b97f4a7c15ull) ^ (a1 * 0xc2b2ae3d27d4eb4full) ^
-	       ((uint64_t)k->family << 56);
-	seed = XXH3_64bits_withSeed(k->db, k->db_len, seed);
-	return XXH3_64bits_withSeed(k->user, k->user_len, seed ^ ((uint64_t)k->db_len << 32));
+	       ((uint64_t)k->family << 56) ^ ((uint64_t)k->db_len << 32) ^
+	       ((uint64_t)k->user_len << 16);
+	return XXH3_64bits_withSeed(k->names, (size_t)k->db_len + k->user_len, seed);
 }
 
 static bool key_eq(const struct agg_key *s, const struct agg_kview *k)
 {
 	return s->template_id == k->template_id && s->family == k->family &&
 	       s->db_len == k->db_len && s->user_len == k->user_len &&
-	       memcmp(s->addr, k->addr, 16) == 0 && memcmp(s->db, k->db, k->db_len) == 0 &&
-	       memcmp(s->user, k->user, k->user_len) == 0;
+	       memcmp(s->addr, k->addr, 16) == 0 &&
+	       memcmp(s->names, k->names, (size_t)k->db_len + k->user_len) == 0;
 }
 
 static void kview_from_key(struct agg_kview *v, const struct agg_key *k)
@@ -194,10 +194,9 @@ static void kview_from_key(struct agg_kview *v, const struct agg_key *k)
 	v->template_id = k->template_id;
 	v->addr = k->addr;
 	v->family = k->family;
-	v->db = k->db;
 	v->db_len = k->db_len;
-	v->user = k->user;
 	v->user_len = k->user_len;
+	v->names = k->names;
 }
 
 static uint16_t name_len(const char *s, size_t n)
@@ -205,8 +204,23 @@ static uint16_t name_len(const char *s, size_t n)
 	return s ? (uint16_t)(n < AGG_NAME_MAX ? n : AGG_NAME_MAX) : 0;
 }
 
-/* Builds a lookup view of an input; addr16 receives the normalised address. */
-static void kview_from_input(struct agg_kview *v, const struct agg_input *in, uint8_t *addr16)
+void agg_key_set_names(struct agg_key *k, const char *db, size_t db_len, const char *user,
+		       size_t user_len)
+{
+	k->db_len = name_len(db, db_len);
+	k->user_len = name_len(user, user_len);
+	if (k->db_len)
+		memcpy(k->names, db, k->db_len);
+	if (k->user_len)
+		memcpy(k->names + k->db_len, user, k->user_len);
+}
+
+/*
+ * Builds a lookup view of an input. addr16 receives the normalised address and names
+ * (2 * AGG_NAME_MAX bytes) the packed db and user.
+ */
+static void kview_from_input(struct agg_kview *v, const struct agg_input *in, uint8_t *addr16,
+			     char *names)
 {
 	memset(addr16, 0, 16);
 	if (in->family == AF_INET)
@@ -216,10 +230,13 @@ static void kview_from_input(struct agg_kview *v, const struct agg_input *in, ui
 	v->template_id = in->template_id;
 	v->addr = addr16;
 	v->family = in->family == AF_INET || in->family == AF_INET6 ? in->family : 0;
-	v->db = in->db ? in->db : "";
 	v->db_len = name_len(in->db, in->db_len);
-	v->user = in->user ? in->user : "";
 	v->user_len = name_len(in->user, in->user_len);
+	if (v->db_len)
+		memcpy(names, in->db, v->db_len);
+	if (v->user_len)
+		memcpy(names + v->db_len, in->user, v->user_len);
+	v->names = names;
 }
 
 static struct agg_slot *tmpl_slot(const struct agg *a, uint64_t id)
@@ -308,15 +325,15 @@ static struct agg_stat *stat_lookup(struct agg *a, const struct agg_kview *k, co
 		return &a->other;
 	*err = tmpl_store(a, k->template_id, tmpl, tmpl_len);
 	s = &a->stats[a->nstats];
-	memset(s, 0, sizeof(*s));
+	/* Only the fixed part: the names buffer past the used bytes is never read. */
+	memset(s, 0, offsetof(struct agg_stat, key.names));
 	key = &s->key;
 	key->template_id = k->template_id;
 	memcpy(key->addr, k->addr, 16);
 	key->family = k->family;
 	key->db_len = k->db_len;
 	key->user_len = k->user_len;
-	memcpy(key->db, k->db, k->db_len);
-	memcpy(key->user, k->user, k->user_len);
+	memcpy(key->names, k->names, (size_t)k->db_len + k->user_len);
 	slot->hash = h;
 	slot->idx = ++a->nstats;
 	return s;
@@ -456,20 +473,21 @@ static void slow_add(struct agg *a, const struct agg_input *in, const struct agg
 	cand.error_code = in->error_code;
 	cand.db_len = k->db_len;
 	cand.user_len = k->user_len;
-	memcpy(cand.db, k->db, k->db_len);
-	memcpy(cand.user, k->user, k->user_len);
+	memcpy(cand.db, k->names, k->db_len);
+	memcpy(cand.user, k->names + k->db_len, k->user_len);
 	slow_fill(d, &cand, in->sql, in->sql ? in->sql_len : 0, a->cfg.sql_max_len);
 	slow_commit(a, is_new);
 }
 
 int agg_add(struct agg *a, const struct agg_input *in)
 {
+	char names[2 * AGG_NAME_MAX];
 	struct agg_kview k;
 	struct agg_stat *s;
 	uint8_t addr[16];
 	int err = 0, herr;
 
-	kview_from_input(&k, in, addr);
+	kview_from_input(&k, in, addr, names);
 	s = stat_lookup(a, &k, in->template_text, in->template_text ? in->template_len : 0, &err);
 	if (s->is_other)
 		a->keys_overflow++;

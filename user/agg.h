@@ -56,34 +56,49 @@ struct agg_config {
 	uint32_t sql_max_len; /* statement text kept per slow sample (>= 1) */
 };
 
+/* db and user are packed in one buffer so a lookup compares them with one memcmp. */
 struct agg_key {
 	uint64_t template_id;
 	uint8_t addr[16]; /* zero-padded for AF_INET */
 	uint8_t family;
 	uint16_t db_len;
 	uint16_t user_len;
-	char db[AGG_NAME_MAX];
-	char user[AGG_NAME_MAX];
+	char names[2 * AGG_NAME_MAX]; /* db bytes then user bytes, no NULs */
 };
+
+static inline const char *agg_key_db(const struct agg_key *k)
+{
+	return k->names;
+}
+
+static inline const char *agg_key_user(const struct agg_key *k)
+{
+	return k->names + k->db_len;
+}
+
+/* Sets db and user, each cut at AGG_NAME_MAX bytes as agg_add does. */
+void agg_key_set_names(struct agg_key *k, const char *db, size_t db_len, const char *user,
+		       size_t user_len);
 
 struct agg_err {
 	uint16_t code;
 	uint64_t count; /* 0 = free slot */
 };
 
+/* Hot counters first, the key last: an update touches few cache lines. */
 struct agg_stat {
-	struct agg_key key; /* all zero for the "other" row */
-	bool is_other;
 	uint64_t count;
 	uint64_t errors;
-	struct agg_err err[AGG_ERR_CODES];
-	uint64_t err_other; /* errors whose code did not fit in err[] */
 	uint64_t rows_sent;
 	uint64_t rows_affected;
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	uint64_t no_index_used;
 	struct hist lat;
+	struct agg_err err[AGG_ERR_CODES];
+	uint64_t err_other; /* errors whose code did not fit in err[] */
+	bool is_other;
+	struct agg_key key; /* all zero for the "other" row */
 };
 
 struct agg_slow {

@@ -8,7 +8,7 @@
 #include "hist.h"
 #include "jread.h"
 
-#define GROUP_BYTES (HIST_SUB * sizeof(uint64_t))
+#define GROUP_BYTES (HIST_SUB * sizeof(uint32_t))
 
 uint64_t hist_bucket_lower(unsigned int i)
 {
@@ -33,12 +33,12 @@ void hist_init(struct hist *h)
 	memset(h, 0, sizeof(*h));
 }
 
-static uint64_t *pool_get(struct hist_pool *pool)
+static uint32_t *pool_get(struct hist_pool *pool)
 {
-	uint64_t *g;
+	uint32_t *g;
 
 	if (!pool || !pool->free_list)
-		return calloc(HIST_SUB, sizeof(uint64_t));
+		return calloc(HIST_SUB, sizeof(uint32_t));
 	g = pool->free_list;
 	memcpy(&pool->free_list, g, sizeof(void *));
 	pool->free_count--;
@@ -47,7 +47,7 @@ static uint64_t *pool_get(struct hist_pool *pool)
 }
 
 /* A free group stores the next free group's address in its first bytes. */
-static void pool_put(struct hist_pool *pool, uint64_t *g)
+static void pool_put(struct hist_pool *pool, uint32_t *g)
 {
 	if (!pool) {
 		free(g);
@@ -60,7 +60,7 @@ static void pool_put(struct hist_pool *pool, uint64_t *g)
 
 void hist_pool_drain(struct hist_pool *pool)
 {
-	uint64_t *g;
+	uint32_t *g;
 
 	if (!pool)
 		return;
@@ -82,7 +82,7 @@ void hist_reset(struct hist *h, struct hist_pool *pool)
 }
 
 /* Counter of bucket i, allocating its group on first use; NULL on allocation failure. */
-static uint64_t *hist_slot(struct hist *h, struct hist_pool *pool, unsigned int i)
+static uint32_t *hist_slot(struct hist *h, struct hist_pool *pool, unsigned int i)
 {
 	unsigned int g = i / HIST_SUB;
 
@@ -96,7 +96,7 @@ static uint64_t *hist_slot(struct hist *h, struct hist_pool *pool, unsigned int 
 
 uint64_t hist_bucket_count(const struct hist *h, unsigned int i)
 {
-	const uint64_t *g;
+	const uint32_t *g;
 
 	if (i >= HIST_BUCKETS)
 		return 0;
@@ -107,6 +107,11 @@ uint64_t hist_bucket_count(const struct hist *h, unsigned int i)
 static uint64_t sat_add(uint64_t a, uint64_t b)
 {
 	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static uint32_t sat_add32(uint32_t a, uint64_t b)
+{
+	return b > UINT32_MAX - a ? UINT32_MAX : (uint32_t)(a + b);
 }
 
 /* Folds the sum/min/max of parsed buckets into h, which held prev_count values before. */
@@ -122,11 +127,12 @@ static void hist_add_summary(struct hist *h, uint64_t prev_count, uint64_t sum, 
 
 int hist_add(struct hist *h, struct hist_pool *pool, uint64_t v)
 {
-	uint64_t *slot = hist_slot(h, pool, hist_bucket(v));
+	uint32_t *slot = hist_slot(h, pool, hist_bucket(v));
 
 	if (!slot)
 		return -ENOMEM;
-	(*slot)++;
+	if (*slot != UINT32_MAX)
+		(*slot)++;
 	if (!h->count || v < h->min)
 		h->min = v;
 	if (v > h->max)
@@ -151,7 +157,7 @@ int hist_merge(struct hist *dst, struct hist_pool *pool, const struct hist *src)
 				return -ENOMEM;
 		}
 		for (s = 0; s < HIST_SUB; s++)
-			dst->grp[g][s] += src->grp[g][s];
+			dst->grp[g][s] = sat_add32(dst->grp[g][s], src->grp[g][s]);
 	}
 	if (!dst->count || src->min < dst->min)
 		dst->min = src->min;
@@ -199,7 +205,7 @@ uint64_t hist_percentile(const struct hist *h, double q)
 int hist_add_bucket(struct hist *h, struct hist_pool *pool, uint64_t upper_us, uint64_t count)
 {
 	unsigned int i = hist_bucket(upper_us);
-	uint64_t *slot;
+	uint32_t *slot;
 
 	if (upper_us > HIST_MAX_US || hist_bucket_upper(i) != upper_us)
 		return -EINVAL;
@@ -208,7 +214,7 @@ int hist_add_bucket(struct hist *h, struct hist_pool *pool, uint64_t upper_us, u
 	slot = hist_slot(h, pool, i);
 	if (!slot)
 		return -ENOMEM;
-	*slot = sat_add(*slot, count);
+	*slot = sat_add32(*slot, count);
 	h->count = sat_add(h->count, count);
 	return 0;
 }

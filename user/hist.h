@@ -31,6 +31,8 @@
  * Storage is sparse by group (64 counters per power of two, allocated on first use) because
  * one statement key rarely spans more than a few powers of two, and an aggregator holds
  * thousands of keys. Groups come from a hist_pool so a period reset recycles them.
+ * Bucket counters are 32-bit and saturate (4 billion values of one key in one bucket in one
+ * period is beyond any real load); count and sum are 64-bit.
  */
 #define HIST_SUB_BITS 6
 #define HIST_SUB (1u << HIST_SUB_BITS)
@@ -43,7 +45,7 @@ struct hist {
 	uint64_t sum; /* saturates at UINT64_MAX */
 	uint64_t min; /* 0 when count == 0 */
 	uint64_t max;
-	uint64_t *grp[HIST_GROUPS]; /* HIST_SUB counters each; NULL = all zero */
+	uint32_t *grp[HIST_GROUPS]; /* HIST_SUB counters each; NULL = all zero */
 };
 
 /* Recycles histogram groups between periods; NULL means plain calloc/free. */

@@ -114,8 +114,8 @@ static void write_stat(struct jbuf *b, const struct agg_stat *s)
 		jbuf_str(b, "other");
 	else
 		jbuf_hex64(b, s->key.template_id);
-	key_strn(b, "db", s->key.db, s->key.db_len);
-	key_strn(b, "user", s->key.user, s->key.user_len);
+	key_strn(b, "db", agg_key_db(&s->key), s->key.db_len);
+	key_strn(b, "user", agg_key_user(&s->key), s->key.user_len);
 	addr_format(client, sizeof(client), s->key.family, s->key.addr, -1);
 	key_strn(b, "client", client, strlen(client));
 	key_u64(b, "count", s->count);
@@ -340,8 +340,8 @@ static int parse_stat(struct agg *a, struct jread *r, yaml_node_t *n, yaml_node_
 		      struct hist_pool *pool)
 {
 	struct agg_stat *s;
-	const char *id, *text = NULL;
-	size_t i, len = 0;
+	const char *id, *text = NULL, *db, *user;
+	size_t i, len = 0, db_len, user_len;
 	int err = -EINVAL;
 
 	s = calloc(1, sizeof(*s));
@@ -354,9 +354,12 @@ static int parse_stat(struct agg *a, struct jread *r, yaml_node_t *n, yaml_node_
 		s->is_other = true;
 	else if (parse_hex64(jread_get(r, n, "template_id"), &s->key.template_id))
 		goto cleanup;
-	if (parse_name(jread_get(r, n, "db"), s->key.db, &s->key.db_len) ||
-	    parse_name(jread_get(r, n, "user"), s->key.user, &s->key.user_len) ||
-	    parse_addr(jread_get(r, n, "client"), &s->key.family, s->key.addr, NULL) ||
+	db = jread_str(jread_get(r, n, "db"), &db_len);
+	user = jread_str(jread_get(r, n, "user"), &user_len);
+	if (!db || !user)
+		goto cleanup;
+	agg_key_set_names(&s->key, db, db_len, user, user_len);
+	if (parse_addr(jread_get(r, n, "client"), &s->key.family, s->key.addr, NULL) ||
 	    parse_error_codes(r, jread_get(r, n, "error_codes"), s))
 		goto cleanup;
 	for (i = 0; i < sizeof(stat_counters) / sizeof(stat_counters[0]); i++)
