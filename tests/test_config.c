@@ -167,13 +167,16 @@ static const struct bad_case bad_cases[] = {
 	  "t.yaml:2: probe.port: bad list item '99999': expected a port 1..65535" },
 	{ "probe:\n  port:\n    - 3306\n    - x\n",
 	  "t.yaml:4: probe.port: bad list item 'x': expected a port 1..65535" },
-	{ "probe:\n  port: [1,2,3,4,5,6,7,8,9]\n", "t.yaml:2: probe.port: bad list: more than 8 ports" },
+	{ "probe:\n  port: [1,2,3,4,5,6,7,8,9]\n",
+	  "t.yaml:2: probe.port: bad list: more than 8 ports" },
 	{ "probe:\n  port: 3306, 3306\n", "t.yaml:2: probe.port: bad list: port 3306 given twice" },
 	{ "probe:\n  port: \"3306,,3307\"\n", "t.yaml:2: probe.port: bad list: empty item" },
 	{ "probe:\n  port: []\n", "t.yaml:2: probe.port: bad list: at least 1 port needed" },
-	{ "probe:\n  port: [[1]]\n", "t.yaml:2: probe.port: bad list: items must be single values" },
+	{ "probe:\n  port: [[1]]\n",
+	  "t.yaml:2: probe.port: bad list: items must be single values" },
 	{ "probe:\n  device: [eth0, averyveryverylongname]\n",
-	  "t.yaml:2: probe.device: bad list item 'averyveryverylongname': device names are at most 15 bytes" },
+	  "t.yaml:2: probe.device: bad list item 'averyveryverylongname': "
+	  "device names are at most 15 bytes" },
 	{ "probe: 5\n", "t.yaml:1: probe: expected a mapping of probe.* settings" },
 	{ "serverport: [1]\n", "t.yaml:1: serverport: expected a single value, not a list" },
 	{ "serverport: {a: 1}\n", "t.yaml:1: serverport: expected a value, not a mapping" },
@@ -303,7 +306,8 @@ static void test_config_set(void **state)
 	assert_int_equal(config_set(&c, "probe.port", "1,x", errbuf, sizeof(errbuf)), -EINVAL);
 	assert_string_equal(errbuf, "probe.port: bad list item 'x': expected a port 1..65535");
 	assert_int_equal(c.probe_port.n, 3);
-	assert_int_equal(config_set(&c, "probe.device", "eth\xa5", errbuf, sizeof(errbuf)), -EINVAL);
+	assert_int_equal(config_set(&c, "probe.device", "eth\xa5", errbuf, sizeof(errbuf)),
+			 -EINVAL);
 	assert_string_equal(errbuf, "probe.device: not valid UTF-8");
 	assert_int_equal(config_set(&c, "nope", "1", errbuf, sizeof(errbuf)), -EINVAL);
 	assert_string_equal(errbuf, "nope: unknown key");

@@ -233,7 +233,8 @@ static void test_sparse_exact_text(void **state)
 	jbuf_init(&b);
 	hist_write_json(&h, &b);
 	assert_string_equal(b.data,
-			    "{\"sum\":0,\"min\":0,\"max\":0,\"p50\":0,\"p95\":0,\"p99\":0,\"hist\":[]}");
+			    "{\"sum\":0,\"min\":0,\"max\":0,\"p50\":0,\"p95\":0,\"p99\":0,"
+			    "\"hist\":[]}");
 	assert_int_equal(hist_add(&h, NULL, 5), 0);
 	assert_int_equal(hist_add(&h, NULL, 5), 0);
 	assert_int_equal(hist_add(&h, NULL, 130), 0);

@@ -310,7 +310,8 @@ static void test_jbuf_commas(void **state)
 	jbuf_obj_close(&b);
 	assert_int_equal(jbuf_error(&b), 0);
 	assert_string_equal(b.data,
-			    "{\"a\":[[],1,{},-2],\"b\":null,\"c\":false,\"d\":\"0123456789abcdef\"}");
+			    "{\"a\":[[],1,{},-2],\"b\":null,\"c\":false,"
+			    "\"d\":\"0123456789abcdef\"}");
 	jbuf_free(&b);
 	jbuf_free(NULL);
 }

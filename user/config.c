@@ -297,7 +297,8 @@ static int value_parse(const struct config_option *o, const char *s, union confi
 
 	memset(v, 0, sizeof(*v));
 	/* Text settings end up in JSON and YAML; invalid UTF-8 could not round-trip. */
-	if ((o->type == CONFIG_STRING || o->type == CONFIG_STRLIST) && !jbuf_utf8_valid(s, strlen(s)))
+	if ((o->type == CONFIG_STRING || o->type == CONFIG_STRLIST) &&
+	    !jbuf_utf8_valid(s, strlen(s)))
 		return reason(r, rlen, "not valid UTF-8");
 	switch (o->type) {
 	case CONFIG_BOOL: return parse_bool(s, &v->b, r, rlen);
@@ -508,7 +509,8 @@ static bool is_section(const char *name)
 	size_t i, n = strlen(name);
 
 	for (i = 0; i < config_options_count; i++)
-		if (strncmp(config_options[i].name, name, n) == 0 && config_options[i].name[n] == '.')
+		if (strncmp(config_options[i].name, name, n) == 0 &&
+		    config_options[i].name[n] == '.')
 			return true;
 	return false;
 }

@@ -67,7 +67,8 @@ yaml_node_t *jread_get(struct jread *r, yaml_node_t *obj, const char *key)
 	for (i = 0; i < n; i++) {
 		if (jread_pair(r, obj, i, &k, &v))
 			continue;
-		if (k->type == YAML_SCALAR_NODE && strcmp((const char *)k->data.scalar.value, key) == 0)
+		if (k->type == YAML_SCALAR_NODE &&
+		    strcmp((const char *)k->data.scalar.value, key) == 0)
 			return v;
 	}
 	return NULL;

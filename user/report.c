@@ -387,7 +387,8 @@ static int parse_slow(struct agg *a, struct jread *r, yaml_node_t *n)
 
 	s.sql = (char *)jread_str(jread_get(r, n, "sql"), &len);
 	status = jread_str(jread_get(r, n, "status"), NULL);
-	if (!s.sql || len > UINT32_MAX || !status || jread_u64(jread_get(r, n, "ts_us"), &s.ts_us) ||
+	if (!s.sql || len > UINT32_MAX || !status ||
+	    jread_u64(jread_get(r, n, "ts_us"), &s.ts_us) ||
 	    jread_u64(jread_get(r, n, "latency_us"), &s.latency_us) ||
 	    jread_u64(jread_get(r, n, "error_code"), &code) || code > UINT16_MAX ||
 	    parse_hex64(jread_get(r, n, "template_id"), &s.template_id) ||
@@ -411,7 +412,8 @@ static int parse_header(struct jread *r, yaml_node_t *root, struct report_header
 	node = jread_str(jread_get(r, root, "node"), NULL);
 	role = jread_str(jread_get(r, root, "role"), NULL);
 	if (jread_u64(jread_get(r, root, "version"), &h->version) || h->version != REPORT_VERSION ||
-	    !node || !role || jread_u64(jread_get(r, root, "period_start_ms"), &h->period_start_ms) ||
+	    !node || !role ||
+	    jread_u64(jread_get(r, root, "period_start_ms"), &h->period_start_ms) ||
 	    jread_u64(jread_get(r, root, "period_end_ms"), &h->period_end_ms))
 		return -EINVAL;
 	snprintf(h->node, sizeof(h->node), "%s", node);
