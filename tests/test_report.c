@@ -372,6 +372,44 @@ static void test_read_back(void **state)
 	agg_free(back);
 }
 
+/* Long texts (beyond libyaml's 1024-byte simple-key window) read back intact. */
+static void test_long_template_reads_back(void **state)
+{
+	struct agg_config big = cfg;
+	struct agg *a, *back;
+	struct agg_input in;
+	const char *text;
+	struct jbuf b;
+	char *t;
+	size_t len;
+
+	(void)state;
+	big.template_max_len = 200000;
+	a = agg_new(&big);
+	back = agg_new(&big);
+	assert_non_null(a);
+	assert_non_null(back);
+	t = malloc(100001);
+	assert_non_null(t);
+	memset(t, 'x', 100000);
+	t[100000] = '\0';
+	t[5000] = ':';
+	t[6000] = '"';
+	in = input(77, t, "10.0.0.1", 3);
+	assert_int_equal(agg_add(a, &in), 0);
+	jbuf_init(&b);
+	render(&b, a, NULL);
+	assert_int_equal(report_parse(back, NULL, NULL, b.data, b.len), 0);
+	text = agg_template(back, 77, &len);
+	assert_non_null(text);
+	assert_int_equal(len, 100000);
+	assert_memory_equal(text, t, len);
+	free(t);
+	jbuf_free(&b);
+	agg_free(a);
+	agg_free(back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +420,7 @@ int main(void)
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_jbuf_commas),
 		cmocka_unit_test(test_read_back),
+		cmocka_unit_test(test_long_template_reads_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
