@@ -429,6 +429,53 @@ static void test_query_attributes(void **state)
 	fx_free(&f);
 }
 
+static void test_other_commands(void **state)
+{
+	struct fx f;
+	struct fx_result r;
+	FP(opt);
+	FP(stat);
+
+	fx_init(&f);
+	connect_fx(&f, CAPS_BASE, "u", "d");
+	fx_cmd(&f, COM_STATISTICS, NULL);
+	fp_str(&stat, "Uptime: 5  Threads: 1  Questions: 9");
+	FX_PKT(&f, MP_DIR_TO_CLIENT, 1, &stat);
+	fx_cmd(&f, COM_FIELD_LIST, "t\0");
+	fx_coldef(&f, 1, "a");
+	fx_coldef(&f, 2, "b");
+	fx_eof(&f, 3, 2);
+	fp_u16(fp_u8(&opt, COM_SET_OPTION), 1);
+	FX_PKT(&f, MP_DIR_TO_SERVER, 0, &opt);
+	fx_eof(&f, 1, 2);
+	fx_cmd(&f, COM_PROCESS_INFO, NULL);
+	fx_resultset(&f, 1, 3, 2, 0, 2);
+	fx_cmd(&f, 0x0c, "\x05\x00\x00\x00"); /* COM_PROCESS_KILL */
+	fx_err(&f, 1, 1094, "HY000", "Unknown thread id: 5");
+	/* MariaDB cached metadata: column count, then "metadata follows" = 0 */
+	fx_cmd(&f, COM_QUERY, "SELECT 1");
+	fx_pkt(&f, MP_DIR_TO_CLIENT, 1, "\x01\x00", 2);
+	fx_pkt(&f, MP_DIR_TO_CLIENT, 2, "\x01" "1", 2);
+	fx_ok_fe(&f, 3, 2);
+	run_fx(&f, NULL, &r);
+	assert_int_equal(r.n, 6);
+	assert_ev(&r.ev[0], "statistics", NULL, QE_STATUS_OK);
+	assert_int_equal(r.ev[0].bytes_out, 4 + stat.n);
+	assert_ev(&r.ev[1], "field_list", NULL, QE_STATUS_OK);
+	assert_int_equal(r.ev[1].rows_sent, 0);
+	assert_int_equal(r.ev[1].bytes_out, 2 * 32 + 9);
+	assert_ev(&r.ev[2], "set_option", NULL, QE_STATUS_OK);
+	assert_ev(&r.ev[3], "process_info", NULL, QE_STATUS_OK);
+	assert_int_equal(r.ev[3].rows_sent, 2);
+	assert_ev(&r.ev[4], "process_kill", NULL, QE_STATUS_ERROR);
+	assert_int_equal(r.ev[4].error_code, 1094);
+	assert_ev(&r.ev[5], "query", "SELECT 1", QE_STATUS_OK);
+	assert_int_equal(r.ev[5].rows_sent, 1);
+	assert_int_equal(r.cnt.decode_errors, 0);
+	fx_result_free(&r);
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -446,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_multi_result_ok),
 		cmocka_unit_test(test_big_packet),
 		cmocka_unit_test(test_query_attributes),
+		cmocka_unit_test(test_other_commands),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,7 +22,17 @@ static inline void buf_reset(struct buf *b)
 {
 	b->len = 0;
 }
+/* Empties b and gives its memory back if it grew beyond limit bytes (one
+ * huge statement must not pin a huge buffer for the rest of a connection). */
+static inline void buf_reset_shrink(struct buf *b, size_t limit);
 /* Frees the memory; accepts a zeroed or already freed buffer. */
 void buf_free(struct buf *b);
+
+static inline void buf_reset_shrink(struct buf *b, size_t limit)
+{
+	if (b->cap > limit)
+		buf_free(b);
+	b->len = 0;
+}
 
 #endif /* MP_BUF_H */

@@ -2,7 +2,6 @@
 /* Formats a query event as one JSON line (DESIGN.md §4). */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -121,6 +120,41 @@ static const char *const flag_names[] = {
 	"cursor", "no_response", "multi", "template_truncated",
 };
 
+/* Appends a key (with its leading comma and colon) and a decimal: vsnprintf
+ * per number dominated the cost of a line. */
+static int append_u64(struct buf *b, const char *key, size_t klen, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	if (buf_reserve(b, klen + sizeof(tmp)))
+		return -ENOMEM;
+	memcpy(b->data + b->len, key, klen);
+	b->len += klen;
+	do {
+		tmp[n++] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	while (n)
+		b->data[b->len++] = tmp[--n];
+	return 0;
+}
+
+#define append_kv(b, key, v) append_u64(b, key, sizeof(key) - 1, v)
+
+static int append_hex64(struct buf *b, uint64_t v)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (buf_reserve(b, 18))
+		return -ENOMEM;
+	b->data[b->len++] = '"';
+	for (int i = 60; i >= 0; i -= 4)
+		b->data[b->len++] = hex[(v >> i) & 15];
+	b->data[b->len++] = '"';
+	return 0;
+}
+
 static int append_flags(struct buf *b, uint32_t flags)
 {
 	int first = 1, err = buf_lit(b, "[");
@@ -128,7 +162,8 @@ static int append_flags(struct buf *b, uint32_t flags)
 	for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
 		if (!(flags & (1u << i)))
 			continue;
-		err = err ?: buf_printf(b, "%s\"%s\"", first ? "" : ",", flag_names[i]);
+		err = err ?: (first ? 0 : buf_lit(b, ","));
+		err = err ?: json_append_str(b, flag_names[i], strlen(flag_names[i]));
 		first = 0;
 	}
 	return err ?: buf_lit(b, "]");
@@ -138,18 +173,18 @@ int event_json_append(struct buf *b, const struct query_event *ev)
 {
 	int err, ok = ev->status == QE_STATUS_OK;
 
-	err = buf_printf(b, "{\"ts_us\":%" PRIu64 ",\"latency_us\":%" PRIu64 ",\"first_byte_us\":",
-			 ev->ts_us, ev->latency_us);
+	err = append_kv(b, "{\"ts_us\":", ev->ts_us);
+	err = err ?: append_kv(b, ",\"latency_us\":", ev->latency_us);
 	if (ev->flags & QE_F_NO_RESPONSE)
-		err = err ?: buf_lit(b, "null");
+		err = err ?: buf_lit(b, ",\"first_byte_us\":null");
 	else
-		err = err ?: buf_printf(b, "%" PRIu64, ev->first_byte_us);
+		err = err ?: append_kv(b, ",\"first_byte_us\":", ev->first_byte_us);
 	err = err ?: buf_lit(b, ",\"client\":");
 	err = err ?: append_addr(b, &ev->client);
 	err = err ?: buf_lit(b, ",\"server\":");
 	err = err ?: append_addr(b, &ev->server);
 	if (ev->conn_id_known)
-		err = err ?: buf_printf(b, ",\"conn_id\":%" PRIu64, ev->conn_id);
+		err = err ?: append_kv(b, ",\"conn_id\":", ev->conn_id);
 	else
 		err = err ?: buf_lit(b, ",\"conn_id\":null");
 	err = err ?: buf_lit(b, ",\"user\":");
@@ -162,19 +197,26 @@ int event_json_append(struct buf *b, const struct query_event *ev)
 	err = err ?: json_append_str(b, ev->sql, ev->sql_len);
 	err = err ?: buf_lit(b, ",\"template\":");
 	err = err ?: json_append_str(b, ev->has_template ? ev->template : NULL, ev->template_len);
+	err = err ?: buf_lit(b, ",\"template_id\":");
 	if (ev->has_template)
-		err = err ?: buf_printf(b, ",\"template_id\":\"%016" PRIx64 "\"", ev->template_id);
+		err = err ?: append_hex64(b, ev->template_id);
 	else
-		err = err ?: buf_lit(b, ",\"template_id\":null");
-	err = err ?: buf_printf(b, ",\"status\":\"%s\",\"error_code\":%u,\"sqlstate\":",
-				ok ? "ok" : "error", ev->error_code);
+		err = err ?: buf_lit(b, "null");
+	if (ok)
+		err = err ?: buf_lit(b, ",\"status\":\"ok\"");
+	else
+		err = err ?: buf_lit(b, ",\"status\":\"error\"");
+	err = err ?: append_kv(b, ",\"error_code\":", ev->error_code);
+	err = err ?: buf_lit(b, ",\"sqlstate\":");
 	err = err ?: json_append_str(b, ev->sqlstate[0] ? ev->sqlstate : NULL,
 				     strnlen(ev->sqlstate, sizeof(ev->sqlstate)));
 	err = err ?: buf_lit(b, ",\"error_message\":");
 	err = err ?: json_append_str(b, ev->error_msg, ev->error_msg_len);
-	err = err ?: buf_printf(b, ",\"rows_sent\":%" PRIu64 ",\"rows_affected\":%" PRIu64
-				   ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64 ",\"flags\":",
-				ev->rows_sent, ev->rows_affected, ev->bytes_in, ev->bytes_out);
+	err = err ?: append_kv(b, ",\"rows_sent\":", ev->rows_sent);
+	err = err ?: append_kv(b, ",\"rows_affected\":", ev->rows_affected);
+	err = err ?: append_kv(b, ",\"bytes_in\":", ev->bytes_in);
+	err = err ?: append_kv(b, ",\"bytes_out\":", ev->bytes_out);
+	err = err ?: buf_lit(b, ",\"flags\":");
 	err = err ?: append_flags(b, ev->flags);
 	return err ?: buf_lit(b, "}\n");
 }

@@ -20,6 +20,9 @@
 /* What of a to-server packet is kept beyond the statement text: command byte
  * and a COM_QUERY's query attributes prefix (names and values are skipped). */
 #define SERVER_KEEP_EXTRA 4096
+/* A request slot's text buffer grown past this by one long statement is
+ * released when the slot is reused. */
+#define TEXT_SHRINK (64 * 1024)
 
 struct cmd_info {
 	const char *name;
@@ -491,7 +494,7 @@ static void store_text(struct mysql_conn *c, struct mysql_req *req, const uint8_
 {
 	size_t n = have < c->lim.max_sql ? have : c->lim.max_sql;
 
-	buf_reset(&req->text);
+	buf_reset_shrink(&req->text, TEXT_SHRINK);
 	if (buf_append(&req->text, s, n))
 		n = 0;
 	if (full > n) {
@@ -586,7 +589,7 @@ static void on_request(struct mysql_conn *c, const struct mysql_pkt *p)
 	req->ts_last = p->ts_last;
 	req->bytes_in = p->wire;
 	req->aux_known = 0;
-	buf_reset(&req->text);
+	buf_reset_shrink(&req->text, TEXT_SHRINK);
 	parse_request(c, req, p);
 	if (c->q_len == 1) {
 		mysql_resp_start(c);

@@ -10,6 +10,8 @@
 
 /* Inflate output is fed to the plain layer in pieces of this size. */
 #define ZOUT_SIZE (16 * 1024)
+/* A packet buffer grown past this by one large packet is freed after it. */
+#define BODY_SHRINK (64 * 1024)
 
 static void dispatch(struct mysql_framer *f, const uint8_t *data, size_t len, uint64_t ts);
 
@@ -60,7 +62,7 @@ static void deliver(struct mysql_framer *f, const uint8_t *data, size_t kept, ui
 	f->hdr_have = 0;
 	f->cont = 0;
 	f->ops->packet(f->ctx, f->dir, &f->cur);
-	buf_reset(&f->body);
+	buf_reset_shrink(&f->body, BODY_SHRINK);
 }
 
 /* Starts a physical packet from a complete header; 0, or -1 when rejected. */
