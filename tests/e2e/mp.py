@@ -143,6 +143,7 @@ class MariaDB:
                 f'--socket={self.sock}', f'--port={port}', f'--bind-address={bind}',
                 f'--pid-file={self.dir}/mysqld.pid', f'--log-error={self.log}',
                 '--skip-name-resolve', '--performance-schema=ON',
+                '--performance-schema-consumer-events-statements-current=ON',
                 '--performance-schema-consumer-events-statements-history-long=ON',
                 '--performance-schema-events-statements-history-long-size=100000',
                 '--performance-schema-max-digest-length=4096', '--max-connections=500',

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Every statement MariaDB executed over TCP appears once in the agent's events, with the
+server's own text, rows and error code (performance_schema.events_statements_history_long).
+
+Only user 'mp' is instrumented (setup_actors), so the test's own reads over the unix socket
+as root never enter the comparison.
+"""
+import collections
+import os
+import subprocess
+import tempfile
+
+import mp
+
+PORT = 3313
+TEXT_CAP = 1024  # performance_schema_max_sql_text_length default: server texts are cut here
+
+
+def tls_files(d):
+    key, crt = os.path.join(d, 'key.pem'), os.path.join(d, 'cert.pem')
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key,
+                    '-out', crt, '-days', '2', '-subj', '/CN=mysqlprobe-test'], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return key, crt
+
+
+def run_py(ns, code):
+    r = subprocess.run(ns.cmd(['/usr/bin/python3', '-c', code]), text=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if r.returncode:
+        raise RuntimeError(r.stderr[-2000:])
+    return r.stdout
+
+
+WORKLOAD = r'''
+import pymysql, MySQLdb
+from pymysql.constants import CLIENT
+P = %d
+def conn(**kw):
+    return pymysql.connect(host='127.0.0.1', port=P, user='mp', password='mp', database='mp',
+                           autocommit=True, **kw)
+c = conn()
+cur = c.cursor()
+cur.execute("CREATE TABLE t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(64), n INT)")
+for i in range(20):
+    cur.execute("INSERT INTO t (v, n) VALUES (%%s, %%s)", ('row%%d' %% i, i))
+cur.execute("INSERT INTO t (v, n) VALUES ('a', 1), ('b', 2), ('c', 3)")
+cur.execute("UPDATE t SET n = n + 1 WHERE n < 10")
+cur.execute("SELECT * FROM t WHERE n > 5")
+cur.execute("SELECT COUNT(*) FROM t")
+cur.execute("DELETE FROM t WHERE v = 'b'")
+for q in ("SELECT * FROM no_such_table", "SELEC 1", "INSERT INTO t (id) VALUES (1)"):
+    try:
+        cur.execute(q)
+    except pymysql.MySQLError:
+        pass
+cur.execute("CREATE PROCEDURE p2() BEGIN SELECT 1 AS a; SELECT id, v FROM t LIMIT 3; END")
+cur.execute("CALL p2()")
+while cur.nextset():
+    pass
+cur.execute("USE mysql")
+cur.execute("SELECT 'in the mysql db'")
+cur.execute("USE mp")
+big = 'x' * (20 << 20)
+cur.execute("SELECT LENGTH('" + big + "')")
+c.close()
+m = conn(client_flag=CLIENT.MULTI_STATEMENTS)
+mc = m.cursor()
+mc.execute("SELECT 1; SELECT 2, 3; INSERT INTO t (v, n) VALUES ('m', 9); SELECT * FROM t LIMIT 2")
+while mc.nextset():
+    pass
+m.close()
+l = conn(local_infile=True)
+lc = l.cursor()
+with open(%r, 'w') as f:
+    f.write(''.join('li%%d,%%d\n' %% (i, i) for i in range(50)))
+lc.execute("LOAD DATA LOCAL INFILE %r INTO TABLE t FIELDS TERMINATED BY ',' (v, n)")
+l.close()
+d = MySQLdb.connect(host='127.0.0.1', port=P, user='mp', passwd='mp', db='mp')
+d.query("SELECT 'before change'")
+d.store_result()
+d.change_user('mp2', 'mp2', 'mp')
+d.query("SELECT 'after change', CURRENT_USER()")
+d.store_result()
+d.close()
+'''
+
+
+def server_statements(db):
+    rows = db.sql("SELECT e.EVENT_NAME, e.SQL_TEXT, e.ROWS_SENT, e.ROWS_AFFECTED, "
+                  "IFNULL(e.MYSQL_ERRNO, 0), e.TIMER_WAIT "
+                  "FROM performance_schema.events_statements_history_long e "
+                  "WHERE e.NESTING_EVENT_ID IS NULL AND e.EVENT_NAME LIKE 'statement/sql/%' "
+                  "ORDER BY e.THREAD_ID, e.EVENT_ID", socket=True, db=None,
+                  extra=['--max-allowed-packet=64M'])
+    out = []
+    for name, text, sent, aff, errno, wait in rows:
+        out.append((text, int(sent), int(aff), int(errno), int(wait) // 1000000))
+    return out
+
+
+def key(text, sent, aff, errno):
+    t = text.replace('\\\\', '\\')[:TEXT_CAP - 8]
+    return (t, sent, aff, errno)
+
+
+def main():
+    mp.need_root('decode against a live server (namespace, BPF)')
+    tmp = tempfile.mkdtemp(prefix='mp-dec-')
+    os.chmod(tmp, 0o755)
+    key_pem, crt_pem = tls_files(tmp)
+    with mp.Netns('dec') as ns:
+        db = mp.MariaDB(port=PORT, netns=ns, extra=(f'--ssl-cert={crt_pem}',
+                                                     f'--ssl-key={key_pem}'))
+        try:
+            db.sql("CREATE USER 'mp2'@'%' IDENTIFIED BY 'mp2'; GRANT ALL ON *.* TO 'mp2'@'%';"
+                   "TRUNCATE performance_schema.setup_actors;"
+                   "INSERT INTO performance_schema.setup_actors VALUES "
+                   "('%','mp','%','YES','YES'),('%','mp2','%','YES','YES');"
+                   "TRUNCATE performance_schema.events_statements_history_long;",
+                   socket=True, db=None)
+            agent = mp.Agent(['-p', str(PORT), '-o', 'events'], netns=ns)
+            agent.wait_ready()
+            run_py(ns, WORKLOAD % (PORT, os.path.join(tmp, 'data.csv'),
+                                   os.path.join(tmp, 'data.csv')))
+            # The compressed protocol and a TLS connection, with the real client.
+            subprocess.run(ns.cmd(db.client_argv(extra=['--compress', '-N', '-e',
+                                                        'SELECT 42, REPEAT("z", 5000)'])),
+                           check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(ns.cmd(db.client_argv(extra=['--ssl', '--ssl-verify-server-cert=0',
+                                                        '-N', '-e', 'SELECT "tls"'])),
+                           check=True, stdout=subprocess.DEVNULL)
+            want = server_statements(db)
+
+            def complete():
+                got = [e for e in agent.json_lines() if e.get('command') == 'query']
+                return len(got) >= len(want) - 1  # the TLS statement is never decoded
+            try:
+                mp.poll(complete, timeout=20, every=0.2, what='events for every statement')
+            except TimeoutError:
+                pass
+            rc = agent.stop()
+        finally:
+            db.stop()
+    events = agent.json_lines()
+    if os.environ.get('MP_TEST_DEBUG'):
+        for w in want:
+            mp.diag(f'server: {w[0][:80]!r} {w[1:]}')
+        for e in events:
+            mp.diag(f'agent: {e["command"]} {(e["sql"] or "")[:80]!r} {e["rows_sent"]} '
+                    f'{e["rows_affected"]} {e["error_code"]} {e["flags"]}')
+    mp.check(rc == 0, 'agent exits 0')
+    queries = [e for e in events if e.get('command') == 'query']
+    server = collections.Counter(key(t, s, a, n) for t, s, a, n, _ in want
+                                 if t != 'SELECT "tls"')
+    agent_k = collections.Counter(key(e['sql'] or '', e['rows_sent'], e['rows_affected'],
+                                      e['error_code']) for e in queries)
+    missing, extra = server - agent_k, agent_k - server
+    mp.check(not missing and not extra and len(want) > 40,
+             f'every server statement appears once with text, rows and error '
+             f'({len(want)} statements)',
+             f'missing {list(missing.items())[:5]} extra {list(extra.items())[:5]}')
+    # Latency on the wire includes the server's own execution time.
+    waits = {key(t, s, a, n): w for t, s, a, n, w in want}
+    short = [(e['sql'][:60], e['latency_us'], waits[k]) for e in queries
+             for k in [key(e['sql'] or '', e['rows_sent'], e['rows_affected'], e['error_code'])]
+             if k in waits and e['latency_us'] < waits[k]]
+    mp.check(not short, 'latency_us >= the server\'s TIMER_WAIT', str(short[:5]))
+    errs = [e for e in queries if e['status'] == 'error']
+    mp.check(any(e['error_code'] == 1146 and e['sqlstate'] == '42S02' for e in errs),
+             'errors carry code and sqlstate')
+    big = [e for e in queries if e['sql'] and e['sql'].startswith("SELECT LENGTH('xxx")]
+    mp.check(len(big) == 1 and 'truncated' in (big[0].get('flags') or []),
+             '20 MiB statement reported once, flagged truncated', str(big[:1])[:300])
+    dbs = {e['sql']: e['db'] for e in queries}
+    mp.check(dbs.get("SELECT 'in the mysql db'") == 'mysql',
+             'USE switches the db of later events', str(dbs.get("SELECT 'in the mysql db'")))
+    users = {e['sql']: e['user'] for e in queries}
+    mp.check(users.get("SELECT 'before change'") == 'mp' and
+             users.get("SELECT 'after change', CURRENT_USER()") == 'mp2',
+             'COM_CHANGE_USER switches the user of later events')
+    call = [e for e in queries if e['sql'] == 'CALL p2()']
+    mp.check(len(call) == 1, 'a CALL with two result sets is one event')
+    tls = [l for l in agent.err if 'decode:' in l]
+    mp.check(tls and 'tls_conns=1' in tls[-1], 'the TLS connection is counted, not decoded',
+             tls[-1] if tls else '')
+    mp.check(tls and ' gaps=0' in tls[-1] and 'decode_errors=0' in tls[-1],
+             'no gaps and no decode errors', tls[-1] if tls else '')
+    subprocess.run(['rm', '-rf', tmp])
+    mp.done()
+
+
+if __name__ == '__main__':
+    main()
