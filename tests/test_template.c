@@ -259,7 +259,8 @@ static const struct tpl_case cases[] = {
 	{ "INSERT INTO t VALUES (1, -2, 'x', NULL, 0x1)", "INSERT INTO t VALUES (...)" },
 	{ "INSERT INTO t VALUES (1, 'a;b'), (2, ')')", "INSERT INTO t VALUES (...)" },
 	{ "INSERT INTO t (a) SELECT 1", "INSERT INTO t (a) SELECT ?" },
-	{ "SELECT a FROM t WHERE a = 1e+5 AND b = 2E5 AND c = 1.e3", "SELECT a FROM t WHERE a = ? AND b = ? AND c = ?" },
+	{ "SELECT a FROM t WHERE a = 1e+5 AND b = 2E5 AND c = 1.e3",
+	  "SELECT a FROM t WHERE a = ? AND b = ? AND c = ?" },
 	{ "SELECT 1.5.3", "SELECT ? ?" },
 	{ "SELECT t1.2col, t1.1e5 FROM t1", "SELECT t1.2col, t1.1e5 FROM t1" },
 	{ "SELECT a FROM t WHERE b = -0x10", "SELECT a FROM t WHERE b = ?" },
@@ -285,7 +286,8 @@ static const struct tpl_case cases[] = {
 	{ "SELECT \"it\"\"s\" FROM t", "SELECT ? FROM t" },
 	{ "SELECT _utf8mb4 'x'", "SELECT _utf8mb4 ?" },
 	{ "SELECT _utf8mb4'x' COLLATE utf8mb4_bin", "SELECT ? COLLATE utf8mb4_bin" },
-	{ "SELECT a FROM t WHERE b = x'4142' OR c = X'' OR d = b''", "SELECT a FROM t WHERE b = ? OR c = ? OR d = ?" },
+	{ "SELECT a FROM t WHERE b = x'4142' OR c = X'' OR d = b''",
+	  "SELECT a FROM t WHERE b = ? OR c = ? OR d = ?" },
 	{ "SELECT x, b, n FROM t", "SELECT x, b, n FROM t" },
 	{ "SELECT a FROM t WHERE b IS NOT NULL", "SELECT a FROM t WHERE b IS NOT NULL" },
 	{ "SELECT a FROM t WHERE b is null", "SELECT a FROM t WHERE b IS NULL" },
@@ -294,7 +296,8 @@ static const struct tpl_case cases[] = {
 	{ "SELECT TRUE, FALSE, true", "SELECT TRUE, FALSE, TRUE" },
 	{ "SELECT a FROM t WHERE b = ? AND c = ?", "SELECT a FROM t WHERE b = ? AND c = ?" },
 	{ "SELECT a FROM t WHERE b = :name", "SELECT a FROM t WHERE b = : NAME" },
-	{ "/*!50001 CREATE ALGORITHM=UNDEFINED */ /*!50013 DEFINER=`root`@`%` SQL SECURITY DEFINER */",
+	{ "/*!50001 CREATE ALGORITHM=UNDEFINED */ "
+	  "/*!50013 DEFINER=`root`@`%` SQL SECURITY DEFINER */",
 	  "CREATE ALGORITHM = UNDEFINED DEFINER = root @`%` SQL SECURITY DEFINER" },
 	{ "SELECT /*! STRAIGHT_JOIN */ 1", "SELECT STRAIGHT_JOIN ?" },
 	{ "SELECT /*!1234 x */ 1", "SELECT ? x ?" },
@@ -306,7 +309,8 @@ static const struct tpl_case cases[] = {
 	{ "DROP TABLE IF EXISTS t", "DROP TABLE IF EXISTS t" },
 	{ "SELECT * FROM t1 LEFT JOIN t2 ON t1.a = t2.a WHERE t2.b IS NULL",
 	  "SELECT * FROM t1 LEFT JOIN t2 ON t1.a = t2.a WHERE t2.b IS NULL" },
-	{ "SELECT a FROM t ORDER BY FIELD(a, 'x', 'y')", "SELECT a FROM t ORDER BY FIELD(a, ?, ...)" },
+	{ "SELECT a FROM t ORDER BY FIELD(a, 'x', 'y')",
+	  "SELECT a FROM t ORDER BY FIELD(a, ?, ...)" },
 	{ "SELECT a FROM t WHERE b = 1 -- c\nAND c = 2", "SELECT a FROM t WHERE b = ? AND c = ?" },
 	{ "select DATE(created_at), YEAR(d) from t group by 1",
 	  "SELECT DATE(created_at), YEAR(d) FROM t GROUP BY ?" },
@@ -386,10 +390,12 @@ static void test_same_id(void **state)
 {
 	(void)state;
 	assert_same("SELECT c FROM sbtest1 WHERE id=1", "select c from sbtest1 where id = 99999");
-	assert_same("SELECT c FROM sbtest1 WHERE id=1", "SELECT  c\nFROM sbtest1 /* x */ WHERE id= -5 ;");
+	assert_same("SELECT c FROM sbtest1 WHERE id=1",
+		    "SELECT  c\nFROM sbtest1 /* x */ WHERE id= -5 ;");
 	assert_same("SELECT a FROM t WHERE b = 'x'", "SELECT a FROM t WHERE b = \"it's\" -- c");
 	assert_same("SELECT a FROM t WHERE b IN (1)", "SELECT a FROM t WHERE b IN (1,2,3,4,5,6,7)");
-	assert_same("SELECT a FROM t WHERE b IN (?)", "SELECT a FROM t WHERE b IN ('a', 0x1, NULL)");
+	assert_same("SELECT a FROM t WHERE b IN (?)",
+		    "SELECT a FROM t WHERE b IN ('a', 0x1, NULL)");
 	assert_same("INSERT INTO t (a) VALUES (1)", "INSERT INTO t (a) VALUES (1), (2), (NOW())");
 	assert_same("SELECT a FROM t WHERE b = 1.5", "SELECT a FROM t WHERE b = -1e10");
 	assert_same("SELECT a FROM t WHERE b = 0x1F", "SELECT a FROM t WHERE b = X'1f'");
@@ -427,7 +433,8 @@ static void test_truncation(void **state)
 	size_t i;
 
 	(void)state;
-	assert_int_equal(template_make("SELECT a FROM t WHERE b = 1", 27, out, sizeof(out), &o, &info), 0);
+	assert_int_equal(template_make("SELECT a FROM t WHERE b = 1", 27, out, sizeof(out), &o,
+				       &info), 0);
 	assert_string_equal(out, "SELECT a F");
 	assert_int_equal(info.len, 10);
 	assert_int_equal(info.truncated, 1);
@@ -439,13 +446,15 @@ static void test_truncation(void **state)
 	assert_int_equal(info.truncated, 0);
 
 	/* The buffer is the cap when it is smaller than max_len. */
-	assert_int_equal(template_make("SELECT a FROM t", 15, small, sizeof(small), NULL, &info), 0);
+	assert_int_equal(template_make("SELECT a FROM t", 15, small, sizeof(small), NULL, &info),
+			 0);
 	assert_string_equal(small, "SELE");
 	assert_int_equal(info.truncated, 1);
 
 	/* Never cut inside a UTF-8 sequence: "SELECT é" is 9 bytes. */
 	o.max_len = 8;
-	assert_int_equal(template_make("SELECT é", strlen("SELECT é"), out, sizeof(out), &o, &info), 0);
+	assert_int_equal(template_make("SELECT é", strlen("SELECT é"), out, sizeof(out), &o,
+				       &info), 0);
 	assert_string_equal(out, "SELECT ");
 	assert_int_equal(info.truncated, 1);
 

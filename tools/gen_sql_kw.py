@@ -128,6 +128,13 @@ def main():
         f.write('/*\n * Looks up word[0..len) case-insensitively. Returns the entry, or NULL when '
                 'the word is\n * not a keyword. Pure: reads only constant tables.\n */\n')
         f.write('const struct sql_kw *sql_kw_find(const char *word, size_t len);\n\n')
+        f.write('/* The hash sql_kw_lookup() expects: FNV-1a 32 over the upper-case bytes. */\n'
+                '#define SQL_KW_HASH_INIT 2166136261u\n'
+                '#define SQL_KW_HASH_STEP(h, c) (((h) ^ (c)) * 16777619u)\n\n')
+        f.write('/*\n * Looks up an upper-cased word whose hash the caller computed while scanning it\n'
+                ' * (the lexer does both in one pass). Returns the entry or NULL.\n */\n')
+        f.write('const struct sql_kw *sql_kw_lookup(const unsigned char *upper, size_t len, '
+                'uint32_t hash);\n\n')
         f.write('#endif\n')
 
     with open(os.path.join(ROOT, 'user/sql_kw.c'), 'w') as f:
@@ -142,35 +149,47 @@ def main():
             kid = f'SQL_KW_{w}' if w in SPECIAL else 'SQL_KW_OTHER'
             f.write(f'\t{{ "{w}", {len(w)}, {fl}, {kid} }},\n')
         f.write('};\n\n')
-        f.write('/* Open addressing with linear probing: entry index + 1, 0 = empty. */\n')
-        f.write('static const uint16_t sql_kw_slots[SQL_KW_SLOTS] = {\n')
-        for i in range(0, SLOTS, 16):
-            f.write('\t' + ', '.join(str(x) for x in table[i:i + 16]) + ',\n')
+        f.write('/*\n * Open addressing with linear probing: the full hash (to skip comparisons) and\n'
+                ' * the entry index + 1, 0 = empty.\n */\n')
+        f.write('struct sql_kw_slot {\n\tuint32_t hash;\n\tuint16_t idx;\n};\n\n')
+        f.write('static const struct sql_kw_slot sql_kw_slots[SQL_KW_SLOTS] = {\n')
+        for i, x in enumerate(table):
+            if x:
+                f.write(f'\t[{i}] = {{ {fnv1a(names[x - 1])}u, {x} }},\n')
         f.write('};\n\n')
         f.write('''static inline unsigned char sql_kw_upper(unsigned char c)
 {
 	return c >= 'a' && c <= 'z' ? c - 32 : c;
 }
 
+const struct sql_kw *sql_kw_lookup(const unsigned char *upper, size_t len, uint32_t hash)
+{
+	uint32_t i;
+
+	if (len == 0 || len > SQL_KW_MAX_LEN)
+		return NULL;
+	for (i = hash & (SQL_KW_SLOTS - 1); sql_kw_slots[i].idx; i = (i + 1) & (SQL_KW_SLOTS - 1)) {
+		const struct sql_kw *k = &sql_kw_words[sql_kw_slots[i].idx - 1];
+
+		if (sql_kw_slots[i].hash == hash && k->len == len && !memcmp(k->word, upper, len))
+			return k;
+	}
+	return NULL;
+}
+
 const struct sql_kw *sql_kw_find(const char *word, size_t len)
 {
 	unsigned char up[SQL_KW_MAX_LEN];
-	uint32_t h = 2166136261u;
+	uint32_t h = SQL_KW_HASH_INIT;
 	size_t i;
 
 	if (len == 0 || len > SQL_KW_MAX_LEN)
 		return NULL;
 	for (i = 0; i < len; i++) {
 		up[i] = sql_kw_upper((unsigned char)word[i]);
-		h = (h ^ up[i]) * 16777619u;
+		h = SQL_KW_HASH_STEP(h, up[i]);
 	}
-	for (h &= SQL_KW_SLOTS - 1; sql_kw_slots[h]; h = (h + 1) & (SQL_KW_SLOTS - 1)) {
-		const struct sql_kw *k = &sql_kw_words[sql_kw_slots[h] - 1];
-
-		if (k->len == len && !memcmp(k->word, up, len))
-			return k;
-	}
-	return NULL;
+	return sql_kw_lookup(up, len, h);
 }
 ''')
 

@@ -69,4 +69,14 @@ struct sql_kw {
  */
 const struct sql_kw *sql_kw_find(const char *word, size_t len);
 
+/* The hash sql_kw_lookup() expects: FNV-1a 32 over the upper-case bytes. */
+#define SQL_KW_HASH_INIT 2166136261u
+#define SQL_KW_HASH_STEP(h, c) (((h) ^ (c)) * 16777619u)
+
+/*
+ * Looks up an upper-cased word whose hash the caller computed while scanning it
+ * (the lexer does both in one pass). Returns the entry or NULL.
+ */
+const struct sql_kw *sql_kw_lookup(const unsigned char *upper, size_t len, uint32_t hash);
+
 #endif

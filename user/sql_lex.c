@@ -5,6 +5,16 @@
 
 #include "sql_lex.h"
 
+const uint8_t sql_lex_class[256] = {
+	[0 ... ' '] = SQL_LEX_C_SPACE,
+	['0' ... '9'] = SQL_LEX_C_IDENT | SQL_LEX_C_DIGIT,
+	['A' ... 'Z'] = SQL_LEX_C_IDENT,
+	['a' ... 'z'] = SQL_LEX_C_IDENT,
+	['_'] = SQL_LEX_C_IDENT,
+	['$'] = SQL_LEX_C_IDENT,
+	[0x80 ... 0xff] = SQL_LEX_C_IDENT,
+};
+
 void sql_lex_init(struct sql_lexer *lx, const char *sql, size_t len)
 {
 	lx->p = sql;
@@ -24,7 +34,7 @@ int sql_lex_peek(const struct sql_lexer *lx)
 
 static inline int is_digit(unsigned char c)
 {
-	return c >= '0' && c <= '9';
+	return sql_lex_class[c] & SQL_LEX_C_DIGIT;
 }
 
 static inline int is_hex(unsigned char c)
@@ -117,10 +127,33 @@ static const char *scan_number(const char *p, const char *end)
 	return p;
 }
 
+/*
+ * Scans an identifier run from s, upper-casing its first SQL_KW_MAX_LEN bytes into up and
+ * hashing them on the way, so the keyword lookup needs no second pass.
+ */
+static const char *scan_word(const char *s, const char *end, unsigned char *up, uint32_t *hash)
+{
+	const char *p = s, *stop = end - s > SQL_KW_MAX_LEN ? s + SQL_KW_MAX_LEN : end;
+	uint32_t h = SQL_KW_HASH_INIT;
+
+	for (; p < stop && sql_lex_is_ident(*p); p++) {
+		unsigned char c = *p;
+
+		if (c >= 'a' && c <= 'z')
+			c -= 'a' - 'A';
+		*up++ = c;
+		h = SQL_KW_HASH_STEP(h, c);
+	}
+	*hash = h;
+	return scan_ident(p, end);
+}
+
 static int lex_word(struct sql_lexer *lx, struct sql_token *t, const char *s)
 {
 	const char *end = lx->end;
-	const char *p = scan_ident(s, end);
+	unsigned char up[SQL_KW_MAX_LEN];
+	uint32_t hash;
+	const char *p = scan_word(s, end, up, &hash);
 	size_t n = p - s;
 
 	/* X'..', B'..', N'..' and _charset'..' are literals, not words. */
@@ -141,7 +174,7 @@ static int lex_word(struct sql_lexer *lx, struct sql_token *t, const char *s)
 	/* After "." and before ".name" a word is always an identifier (qualified names). */
 	if (lx->prev != SQL_TOK_DOT &&
 	    !(p + 1 < end && *p == '.' && (sql_lex_is_ident(p[1]) || p[1] == '`')))
-		t->kw = sql_kw_find(s, n);
+		t->kw = sql_kw_lookup(up, n, hash);
 	return t->type = SQL_TOK_WORD;
 }
 
@@ -183,9 +216,10 @@ static int lex_op(struct sql_lexer *lx, struct sql_token *t, const char *s)
 	if (s + 2 < end && ((a == '<' && b == '=' && s[2] == '>') ||
 			    (a == '-' && b == '>' && s[2] == '>')))
 		n = 3;
-	else if ((a == '<' && (b == '=' || b == '>' || b == '<')) || (a == '>' && (b == '=' || b == '>')) ||
-		 (a == '!' && b == '=') || (a == ':' && b == '=') || (a == '|' && b == '|') ||
-		 (a == '&' && b == '&') || (a == '-' && b == '>'))
+	else if ((a == '<' && (b == '=' || b == '>' || b == '<')) ||
+		 (a == '>' && (b == '=' || b == '>')) || (a == '!' && b == '=') ||
+		 (a == ':' && b == '=') || (a == '|' && b == '|') || (a == '&' && b == '&') ||
+		 (a == '-' && b == '>'))
 		n = 2;
 	lx->p = s + n;
 	return t->type = SQL_TOK_OP;

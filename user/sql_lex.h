@@ -55,17 +55,23 @@ int sql_lex_next(struct sql_lexer *lx, struct sql_token *t);
 /* Returns the next byte that is not whitespace, or -1 at the end. */
 int sql_lex_peek(const struct sql_lexer *lx);
 
-/* Whether c may appear in an unquoted identifier (ASCII letter, digit, _, $ or non-ASCII). */
+#define SQL_LEX_C_IDENT 0x1 /* ASCII letter, digit, _, $ or non-ASCII byte */
+#define SQL_LEX_C_SPACE 0x2 /* whitespace: every control byte counts as a separator */
+#define SQL_LEX_C_DIGIT 0x4
+
+/* Byte classes (a constant table: one load per byte on the hot path). */
+extern const uint8_t sql_lex_class[256];
+
+/* Whether c may appear in an unquoted identifier. */
 static inline int sql_lex_is_ident(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '_' || c == '$' || c >= 0x80;
+	return sql_lex_class[c] & SQL_LEX_C_IDENT;
 }
 
-/* Whether c is whitespace to the lexer (every control byte counts as a separator). */
+/* Whether c is whitespace to the lexer. */
 static inline int sql_lex_is_space(unsigned char c)
 {
-	return c <= ' ';
+	return sql_lex_class[c] & SQL_LEX_C_SPACE;
 }
 
 #endif

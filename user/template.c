@@ -333,8 +333,9 @@ static void emit_qident(struct tpl *t, const struct sql_lexer *lx, const struct 
 
 	if (qident_is_plain(s, n)) {
 		const char *e = lx->p;
-		int qualified = t->last.prev == P_DOT ||
-				(e + 1 < lx->end && *e == '.' && (sql_lex_is_ident(e[1]) || e[1] == '`'));
+		int before_dot = e + 1 < lx->end && *e == '.' &&
+				 (sql_lex_is_ident(e[1]) || e[1] == '`');
+		int qualified = t->last.prev == P_DOT || before_dot;
 		const struct sql_kw *kw = qualified ? NULL : sql_kw_find(s, n);
 
 		if (kw && (kw->flags & SQL_KW_F_CALL_ONLY) && sql_lex_peek(lx) != '(')

@@ -24,8 +24,8 @@ struct template_cli {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: mysqlprobe template [--split] [--max-len N] [FILE|-]\n"
-		   "  prints \"<template_id>\\t<template>\" for each statement of FILE (default stdin):\n"
-		   "  one statement per line, or ';'-separated statements with --split\n");
+		   "  prints \"<template_id>\\t<template>\" for each statement of FILE\n"
+		   "  (default stdin): one statement per line, or ';'-separated with --split\n");
 }
 
 /* Reads all of f into a NUL-terminated buffer. Returns 0 or -errno. */
@@ -137,7 +137,8 @@ static int parse_args(int argc, char **argv, int *split, size_t *max_len, const 
 		case 'm':
 			errno = 0;
 			*max_len = strtoul(optarg, &e, 10);
-			if (errno || *e || !*optarg || *max_len == 0 || *max_len > TEMPLATE_CLI_MAX_LEN) {
+			if (errno || *e || !*optarg || *max_len == 0 ||
+			    *max_len > TEMPLATE_CLI_MAX_LEN) {
 				pr_warn("template: invalid --max-len '%s' (1..%lu)\n", optarg,
 					TEMPLATE_CLI_MAX_LEN);
 				return -EINVAL;
