@@ -385,7 +385,8 @@ static int one_packet(struct mysql_conn *c, struct mysql_req *req, const struct 
 
 	if (b0 == 0xff) {
 		parse_err(rs, p);
-	} else if (b0 == 0x00 || b0 == 0xfe) {
+	} else if (b0 == 0x00 || (b0 == 0xfe && req->mode != RM_AUTH)) {
+		/* During authentication 0xfe is an Auth Switch Request, not an OK. */
 		rs->flags |= index_flags(parse_ok(c, rs, p));
 	}
 	if (req->mode == RM_AUTH && b0 != 0x00 && b0 != 0xff)
