@@ -75,7 +75,7 @@ def main():
     out += ['### Drops under load\n',
             'MariaDB in a namespace on lo; `sysbench oltp_point_select --threads=8 --time=20` '
             f'(1 table, 10,000 rows) with `build/mysqlprobe -p {PORT} --mode MODE -o none` '
-            'attached (capture only, no decoding yet):\n',
+            'attached (capture, reassembly and decoding; no output):\n',
             '| agent | queries/s | segments kept | dropped |', '|---|---|---|---|']
     for mode, q, kept, dropped in rows:
         out.append(f'| {mode} | {q:.0f} | {kept} | {dropped} |')
