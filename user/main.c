@@ -286,7 +286,7 @@ static void print_decode_counters(struct pipeline *pl)
 static int run(struct source *src, struct pipeline *pl, int live)
 {
 	__u64 cnt[MP_CNT_MAX];
-	double next_stats = now_s() + 1, next_sync = now_s() + 0.2;
+	double t = now_s(), next_stats = t + 1, next_sync = t + 0.2;
 	int n;
 
 	while (!stop_requested) {
@@ -299,12 +299,13 @@ static int run(struct source *src, struct pipeline *pl, int live)
 		}
 		if (n > 0 && !pl)
 			fflush(stdout);
+		t = now_s();
 		/* Live: hand buffered events out and expire idle connections by the clock. */
-		if (pl && now_s() >= next_sync) {
+		if (pl && t >= next_sync) {
 			pipeline_sync(pl, live ? realtime_ns() : 0);
-			next_sync = now_s() + 0.2;
+			next_sync = t + 0.2;
 		}
-		if (log_level >= LOG_LVL_INFO && now_s() >= next_stats) {
+		if (log_level >= LOG_LVL_INFO && t >= next_stats) {
 			source_counters(src, cnt);
 			seg_print_counters(stderr, "mysqlprobe: capture:", cnt);
 			if (pl)

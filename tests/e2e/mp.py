@@ -234,7 +234,7 @@ class Agent:
             out.append(line.rstrip('\n'))
 
     def wait_ready(self, timeout=20):
-        """The agent prints 'ready' on stderr (at -v or above) once capture is attached."""
+        """The agent prints 'ready' on stderr once capture is attached."""
         def ready():
             if self.proc.poll() is not None:
                 raise RuntimeError('agent exited %s: %s' % (self.proc.returncode,
@@ -266,19 +266,21 @@ class Agent:
 class Tcpdump:
     """tcpdump writing a pcap of the given ports; stop() returns once it has flushed."""
 
-    def __init__(self, path, ports, dev='lo', netns=None, snaplen=262144):
+    def __init__(self, path, ports, dev='lo', netns=None, snaplen=262144, linktype=None):
         flt = ' or '.join(f'tcp port {p}' for p in ports)
         self.path = path
-        self.proc = subprocess.Popen(wrap(netns, ['tcpdump', '-i', dev, '-s', str(snaplen),
-                                                  '-U', '-w', path, '--immediate-mode', flt]),
+        lt = ['-y', linktype] if linktype else []
+        self.proc = subprocess.Popen(wrap(netns, ['tcpdump', '-i', dev, '-s', str(snaplen)] + lt +
+                                          ['-U', '-w', path, '--immediate-mode', flt]),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
-        # tcpdump says 'listening on' once its socket is open.
-        self.err = ''
-        line = self.proc.stderr.readline()
-        self.err += line
-        if 'listening' not in line:
-            raise RuntimeError(f'tcpdump failed: {line}')
+        # tcpdump says 'listening on' once its socket is open (after a 'data link
+        # type' line when -y is given).
+        self.err = self.proc.stderr.readline()
+        if linktype and 'data link type' in self.err:
+            self.err += self.proc.stderr.readline()
+        if 'listening' not in self.err:
+            raise RuntimeError(f'tcpdump failed: {self.err}')
 
     def stop(self):
         self.proc.send_signal(signal.SIGINT)

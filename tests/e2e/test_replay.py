@@ -105,26 +105,12 @@ def main():
         try:
             dumps = [mp.Tcpdump(eth, [PORT], dev='lo', netns=ns)]
             for path, lt in ((sll, 'LINUX_SLL'), (sll2, 'LINUX_SLL2')):
-                d = mp.Tcpdump.__new__(mp.Tcpdump)
-                d.path = path
-                d.proc = subprocess.Popen(ns.cmd(['tcpdump', '-i', 'any', '-y', lt, '-s', '0',
-                                                  '-U', '-w', path, '--immediate-mode',
-                                                  f'tcp port {PORT}']),
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                          text=True)
-                line = d.proc.stderr.readline()
-                if 'data link type' in line:  # printed first when -y is given
-                    line = d.proc.stderr.readline()
-                if 'listening' not in line:
-                    raise RuntimeError(line)
-                d.err = line
-                dumps.append(d)
+                dumps.append(mp.Tcpdump(path, [PORT], dev='any', netns=ns, snaplen=0,
+                                        linktype=lt))
             for i in range(3):
                 db.sql("SELECT REPEAT('y', 100000); SELECT 1; SELECT * FROM nope", check=False)
-            want_n = None
 
             def settled():
-                nonlocal want_n
                 # Each replay is checked against tcpdump's reading of the same
                 # file, so the files need not be identical, only non-trivial.
                 n = [len(mp.tcpdump_segments(d.path, [PORT])) for d in dumps]
