@@ -70,7 +70,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c.http_bind, "0.0.0.0");
 	assert_string_equal(c.http_token, "");
 	assert_int_equal(c.output, OUTPUT_REPORT);
-	assert_int_equal(c.log_level, 1);
+	assert_int_equal(c.log_level, 0);
 	assert_string_equal(config_enum_name("probe.mode", c.probe_mode), "tc");
 	config_free(&c);
 	config_free(NULL);
