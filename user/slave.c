@@ -223,7 +223,7 @@ static int publish(struct slave *s, struct slave_report *r)
 		err = report_write(&s->out, &r->h, &r->c, r->a, NULL);
 		if (!err) {
 			jbuf_raw(&s->out, "\n", 1);
-			fwrite(s->out.data, 1, s->out.len, s->sc.report_out);
+			fwrite(s->out.out.data, 1, s->out.out.len, s->sc.report_out);
 			fflush(s->sc.report_out);
 		} else {
 			pr_warn("report: cannot write the period's report: %s\n", strerror(-err));

@@ -43,7 +43,7 @@ static void client_close(void *ctx, void *state)
 }
 
 /* The report with only the template texts this client has not been sent yet. */
-static int render(void *ctx, const void *report, void *state, struct sbuf *out)
+static int render(void *ctx, const void *report, void *state, struct buf *out)
 {
 	struct slave *s = ctx;
 	const struct slave_report *r = report;
@@ -52,7 +52,7 @@ static int render(void *ctx, const void *report, void *state, struct sbuf *out)
 
 	jbuf_reset(&s->render);
 	err = report_write(&s->render, &r->h, &r->c, r->a, c ? c->seen : NULL);
-	return err ?: sbuf_append(out, s->render.data, s->render.len);
+	return err ?: buf_append(out, s->render.out.data, s->render.out.len);
 }
 
 static void render_result(void *ctx, void *state, int queued)
@@ -86,26 +86,26 @@ static void snap(struct slave *s, struct slave_totals *t)
 	pthread_mutex_unlock(&s->snap_lock);
 }
 
-static int counter(struct sbuf *out, const char *name, const char *help, uint64_t v)
+static int counter(struct buf *out, const char *name, const char *help, uint64_t v)
 {
-	return sbuf_printf(out,
+	return buf_printf(out,
 			   "# HELP mysqlprobe_%s %s\n# TYPE mysqlprobe_%s counter\nmysqlprobe_%s %llu\n",
 			   name, help, name, name, (unsigned long long)v);
 }
 
-static int metrics_capture(struct sbuf *out, const struct slave_totals *t)
+static int metrics_capture(struct buf *out, const struct slave_totals *t)
 {
-	int err = sbuf_puts(out, "# HELP mysqlprobe_capture_segments_total Capture outcomes "
+	int err = buf_puts(out, "# HELP mysqlprobe_capture_segments_total Capture outcomes "
 				 "per segment the source saw (kept, dropped = ring buffer full, ...).\n"
 				 "# TYPE mysqlprobe_capture_segments_total counter\n");
 
 	for (int i = 0; !err && i < MP_CNT_MAX; i++)
-		err = sbuf_printf(out, "mysqlprobe_capture_segments_total{outcome=\"%s\"} %llu\n",
+		err = buf_printf(out, "mysqlprobe_capture_segments_total{outcome=\"%s\"} %llu\n",
 				  mp_counter_names[i], (unsigned long long)t->cap[i]);
 	return err;
 }
 
-static int metrics(void *ctx, struct sbuf *out)
+static int metrics(void *ctx, struct buf *out)
 {
 	struct slave *s = ctx;
 	struct slave_totals t;
@@ -141,7 +141,7 @@ static int metrics(void *ctx, struct sbuf *out)
 	err = metrics_capture(out, &t);
 	for (size_t i = 0; !err && i < sizeof(rows) / sizeof(rows[0]); i++)
 		err = counter(out, rows[i].name, rows[i].help, v[i]);
-	return err ?: sbuf_printf(out,
+	return err ?: buf_printf(out,
 				  "# HELP mysqlprobe_report_period_seconds Current report period.\n"
 				  "# TYPE mysqlprobe_report_period_seconds gauge\n"
 				  "mysqlprobe_report_period_seconds %.3f\n",
@@ -150,7 +150,7 @@ static int metrics(void *ctx, struct sbuf *out)
 
 /* /status members: what runs, where, since when, the counters and the settings (secrets
  * redacted). */
-static int status(void *ctx, struct sbuf *out)
+static int status(void *ctx, struct buf *out)
 {
 	struct slave *s = ctx;
 	struct slave_totals t;
@@ -197,7 +197,7 @@ static int status(void *ctx, struct sbuf *out)
 	err = jbuf_error(&j);
 	/* The server wants the members without the braces. */
 	if (!err)
-		err = sbuf_append(out, j.data + 1, j.len - 2);
+		err = buf_append(out, j.out.data + 1, j.out.len - 2);
 	jbuf_free(&j);
 	return err;
 }
