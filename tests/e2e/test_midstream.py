@@ -18,6 +18,7 @@ socket (never captured), lets the markers run, and snapshots again. The same tra
 captured by tcpdump; the capture is cut to start in the middle of the busy phase and replayed.
 """
 import collections
+import json
 import os
 import re
 import subprocess
@@ -165,7 +166,7 @@ def cut_pcap(src, dst, t_cut):
     return first, len(recs) - first
 
 
-def run_workload(ns, db, ctl):
+def run_workload(ns, ctl):
     """Starts both drivers; returns their processes once every connection is busy."""
     py = subprocess.Popen(ns.cmd(['/usr/bin/python3', '-c', PY_DRIVER, str(PORT), ctl,
                                   str(PY_CONNS), str(MARKS)]),
@@ -204,7 +205,7 @@ def main():
                               ','.join(f"'{s}'" for s in STATUS), socket=True, db=None)
                 return {k: int(v) for k, v in rows}
             dump = mp.tcpdump_buffered(pcap, [PORT], netns=ns)
-            py, sb, all_of = run_workload(ns, db, ctl)
+            py, sb, all_of = run_workload(ns, ctl)
             mp.poll(lambda: all_of('busy'), timeout=30, what='every connection busy')
             agent = mp.Agent(['-i', 'lo', '-p', str(PORT), '-o', 'events'], netns=ns)
             agent.wait_ready()
@@ -312,12 +313,13 @@ def main():
     mp.check(len(win) == want, f'nothing else in the window ({want} events)', str(len(win)))
 
     # Replay of the capture cut to start in the middle of the busy phase.
-    mp.check(mp.tcpdump_dropped(dump_err) == 0, 'tcpdump captured every packet (else replay is moot)',
+    mp.check(mp.tcpdump_dropped(dump_err) == 0,
+             'tcpdump captured every packet (else the replay is moot)',
              dump_err.strip()[-200:])
     dropped, kept = cut_pcap(pcap, cut, (t_ready + t0) / 2 if t0 > t_ready else t_ready)
     r = subprocess.run([mp.BIN, '-r', cut, '-p', str(PORT), '-o', 'events'], text=True,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    rev = [__import__('json').loads(l) for l in r.stdout.splitlines() if l.startswith('{')]
+    rev = [json.loads(l) for l in r.stdout.splitlines() if l.startswith('{')]
     rdec = counters(r.stderr.splitlines(), 'decode')
     mp.diag(f'cut capture: {dropped} packets dropped, {kept} kept; {rdec}')
     rseen = collections.Counter(e['sql'] for e in rev if e['sql'] in markers)
@@ -336,7 +338,8 @@ def main():
                                if t0 * 1e6 <= e['ts_us'] <= t1 * 1e6)
     lwin = collections.Counter((e['command'], e['sql'], e['rows_sent'], e['status']) for e in win)
     mp.check(rwin == lwin, f'the replayed window equals the live one ({sum(lwin.values())})',
-             f'only live {list((lwin - rwin).items())[:3]} only replay {list((rwin - lwin).items())[:3]}')
+             f'only live {list((lwin - rwin).items())[:3]} '
+             f'only replay {list((rwin - lwin).items())[:3]}')
     if not os.environ.get('MP_TEST_KEEP'):
         subprocess.run(['rm', '-rf', ctl])
     else:
