@@ -105,9 +105,9 @@ struct conn {
 
 static const struct conn C4 = { 0, 40000 };
 
-/* Feeds one segment of connection c; data may be shorter than len (truncated). */
-static int feed_ex(struct flow_table *t, struct conn c, int dir, uint32_t seq, uint8_t flags,
-		   const char *data, uint32_t len, uint32_t caplen, uint64_t ts)
+/* Feeds one segment of connection c acknowledging ack; data may be shorter than len. */
+static int feed_ack(struct flow_table *t, struct conn c, int dir, uint32_t seq, uint32_t ack,
+		    uint8_t flags, const char *data, uint32_t len, uint32_t caplen, uint64_t ts)
 {
 	struct mp_seg_hdr h;
 	uint8_t cl[16] = { 0 }, sv[16] = { 0 };
@@ -129,12 +129,19 @@ static int feed_ex(struct flow_table *t, struct conn c, int dir, uint32_t seq, u
 	h.dport = dir == MP_DIR_TO_SERVER ? 3306 : c.cport;
 	h.dir = dir;
 	h.seq = seq;
-	h.ack = 0;
+	h.ack = ack;
 	h.len = len;
 	h.caplen = caplen;
 	h.tcp_flags = flags | MP_TCP_ACK;
 	h.ts_ns = ts;
 	return flow_table_feed(t, &h, (const uint8_t *)data);
+}
+
+/* Feeds one segment of connection c; data may be shorter than len (truncated). */
+static int feed_ex(struct flow_table *t, struct conn c, int dir, uint32_t seq, uint8_t flags,
+		   const char *data, uint32_t len, uint32_t caplen, uint64_t ts)
+{
+	return feed_ack(t, c, dir, seq, 0, flags, data, len, caplen, ts);
 }
 
 static int feed(struct flow_table *t, struct conn c, int dir, uint32_t seq, uint8_t flags,
@@ -293,6 +300,79 @@ static void test_hole_timeout(void **state)
 	feed(t, C4, S, 20, 0, "late", 1600);
 	feed(t, C4, CL, 7, 0, "z", 2700);
 	assert_string_equal(R.conns[0].out[S], "abc######xyz#QR####late");
+	flow_table_free(t);
+}
+
+/* The order of the consumer's callbacks across both directions. */
+static char order[64];
+
+static void ord_data(void *ctx, void *user, int dir, const uint8_t *d, size_t n, uint64_t ts)
+{
+	strncat(order, dir == S ? "d" : "D", sizeof(order) - strlen(order) - 1);
+	rec_data(ctx, user, dir, d, n, ts);
+}
+
+static void ord_gap(void *ctx, void *user, int dir, uint64_t n, uint64_t ts)
+{
+	strncat(order, dir == S ? "g" : "G", sizeof(order) - strlen(order) - 1);
+	rec_gap(ctx, user, dir, n, ts);
+}
+
+/*
+ * A hole the peer has acknowledged is never filled (the peer has the bytes; the capture lost
+ * them): it is a gap at once, reported before the acknowledging segment's own data, so the
+ * consumer learns of the lost response before it sees the next request.
+ */
+static void test_hole_acked(void **state)
+{
+	static const struct flow_callbacks cb = {
+		.on_open = rec_open, .on_data = ord_data, .on_gap = ord_gap, .on_close = rec_close,
+	};
+	struct flow_table *t;
+	const struct flow_counters *k;
+
+	memset(&R, 0, sizeof(R));
+	order[0] = 0;
+	t = flow_table_new(NULL, &cb, &R);
+	assert_non_null(t);
+	k = flow_table_counters(t);
+	feed(t, C4, S, 99, MP_TCP_SYN, NULL, 1);
+	feed(t, C4, CL, 499, MP_TCP_SYN, NULL, 2);
+	feed_ack(t, C4, S, 100, 500, 0, "Q1", 2, 2, 3);
+	feed_ack(t, C4, CL, 500, 102, 0, "r1", 2, 2, 4);
+	/* [502,505) is lost; [505,508) waits behind it */
+	feed_ack(t, C4, CL, 505, 102, 0, "r33", 3, 3, 5);
+	/* an ack of what was seen, or one without the ACK flag, changes nothing */
+	feed_ack(t, C4, S, 102, 502, 0, NULL, 0, 0, 6);
+	{
+		struct mp_seg_hdr h = { 0 };
+
+		h.family = 4, h.saddr[0] = 10, h.saddr[3] = 1, h.daddr[0] = 10, h.daddr[3] = 2;
+		h.sport = 40000, h.dport = 3306, h.dir = S, h.seq = 102, h.ack = 508;
+		h.tcp_flags = MP_TCP_PSH, h.ts_ns = 7;
+		flow_table_feed(t, &h, NULL);
+	}
+	assert_string_equal(R.conns[0].out[CL], "r1");
+	assert_int_equal(k->gaps, 0);
+	/* the client's next request acknowledges the whole response */
+	feed_ack(t, C4, S, 102, 508, 0, "Q2", 2, 2, 8);
+	assert_string_equal(R.conns[0].out[CL], "r1###r33");
+	assert_string_equal(R.conns[0].out[S], "Q1Q2");
+	assert_string_equal(order, "dDGDd");
+	assert_int_equal(k->gaps, 1);
+	assert_int_equal(k->gaps_acked, 1);
+	/* a lost tail, with nothing buffered after it: the next request's ack shows it */
+	feed_ack(t, C4, S, 104, 511, 0, "Q3", 2, 2, 9);
+	assert_string_equal(R.conns[0].out[CL], "r1###r33###");
+	assert_string_equal(order, "dDGDdGd");
+	/* the FIN's sequence number is acknowledged too, but it is no data */
+	feed_ack(t, C4, CL, 511, 106, MP_TCP_FIN, NULL, 0, 0, 10);
+	feed_ack(t, C4, S, 106, 512, MP_TCP_FIN, NULL, 0, 0, 11);
+	assert_int_equal(k->gaps, 2);
+	assert_int_equal(k->gaps_acked, 2);
+	assert_int_equal(k->gaps_timeout, 0);
+	assert_int_equal(k->ooo_mem, 0);
+	assert_int_equal(R.conns[0].reason, FLOW_CLOSE_FIN);
 	flow_table_free(t);
 }
 
@@ -604,6 +684,7 @@ int main(void)
 		cmocka_unit_test(test_duplicates_and_overlaps),
 		cmocka_unit_test(test_wraparound),
 		cmocka_unit_test(test_hole_timeout),
+		cmocka_unit_test(test_hole_acked),
 		cmocka_unit_test(test_bound_overflow),
 		cmocka_unit_test(test_global_bound),
 		cmocka_unit_test(test_truncated),

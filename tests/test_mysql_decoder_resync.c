@@ -148,6 +148,126 @@ static void test_garbage(void **state)
 	fx_free(&f);
 }
 
+/* The server greeted; where the HandshakeResponse belongs (sequence id 1, a few hundred
+ * bytes) the client sends HTTP, or random bytes: a protocol error, counted once, and the
+ * connection is not decoded further (the server refuses it with "Bad handshake"). */
+static void test_not_a_handshake_response(void **state)
+{
+	static const char http[] = "GET / HTTP/1.1\r\nHost: db:3306\r\n\r\n";
+	/* seq 1 but 5.5 MB long; seq 7, short */
+	static const char big[] = "\x47\x45\x54\x01GET / HTTP/1.1";
+	static const char seq7[] = "\x10\x00\x00\x07\x0d\xa2\x3a\x00\x00\x00\x00\x01";
+	const struct {
+		const char *p;
+		size_t n;
+	} bad[] = { { http, sizeof(http) - 1 }, { big, sizeof(big) - 1 },
+		    { seq7, sizeof(seq7) - 1 } };
+	struct fx_result r;
+	struct fx f;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fx_init(&f);
+		fx_greeting(&f, 0xffffffffu & ~CLIENT_SSL & ~CLIENT_COMPRESS, 8);
+		fx_flush(&f);
+		fx_raw(&f, MP_DIR_TO_SERVER, bad[i].p, bad[i].n);
+		fx_flush(&f);
+		fx_err(&f, 2, 1043, "08S01", "Bad handshake");
+		fx_flush(&f);
+		assert_int_equal(fx_run_all(f.c, f.n, NULL, &r), 0);
+		assert_int_equal(r.n, 0);
+		assert_int_equal(r.cnt.decode_errors, 1);
+		assert_int_equal(r.cnt.skipped_responses, 0);
+		fx_result_free(&r);
+		fx_free(&f);
+	}
+}
+
+/* fx_run for a connection seen from its SYN (mysql_conn_opened); byte_by_byte feeds each
+ * chunk one byte at a time. */
+static void run_opened(const struct fx *f, int byte_by_byte, struct fx_result *r)
+{
+	struct mysql_conn *c;
+
+	memset(r, 0, sizeof(*r));
+	c = mysql_conn_new(&fx_cb, r, NULL, &r->cnt);
+	assert_non_null(c);
+	mysql_conn_opened(c);
+	for (size_t i = 0; i < f->n; i++) {
+		const uint8_t *d = (const uint8_t *)f->c[i].data;
+		uint64_t ts = 1000000000ull + i * 1000000ull;
+
+		if (f->c[i].dir == FX_GAP_SERVER || f->c[i].dir == FX_GAP_CLIENT)
+			mysql_gap(c, f->c[i].dir - FX_GAP_SERVER, f->c[i].len, ts);
+		else if (byte_by_byte)
+			for (size_t j = 0; j < f->c[i].len; j++)
+				mysql_feed(c, f->c[i].dir, d + j, 1, ts);
+		else
+			mysql_feed(c, f->c[i].dir, d, f->c[i].len, ts);
+	}
+	mysql_close(c, 2000000000ull);
+	mysql_conn_free(c);
+}
+
+/* A connection seen from its SYN must start with the server's greeting. */
+static void test_opened_not_mysql(void **state)
+{
+	static const char http[] = "GET / HTTP/1.1\r\nHost: db:3306\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
+	struct fx_result r;
+	struct fx f;
+
+	for (int bb = 0; bb < 2; bb++) {
+		/* the client speaks first */
+		fx_init(&f);
+		fx_raw(&f, MP_DIR_TO_SERVER, http, sizeof(http) - 1);
+		fx_flush(&f);
+		fx_raw(&f, MP_DIR_TO_CLIENT, resp, sizeof(resp) - 1);
+		fx_flush(&f);
+		run_opened(&f, bb, &r);
+		assert_int_equal(r.n, 0);
+		assert_int_equal(r.cnt.decode_errors, 1);
+		assert_int_equal(r.cnt.midstream_conns, 0);
+		fx_result_free(&r);
+		fx_free(&f);
+
+		/* the server speaks first, but no greeting */
+		fx_init(&f);
+		fx_raw(&f, MP_DIR_TO_CLIENT, resp, sizeof(resp) - 1);
+		fx_flush(&f);
+		run_opened(&f, bb, &r);
+		assert_int_equal(r.n, 0);
+		assert_int_equal(r.cnt.decode_errors, 1);
+		fx_result_free(&r);
+		fx_free(&f);
+
+		/* a MySQL connection: no error */
+		fx_init(&f);
+		fx_greeting(&f, 0xffffffffu & ~CLIENT_SSL & ~CLIENT_COMPRESS, 8);
+		fx_login(&f, CLIENT_MULTI_RESULTS, "u", "d");
+		fx_ok(&f, 2, 0, 2);
+		query_ok(&f, "SELECT 1", 1);
+		run_opened(&f, bb, &r);
+		assert_int_equal(r.n, 1);
+		assert_string_equal(r.ev[0].user, "u");
+		assert_int_equal(r.cnt.decode_errors, 0);
+		fx_result_free(&r);
+		fx_free(&f);
+
+		/* the greeting was lost: joined as mid-stream, no error */
+		fx_init(&f);
+		fx_gap(&f, MP_DIR_TO_CLIENT, 95);
+		fx_login(&f, CLIENT_MULTI_RESULTS, "u", "d");
+		fx_ok(&f, 2, 0, 2);
+		query_ok(&f, "SELECT 1", 1);
+		run_opened(&f, bb, &r);
+		assert_int_equal(r.n, 1);
+		assert_int_equal(r.cnt.decode_errors, 0);
+		assert_int_equal(r.cnt.midstream_conns, 1);
+		fx_result_free(&r);
+		fx_free(&f);
+	}
+}
+
 static void test_midstream_tls(void **state)
 {
 	struct fx f;
@@ -208,6 +328,8 @@ int main(void)
 		cmocka_unit_test(test_gap_to_server),
 		cmocka_unit_test(test_gap_to_client),
 		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_not_a_handshake_response),
+		cmocka_unit_test(test_opened_not_mysql),
 		cmocka_unit_test(test_midstream_tls),
 		cmocka_unit_test(test_no_response_at_close),
 		cmocka_unit_test(test_pipeline_overflow),

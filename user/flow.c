@@ -695,6 +695,27 @@ static void flow_check_pending(struct flow_table *t, struct flow *f, uint64_t ts
 	pending_track(t, f);
 }
 
+/*
+ * The peer acknowledged the other direction up to ack: bytes below it that were not seen are
+ * never going to be, since the peer has them (only the capture lost them) and acknowledged
+ * data is not sent again. Declaring the gap now, rather than after hole_timeout_ns, lets the
+ * consumer resynchronise before it sees what the peer sends next (the next request after a
+ * response with a hole). A FIN takes a sequence number but is no data: never a gap.
+ */
+static void ack_holes(struct flow_table *t, struct flow *f, int dir, uint32_t ack, uint64_t ts)
+{
+	struct flow_dir *d = &f->dir[dir];
+	uint64_t gaps = t->cnt.gaps;
+
+	if (!(d->flags & DIR_SYNCED) || !seq_lt(d->next_seq, ack))
+		return;
+	if ((d->flags & DIR_FIN) && seq_lt(d->fin_seq, ack))
+		ack = d->fin_seq;
+	advance_to(t, f, dir, ack, ts);
+	if (t->cnt.gaps != gaps)
+		t->cnt.gaps_acked++;
+}
+
 static int seg_valid(const struct mp_seg_hdr *h, const uint8_t *payload)
 {
 	return h->caplen <= h->len && h->caplen <= MP_MAX_CAPLEN && h->len <= FLOW_MAX_SEG_LEN &&
@@ -726,6 +747,8 @@ int flow_table_feed(struct flow_table *t, const struct mp_seg_hdr *h, const uint
 		f->dir[dir].next_seq = s;
 		f->dir[dir].flags |= DIR_SYNCED;
 	}
+	if (h->tcp_flags & MP_TCP_ACK)
+		ack_holes(t, f, !dir, h->ack, h->ts_ns);
 	if (h->len)
 		dir_segment(t, f, dir, s, h, payload);
 	if ((h->tcp_flags & MP_TCP_FIN) && !(f->dir[dir].flags & DIR_FIN)) {

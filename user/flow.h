@@ -77,6 +77,7 @@ struct flow_counters {
 	uint64_t gap_bytes;	   /* sum of missing_bytes */
 	uint64_t gaps_timeout;	   /* gaps declared because a hole outlived hole_timeout_ns */
 	uint64_t gaps_overflow;	   /* gaps declared because an out-of-order bound was hit */
+	uint64_t gaps_acked;	   /* gaps declared because the peer acknowledged the hole */
 	uint64_t ooo_dropped;	   /* segments partly not buffered for lack of room */
 	uint64_t truncated;	   /* segments with caplen < len */
 	uint64_t untracked;	   /* no flow and nothing to open one (pure FIN/RST/ACK) */

@@ -112,13 +112,15 @@ static void print_decode_counters(struct pipeline *pl)
 	fprintf(stderr,
 		"mysqlprobe: decode: events=%llu connections=%llu midstream=%llu gaps=%llu "
 		"gap_bytes=%llu retransmits=%llu out_of_order=%llu decode_errors=%llu resyncs=%llu "
+		"skipped_bytes=%llu "
 		"tls_conns=%llu unknown_stmt=%llu skipped_responses=%llu table_full=%llu "
 		"worker_waits=%llu\n",
 		(unsigned long long)c.mysql.events, (unsigned long long)c.flow.opened,
 		(unsigned long long)c.flow.midstream, (unsigned long long)c.flow.gaps,
 		(unsigned long long)c.flow.gap_bytes, (unsigned long long)c.flow.retransmits,
 		(unsigned long long)c.flow.out_of_order, (unsigned long long)c.mysql.decode_errors,
-		(unsigned long long)c.mysql.resyncs, (unsigned long long)c.mysql.tls_conns,
+		(unsigned long long)c.mysql.resyncs, (unsigned long long)c.mysql.skipped_bytes,
+		(unsigned long long)c.mysql.tls_conns,
 		(unsigned long long)c.mysql.unknown_stmt,
 		(unsigned long long)c.mysql.skipped_responses, (unsigned long long)c.flow.table_full,
 		(unsigned long long)c.worker_waits);

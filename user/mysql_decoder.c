@@ -20,6 +20,10 @@
 /* What of a to-server packet is kept beyond the statement text: command byte
  * and a COM_QUERY's query attributes prefix (names and values are skipped). */
 #define SERVER_KEEP_EXTRA 4096
+/* Protocol::HandshakeResponse41 is 32 fixed bytes, user, auth data, db and plugin name
+ * (each short) and connection attributes, which clients cap at 64 KiB. A longer "response"
+ * is something else (an HTTP request reads as 5.5 MB). */
+#define MAX_HANDSHAKE_RESPONSE (128 * 1024)
 /* A request slot's text buffer grown past this by one long statement is
  * released when the slot is reused. */
 #define TEXT_SHRINK (64 * 1024)
@@ -314,7 +318,14 @@ static void set_user(struct mysql_conn *c, const void *s, size_t len)
 static void midstream(struct mysql_conn *c)
 {
 	c->phase = PH_COMMAND;
-	c->cnt->midstream_conns++;
+	if (!c->opened) {
+		c->cnt->midstream_conns++;
+		return;
+	}
+	/* Seen from its SYN, yet not opened by a greeting: not MySQL (HTTP, random bytes,
+	 * a protocol where the client speaks first). */
+	c->cnt->decode_errors++;
+	c->cnt->resyncs++;
 }
 
 /* Protocol::HandshakeV10 (or an ERR when the server refuses the connection). */
@@ -693,6 +704,16 @@ static int header_ok(void *ctx, int dir, uint8_t seq, uint32_t len)
 	struct mysql_conn *c = ctx;
 	struct mysql_req *head = mysql_head(c);
 
+	if (c->phase == PH_HANDSHAKE && dir == MP_DIR_TO_SERVER) {
+		/* The answer to the greeting (sequence id 0) has sequence id 1. Anything else
+		 * is not a MySQL client (HTTP, random bytes): count it once and stop, the
+		 * server refuses the connection. */
+		if (seq == 1 && len <= MAX_HANDSHAKE_RESPONSE)
+			return 1;
+		c->cnt->decode_errors++;
+		stop(c);
+		return 0;
+	}
 	if (c->phase != PH_COMMAND)
 		return 1;
 	if (dir == MP_DIR_TO_SERVER) {
@@ -885,6 +906,12 @@ cleanup:
 	return NULL;
 }
 
+void mysql_conn_opened(struct mysql_conn *c)
+{
+	if (c->phase == PH_INIT)
+		c->opened = 1;
+}
+
 void mysql_conn_free(struct mysql_conn *c)
 {
 	if (!c)
@@ -929,10 +956,12 @@ void mysql_gap(struct mysql_conn *c, int dir, uint64_t missing_bytes, uint64_t t
 	if (c->stopped || c->closed || (dir != MP_DIR_TO_SERVER && dir != MP_DIR_TO_CLIENT))
 		return;
 	c->cnt->resyncs++;
-	if (c->phase == PH_INIT)
+	if (c->phase == PH_INIT) {
+		c->opened = 0; /* the greeting may be what was lost: nothing to hold against */
 		midstream(c);
-	else if (c->phase < PH_COMMAND)
+	} else if (c->phase < PH_COMMAND) {
 		c->phase = PH_COMMAND;
+	}
 	mysql_framer_resync(&c->fr[dir]);
 	if (c->fr[dir].stopped) {
 		stop(c);

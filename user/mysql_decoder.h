@@ -57,6 +57,16 @@ struct mysql_counters {
 struct mysql_conn *mysql_conn_new(const struct mysql_callbacks *cb, void *ctx,
 				  const struct mysql_limits *lim, struct mysql_counters *cnt);
 /*
+ * Says the connection was seen from its start (the capture saw the SYN), before any bytes
+ * are fed: the first bytes of the server must then be its greeting and the client must not
+ * speak before it. Bytes that break this are a protocol error, counted once (a greeting lost
+ * by the capture while the client's reply was not counts too, unless the loss was reported
+ * first with mysql_gap); decoding then continues as for a connection joined mid-stream.
+ * Without this call the decoder cannot tell a connection that is not MySQL from one joined
+ * mid-stream.
+ */
+void mysql_conn_opened(struct mysql_conn *c);
+/*
  * Feeds bytes of direction dir (MP_DIR_TO_SERVER or MP_DIR_TO_CLIENT) in
  * stream order; ts_ns stamps all of them. Events come out through the
  * callbacks before it returns. Returns 0, or -EINVAL for a bad dir. Bad bytes

@@ -91,6 +91,7 @@ struct mysql_conn {
 	struct mysql_counters *cnt;
 	struct mysql_framer fr[2];
 	int phase;
+	int opened; /* the capture saw the connection open: its first bytes are the greeting */
 	int stopped;
 	int tls;
 	int compressed;

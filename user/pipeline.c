@@ -141,7 +141,6 @@ static void *flow_open(void *ctx, const struct flow_key *k, uint64_t ts_ns, int 
 	struct conn *c = calloc(1, sizeof(*c));
 
 	(void)ts_ns;
-	(void)midstream;
 	if (!c)
 		return NULL;
 	c->w = w;
@@ -151,6 +150,9 @@ static void *flow_open(void *ctx, const struct flow_key *k, uint64_t ts_ns, int 
 		free(c);
 		return NULL;
 	}
+	/* The capture saw the SYN: a first byte that is not MySQL is then a decode error. */
+	if (!midstream)
+		mysql_conn_opened(c->dec);
 	return c;
 }
 

@@ -396,3 +396,87 @@ class Collector:
 def report_counts(reports):
     """Sum of count over every stats row of the reports."""
     return sum(row['count'] for r in reports for row in r['stats'])
+
+
+# ---------------------------------------------------------------- pcap files
+def read_pcap(path):
+    """(linktype, nanosecond?, [(ts_sec, ts_frac, caplen, origlen, data)]) of a pcap file."""
+    import struct
+    with open(path, 'rb') as f:
+        buf = f.read()
+    magic = struct.unpack('<I', buf[:4])[0]
+    if magic not in (0xa1b2c3d4, 0xa1b23c4d):
+        raise ValueError(f'{path}: not a little-endian pcap file')
+    nano = magic == 0xa1b23c4d
+    linktype = struct.unpack('<I', buf[20:24])[0]
+    off, recs = 24, []
+    while off + 16 <= len(buf):
+        s, frac, cap, orig = struct.unpack('<IIII', buf[off:off + 16])
+        recs.append((s, frac, cap, orig, buf[off + 16:off + 16 + cap]))
+        off += 16 + cap
+    return linktype, nano, recs
+
+
+def write_pcap(path, linktype, nano, recs):
+    """Writes records as read_pcap returns them; caplen is taken from the data."""
+    import struct
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<IHHiIII', 0xa1b23c4d if nano else 0xa1b2c3d4, 2, 4, 0, 0,
+                            262144, linktype))
+        for s, frac, cap, orig, data in recs:
+            f.write(struct.pack('<IIII', s, frac, len(data), orig - (cap - len(data))))
+            f.write(data)
+
+
+def tcpdump_buffered(path, ports, dev='lo', netns=None, buffer_kib=65536):
+    """A Tcpdump (same stop()) with a kernel buffer of buffer_kib (-B): bursts of several MB
+    on lo overflow tcpdump's default 2 MiB and the capture would have holes."""
+    flt = ' or '.join(f'tcp port {p}' for p in ports)
+    t = Tcpdump.__new__(Tcpdump)
+    t.path = path
+    t.proc = subprocess.Popen(wrap(netns, ['tcpdump', '-i', dev, '-s', '262144', '-B',
+                                           str(buffer_kib), '-U', '-w', path,
+                                           '--immediate-mode', flt]),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    t.err = t.proc.stderr.readline()
+    if 'listening' not in t.err:
+        raise RuntimeError(f'tcpdump failed: {t.err}')
+    return t
+
+
+def tcpdump_dropped(stop_output):
+    """Packets tcpdump says the kernel dropped (its summary at exit), or None if unsaid."""
+    import re
+    m = re.search(r'(\d+) packets? dropped by kernel', stop_output)
+    return int(m.group(1)) if m else None
+
+
+def tcp_of(frame):
+    """(src, dst, sport, dport, seq, ack, flags, payload) of an Ethernet IPv4 TCP frame
+    (addresses as dotted strings, flags the TCP flag byte), or None for anything else."""
+    import socket
+    import struct
+    if len(frame) < 34 or frame[12:14] != b'\x08\x00' or frame[14] >> 4 != 4:
+        return None
+    ip = frame[14:]
+    ihl = (ip[0] & 15) * 4
+    if ip[9] != 6 or len(ip) < ihl + 20:
+        return None
+    total = struct.unpack('>H', ip[2:4])[0]
+    tcp = ip[ihl:]
+    sport, dport, seq, ack = struct.unpack('>HHII', tcp[:12])
+    doff = (tcp[12] >> 4) * 4
+    return (socket.inet_ntoa(ip[12:16]), socket.inet_ntoa(ip[16:20]), sport, dport, seq, ack,
+            tcp[13], bytes(tcp[doff:total - ihl]))
+
+
+def tcp_frame(src, dst, sport, dport, seq, ack, flags, payload):
+    """An Ethernet IPv4 TCP frame (checksums left zero: nothing here verifies them).
+    flags is the TCP flag byte (0x02 SYN, 0x10 ACK, 0x18 PSH|ACK, 0x01 FIN, 0x04 RST)."""
+    import socket
+    import struct
+    tcp = struct.pack('>HHIIBBHHH', sport, dport, seq & 0xffffffff, ack & 0xffffffff, 5 << 4,
+                      flags, 65535, 0, 0)
+    ip = struct.pack('>BBHHHBBH4s4s', 0x45, 0, 20 + len(tcp) + len(payload), 0, 0x4000, 64, 6,
+                     0, socket.inet_aton(src), socket.inet_aton(dst))
+    return b'\0' * 12 + b'\x08\x00' + ip + tcp + bytes(payload)
