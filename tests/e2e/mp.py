@@ -264,13 +264,18 @@ class Agent:
 
 # ---------------------------------------------------------------- tcpdump
 class Tcpdump:
-    """tcpdump writing a pcap of the given ports; stop() returns once it has flushed."""
+    """tcpdump writing a pcap of the given ports; stop() returns once it has flushed.
 
-    def __init__(self, path, ports, dev='lo', netns=None, snaplen=262144, linktype=None):
+    buffer_kib sets the kernel buffer (-B): bursts of several MB on lo overflow tcpdump's
+    default 2 MiB, and on a loaded machine even small captures can then have holes."""
+
+    def __init__(self, path, ports, dev='lo', netns=None, snaplen=262144, linktype=None,
+                 buffer_kib=65536):
         flt = ' or '.join(f'tcp port {p}' for p in ports)
         self.path = path
         lt = ['-y', linktype] if linktype else []
-        self.proc = subprocess.Popen(wrap(netns, ['tcpdump', '-i', dev, '-s', str(snaplen)] + lt +
+        self.proc = subprocess.Popen(wrap(netns, ['tcpdump', '-i', dev, '-s', str(snaplen),
+                                                  '-B', str(buffer_kib)] + lt +
                                           ['-U', '-w', path, '--immediate-mode', flt]),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
@@ -426,22 +431,6 @@ def write_pcap(path, linktype, nano, recs):
         for s, frac, cap, orig, data in recs:
             f.write(struct.pack('<IIII', s, frac, len(data), orig - (cap - len(data))))
             f.write(data)
-
-
-def tcpdump_buffered(path, ports, dev='lo', netns=None, buffer_kib=65536):
-    """A Tcpdump (same stop()) with a kernel buffer of buffer_kib (-B): bursts of several MB
-    on lo overflow tcpdump's default 2 MiB and the capture would have holes."""
-    flt = ' or '.join(f'tcp port {p}' for p in ports)
-    t = Tcpdump.__new__(Tcpdump)
-    t.path = path
-    t.proc = subprocess.Popen(wrap(netns, ['tcpdump', '-i', dev, '-s', '262144', '-B',
-                                           str(buffer_kib), '-U', '-w', path,
-                                           '--immediate-mode', flt]),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    t.err = t.proc.stderr.readline()
-    if 'listening' not in t.err:
-        raise RuntimeError(f'tcpdump failed: {t.err}')
-    return t
 
 
 def tcpdump_dropped(stop_output):

@@ -355,7 +355,7 @@ def garbage_flows(recs, rnd, n=12):
 
 def replays(ns, tmp):
     pcap = os.path.join(tmp, 'orig.pcap')
-    dump = mp.tcpdump_buffered(pcap, [PORT], netns=ns)
+    dump = mp.Tcpdump(pcap, [PORT], netns=ns)
     run_py(ns, REPLAY_CLIENT, PORT)
     dump_err = dump.stop()
     mp.check(mp.tcpdump_dropped(dump_err) == 0, 'tcpdump captured every packet',

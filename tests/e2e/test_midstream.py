@@ -204,7 +204,7 @@ def main():
                 rows = db.sql('SHOW GLOBAL STATUS WHERE Variable_name IN (%s)' %
                               ','.join(f"'{s}'" for s in STATUS), socket=True, db=None)
                 return {k: int(v) for k, v in rows}
-            dump = mp.tcpdump_buffered(pcap, [PORT], netns=ns)
+            dump = mp.Tcpdump(pcap, [PORT], netns=ns)
             py, sb, all_of = run_workload(ns, ctl)
             mp.poll(lambda: all_of('busy'), timeout=30, what='every connection busy')
             agent = mp.Agent(['-i', 'lo', '-p', str(PORT), '-o', 'events'], netns=ns)

@@ -17,30 +17,6 @@ import mp
 PORT = 3311
 
 
-def read_pcap(path):
-    """(linktype, nanosecond?, [(ts_sec, ts_frac, caplen, origlen, data)]) of a pcap file."""
-    with open(path, 'rb') as f:
-        buf = f.read()
-    magic = struct.unpack('<I', buf[:4])[0]
-    nano = magic == 0xa1b23c4d
-    linktype = struct.unpack('<I', buf[20:24])[0]
-    off, recs = 24, []
-    while off + 16 <= len(buf):
-        s, frac, cap, orig = struct.unpack('<IIII', buf[off:off + 16])
-        recs.append((s, frac, cap, orig, buf[off + 16:off + 16 + cap]))
-        off += 16 + cap
-    return linktype, nano, recs
-
-
-def write_pcap(path, linktype, nano, recs):
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<IHHiIII', 0xa1b23c4d if nano else 0xa1b2c3d4, 2, 4, 0, 0,
-                            262144, linktype))
-        for s, frac, cap, orig, data in recs:
-            f.write(struct.pack('<IIII', s, frac, len(data), orig - (cap - len(data))))
-            f.write(data)
-
-
 def write_pcapng(path, linktype, nano, recs):
     """Section header, one interface (with its timestamp resolution), enhanced packet blocks."""
     def block(btype, body):
@@ -126,18 +102,18 @@ def main():
     check_replay('linux SLL', sll, mp.tcpdump_segments(sll, [PORT]))
     check_replay('linux SLL2', sll2, mp.tcpdump_segments(sll2, [PORT]))
 
-    lt, nano, recs = read_pcap(eth)
+    lt, nano, recs = mp.read_pcap(eth)
     mp.check(lt == 1, 'tcpdump on lo writes Ethernet frames')
     ng = os.path.join(tmp, 'eth.pcapng')
     write_pcapng(ng, lt, nano, recs)
     check_replay('pcapng', ng, ref)
     raw = os.path.join(tmp, 'raw.pcap')
-    write_pcap(raw, 101, nano, to_raw_ip(recs))
+    mp.write_pcap(raw, 101, nano, to_raw_ip(recs))
     check_replay('raw IP', raw, ref)
 
     # Frames cut by the file's own snap length: kept, truncated, never invented.
     cut = os.path.join(tmp, 'cut.pcap')
-    write_pcap(cut, lt, nano, [(s, f, min(c, 100), o, d[:100]) for s, f, c, o, d in recs])
+    mp.write_pcap(cut, lt, nano, [(s, f, min(c, 100), o, d[:100]) for s, f, c, o, d in recs])
     r = replay(cut)
     segs = segs_of(r.stdout)
     mp.check(r.returncode == 0 and collections.Counter(segs) == collections.Counter(ref),

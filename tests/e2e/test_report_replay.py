@@ -35,9 +35,10 @@ def capture(path):
                         pass
                     cur.execute('SELECT SLEEP(0.5)')
             c.close()
-            dump.stop()
+            dropped = mp.tcpdump_dropped(dump.stop())
         finally:
             db.stop()
+    mp.check(dropped == 0, 'the capture is whole (tcpdump dropped nothing)', f'{dropped}')
 
 
 def replay(path, *args):
