@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Offline throughput: sysbench captures (tcpdump on lo) replayed through the agent, tshark's MySQL
+dissector and pt-query-digest, plus a perf profile of the agent. Prints a Markdown section.
+
+The captures live in a temp dir and are deleted at the end (--keep DIR keeps them).
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import mpbench as mb
+from mpbench import mp
+
+PORT = 3320
+GOAL_PER_CORE = 1e6
+GOAL_TSHARK = 100
+
+
+def parse_args():
+    a = argparse.ArgumentParser(description=__doc__)
+    a.add_argument('--ps-events', type=int, default=400000,
+                   help='oltp_point_select statements per point-select capture')
+    a.add_argument('--rw-events', type=int, default=12000,
+                   help='oltp_read_write transactions (20 statements each)')
+    a.add_argument('--threads', type=int, default=8, help='sysbench threads while capturing')
+    a.add_argument('--runs', type=int, default=3, help='agent replays per setting (median)')
+    a.add_argument('--pt-packets', type=int, default=60000,
+                   help='packets of each capture fed to pt-query-digest (0 = whole capture)')
+    a.add_argument('--tshark-packets', type=int, default=0,
+                   help='packets of each capture fed to tshark (0 = whole capture)')
+    a.add_argument('--no-profile', action='store_true', help='skip the perf profile')
+    a.add_argument('--keep', help='keep the captures in this directory')
+    return a.parse_args()
+
+
+CAPTURES = (  # name, sysbench workload, --db-ps-mode
+    ('point_select_text', 'oltp_point_select', 'disable'),
+    ('point_select_ps', 'oltp_point_select', 'auto'),
+    ('read_write_ps', 'oltp_read_write', 'auto'),
+)
+
+
+def capture(ns, sb, path, events, threads):
+    """tcpdump on lo while sysbench runs a fixed number of events; returns (cmds, info)."""
+    # --immediate-mode: without it the packets still in the kernel buffer when tcpdump gets
+    # SIGINT are lost, and the capture ends with half-finished statements.
+    td = ['tcpdump', '-i', 'lo', '-s', '0', '-B', '131072', '--immediate-mode', '-w', path,
+          'tcp', 'port', str(PORT)]
+    p = mb.Proc(ns.cmd(td))
+    p.wait_for('listening')
+    run = sb.run_argv([f'--threads={threads}', f'--events={events}', '--time=0'])
+    res = sb.run(run[len(sb.base) + 1:])
+    p.stop(mb.signal.SIGINT)
+    err = p.err()
+    m = re.search(r'(\d+) packets captured', err)
+    d = re.search(r'(\d+) packets dropped by kernel', err)
+    return (mb.shell(td), mb.shell(run)), {
+        'packets': int(m.group(1)) if m else 0, 'dropped': int(d.group(1)) if d else -1,
+        'queries': res.queries, 'bytes': os.path.getsize(path)}
+
+
+def replay(path, kind, workers):
+    argv = [mb.BIN, '-r', path, '-p', str(PORT), '-o', kind, '--workers', str(workers)]
+    p = mb.run_timed(argv)
+    if p.status != 0:
+        raise RuntimeError(f'{argv}: exit {p.status}: {p.err()[-1000:]}')
+    return p, mb.counters(p.err(), 'decode')
+
+
+def agent_rows(caps, kind, runs):
+    """{(name, workers): dict(median wall, cpu, rss, events, cmd, counters)}"""
+    out = {}
+    for name, path in caps:
+        for w in (1, 2):
+            rs = [replay(path, kind, w) for _ in range(runs)]
+            ev = rs[0][1].get('events', 0)
+            out[(name, w)] = {
+                'events': ev, 'dec': rs[0][1],
+                'wall': mb.median([p.wall for p, _ in rs]),
+                'cpu': mb.median([p.cpu for p, _ in rs]),
+                'user': mb.median([p.user for p, _ in rs]),
+                'sys': mb.median([p.sys for p, _ in rs]),
+                'rss_kb': max(p.maxrss_kb for p, _ in rs),
+                'cmd': mb.shell(rs[0][0].argv)}
+            mb.log(f'offline: {name} workers={w}: {ev} events in {out[(name, w)]["wall"]:.2f}s')
+    return out
+
+
+def subset(path, packets, tmp, tag):
+    """The first `packets` packets of a capture (the whole file when packets == 0)."""
+    if not packets:
+        return path
+    sub = os.path.join(tmp, f'{tag}.sub.pcap')
+    subprocess.run(['tcpdump', '-r', path, '-c', str(packets), '-w', sub], check=True,
+                   stderr=subprocess.DEVNULL)
+    return sub
+
+
+def tshark(path):
+    """tshark's MySQL dissector over the capture: (Proc, requests it decoded, argv)."""
+    argv = ['tshark', '-r', path, '-d', f'tcp.port=={PORT},mysql', '-Y', 'mysql.command',
+            '-T', 'fields', '-e', 'mysql.command']
+    out = tempfile.TemporaryFile('w+')
+    p = mb.run_timed(argv, stdout=out)
+    out.seek(0)
+    # One line per frame; a frame holding several requests lists their commands comma-separated.
+    n = sum(len(l.strip().split(',')) for l in out if l.strip())
+    return p, n, argv
+
+
+def pt_digest(path):
+    """tcpdump -x text into pt-query-digest --type tcpdump: (Proc, queries it counted, cmd)."""
+    cmd = (f'tcpdump -r {path} -x -n -q -tttt 2>/dev/null | pt-query-digest --type tcpdump '
+           f'--watch-server 127.0.0.1:{PORT} --output json --limit 5')
+    out = tempfile.TemporaryFile('w+')
+    p = mb.run_timed(['sh', '-c', cmd], stdout=out)
+    out.seek(0)
+    txt = out.read()
+    n = 0
+    try:
+        n = json.loads(txt[txt.index('{'):])['global']['query_count']
+    except (ValueError, KeyError):
+        m = re.search(r'"query_count"\s*:\s*(\d+)', txt)
+        n = int(m.group(1)) if m else 0
+    return p, n, cmd
+
+
+def profile(path, kind, tmp):
+    """perf record of one single-worker replay: [(symbol, share %)] of the top self costs."""
+    data = os.path.join(tmp, 'perf.data')
+    rec = ['perf', 'record', '-F', '4999', '-o', data, '--', mb.BIN, '-r', path, '-p', str(PORT),
+           '-o', kind, '--workers', '1']
+    r = subprocess.run(rec, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        return None, mb.shell(rec), r.stderr[-500:]
+    rep = ['perf', 'report', '-i', data, '--stdio', '--no-children', '--sort', 'dso,symbol',
+           '--percent-limit', '0.5']
+    out = subprocess.run(rep, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
+    rows = []
+    for line in out.splitlines():
+        m = re.match(r'\s*([\d.]+)%\s+(\S+)\s+\[[.k]\]\s+(\S+)', line)
+        if m:
+            rows.append((m.group(3), m.group(2), float(m.group(1))))
+    ev = re.search(r"Samples: (\S+) of event '([^']+)'", out)
+    return rows, mb.shell(rec), (f'{ev.group(1)} samples of {ev.group(2)}' if ev else '')
+
+
+# What the top symbols cost and what would remove them; keyed by symbol prefix, written from
+# reading the profile (a symbol not listed here is still shown, with no remedy claimed).
+REMEDIES = {
+    'event_json': 'formatting every event as JSON; the report path aggregates instead.',
+    'template_make': 'the templater lexes every statement; caching the template per prepared '
+                     'statement id (executes repeat the same text) would skip it for executes.',
+    'sql_lex': 'the templater lexes every statement; caching the template per prepared '
+               'statement id or per exact text hash would skip most of it.',
+    'sql_kw': 'keyword lookup for every identifier-like token; a perfect hash keyed on length '
+              'and first bytes would make it one probe.',
+    'flow_': 'flow lookup and reassembly per segment; batching segments of one flow '
+             '(the ring buffer delivers them back to back) would amortise the lookup.',
+    'pcap_': 'libpcap reading the file record by record; mmap of the file and parsing '
+             'records in place would remove the copies.',
+    'mysql_': 'decoding every packet header and response; skipping row bodies by length '
+              'instead of walking them would remove most of it.',
+    'memcpy': 'copying segment payloads between source, flow buffer and decoder; handing '
+              'in-order payloads straight to the decoder would remove the copies.',
+    '__memmove': 'copying segment payloads between source, flow buffer and decoder; handing '
+                 'in-order payloads straight to the decoder would remove the copies.',
+    'malloc': 'allocation per event or segment; per-worker free lists would remove it.',
+    'free': 'allocation per event or segment; per-worker free lists would remove it.',
+    '_int_': 'allocation per event or segment (glibc malloc internals); per-worker free lists '
+             'would remove it.',
+    'XXH': 'hashing the template text for its id; hashing once per distinct template (cache '
+           'by prepared statement id) would remove most of it.',
+}
+
+
+def remedy(sym):
+    for k, v in REMEDIES.items():
+        if sym.startswith(k) or k in sym:
+            return v
+    return 'not analysed yet.'
+
+
+def main():
+    args = parse_args()
+    kind = mb.agent_output_kind()
+    tmp = args.keep or tempfile.mkdtemp(prefix='mp-bench-offline-')
+    os.makedirs(tmp, exist_ok=True)
+    caps, info, cmds = [], {}, {}
+    try:
+        with mp.Netns('boff') as ns:
+            db = mp.MariaDB(port=PORT, netns=ns)
+            try:
+                prep = mb.Sysbench(ns, PORT, 'oltp_point_select')
+                prep.prepare()
+                for name, wl, ps in CAPTURES:
+                    sb = mb.Sysbench(ns, PORT, wl, ps)
+                    ev = args.rw_events if wl == 'oltp_read_write' else args.ps_events
+                    path = os.path.join(tmp, f'{name}.pcap')
+                    cmds[name], info[name] = capture(ns, sb, path, ev, args.threads)
+                    caps.append((name, path))
+                    mb.log(f'offline: captured {name}: {info[name]}')
+            finally:
+                db.stop()
+        rows = agent_rows(caps, kind, args.runs)
+        tsh, pt = {}, {}
+        for name, path in caps:
+            sub = subset(path, args.tshark_packets, tmp, name + '.tshark')
+            p, n, argv = tshark(sub)
+            _, dec = replay(sub, kind, 1)
+            tsh[name] = (p, n, mb.shell(argv), dec.get('events', 0))
+            mb.log(f'offline: tshark {name}: {n} requests in {p.wall:.1f}s')
+            sub = subset(path, args.pt_packets, tmp, name + '.pt')
+            p, n, cmd = pt_digest(sub)
+            _, dec = replay(sub, kind, 1)
+            pt[name] = (p, n, cmd.replace(tmp + '/', ''), dec.get('events', 0))
+            mb.log(f'offline: pt-query-digest {name}: {n} queries in {p.wall:.1f}s')
+        prof = None if args.no_profile else profile(caps[0][1], kind, tmp)
+        print_section(args, kind, caps, info, cmds, rows, tsh, pt, prof, tmp)
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def print_section(args, kind, caps, info, cmds, rows, tsh, pt, prof, tmp):
+    out = ['## Offline replay: mysqlprobe vs tshark vs pt-query-digest (bench/bench_offline.py)\n']
+    total = sum(rows[(n, 1)]['events'] for n, _ in caps)
+    out.append(f'Captures taken by the bench (tcpdump on lo of a MariaDB in a namespace, sysbench '
+               f'{args.threads} threads, 1 table of {mb.TABLE_SIZE:,} rows); '
+               f'**{total:,} statements in total** (agent events: every client command, '
+               'COM_STMT_PREPARE / CLOSE and COM_QUIT included):\n')
+    out += ['| capture | sysbench run | queries (sysbench) | statements (agent) | packets | '
+            'tcpdump drops | MB |', '|---|---|---:|---:|---:|---:|---:|']
+    for name, _ in caps:
+        i = info[name]
+        out.append(f'| {name} | `{cmds[name][1]}` | {i["queries"]:,} | '
+                   f'{rows[(name, 1)]["events"]:,} | {i["packets"]:,} | {i["dropped"]} | '
+                   f'{i["bytes"] / 1e6:.0f} |')
+    out.append(f'\nCapture command: `{cmds[caps[0][0]][0]}` (in the namespace; FILE in a temp dir, '
+               'deleted afterwards).\n')
+    out.append(f'### mysqlprobe replay (`-o {kind}`)\n')
+    out.append(f'Command: `build/mysqlprobe -r FILE -p {PORT} -o {kind} --workers N`; '
+               f'median of {args.runs} runs; statements = `events=` of the agent\'s '
+               '`mysqlprobe: decode:` line; wall = the whole process; CPU = user+sys from '
+               'wait4; per core = statements per CPU second.\n')
+    out += ['| capture | workers | statements | wall s | statements/s (wall) | user s | sys s | '
+            'statements per CPU s | peak RSS MB | gaps |',
+            '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+    tot = {1: [0, 0.0, 0.0], 2: [0, 0.0, 0.0]}
+    for name, _ in caps:
+        for w in (1, 2):
+            r = rows[(name, w)]
+            out.append(f'| {name} | {w} | {r["events"]:,} | {r["wall"]:.2f} | '
+                       f'{r["events"] / r["wall"]:,.0f} | {r["user"]:.2f} | {r["sys"]:.2f} | '
+                       f'{r["events"] / max(r["cpu"], 1e-6):,.0f} | {r["rss_kb"] / 1024:.1f} | '
+                       f'{r["dec"].get("gaps", "?")} |')
+            tot[w][0] += r['events']
+            tot[w][1] += r['wall']
+            tot[w][2] += r['cpu']
+    for w in (1, 2):
+        out.append(f'| **all three** | {w} | {tot[w][0]:,} | {tot[w][1]:.2f} | '
+                   f'**{tot[w][0] / tot[w][1]:,.0f}** | | | **{tot[w][0] / tot[w][2]:,.0f}** | | |')
+    out.append('')
+
+    out.append('### Same captures through tshark and pt-query-digest\n')
+    out.append(f'tshark: `{tsh[caps[0][0]][2]}` (FILE = ' +
+               ('the whole capture' if not args.tshark_packets else
+                f'its first {args.tshark_packets:,} packets') + ', run once: it is slow). '
+               'pt-query-digest: `' + pt[caps[0][0]][2].replace(pt[caps[0][0]][2].split()[2], 'FILE')
+               + '` (FILE = ' + ('the whole capture' if not args.pt_packets else
+                                 f'the first {args.pt_packets:,} packets of each capture, cut with '
+                                 '`tcpdump -r CAPTURE -c N -w FILE`') +
+               ', run once; its wall time covers the tcpdump text conversion and the parser). '
+               'Statements in FILE are counted by the agent; rates are statements of FILE per '
+               'second of the tool\'s wall time (and per CPU second). The agent column is the '
+               'single-worker median from the table above.\n')
+    out += ['| capture | tool | input | statements in input | tool counted | wall s | '
+            'statements/s (wall) | per CPU s | mysqlprobe is × faster (wall) |',
+            '|---|---|---|---:|---:|---:|---:|---:|---:|']
+    ratios = []
+    for name, _ in caps:
+        a = rows[(name, 1)]
+        arate = a['events'] / a['wall']
+        for tool, d, pk in (('tshark', tsh, args.tshark_packets), ('pt-query-digest', pt,
+                                                                    args.pt_packets)):
+            p, n, _, stm = d[name]
+            rate = stm / max(p.wall, 1e-6)
+            inp = 'whole capture' if not pk else f'first {pk:,} packets'
+            out.append(f'| {name} | {tool} | {inp} | {stm:,} | {n:,} | {p.wall:.1f} | '
+                       f'{rate:,.0f} | {stm / max(p.cpu, 1e-6):,.0f} | '
+                       f'**{arate / max(rate, 1e-6):,.0f}×** |')
+            ratios.append((tool, arate / max(rate, 1e-6)))
+    out.append('\n"tool counted" is what the tool itself reports (tshark: request PDUs its '
+               'dissector found, `mysql.command` occurrences; pt-query-digest: `query_count` of '
+               'its JSON output); where it is below the statements in the input, the tool '
+               'missed or merged statements (e.g. pt-query-digest does not parse every '
+               'binary-protocol execute).')
+    if pt and args.pt_packets:
+        out.append('pt-query-digest runs on a prefix only because a whole capture would take '
+                   'minutes; its rate on the prefix is reported as is, and the prefix includes '
+                   'connection setup, which only makes the agent\'s relative figure worse for it.')
+    out.append('')
+
+    if prof is not None:
+        rows_p, cmd, what = prof
+        out.append('### Profile of the agent\n')
+        if rows_p is None:
+            out.append(f'`{cmd}` failed: `{what}`. No profile this run.\n')
+        else:
+            out.append(f'`{cmd}` then `perf report --stdio --no-children --sort dso,symbol` '
+                       f'({what}; FILE = the {caps[0][0]} capture). Top self costs:\n')
+            out += ['| # | symbol | object | share | what would remove it |',
+                    '|---:|---|---|---:|---|']
+            for i, (sym, dso, pct) in enumerate(rows_p[:3], 1):
+                out.append(f'| {i} | `{sym}` | {dso} | {pct:.1f}% | {remedy(sym)} |')
+            rest = ', '.join(f'`{s}` {p:.1f}%' for s, _, p in rows_p[3:10])
+            out.append(f'\nNext: {rest}.\n')
+    print('\n'.join(out))
+    # For bench/run.py's goals table.
+    w1 = tot[1][0] / max(tot[1][2], 1e-6)
+    tsh_ratio = min((r for t, r in ratios if t == 'tshark'), default=0)
+    goals = {'offline_per_core': w1, 'offline_wall_1w': tot[1][0] / tot[1][1],
+             'tshark_ratio_min': tsh_ratio,
+             'tshark_ratio_all': [round(r, 1) for t, r in ratios if t == 'tshark']}
+    mb.save_results('offline', goals)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
