@@ -35,7 +35,7 @@ def main():
            f'dropped {med["records_dropped"]:.0f}). The test-run harness itself accounts for '
            'roughly the unrelated-port figure.\n']
 
-    print("\n".join(out) + "\n")
+    print('\n'.join(out))
 
 
 if __name__ == '__main__':

@@ -132,13 +132,42 @@ def pt_digest(path):
 
 
 def profile(path, kind, tmp):
-    """perf record of one single-worker replay: [(symbol, share %)] of the top self costs."""
+    """perf record of one single-worker replay (callgrind on a prefix when perf cannot sample):
+    ([(symbol, object, self share %)], command, what was sampled)."""
+    rows, cmd, what = perf_profile(path, kind, tmp)
+    if rows:
+        return rows, cmd, what
+    mb.log(f'offline: perf failed ({what}); using callgrind')
+    sub = subset(path, 40000, tmp, 'callgrind')
+    crows, ccmd, cwhat = callgrind_profile(sub, kind, tmp)
+    return crows, ccmd, f'perf could not sample ({what}); callgrind instead: {cwhat}'
+
+
+def callgrind_profile(path, kind, tmp):
+    out = os.path.join(tmp, 'callgrind.out')
+    rec = ['valgrind', '--tool=callgrind', f'--callgrind-out-file={out}', mb.BIN, '-r', path,
+           '-p', str(PORT), '-o', kind, '--workers', '1']
+    r = subprocess.run(rec, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        return None, mb.shell(rec), r.stderr[-300:]
+    ann = subprocess.run(['callgrind_annotate', out], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True).stdout
+    rows = []
+    for line in ann.splitlines():
+        m = re.match(r'\s*[\d,]+ \(\s*([\d.]+)%\)\s+([^:\s]+):(\S+)(?: \[(\S+)\])?', line)
+        if m:
+            rows.append((m.group(3), os.path.basename(m.group(4) or m.group(2)),
+                         float(m.group(1))))
+    return rows, mb.shell(rec), 'instructions (Ir), self cost'
+
+
+def perf_profile(path, kind, tmp):
     data = os.path.join(tmp, 'perf.data')
     rec = ['perf', 'record', '-F', '4999', '-o', data, '--', mb.BIN, '-r', path, '-p', str(PORT),
            '-o', kind, '--workers', '1']
     r = subprocess.run(rec, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if r.returncode != 0:
-        return None, mb.shell(rec), r.stderr[-500:]
+        return None, mb.shell(rec), r.stderr.strip()[-300:]
     rep = ['perf', 'report', '-i', data, '--stdio', '--no-children', '--sort', 'dso,symbol',
            '--percent-limit', '0.5']
     out = subprocess.run(rep, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout
@@ -314,8 +343,10 @@ def print_section(args, kind, caps, info, cmds, rows, tsh, pt, prof, tmp):
         if rows_p is None:
             out.append(f'`{cmd}` failed: `{what}`. No profile this run.\n')
         else:
-            out.append(f'`{cmd}` then `perf report --stdio --no-children --sort dso,symbol` '
-                       f'({what}; FILE = the {caps[0][0]} capture). Top self costs:\n')
+            rep = ('`callgrind_annotate`' if cmd.startswith('valgrind') else
+                   '`perf report --stdio --no-children --sort dso,symbol`')
+            out.append(f'`{cmd.replace(tmp + "/", "")}` then {rep} ({what}; the '
+                       f'{caps[0][0]} capture). Top self costs:\n')
             out += ['| # | symbol | object | share | what would remove it |',
                     '|---:|---|---|---:|---|']
             for i, (sym, dso, pct) in enumerate(rows_p[:3], 1):
