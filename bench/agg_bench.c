@@ -100,7 +100,7 @@ int main(void)
 	       "\"keys_large\":%zu,\"agg_add_ns_large\":%.1f,\"agg_merge_us\":%.1f,"
 	       "\"report_write_us\":%.1f,\"report_bytes\":%zu}\n",
 	       CALLS, keys_1k, add_1k, agg_stat_count(a), add_10k, merge_ns / 1000.0,
-	       report_ns / 1000.0, jb.len);
+	       report_ns / 1000.0, jb.out.len);
 	jbuf_free(&jb);
 	agg_free(a);
 	agg_free(b);

@@ -31,7 +31,7 @@ static char *to_json(const struct mp_config *c, bool redact)
 	jbuf_init(&b);
 	config_to_json(c, &b, redact);
 	assert_int_equal(jbuf_error(&b), 0);
-	s = strdup(b.data);
+	s = strdup(b.out.data);
 	jbuf_free(&b);
 	return s;
 }
@@ -70,7 +70,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c.http_bind, "0.0.0.0");
 	assert_string_equal(c.http_token, "");
 	assert_int_equal(c.output, OUTPUT_REPORT);
-	assert_int_equal(c.log_level, 1);
+	assert_int_equal(c.log_level, 0);
 	assert_string_equal(config_enum_name("probe.mode", c.probe_mode), "tc");
 	config_free(&c);
 	config_free(NULL);
@@ -357,8 +357,8 @@ static void test_yaml_dump_round_trip(void **state)
 	jbuf_init(&b);
 	config_to_yaml(&c, &b, false);
 	assert_int_equal(jbuf_error(&b), 0);
-	if (config_load_buffer(&d, "dump.yaml", b.data, b.len, errbuf, sizeof(errbuf))) {
-		print_error("%s\n%s\n", errbuf, b.data);
+	if (config_load_buffer(&d, "dump.yaml", b.out.data, b.out.len, errbuf, sizeof(errbuf))) {
+		print_error("%s\n%s\n", errbuf, b.out.data);
 		fail();
 	}
 	x = to_json(&c, false);

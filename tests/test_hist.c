@@ -211,12 +211,12 @@ static void test_sparse_round_trip(void **state)
 	assert_int_equal(hist_add(&h, NULL, HIST_MAX_US + 12345), 0); /* clamped bucket */
 	hist_write_json(&h, &b);
 	assert_int_equal(jbuf_error(&b), 0);
-	assert_int_equal(hist_parse_json(&back, NULL, b.data, b.len), 0);
+	assert_int_equal(hist_parse_json(&back, NULL, b.out.data, b.out.len), 0);
 	assert_hist_equal(&h, &back);
 	/* The bare sparse array parses too, and parsing merges (counts add up). */
 	jbuf_reset(&b);
 	hist_write_sparse(&h, &b);
-	assert_int_equal(hist_parse_json(&back, NULL, b.data, b.len), 0);
+	assert_int_equal(hist_parse_json(&back, NULL, b.out.data, b.out.len), 0);
 	assert_int_equal(back.count, 2 * h.count);
 	hist_reset(&h, NULL);
 	hist_reset(&back, NULL);
@@ -232,7 +232,7 @@ static void test_sparse_exact_text(void **state)
 	hist_init(&h);
 	jbuf_init(&b);
 	hist_write_json(&h, &b);
-	assert_string_equal(b.data,
+	assert_string_equal(b.out.data,
 			    "{\"sum\":0,\"min\":0,\"max\":0,\"p50\":0,\"p95\":0,\"p99\":0,"
 			    "\"hist\":[]}");
 	assert_int_equal(hist_add(&h, NULL, 5), 0);
@@ -240,7 +240,7 @@ static void test_sparse_exact_text(void **state)
 	assert_int_equal(hist_add(&h, NULL, 130), 0);
 	jbuf_reset(&b);
 	hist_write_sparse(&h, &b);
-	assert_string_equal(b.data, "[[5,2],[131,1]]");
+	assert_string_equal(b.out.data, "[[5,2],[131,1]]");
 	hist_reset(&h, NULL);
 	jbuf_free(&b);
 }

@@ -59,7 +59,7 @@ static const char *render(struct jbuf *b, const struct agg *a, struct tmpl_seen 
 {
 	jbuf_reset(b);
 	assert_int_equal(report_write(b, &hdr, &cap, a, seen), 0);
-	return b->data;
+	return b->out.data;
 }
 
 static void test_exact_small_report(void **state)
@@ -209,10 +209,10 @@ static void test_templates_once_per_client(void **state)
 	in = input(4, "SELECT ? FROM dual", "10.0.0.1", 5);
 	assert_int_equal(agg_add(a, &in), 0);
 	assert_int_equal(templates_in(render(&b, a, early)), 1);
-	assert_true(strstr(b.data, "\"0000000000000004\":\"SELECT ? FROM dual\"") != NULL);
+	assert_true(strstr(b.out.data, "\"0000000000000004\":\"SELECT ? FROM dual\"") != NULL);
 	/* A client connecting now gets every text this period's rows need. */
 	assert_int_equal(templates_in(render(&b, a, late)), 2);
-	assert_true(strstr(b.data, "\"0000000000000001\":") != NULL);
+	assert_true(strstr(b.out.data, "\"0000000000000001\":") != NULL);
 	assert_int_equal(templates_in(render(&b, a, late)), 0);
 	/* Without a set (stdout), every text every time. */
 	assert_int_equal(templates_in(render(&b, a, NULL)), 2);
@@ -271,9 +271,9 @@ static void test_escaping(void **state)
 	(void)state;
 	jbuf_init(&b);
 	jbuf_strn(&b, nasty, sizeof(nasty) - 1);
-	assert_string_equal(b.data, expect_json);
+	assert_string_equal(b.out.data, expect_json);
 	/* It reads back (libyaml is strict about control characters) to the repaired text. */
-	assert_int_equal(jread_load(&r, b.data, b.len), 0);
+	assert_int_equal(jread_load(&r, b.out.data, b.out.len), 0);
 	s = jread_str(jread_root(&r), &len);
 	assert_int_equal(len, sizeof(expect_text) - 1);
 	assert_memory_equal(s, expect_text, len);
@@ -281,7 +281,7 @@ static void test_escaping(void **state)
 	/* An embedded NUL is escaped, not a terminator. */
 	jbuf_reset(&b);
 	jbuf_strn(&b, "x\0y", 3);
-	assert_string_equal(b.data, "\"x\\u0000y\"");
+	assert_string_equal(b.out.data, "\"x\\u0000y\"");
 	jbuf_free(&b);
 }
 
@@ -309,7 +309,7 @@ static void test_jbuf_commas(void **state)
 	jbuf_hex64(&b, 0x0123456789abcdefull);
 	jbuf_obj_close(&b);
 	assert_int_equal(jbuf_error(&b), 0);
-	assert_string_equal(b.data,
+	assert_string_equal(b.out.data,
 			    "{\"a\":[[],1,{},-2],\"b\":null,\"c\":false,"
 			    "\"d\":\"0123456789abcdef\"}");
 	jbuf_free(&b);
@@ -331,7 +331,7 @@ static void test_read_back(void **state)
 	assert_non_null(back);
 	jbuf_init(&b);
 	render(&b, a, NULL);
-	assert_int_equal(report_parse(back, &h, &c, b.data, b.len), 0);
+	assert_int_equal(report_parse(back, &h, &c, b.out.data, b.out.len), 0);
 	assert_string_equal(h.node, "db1:8667");
 	assert_int_equal(h.period_end_ms, hdr.period_end_ms);
 	assert_memory_equal(&c, &cap, sizeof(c));
@@ -362,7 +362,7 @@ static void test_read_back(void **state)
 
 		jbuf_init(&b2);
 		render(&b2, back, NULL);
-		assert_string_equal(b.data, b2.data);
+		assert_string_equal(b.out.data, b2.out.data);
 		jbuf_free(&b2);
 	}
 	assert_int_equal(report_parse(back, NULL, NULL, "{\"version\":2}", 13), -EINVAL);
@@ -399,7 +399,7 @@ static void test_long_template_reads_back(void **state)
 	assert_int_equal(agg_add(a, &in), 0);
 	jbuf_init(&b);
 	render(&b, a, NULL);
-	assert_int_equal(report_parse(back, NULL, NULL, b.data, b.len), 0);
+	assert_int_equal(report_parse(back, NULL, NULL, b.out.data, b.out.len), 0);
 	text = agg_template(back, 77, &len);
 	assert_non_null(text);
 	assert_int_equal(len, 100000);

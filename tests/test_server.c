@@ -20,7 +20,7 @@
 #include <libwebsockets.h>
 #include <snappy-c.h>
 
-#include "sbuf.h"
+#include "buf.h"
 #include "server.h"
 
 #define WAIT_MS 10000 /* generous: the suite also runs under ASan on a shared machine */
@@ -67,11 +67,11 @@ static void app_client_close(void *ctx, void *state)
 }
 
 /* The text a report renders to; the receiving side rebuilds it to compare. */
-static int render_text(const struct test_report *r, int json, struct sbuf *out)
+static int render_text(const struct test_report *r, int json, struct buf *out)
 {
 	uint64_t x = 0x9e3779b97f4a7c15ull ^ r->seq;
 	size_t i;
-	int err = sbuf_printf(out, "{\"seq\":%u,\"json\":%d,\"pad\":\"", r->seq, json);
+	int err = buf_printf(out, "{\"seq\":%u,\"json\":%d,\"pad\":\"", r->seq, json);
 
 	for (i = 0; !err && i < r->pad; i++) {
 		char c;
@@ -80,12 +80,12 @@ static int render_text(const struct test_report *r, int json, struct sbuf *out)
 		x ^= x >> 7;
 		x ^= x << 17;
 		c = (char)('a' + x % 26);
-		err = sbuf_append(out, &c, 1);
+		err = buf_append(out, &c, 1);
 	}
-	return err ? err : sbuf_puts(out, "\"}");
+	return err ? err : buf_puts(out, "\"}");
 }
 
-static int app_render(void *ctx, const void *report, void *state, struct sbuf *out)
+static int app_render(void *ctx, const void *report, void *state, struct buf *out)
 {
 	struct test_app *app = ctx;
 	const struct test_client_state *st = state;
@@ -121,24 +121,24 @@ static int app_set_period(void *ctx, unsigned ms)
 	return 0;
 }
 
-static int app_metrics(void *ctx, struct sbuf *out)
+static int app_metrics(void *ctx, struct buf *out)
 {
 	struct test_app *app = ctx;
-	int i, err = sbuf_puts(out, "# HELP mysqlprobe_test_things_total Things the test counted.\n"
+	int i, err = buf_puts(out, "# HELP mysqlprobe_test_things_total Things the test counted.\n"
 				    "# TYPE mysqlprobe_test_things_total counter\n"
 				    "mysqlprobe_test_things_total 42\n");
 
 	if (!err && app->big_metrics)
-		err = sbuf_puts(out, "# HELP mysqlprobe_test_big A gauge with many series.\n"
+		err = buf_puts(out, "# HELP mysqlprobe_test_big A gauge with many series.\n"
 				     "# TYPE mysqlprobe_test_big gauge\n");
 	for (i = 0; !err && i < app->big_metrics; i++)
-		err = sbuf_printf(out, "mysqlprobe_test_big{n=\"%d\"} %d\n", i, i);
+		err = buf_printf(out, "mysqlprobe_test_big{n=\"%d\"} %d\n", i, i);
 	return err;
 }
 
-static int app_status(void *ctx, struct sbuf *out)
+static int app_status(void *ctx, struct buf *out)
 {
-	return sbuf_puts(out, "\"role\":\"slave\",\"report_period_ms\":1000");
+	return buf_puts(out, "\"role\":\"slave\",\"report_period_ms\":1000");
 }
 
 static const struct server_callbacks app_cb = {
@@ -192,14 +192,14 @@ static long long now_ms(void)
 struct http_reply {
 	int status;
 	char head[2048];
-	struct sbuf body;
+	struct buf body;
 };
 
 static void http_req(int port, const char *method, const char *target, const char *auth,
 		     struct http_reply *rep)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
-	struct sbuf raw = {};
+	struct buf raw = {};
 	char req[1024], buf[4096];
 	long long deadline = now_ms() + WAIT_MS;
 	char *sep;
@@ -224,7 +224,7 @@ static void http_req(int port, const char *method, const char *target, const cha
 		assert_true(n >= 0);
 		if (!n)
 			break;
-		assert_int_equal(sbuf_append(&raw, buf, n), 0);
+		assert_int_equal(buf_append(&raw, buf, n), 0);
 	}
 	close(fd);
 	assert_non_null(raw.data);
@@ -232,11 +232,11 @@ static void http_req(int port, const char *method, const char *target, const cha
 	sep = strstr(raw.data, "\r\n\r\n");
 	assert_non_null(sep);
 	snprintf(rep->head, sizeof(rep->head), "%.*s", (int)(sep - raw.data), raw.data);
-	assert_int_equal(sbuf_append(&rep->body, sep + 4, raw.len - (sep + 4 - raw.data)), 0);
-	sbuf_free(&raw);
+	assert_int_equal(buf_append(&rep->body, sep + 4, raw.len - (sep + 4 - raw.data)), 0);
+	buf_free(&raw);
 }
 
-static int http_get(int port, const char *target, const char *auth, struct sbuf *body)
+static int http_get(int port, const char *target, const char *auth, struct buf *body)
 {
 	struct http_reply rep;
 
@@ -244,7 +244,7 @@ static int http_get(int port, const char *target, const char *auth, struct sbuf 
 	if (body)
 		*body = rep.body;
 	else
-		sbuf_free(&rep.body);
+		buf_free(&rep.body);
 	return rep.status;
 }
 
@@ -256,9 +256,9 @@ struct wsc {
 	struct lws_context *ctx;
 	struct lws *wsi;
 	int established, closed, errored;
-	struct sbuf cur;
+	struct buf cur;
 	int nmsgs, binary[WSC_MAX_MSGS];
-	struct sbuf msgs[WSC_MAX_MSGS];
+	struct buf msgs[WSC_MAX_MSGS];
 };
 
 static int wsc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -271,7 +271,7 @@ static int wsc_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 		c->established = 1;
 		break;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
-		assert_int_equal(sbuf_append(&c->cur, in, len), 0);
+		assert_int_equal(buf_append(&c->cur, in, len), 0);
 		if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
 			assert_true(c->nmsgs < WSC_MAX_MSGS);
 			c->binary[c->nmsgs] = lws_frame_is_binary(wsi);
@@ -353,8 +353,8 @@ static void wsc_free(struct wsc *c)
 
 	lws_context_destroy(c->ctx);
 	for (i = 0; i < c->nmsgs; i++)
-		sbuf_free(&c->msgs[i]);
-	sbuf_free(&c->cur);
+		buf_free(&c->msgs[i]);
+	buf_free(&c->cur);
 }
 
 /* Polls the server's counters until fn says done; fails after WAIT_MS. */
@@ -384,28 +384,28 @@ static int dropped_are(const struct server_stats *st, unsigned long long n)
 	return st->clients_dropped == n;
 }
 
-static void expect_text(const struct sbuf *got, unsigned seq, size_t pad, int json)
+static void expect_text(const struct buf *got, unsigned seq, size_t pad, int json)
 {
 	struct test_report r = { .seq = seq, .pad = pad };
-	struct sbuf want = {};
+	struct buf want = {};
 
 	assert_int_equal(render_text(&r, json, &want), 0);
 	assert_int_equal(got->len, want.len);
 	assert_memory_equal(got->data, want.data, want.len);
-	sbuf_free(&want);
+	buf_free(&want);
 }
 
-static void expect_snappy(const struct sbuf *got, unsigned seq, size_t pad)
+static void expect_snappy(const struct buf *got, unsigned seq, size_t pad)
 {
-	struct sbuf plain = {};
+	struct buf plain = {};
 	size_t n;
 
 	assert_int_equal(snappy_uncompressed_length(got->data, got->len, &n), SNAPPY_OK);
-	assert_int_equal(sbuf_reserve(&plain, n), 0);
+	assert_int_equal(buf_reserve(&plain, n), 0);
 	assert_int_equal(snappy_uncompress(got->data, got->len, plain.data, &n), SNAPPY_OK);
 	plain.len = n;
 	expect_text(&plain, seq, pad, 0);
-	sbuf_free(&plain);
+	buf_free(&plain);
 }
 
 /* ---- tests ---- */
@@ -415,23 +415,23 @@ static void test_healthz_404_405(void **unused)
 	struct test_app app = {};
 	struct server *s = start(&app, NULL, 0, 0);
 	struct http_reply rep;
-	struct sbuf body = {};
+	struct buf body = {};
 
 	assert_int_equal(http_get(server_port(s), "/healthz", NULL, &body), 200);
 	assert_string_equal(body.data, "ok");
-	sbuf_free(&body);
+	buf_free(&body);
 
 	assert_int_equal(http_get(server_port(s), "/nope", NULL, &body), 404);
 	assert_non_null(strstr(body.data, "{\"error\":"));
-	sbuf_free(&body);
+	buf_free(&body);
 
 	http_req(server_port(s), "POST", "/healthz", NULL, &rep);
 	assert_int_equal(rep.status, 405);
 	assert_non_null(strcasestr(rep.head, "allow: GET"));
-	sbuf_free(&rep.body);
+	buf_free(&rep.body);
 
 	assert_int_equal(http_get(server_port(s), "/collector", NULL, &body), 426);
-	sbuf_free(&body);
+	buf_free(&body);
 	server_free(s);
 }
 
@@ -439,7 +439,7 @@ static void test_healthz_404_405(void **unused)
 static int config_update(struct server *s, const char *query, const char *reason)
 {
 	char target[256];
-	struct sbuf body = {};
+	struct buf body = {};
 	int code;
 
 	snprintf(target, sizeof(target), "/config/update%s", query);
@@ -449,7 +449,7 @@ static int config_update(struct server *s, const char *query, const char *reason
 		if (!strstr(body.data, reason))
 			fail_msg("%s: body %s does not say %s", query, body.data, reason);
 	}
-	sbuf_free(&body);
+	buf_free(&body);
 	return code;
 }
 
@@ -457,7 +457,7 @@ static void test_config_update(void **unused)
 {
 	struct test_app app = {};
 	struct server *s = start(&app, TOKEN, 0, 0);
-	struct sbuf body = {};
+	struct buf body = {};
 
 	assert_int_equal(config_update(s, "?report_period_ms=500", NULL), 200);
 	assert_int_equal(app.period_ms, 500);
@@ -494,7 +494,7 @@ static void test_config_update(void **unused)
 				  "Bearer " TOKEN, &body),
 			 409);
 	assert_string_equal(body.data, "{\"error\":\"not in a cluster\"}\n");
-	sbuf_free(&body);
+	buf_free(&body);
 	assert_int_equal(http_get(server_port(s), "/cluster/listnodes", "Bearer " TOKEN, NULL),
 			 409);
 	server_free(s);
@@ -536,14 +536,14 @@ static void test_status(void **unused)
 {
 	struct test_app app = {};
 	struct server *s = start(&app, NULL, 5, 1234);
-	struct sbuf body = {};
+	struct buf body = {};
 
 	assert_int_equal(http_get(server_port(s), "/status", NULL, &body), 200);
 	assert_non_null(
 		strstr(body.data, "{\"role\":\"slave\",\"report_period_ms\":1000,\"server\":{"));
 	assert_non_null(strstr(body.data, "\"queue_len\":5"));
 	assert_non_null(strstr(body.data, "\"max_message\":1234"));
-	sbuf_free(&body);
+	buf_free(&body);
 	server_free(s);
 }
 
@@ -552,7 +552,7 @@ static void test_metrics(void **unused)
 	struct test_app app = {};
 	struct server *s = start(&app, TOKEN, 0, 0);
 	int port = server_port(s);
-	struct sbuf body = {};
+	struct buf body = {};
 	struct wsc c;
 	char want[128];
 
@@ -573,7 +573,7 @@ static void test_metrics(void **unused)
 	assert_non_null(strstr(body.data, "mysqlprobe_server_clients_dropped_total 0\n"));
 	snprintf(want, sizeof(want), "mysqlprobe_server_client_queue_depth{client=\"127.0.0.1:");
 	assert_non_null(strstr(body.data, want));
-	sbuf_free(&body);
+	buf_free(&body);
 	wsc_free(&c);
 	server_free(s);
 }
@@ -582,7 +582,7 @@ static void test_metrics_promtool(void **unused)
 {
 	struct test_app app = {};
 	struct server *s;
-	struct sbuf body = {};
+	struct buf body = {};
 	char path[] = "/tmp/test_server_metrics_XXXXXX", cmd[256];
 	int fd, rc;
 
@@ -601,7 +601,7 @@ static void test_metrics_promtool(void **unused)
 	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s >&2", path);
 	rc = system(cmd);
 	unlink(path);
-	sbuf_free(&body);
+	buf_free(&body);
 	assert_int_equal(rc, 0);
 }
 
@@ -615,7 +615,7 @@ static void test_keepalive_big_body(void **unused)
 				  "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 	struct timeval tv = { .tv_sec = WAIT_MS / 1000 };
 	long long deadline = now_ms() + WAIT_MS;
-	struct sbuf raw = {};
+	struct buf raw = {};
 	char buf[65536], *second;
 	int fd, n;
 
@@ -628,7 +628,7 @@ static void test_keepalive_big_body(void **unused)
 	assert_int_equal(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		assert_true(now_ms() < deadline);
-		assert_int_equal(sbuf_append(&raw, buf, n), 0);
+		assert_int_equal(buf_append(&raw, buf, n), 0);
 	}
 	assert_int_equal(n, 0);
 	close(fd);
@@ -639,7 +639,7 @@ static void test_keepalive_big_body(void **unused)
 			"mysqlprobe_server_http_requests_total{code=\"other\"} 0\nHTTP/1.1 200");
 	assert_non_null(second);
 	assert_int_equal(strcmp(raw.data + raw.len - 4, "\r\nok"), 0);
-	sbuf_free(&raw);
+	buf_free(&raw);
 	server_free(s);
 }
 
@@ -770,7 +770,7 @@ static void test_slow_client_dropped(void **unused)
 		worst = dt > worst ? dt : worst;
 		/* The fast client keeps up; its queue never overflows. */
 		wsc_until_msgs(&fast, 1);
-		sbuf_free(&fast.msgs[0]);
+		buf_free(&fast.msgs[0]);
 		fast.nmsgs = 0;
 		server_get_stats(s, &st);
 		if (st.clients_dropped)

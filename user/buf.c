@@ -13,9 +13,9 @@ int buf_reserve(struct buf *b, size_t extra)
 	size_t need, cap;
 	char *p;
 
-	if (extra > (size_t)-1 - b->len)
+	if (extra >= (size_t)-1 - b->len)
 		return -ENOMEM;
-	need = b->len + extra;
+	need = b->len + extra + 1;
 	if (need <= b->cap)
 		return 0;
 	cap = b->cap ? b->cap : 64;
@@ -37,7 +37,13 @@ int buf_append(struct buf *b, const void *p, size_t n)
 		return -ENOMEM;
 	memcpy(b->data + b->len, p, n);
 	b->len += n;
+	b->data[b->len] = '\0';
 	return 0;
+}
+
+int buf_puts(struct buf *b, const char *s)
+{
+	return buf_append(b, s, strlen(s));
 }
 
 int buf_printf(struct buf *b, const char *fmt, ...)
@@ -58,7 +64,7 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 			b->len += n;
 			return 0;
 		}
-		if (buf_reserve(b, (size_t)n + 1))
+		if (buf_reserve(b, (size_t)n))
 			return -ENOMEM;
 	}
 	return -EINVAL;

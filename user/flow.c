@@ -799,17 +799,22 @@ nomem:
 	return NULL;
 }
 
+void flow_table_close_all(struct flow_table *t)
+{
+	while (t->lru.next != &t->lru) {
+		struct flow *f = flow_of(t->lru.next, lru);
+
+		flow_close(t, f, f->last_ts, FLOW_CLOSE_SHUTDOWN);
+	}
+}
+
 void flow_table_free(struct flow_table *t)
 {
 	struct ooo_chunk *c;
 
 	if (!t)
 		return;
-	while (t->lru.next != &t->lru) {
-		struct flow *f = flow_of(t->lru.next, lru);
-
-		flow_close(t, f, f->last_ts, FLOW_CLOSE_SHUTDOWN);
-	}
+	flow_table_close_all(t);
 	while (t->slabs) {
 		struct flow_slab *s = t->slabs;
 

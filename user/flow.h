@@ -114,7 +114,10 @@ int flow_table_feed(struct flow_table *t, const struct mp_seg_hdr *h, const uint
  * idle_timeout_ns, both measured against now_ns in segment time (deterministic on replay). */
 void flow_table_expire(struct flow_table *t, uint64_t now_ns);
 
-/* Flushes and closes every flow (reason FLOW_CLOSE_SHUTDOWN), then frees. Accepts NULL. */
+/* Flushes and closes every flow (reason FLOW_CLOSE_SHUTDOWN); the table stays usable. */
+void flow_table_close_all(struct flow_table *t);
+
+/* flow_table_close_all(), then frees. Accepts NULL. */
 void flow_table_free(struct flow_table *t);
 
 /* The table's counters; valid until flow_table_free. */

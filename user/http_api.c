@@ -14,7 +14,7 @@ enum route_flags {
 };
 
 typedef int (*route_fn)(const struct http_api *api, const struct http_request *req,
-			struct sbuf *body, const char **type);
+			struct buf *body, const char **type);
 
 struct route {
 	const char *path;
@@ -76,7 +76,7 @@ int http_api_token_ok(const char *authorization, const char *token)
 }
 
 /* Appends s JSON-escaped without quotes, cut after max_len bytes ("..." marks the cut). */
-static int json_escape(struct sbuf *out, const char *s, size_t max_len)
+static int json_escape(struct buf *out, const char *s, size_t max_len)
 {
 	size_t i;
 	int err = 0;
@@ -85,50 +85,50 @@ static int json_escape(struct sbuf *out, const char *s, size_t max_len)
 		unsigned char c = (unsigned char)s[i];
 
 		if (c == '"' || c == '\\')
-			err = sbuf_printf(out, "\\%c", c);
+			err = buf_printf(out, "\\%c", c);
 		else if (c < 0x20)
-			err = sbuf_printf(out, "\\u%04x", c);
+			err = buf_printf(out, "\\u%04x", c);
 		else if (c >= 0x80)
-			err = sbuf_puts(out, "?"); /* keeps the body valid UTF-8 */
+			err = buf_puts(out, "?"); /* keeps the body valid UTF-8 */
 		else
-			err = sbuf_append(out, &s[i], 1);
+			err = buf_append(out, &s[i], 1);
 	}
 	if (!err && s[i])
-		err = sbuf_puts(out, "...");
+		err = buf_puts(out, "...");
 	return err;
 }
 
-int http_api_json_str(struct sbuf *out, const char *s, size_t max_len)
+int http_api_json_str(struct buf *out, const char *s, size_t max_len)
 {
-	int err = sbuf_puts(out, "\"");
+	int err = buf_puts(out, "\"");
 
 	if (!err)
 		err = json_escape(out, s, max_len);
-	return err ? err : sbuf_puts(out, "\"");
+	return err ? err : buf_puts(out, "\"");
 }
 
 /* Appends {"error":"<what>: <why>"}; what may come from the client and is escaped and cut. */
-static int http_error(struct sbuf *body, const char **type, int code, const char *what,
+static int http_error(struct buf *body, const char **type, int code, const char *what,
 		      const char *why)
 {
-	int err = sbuf_puts(body, "{\"error\":\"");
+	int err = buf_puts(body, "{\"error\":\"");
 
 	*type = HTTP_API_JSON;
 	if (!err && what) {
 		err = json_escape(body, what, HTTP_API_NAME_ECHO_MAX);
 		if (!err)
-			err = sbuf_puts(body, ": ");
+			err = buf_puts(body, ": ");
 	}
 	if (!err)
 		err = json_escape(body, why, SIZE_MAX);
 	if (!err)
-		err = sbuf_puts(body, "\"}\n");
+		err = buf_puts(body, "\"}\n");
 	return err ? err : code;
 }
 
 /* Finds a parameter; any parameter not listed in allowed makes the request a 400. */
 static int http_args_check(const struct http_request *req, const char *const *allowed,
-			   struct sbuf *body, const char **type)
+			   struct buf *body, const char **type)
 {
 	size_t i, j;
 
@@ -164,7 +164,7 @@ static const char *http_arg_get(const struct http_request *req, const char *name
 }
 
 static int route_config_update(const struct http_api *api, const struct http_request *req,
-			       struct sbuf *body, const char **type)
+			       struct buf *body, const char **type)
 {
 	static const char *const allowed[] = { "report_period_ms", NULL };
 	const char *v;
@@ -190,19 +190,19 @@ static int route_config_update(const struct http_api *api, const struct http_req
 	if (ret)
 		return http_error(body, type, 500, "report_period_ms", strerror(-ret));
 	*type = HTTP_API_JSON;
-	ret = sbuf_printf(body, "{\"report_period_ms\":%u}\n", ms);
+	ret = buf_printf(body, "{\"report_period_ms\":%u}\n", ms);
 	return ret ? ret : 200;
 }
 
 /* Every cluster call: clustering comes with a later issue, so the role never allows it. */
 static int route_cluster(const struct http_api *api, const struct http_request *req,
-			 struct sbuf *body, const char **type)
+			 struct buf *body, const char **type)
 {
 	return http_error(body, type, 409, NULL, "not in a cluster");
 }
 
 static int route_metrics(const struct http_api *api, const struct http_request *req,
-			 struct sbuf *body, const char **type)
+			 struct buf *body, const char **type)
 {
 	static const char *const allowed[] = { NULL };
 	int ret = http_args_check(req, allowed, body, type);
@@ -215,32 +215,32 @@ static int route_metrics(const struct http_api *api, const struct http_request *
 }
 
 static int route_healthz(const struct http_api *api, const struct http_request *req,
-			 struct sbuf *body, const char **type)
+			 struct buf *body, const char **type)
 {
 	int ret;
 
 	*type = HTTP_API_TEXT;
-	ret = sbuf_puts(body, "ok");
+	ret = buf_puts(body, "ok");
 	return ret ? ret : 200;
 }
 
 static int route_status(const struct http_api *api, const struct http_request *req,
-			struct sbuf *body, const char **type)
+			struct buf *body, const char **type)
 {
 	int ret;
 
 	*type = HTTP_API_JSON;
-	ret = sbuf_puts(body, "{");
+	ret = buf_puts(body, "{");
 	if (!ret && api->status)
 		ret = api->status(api->ctx, body);
 	if (!ret)
-		ret = sbuf_puts(body, "}\n");
+		ret = buf_puts(body, "}\n");
 	return ret ? ret : 200;
 }
 
 /* A plain GET of the websocket endpoint: tell the client what it forgot. */
 static int route_collector(const struct http_api *api, const struct http_request *req,
-			   struct sbuf *body, const char **type)
+			   struct buf *body, const char **type)
 {
 	return http_error(body, type, 426, NULL, "/collector needs a websocket upgrade");
 }
@@ -258,7 +258,7 @@ static const struct route routes[] = {
 	{ "/collector", 0, route_collector },
 };
 
-int http_api_handle(const struct http_api *api, const struct http_request *req, struct sbuf *body,
+int http_api_handle(const struct http_api *api, const struct http_request *req, struct buf *body,
 		    const char **content_type)
 {
 	const struct route *r = NULL;

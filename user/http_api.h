@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "sbuf.h"
+#include "buf.h"
 
 /* Bounds of report_period_ms accepted by /config/update (100 ms .. 1 hour). */
 #define HTTP_API_PERIOD_MIN_MS 100u
@@ -37,8 +37,8 @@ struct http_api {
 	const char *token; /* NULL or "" disables authentication */
 	void *ctx;
 	int (*set_report_period_ms)(void *ctx, unsigned ms);
-	int (*metrics)(void *ctx, struct sbuf *out);
-	int (*status)(void *ctx, struct sbuf *out);
+	int (*metrics)(void *ctx, struct buf *out);
+	int (*status)(void *ctx, struct buf *out);
 };
 
 /* Media types of the bodies http_api_handle() produces. */
@@ -52,7 +52,7 @@ struct http_api {
  * body {"error":"..."} naming the parameter and the reason. Returns -ENOMEM when the body could
  * not be built (the transport then answers 500 without a body).
  */
-int http_api_handle(const struct http_api *api, const struct http_request *req, struct sbuf *body,
+int http_api_handle(const struct http_api *api, const struct http_request *req, struct buf *body,
 		    const char **content_type);
 
 /*
@@ -71,6 +71,6 @@ int http_api_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out
 int http_api_token_ok(const char *authorization, const char *token);
 
 /* Appends s as a JSON string body (quotes included): escapes controls, non-ASCII becomes '?'. */
-int http_api_json_str(struct sbuf *out, const char *s, size_t max_len);
+int http_api_json_str(struct buf *out, const char *s, size_t max_len);
 
 #endif /* MP_HTTP_API_H */

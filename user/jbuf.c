@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Growable buffer with JSON-writing helpers: commas, string escaping, numbers. */
+/* JSON writer over a struct buf: commas, string escaping, numbers, one error check. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,17 +17,15 @@ void jbuf_free(struct jbuf *b)
 {
 	if (!b)
 		return;
-	free(b->data);
+	buf_free(&b->out);
 	memset(b, 0, sizeof(*b));
 }
 
 void jbuf_reset(struct jbuf *b)
 {
-	b->len = 0;
+	buf_reset(&b->out);
 	b->err = 0;
 	b->comma = false;
-	if (b->data)
-		b->data[0] = '\0';
 }
 
 int jbuf_error(const struct jbuf *b)
@@ -35,40 +33,22 @@ int jbuf_error(const struct jbuf *b)
 	return b->err;
 }
 
-/* Makes room for n more bytes plus the terminating NUL. */
+/* Makes room for n more bytes; the first failure is remembered and ends all writing. */
 static bool jbuf_reserve(struct jbuf *b, size_t n)
 {
-	size_t want, cap;
-	char *p;
-
 	if (b->err)
 		return false;
-	if (n > SIZE_MAX / 2 - b->len)
-		goto fail;
-	want = b->len + n + 1;
-	if (want <= b->cap)
-		return true;
-	cap = b->cap ? b->cap : 256;
-	while (cap < want)
-		cap *= 2;
-	p = realloc(b->data, cap);
-	if (!p)
-		goto fail;
-	b->data = p;
-	b->cap = cap;
+	if (buf_reserve(&b->out, n)) {
+		b->err = -ENOMEM;
+		return false;
+	}
 	return true;
-fail:
-	b->err = -ENOMEM;
-	return false;
 }
 
 void jbuf_raw(struct jbuf *b, const char *s, size_t n)
 {
-	if (!jbuf_reserve(b, n))
-		return;
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-	b->data[b->len] = '\0';
+	if (jbuf_reserve(b, n))
+		buf_append(&b->out, s, n); /* cannot fail: room is reserved */
 }
 
 static void jbuf_putc(struct jbuf *b, char c)

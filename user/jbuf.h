@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Growable buffer with JSON-writing helpers: commas, string escaping, numbers. */
+/* JSON writer over a struct buf: commas, string escaping, numbers, one error check. */
 #ifndef MP_JBUF_H
 #define MP_JBUF_H
 
@@ -7,15 +7,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 /*
  * A JSON writer that never fails mid-document: the first allocation failure is remembered in
  * err and every later call is a no-op, so callers check once, at jbuf_error().
  * Commas are automatic: a value written after another value in the same container gets one.
  */
 struct jbuf {
-	char *data; /* NUL-terminated when len > 0 */
-	size_t len;
-	size_t cap;
+	struct buf out; /* the document so far: out.data, out.len (NUL-terminated) */
 	int err; /* 0 or -ENOMEM */
 	bool comma; /* the next value or key needs a leading ',' */
 };

@@ -8,21 +8,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "log.h"
 #include "pipeline.h"
+#include "server.h"
+#include "slave.h"
 #include "source.h"
 #include "template_cli.h"
-
-#define MP_VERSION "0.1.0"
-
-enum output_kind { OUT_EVENTS, OUT_SEGMENTS, OUT_NONE };
-
-struct opts {
-	struct source_config src;
-	enum output_kind output;
-	int workers;
-	char devbuf[256];
-};
 
 static volatile sig_atomic_t stop_requested;
 
@@ -32,185 +24,30 @@ static void on_signal(int sig)
 	stop_requested = 1;
 }
 
-static void usage(FILE *f)
+/* The capture source's settings from the config (strings borrowed from cfg). */
+static int source_config_from(const struct mp_config *c, const struct cli_extra *x,
+			      struct source_config *src)
 {
-	fprintf(f,
-		"Usage: mysqlprobe [OPTIONS]\n"
-		"       mysqlprobe template [--split] [--max-len N] [FILE|-]\n"
-		"Watches MySQL traffic on the given devices and reports what runs.\n\n"
-		"  -i, --device LIST      devices to capture on, comma-separated (default lo)\n"
-		"  -p, --port LIST        MySQL server ports, comma-separated, up to 8 (default 3306)\n"
-		"      --mode MODE        tc (default), xdp (XDP ingress + TC egress) or pcap\n"
-		"  -r, --replay FILE      read a pcap/pcapng file instead of capturing live\n"
-		"  -o, --output KIND      events (one JSON line per statement, default),\n"
-		"                         segments (one JSON line per TCP segment) or none\n"
-		"      --workers N        decoding threads; a connection stays on one (default 1)\n"
-		"      --snaplen N        payload bytes kept per segment (0 = whole segments)\n"
-		"      --ringbuf-mb N     BPF ring buffer / pcap buffer size in MiB (default 32)\n"
-		"      --xdp-native       attach XDP in driver mode instead of generic mode\n"
-		"  -v, --verbose          more logging (repeat for debug); prints counters each second\n"
-		"  -h, --help             this text\n"
-		"      --version          print the version\n\n"
-		"'mysqlprobe template' prints template_id<TAB>template for each statement read.\n"
-		"Exit status: 0 ok, 1 runtime failure, 2 usage or configuration error.\n");
-}
-
-static int parse_ports(const char *arg, struct port_filter *pf)
-{
-	char buf[128], *tok, *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", arg);
-	pf->nports = 0;
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *end;
-		long v = strtol(tok, &end, 10);
-
-		if (*end || v < 1 || v > 65535 || pf->nports >= MP_MAX_PORTS)
-			return -EINVAL;
-		pf->ports[pf->nports++] = (__u16)v;
-	}
-	return pf->nports ? 0 : -EINVAL;
-}
-
-static int parse_devices(char *buf, struct source_config *src)
-{
-	char *tok, *save = NULL;
-
-	src->ndevices = 0;
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (src->ndevices >= SRC_MAX_DEVICES)
-			return -E2BIG;
-		src->devices[src->ndevices++] = tok;
-	}
-	return src->ndevices ? 0 : -EINVAL;
-}
-
-static int parse_uint(const char *arg, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoul(arg, &end, 10);
-	if (errno || *end || arg[0] == '-' || *out > max)
-		return -EINVAL;
-	return 0;
-}
-
-enum { OPT_MODE = 256, OPT_SNAPLEN, OPT_RINGBUF, OPT_XDP_NATIVE, OPT_VERSION, OPT_WORKERS };
-
-static const struct option long_opts[] = {
-	{ "device", required_argument, NULL, 'i' },
-	{ "port", required_argument, NULL, 'p' },
-	{ "mode", required_argument, NULL, OPT_MODE },
-	{ "replay", required_argument, NULL, 'r' },
-	{ "output", required_argument, NULL, 'o' },
-	{ "snaplen", required_argument, NULL, OPT_SNAPLEN },
-	{ "ringbuf-mb", required_argument, NULL, OPT_RINGBUF },
-	{ "xdp-native", no_argument, NULL, OPT_XDP_NATIVE },
-	{ "workers", required_argument, NULL, OPT_WORKERS },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{},
-};
-
-/* Returns 0, 1 when the program should exit 0 (help, version), or -EINVAL. */
-static int parse_args(int argc, char **argv, struct opts *o)
-{
-	unsigned long v;
-	int c;
-
-	snprintf(o->devbuf, sizeof(o->devbuf), "lo");
-	o->src.pf.ports[0] = 3306;
-	o->src.pf.nports = 1;
-	o->src.mode = SRC_TC;
-	o->output = OUT_EVENTS;
-	o->workers = 1;
-	while ((c = getopt_long(argc, argv, "i:p:r:o:vh", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'i':
-			snprintf(o->devbuf, sizeof(o->devbuf), "%s", optarg);
-			break;
-		case 'p':
-			if (parse_ports(optarg, &o->src.pf)) {
-				fprintf(stderr, "mysqlprobe: --port: '%s' is not a list of 1..8 ports\n",
-					optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_MODE:
-			if (source_mode_parse(optarg, &o->src.mode)) {
-				fprintf(stderr, "mysqlprobe: --mode: '%s' is not tc, xdp or pcap\n",
-					optarg);
-				return -EINVAL;
-			}
-			break;
-		case 'r':
-			o->src.file = optarg;
-			break;
-		case 'o':
-			if (!strcmp(optarg, "events")) {
-				o->output = OUT_EVENTS;
-			} else if (!strcmp(optarg, "segments")) {
-				o->output = OUT_SEGMENTS;
-			} else if (!strcmp(optarg, "none")) {
-				o->output = OUT_NONE;
-			} else {
-				fprintf(stderr,
-					"mysqlprobe: --output: '%s' is not events, segments or none\n",
-					optarg);
-				return -EINVAL;
-			}
-			break;
-		case OPT_SNAPLEN:
-			if (parse_uint(optarg, MP_MAX_CAPLEN, &v)) {
-				fprintf(stderr, "mysqlprobe: --snaplen: '%s' is not 0..%d\n", optarg,
-					MP_MAX_CAPLEN);
-				return -EINVAL;
-			}
-			o->src.pf.snaplen = (__u32)v;
-			break;
-		case OPT_RINGBUF:
-			if (parse_uint(optarg, 1024, &v) || v == 0) {
-				fprintf(stderr, "mysqlprobe: --ringbuf-mb: '%s' is not 1..1024\n",
-					optarg);
-				return -EINVAL;
-			}
-			o->src.ringbuf_mb = (unsigned int)v;
-			break;
-		case OPT_XDP_NATIVE:
-			o->src.xdp_native = 1;
-			break;
-		case OPT_WORKERS:
-			if (parse_uint(optarg, 64, &v) || v == 0) {
-				fprintf(stderr, "mysqlprobe: --workers: '%s' is not 1..64\n", optarg);
-				return -EINVAL;
-			}
-			o->workers = (int)v;
-			break;
-		case 'v':
-			log_level++;
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		case OPT_VERSION:
-			printf("mysqlprobe %s\n", MP_VERSION);
-			return 1;
-		default:
-			usage(stderr);
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "mysqlprobe: unexpected argument '%s'\n", argv[optind]);
+	memset(src, 0, sizeof(*src));
+	if (c->probe_device.n > SRC_MAX_DEVICES) {
+		fprintf(stderr, "mysqlprobe: probe.device: at most %d devices\n", SRC_MAX_DEVICES);
 		return -EINVAL;
 	}
-	if (o->src.file)
-		o->src.mode = SRC_FILE;
-	if (parse_devices(o->devbuf, &o->src)) {
-		fprintf(stderr, "mysqlprobe: --device: '%s' is not a list of 1..%d devices\n",
-			o->devbuf, SRC_MAX_DEVICES);
+	for (size_t i = 0; i < c->probe_device.n; i++)
+		src->devices[src->ndevices++] = c->probe_device.v[i];
+	for (size_t i = 0; i < c->probe_port.n; i++)
+		src->pf.ports[src->pf.nports++] = c->probe_port.v[i];
+	src->pf.snaplen = (__u32)c->probe_snappylength;
+	src->ringbuf_mb = (unsigned int)c->probe_ringbuf_mb;
+	src->xdp_native = x->xdp_native;
+	src->mode = c->probe_mode == PROBE_MODE_XDP ? SRC_XDP :
+		    c->probe_mode == PROBE_MODE_PCAP ? SRC_PCAP : SRC_TC;
+	if (x->replay) {
+		src->mode = SRC_FILE;
+		src->file = x->replay;
+	}
+	if (src->mode != SRC_FILE && !src->ndevices) {
+		fprintf(stderr, "mysqlprobe: probe.device: no device to capture on\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -240,18 +77,23 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void announce(const struct opts *o, const struct source *src)
+static void announce(const struct source_config *sc, const struct source *src,
+		     const struct server *srv)
 {
-	char ports[64] = "";
-	size_t n = 0;
+	char ports[64] = "", devs[256] = "", http[32] = "";
+	size_t n = 0, m = 0;
 
-	for (__u32 i = 0; i < o->src.pf.nports; i++)
-		n += snprintf(ports + n, sizeof(ports) - n, "%s%u", i ? "," : "", o->src.pf.ports[i]);
-	if (o->src.mode == SRC_FILE)
-		fprintf(stderr, "mysqlprobe: ready: replaying %s, ports %s\n", o->src.file, ports);
+	for (__u32 i = 0; i < sc->pf.nports; i++)
+		n += snprintf(ports + n, sizeof(ports) - n, "%s%u", i ? "," : "", sc->pf.ports[i]);
+	for (int i = 0; i < sc->ndevices && m < sizeof(devs); i++)
+		m += snprintf(devs + m, sizeof(devs) - m, "%s%s", i ? "," : "", sc->devices[i]);
+	if (srv)
+		snprintf(http, sizeof(http), ", http port %d", server_port(srv));
+	if (sc->mode == SRC_FILE)
+		fprintf(stderr, "mysqlprobe: ready: replaying %s, ports %s\n", sc->file, ports);
 	else
-		fprintf(stderr, "mysqlprobe: ready: mode %s, devices %s, ports %s\n",
-			source_name(src), o->devbuf, ports);
+		fprintf(stderr, "mysqlprobe: ready: mode %s, devices %s, ports %s%s\n",
+			source_name(src), devs, ports, http);
 }
 
 static __u64 realtime_ns(void)
@@ -282,95 +124,217 @@ static void print_decode_counters(struct pipeline *pl)
 		(unsigned long long)c.worker_waits);
 }
 
+/* The running agent: what main starts and stops, in data-flow order. */
+struct agent {
+	struct mp_config cfg;
+	struct cli_extra x;
+	struct source_config sc;
+	struct source *src;
+	struct pipeline *pl;   /* NULL for --output segments */
+	struct slave *slave;   /* NULL for --output segments */
+	struct server *srv;    /* live only */
+	int live;
+};
+
+static uint64_t now_ms(void)
+{
+	return realtime_ns() / 1000000;
+}
+
+/* Live: closes the report period when its time has come, after taking in what the kernel
+ * already captured (statements completed before the boundary belong to the period). */
+static int period_due(struct agent *a)
+{
+	int n, k = 0;
+
+	if (!a->slave || !a->live || slave_ms_to_period_end(a->slave, now_ms()))
+		return 0;
+	while (k++ < 64 && (n = source_poll(a->src, 0)) > 0)
+		;
+	return slave_tick(a->slave, now_ms());
+}
+
+static int poll_timeout(const struct agent *a)
+{
+	unsigned ms = 100;
+
+	if (a->slave && a->live) {
+		unsigned left = slave_ms_to_period_end(a->slave, now_ms());
+
+		ms = left < ms ? left : ms;
+	}
+	return (int)ms;
+}
+
 /* Polls the source until a signal, the end of a replayed file, or an error. */
-static int run(struct source *src, struct pipeline *pl, int live)
+static int run(struct agent *a)
 {
 	__u64 cnt[MP_CNT_MAX];
 	double t = now_s(), next_stats = t + 1, next_sync = t + 0.2;
 	int n;
 
 	while (!stop_requested) {
-		n = source_poll(src, 100);
+		n = source_poll(a->src, poll_timeout(a));
 		if (n == -ENODATA)
 			break;
 		if (n < 0) {
 			fprintf(stderr, "mysqlprobe: capture failed: %s\n", strerror(-n));
 			return n;
 		}
-		if (n > 0 && !pl)
+		if (n > 0 && !a->pl)
 			fflush(stdout);
 		t = now_s();
 		/* Live: hand buffered events out and expire idle connections by the clock. */
-		if (pl && t >= next_sync) {
-			pipeline_sync(pl, live ? realtime_ns() : 0);
+		if (a->pl && t >= next_sync) {
+			pipeline_sync(a->pl, a->live ? realtime_ns() : 0);
+			slave_snapshot(a->slave);
 			next_sync = t + 0.2;
 		}
+		n = period_due(a);
+		if (n < 0)
+			pr_warn("report: %s\n", strerror(-n));
 		if (log_level >= LOG_LVL_INFO && t >= next_stats) {
-			source_counters(src, cnt);
+			source_counters(a->src, cnt);
 			seg_print_counters(stderr, "mysqlprobe: capture:", cnt);
-			if (pl)
-				print_decode_counters(pl);
+			if (a->pl)
+				print_decode_counters(a->pl);
 			next_stats += 1;
 		}
 	}
 	/* Deliver what is already captured before reporting the final counters. */
-	while ((n = source_poll(src, 0)) > 0)
+	while ((n = source_poll(a->src, 0)) > 0)
 		;
 	return n < 0 && n != -ENODATA ? n : 0;
 }
 
-static struct pipeline *start_pipeline(const struct opts *o)
+/* Decoding, aggregation and, live, the HTTP server. Returns 0 or -errno (message printed). */
+static int start_slave(struct agent *a)
 {
+	const struct mp_config *c = &a->cfg;
+	struct slave_config sl = {
+		.cfg = c,
+		.workers = (int)c->probe_workers,
+		.report_out = c->output == OUTPUT_REPORT ? stdout : NULL,
+		.replay = !a->live,
+		.mode = a->live ? config_enum_name("probe.mode", c->probe_mode) : "file",
+	};
 	struct pipeline_config pc = {
-		.workers = o->workers,
-		.events_out = o->output == OUT_EVENTS ? stdout : NULL,
+		.workers = (int)c->probe_workers,
+		.events_out = c->output == OUTPUT_EVENTS ? stdout : NULL,
+		.template_max_len = (size_t)c->template_max_len,
+		.on_event = slave_on_event,
+	};
+	struct server_config svc = {
+		.bind = c->http_bind,
+		.port = (int)c->serverport,
+		.max_message = c->websocket_maxmessagesize,
+		.queue_len = (unsigned)c->websocket_queue,
+		.token = c->http_token,
 	};
 
+	a->slave = slave_new(&sl);
+	if (!a->slave)
+		goto fail;
 	flow_config_default(&pc.flow);
-	return pipeline_new(&pc);
+	pc.flow.max_connections = (uint32_t)c->probe_max_connections;
+	pc.flow.idle_timeout_ns = (uint64_t)c->probe_idle_timeout_s * 1000000000ULL;
+	pc.on_event_ctx = a->slave;
+	a->pl = pipeline_new(&pc);
+	if (!a->pl)
+		goto fail;
+	/* Replay is offline work: no port to listen on (two replays can run side by side). */
+	if (a->live) {
+		a->srv = server_new(&svc, &slave_server_callbacks, a->slave);
+		if (!a->srv) {
+			fprintf(stderr, "mysqlprobe: cannot serve HTTP on %s:%lld: %s\n",
+				c->http_bind[0] ? c->http_bind : "*", (long long)c->serverport,
+				strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+fail:
+	fprintf(stderr, "mysqlprobe: failed to start workers: %s\n", strerror(errno));
+	return -errno;
+}
+
+/* Stops in data-flow order so nothing counted is lost: the source is drained, every
+ * connection closed, the final partial period reported and flushed to every client. */
+static int stop_agent(struct agent *a)
+{
+	__u64 cnt[MP_CNT_MAX];
+	int err = 0;
+
+	if (a->pl) {
+		pipeline_close(a->pl);
+		if (a->src)
+			err = slave_finish(a->slave, 0);
+		if (err)
+			fprintf(stderr, "mysqlprobe: final report: %s\n", strerror(-err));
+		if (a->srv && server_flush(a->srv, 3000))
+			pr_warn("report: clients did not take the final report within 3 s\n");
+		print_decode_counters(a->pl);
+	}
+	server_free(a->srv);
+	pipeline_free(a->pl);
+	slave_free(a->slave);
+	fflush(stdout);
+	if (a->src) {
+		source_counters(a->src, cnt);
+		seg_print_counters(stderr, "mysqlprobe: capture:", cnt);
+		source_free(a->src);
+	}
+	config_free(&a->cfg);
+	return err;
 }
 
 int main(int argc, char **argv)
 {
-	struct opts o = {};
+	static struct agent a;
 	struct seg_sink sink;
-	struct pipeline *pl = NULL;
-	struct source *src;
-	__u64 cnt[MP_CNT_MAX];
 	int err;
 
 	if (argc > 1 && !strcmp(argv[1], "template"))
 		return template_cli_main(argc - 1, argv + 1);
-	err = parse_args(argc, argv, &o);
-	if (err)
-		return err > 0 ? 0 : 2;
-	if (o.output == OUT_SEGMENTS) {
-		sink = (struct seg_sink){ .fn = print_segment, .ctx = stdout };
-	} else {
-		pl = start_pipeline(&o);
-		if (!pl) {
-			fprintf(stderr, "mysqlprobe: failed to start workers: %s\n", strerror(errno));
-			return 1;
-		}
-		sink = (struct seg_sink){ .fn = pipeline_sink, .ctx = pl };
+	err = cli_parse(argc, argv, &a.cfg, &a.x);
+	if (err < 0)
+		return 2;
+	if (err > 0) {
+		config_free(&a.cfg);
+		return 0;
 	}
-	install_signals();
-	src = source_open(&o.src, &sink);
-	if (!src) {
-		fprintf(stderr, "mysqlprobe: cannot capture: %s\n", strerror(errno));
-		pipeline_free(pl);
+	log_level = a.cfg.log_level;
+	if (!a.cfg.slave) {
+		fprintf(stderr, "mysqlprobe: slave: false (the master role) is not available in "
+				"this version\n");
+		config_free(&a.cfg);
 		return 2;
 	}
-	announce(&o, src);
-	err = run(src, pl, o.src.mode != SRC_FILE);
-	source_counters(src, cnt);
-	if (pl) {
-		pipeline_sync(pl, 0);
-		print_decode_counters(pl);
-		pipeline_free(pl); /* closes connections: their last statements are printed */
+	if (source_config_from(&a.cfg, &a.x, &a.sc)) {
+		config_free(&a.cfg);
+		return 2;
 	}
-	fflush(stdout);
-	seg_print_counters(stderr, "mysqlprobe: capture:", cnt);
-	source_free(src);
+	a.live = a.sc.mode != SRC_FILE;
+	install_signals();
+	if (a.cfg.output == OUTPUT_SEGMENTS) {
+		sink = (struct seg_sink){ .fn = print_segment, .ctx = stdout };
+	} else {
+		if (start_slave(&a)) {
+			stop_agent(&a);
+			return 1;
+		}
+		sink = (struct seg_sink){ .fn = slave_sink, .ctx = a.slave };
+	}
+	a.src = source_open(&a.sc, &sink);
+	if (!a.src) {
+		fprintf(stderr, "mysqlprobe: cannot capture: %s\n", strerror(errno));
+		stop_agent(&a);
+		return 2;
+	}
+	if (a.slave)
+		slave_attach(a.slave, a.pl, a.src, a.srv);
+	announce(&a.sc, a.src, a.srv);
+	err = run(&a);
+	err = stop_agent(&a) ?: err;
 	return err ? 1 : 0;
 }

@@ -49,7 +49,20 @@ struct pipeline {
 	int nworkers;
 	pthread_mutex_t out_lock;
 	struct pipeline_counters totals;
+	/* Counters of workers already stopped (added under out_lock by each worker's fini). */
+	struct pipeline_counters closed;
+	int is_closed;
 };
+
+/* Both counter structs hold only uint64_t: add them field by field. */
+static void add_u64s(void *dst, const void *src, size_t size)
+{
+	const uint64_t *s = src;
+	uint64_t *d = dst;
+
+	for (size_t k = 0; k < size / sizeof(uint64_t); k++)
+		d[k] += s[k];
+}
 
 static void out_flush(struct wstate *w)
 {
@@ -222,8 +235,15 @@ static void w_fini(void *wstate)
 
 	if (!w)
 		return;
+	/* The table's counters die with it: keep what closing the connections adds. */
+	flow_table_close_all(w->flows);
+	w->snap_flow = *flow_table_counters(w->flows);
 	flow_table_free(w->flows); /* closes every connection: their last events come out */
 	out_flush(w);
+	pthread_mutex_lock(&w->p->out_lock);
+	add_u64s(&w->p->closed.flow, &w->snap_flow, sizeof(w->snap_flow));
+	add_u64s(&w->p->closed.mysql, &w->mysql, sizeof(w->mysql));
+	pthread_mutex_unlock(&w->p->out_lock);
 	buf_free(&w->out);
 	free(w->tmpl);
 	w->p->ws[w->idx] = NULL;
@@ -273,6 +293,8 @@ int pipeline_sink(void *ctx, const struct mp_seg_hdr *h, const __u8 *payload)
 
 struct sync_arg {
 	uint64_t now_ns;
+	void (*fn)(void *ctx, int worker);
+	void *ctx;
 };
 
 /* Runs in each worker, in stream order, during a barrier. */
@@ -288,6 +310,8 @@ static void w_sync(void *wstate, void *arg)
 	out_flush(w);
 	w->snap_flow = *flow_table_counters(w->flows);
 	w->snap_mysql = w->mysql;
+	if (a->fn)
+		a->fn(a->ctx, w->idx);
 }
 
 static void sum_counters(struct pipeline *p)
@@ -296,21 +320,12 @@ static void sum_counters(struct pipeline *p)
 
 	for (int i = 0; i < p->nworkers; i++) {
 		struct wstate *w = p->ws[i];
-		const uint64_t *fs;
-		uint64_t *fd;
 		struct worker_stats st;
 
 		if (!w)
 			continue;
-		/* Both counter structs hold only uint64_t: add them field by field. */
-		fs = (const uint64_t *)&w->snap_flow;
-		fd = (uint64_t *)&t.flow;
-		for (size_t k = 0; k < sizeof(t.flow) / sizeof(uint64_t); k++)
-			fd[k] += fs[k];
-		fs = (const uint64_t *)&w->snap_mysql;
-		fd = (uint64_t *)&t.mysql;
-		for (size_t k = 0; k < sizeof(t.mysql) / sizeof(uint64_t); k++)
-			fd[k] += fs[k];
+		add_u64s(&t.flow, &w->snap_flow, sizeof(t.flow));
+		add_u64s(&t.mysql, &w->snap_mysql, sizeof(t.mysql));
 		worker_pool_stats(p->pool, i, &st);
 		t.worker_waits += st.waits;
 	}
@@ -319,9 +334,17 @@ static void sum_counters(struct pipeline *p)
 
 int pipeline_sync(struct pipeline *p, uint64_t now_ns)
 {
-	struct sync_arg a = { .now_ns = now_ns };
+	return pipeline_sync_each(p, now_ns, NULL, NULL);
+}
+
+int pipeline_sync_each(struct pipeline *p, uint64_t now_ns, void (*fn)(void *ctx, int worker),
+		       void *ctx)
+{
+	struct sync_arg a = { .now_ns = now_ns, .fn = fn, .ctx = ctx };
 	int err;
 
+	if (p->is_closed)
+		return -ESHUTDOWN;
 	err = worker_pool_barrier(p->pool, w_sync, &a);
 	sum_counters(p);
 	if (p->cfg.events_out)
@@ -334,14 +357,32 @@ void pipeline_counters(const struct pipeline *p, struct pipeline_counters *out)
 	*out = p->totals;
 }
 
+void pipeline_close(struct pipeline *p)
+{
+	struct worker_stats st;
+	uint64_t waits = 0;
+
+	if (p->is_closed)
+		return;
+	pipeline_sync(p, 0);
+	for (int i = 0; i < p->nworkers; i++) {
+		worker_pool_stats(p->pool, i, &st);
+		waits += st.waits;
+	}
+	worker_pool_free(p->pool); /* fini per worker: closes flows, flushes output */
+	p->pool = NULL;
+	p->is_closed = 1;
+	p->totals = p->closed;
+	p->totals.worker_waits = waits;
+	if (p->cfg.events_out)
+		fflush(p->cfg.events_out);
+}
+
 void pipeline_free(struct pipeline *p)
 {
 	if (!p)
 		return;
-	pipeline_sync(p, 0);
-	worker_pool_free(p->pool); /* fini per worker: closes flows, flushes output */
-	if (p->cfg.events_out)
-		fflush(p->cfg.events_out);
+	pipeline_close(p);
 	pthread_mutex_destroy(&p->out_lock);
 	free(p->ws);
 	free(p);

@@ -47,11 +47,25 @@ int pipeline_segment(struct pipeline *p, const struct mp_seg_hdr *h, const __u8 
  */
 int pipeline_sync(struct pipeline *p, uint64_t now_ns);
 
+/*
+ * pipeline_sync() that also runs fn(ctx, worker) inside each worker once that worker has
+ * processed everything routed before the call, in the same barrier as the counter snapshot:
+ * what fn sees (e.g. the worker's aggregator) and the counters describe the same statements.
+ */
+int pipeline_sync_each(struct pipeline *p, uint64_t now_ns, void (*fn)(void *ctx, int worker),
+		       void *ctx);
+
 /* Copies the counters gathered by the last pipeline_sync(). */
 void pipeline_counters(const struct pipeline *p, struct pipeline_counters *out);
 
-/* Closes every connection (reporting what can be reported), writes the
- * remaining output and stops the workers. Accepts NULL. */
+/*
+ * Closes every connection (reporting what can be reported: on_event still fires), writes the
+ * remaining output and stops the workers. Afterwards pipeline_counters() gives the final
+ * totals and no callback runs any more. Idempotent.
+ */
+void pipeline_close(struct pipeline *p);
+
+/* pipeline_close() if not done yet, then frees. Accepts NULL. */
 void pipeline_free(struct pipeline *p);
 
 /* A seg_sink that feeds pipeline_segment(). */

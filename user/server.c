@@ -66,7 +66,7 @@ struct server_report {
 /* lws per-session data: either a websocket client or one HTTP transaction. */
 struct server_pss {
 	struct server_client *client;
-	struct sbuf body;
+	struct buf body;
 	size_t off;
 };
 
@@ -92,7 +92,7 @@ struct server {
 
 	/* Server thread only. */
 	struct server_client *clients;
-	struct sbuf scratch;
+	struct buf scratch;
 	char arg_store[HTTP_API_MAX_ARGS][SERVER_URI_MAX];
 	time_t too_large_logged;
 	unsigned long long too_large_unlogged;
@@ -187,7 +187,7 @@ static void server_log_too_large(struct server *s, size_t len)
 }
 
 /* Turns the rendered text into the wire payload: snappy raw block, or the JSON as is. */
-static struct server_msg *client_encode(const struct server_client *c, const struct sbuf *text)
+static struct server_msg *client_encode(const struct server_client *c, const struct buf *text)
 {
 	size_t cap = c->json ? text->len : snappy_max_compressed_length(text->len);
 	struct server_msg *m = malloc(sizeof(*m) + LWS_PRE + cap);
@@ -249,7 +249,7 @@ static void server_render_one(struct server *s, struct server_client *c, const v
 {
 	int queued;
 
-	sbuf_reset(&s->scratch);
+	buf_reset(&s->scratch);
 	if (s->cb.render(s->ctx, report, c->state, &s->scratch)) {
 		atomic_fetch_add(&s->n_render_err, 1);
 		return;
@@ -481,7 +481,7 @@ static int http_dispatch(struct server *s, struct lws *wsi, const char *uri, str
 	n = http_collect_args(wsi, s->arg_store, args);
 	if (n < 0) {
 		*type = HTTP_API_JSON;
-		return sbuf_puts(&pss->body,
+		return buf_puts(&pss->body,
 				 "{\"error\":\"query: too long or too many parameters\"}\n")
 			       ?: 400;
 	}
@@ -501,14 +501,14 @@ static int http_request(struct server *s, struct lws *wsi, struct server_pss *ps
 	const char *type = HTTP_API_TEXT;
 	int code;
 
-	sbuf_reset(&pss->body);
+	buf_reset(&pss->body);
 	pss->off = 0;
 	code = http_dispatch(s, wsi, uri, pss, &type);
 	if (code < 0) {
-		sbuf_reset(&pss->body);
+		buf_reset(&pss->body);
 		code = 500;
 		type = HTTP_API_JSON;
-		if (sbuf_puts(&pss->body, "{\"error\":\"out of memory\"}\n"))
+		if (buf_puts(&pss->body, "{\"error\":\"out of memory\"}\n"))
 			return -1;
 	}
 	server_count_http(s, code);
@@ -544,7 +544,7 @@ static int http_writeable(struct lws *wsi, struct server_pss *pss)
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
-	sbuf_free(&pss->body);
+	buf_free(&pss->body);
 	/* Nonzero means the connection is not kept alive: close it. */
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
@@ -576,12 +576,12 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 		return pss ? http_writeable(wsi, pss) : -1;
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if (pss)
-			sbuf_free(&pss->body);
+			buf_free(&pss->body);
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
 		if (pss) {
 			ws_closed(s, pss);
-			sbuf_free(&pss->body);
+			buf_free(&pss->body);
 		}
 		return 0;
 	default:
@@ -596,16 +596,16 @@ static const struct lws_protocols server_protocols[] = {
 };
 
 /* Prometheus text for one counter; names end in _total (promtool's lint). */
-static int metric_counter(struct sbuf *out, const char *name, const char *help,
+static int metric_counter(struct buf *out, const char *name, const char *help,
 			  unsigned long long v)
 {
-	return sbuf_printf(out,
+	return buf_printf(out,
 			   "# HELP mysqlprobe_server_%s %s\n# TYPE mysqlprobe_server_%s counter\n"
 			   "mysqlprobe_server_%s %llu\n",
 			   name, help, name, name, v);
 }
 
-static int server_metrics_counters(struct server *s, struct sbuf *out)
+static int server_metrics_counters(struct server *s, struct buf *out)
 {
 	const struct {
 		const char *name, *help;
@@ -634,12 +634,12 @@ static int server_metrics_counters(struct server *s, struct sbuf *out)
 	return err;
 }
 
-static int server_metrics_clients(struct server *s, struct sbuf *out)
+static int server_metrics_clients(struct server *s, struct buf *out)
 {
 	struct server_client *c;
 	int err;
 
-	err = sbuf_printf(
+	err = buf_printf(
 		out,
 		"# HELP mysqlprobe_server_clients Websocket clients connected now.\n"
 		"# TYPE mysqlprobe_server_clients gauge\n"
@@ -648,17 +648,17 @@ static int server_metrics_clients(struct server *s, struct sbuf *out)
 		"# TYPE mysqlprobe_server_client_queue_depth gauge\n",
 		(unsigned long long)s->n_clients);
 	for (c = s->clients; !err && c; c = c->next)
-		err = sbuf_printf(out, "mysqlprobe_server_client_queue_depth{client=\"%s\"} %u\n",
+		err = buf_printf(out, "mysqlprobe_server_client_queue_depth{client=\"%s\"} %u\n",
 				  c->peer, c->qlen);
 	return err;
 }
 
-static int server_metrics_http(struct server *s, struct sbuf *out)
+static int server_metrics_http(struct server *s, struct buf *out)
 {
 	size_t i;
 	int err;
 
-	err = sbuf_puts(out,
+	err = buf_puts(out,
 			"# HELP mysqlprobe_server_http_requests_total HTTP requests by status.\n"
 			"# TYPE mysqlprobe_server_http_requests_total counter\n");
 	for (i = 0; !err && i <= SERVER_NCODES; i++) {
@@ -666,14 +666,14 @@ static int server_metrics_http(struct server *s, struct sbuf *out)
 
 		if (i < SERVER_NCODES)
 			snprintf(code, sizeof(code), "%d", server_http_codes[i]);
-		err = sbuf_printf(out, "mysqlprobe_server_http_requests_total{code=\"%s\"} %llu\n",
+		err = buf_printf(out, "mysqlprobe_server_http_requests_total{code=\"%s\"} %llu\n",
 				  code, (unsigned long long)s->n_http_code[i]);
 	}
 	return err;
 }
 
 /* GET /metrics: the application's metrics first, then the server's own. */
-static int server_metrics(void *ctx, struct sbuf *out)
+static int server_metrics(void *ctx, struct buf *out)
 {
 	struct server *s = ctx;
 	int err = s->cb.metrics ? s->cb.metrics(s->ctx, out) : 0;
@@ -687,16 +687,16 @@ static int server_metrics(void *ctx, struct sbuf *out)
 	return err;
 }
 
-static int server_status(void *ctx, struct sbuf *out)
+static int server_status(void *ctx, struct buf *out)
 {
 	struct server *s = ctx;
 	size_t before = out->len;
 	int err = s->cb.status ? s->cb.status(s->ctx, out) : 0;
 
 	if (!err && out->len != before)
-		err = sbuf_puts(out, ",");
+		err = buf_puts(out, ",");
 	if (!err)
-		err = sbuf_printf(
+		err = buf_printf(
 			out,
 			"\"server\":{\"port\":%d,\"clients\":%llu,\"clients_dropped\":%llu,"
 			"\"messages_sent\":%llu,\"queue_len\":%u,\"max_message\":%zu}",
@@ -981,7 +981,7 @@ void server_free(struct server *s)
 			s->cb.report_free(s->ctx, r->report);
 		free(r);
 	}
-	sbuf_free(&s->scratch);
+	buf_free(&s->scratch);
 	pthread_cond_destroy(&s->idle);
 	pthread_mutex_destroy(&s->lock);
 	free((char *)s->cfg.bind);

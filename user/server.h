@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "sbuf.h"
+#include "buf.h"
 
 struct server;
 
@@ -39,7 +39,7 @@ struct server_callbacks {
 	 * template texts this client still needs. Returns 0 or -errno (the client skips this
 	 * report; counted). Required.
 	 */
-	int (*render)(void *ctx, const void *report, void *client_state, struct sbuf *out);
+	int (*render)(void *ctx, const void *report, void *client_state, struct buf *out);
 	/*
 	 * After each successful render(): queued is 1 when the message went into the client's send
 	 * queue, 0 when it was discarded (over max_message, encoding failure, or the client was
@@ -52,13 +52,13 @@ struct server_callbacks {
 	/* GET /config/update: applies from the next period. Returns 0 or -errno. May be NULL. */
 	int (*set_report_period_ms)(void *ctx, unsigned ms);
 	/* GET /metrics: appends the application's Prometheus text. 0 or -errno. May be NULL. */
-	int (*metrics)(void *ctx, struct sbuf *out);
+	int (*metrics)(void *ctx, struct buf *out);
 	/*
 	 * GET /status: appends JSON object members without the braces, e.g.
 	 * "\"role\":\"slave\",\"report_period_ms\":1000", or nothing. The server adds a "server"
 	 * member after them. Returns 0 or -errno. May be NULL.
 	 */
-	int (*status)(void *ctx, struct sbuf *out);
+	int (*status)(void *ctx, struct buf *out);
 };
 
 /* Counters since server_new(); a consistent-enough snapshot for tests and logs. */

@@ -319,3 +319,80 @@ def parse_tcpdump_text(text, ports):
             continue
         out.append((d, seq, length))
     return out
+
+
+# ---------------------------------------------------------------- reports and the HTTP API
+def enter_netns(ns):
+    """Moves this test process into ns, so its own sockets (pymysql, websocket, HTTP) reach
+    servers listening there. Call before starting threads: threads inherit it."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(f'/run/netns/{ns.name}', os.O_RDONLY)
+    try:
+        if libc.setns(fd, 0x40000000) != 0:  # CLONE_NEWNET
+            raise OSError(ctypes.get_errno(), 'setns')
+    finally:
+        os.close(fd)
+
+
+def http_get(url, token=None, timeout=10):
+    """GET url; returns (status, body text). Errors come back as statuses, not exceptions."""
+    import urllib.error
+    import urllib.request
+    req = urllib.request.Request(url)
+    if token is not None:
+        req.add_header('Authorization', f'Bearer {token}')
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+class Collector:
+    """A /collector websocket client in a thread: every report with its arrival time.
+
+    Binary frames are snappy raw blocks (python3-snappy), ?format=json gives text frames."""
+
+    def __init__(self, port, json_format=False, host='127.0.0.1'):
+        import websocket
+        url = f'ws://{host}:{port}/collector' + ('?format=json' if json_format else '')
+        self.ws = websocket.create_connection(url, timeout=30)
+        self.json_format = json_format
+        self.reports = []   # (arrival monotonic time, report dict)
+        self.frames = set()  # opcode names seen
+        self.closed = False
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        import snappy
+        import websocket
+        while True:
+            try:
+                op, data = self.ws.recv_data()
+            except Exception:
+                break
+            if op == websocket.ABNF.OPCODE_CLOSE:
+                break
+            self.frames.add('text' if op == websocket.ABNF.OPCODE_TEXT else 'binary')
+            text = data if op == websocket.ABNF.OPCODE_TEXT else snappy.uncompress(data)
+            self.reports.append((time.monotonic(), json.loads(text)))
+        self.closed = True
+
+    def wait(self, n, timeout=30):
+        """Waits until at least n reports arrived; returns them (dicts)."""
+        poll(lambda: len(self.reports) >= n, timeout=timeout, what=f'{n} reports')
+        return [r for _, r in self.reports]
+
+    def close(self):
+        try:
+            self.ws.close()
+        except Exception:
+            pass
+        self._t.join(5)
+
+
+def report_counts(reports):
+    """Sum of count over every stats row of the reports."""
+    return sum(row['count'] for r in reports for row in r['stats'])

@@ -50,6 +50,8 @@ cur.execute("UPDATE t SET n = n + 1 WHERE n < 10")
 cur.execute("SELECT * FROM t WHERE n > 5")
 cur.execute("SELECT COUNT(*) FROM t")
 cur.execute("SELECT SLEEP(0.05)")
+cur.execute("SELECT SLEEP(0.02), 'a'")
+cur.execute("SELECT SLEEP(0.1), 'b'")
 cur.execute("DELETE FROM t WHERE v = 'b'")
 for q in ("SELECT * FROM no_such_table", "SELEC 1", "INSERT INTO t (id) VALUES (1)"):
     try:
@@ -201,18 +203,26 @@ def main():
     short = [(e['sql'][:60], e['latency_us'], waits[k]) for e in queries
              for k in [key(e['sql'] or '', e['rows_sent'], e['rows_affected'], e['error_code'])]
              if k in waits and e['latency_us'] < waits[k]]
-    # MariaDB 10.11's statement timer is not bounded by the request/response window on
-    # the wire (it covers end-of-statement work after the response, and after
-    # COM_CHANGE_USER it starts early: 3 ms for a 50 us SELECT). The wire latency is
-    # checked against a known duration instead; the comparison is kept as diagnostics.
+    # latency_us >= TIMER_WAIT does not hold in general, and not because of the agent: the
+    # server's statement timer starts once it has read the request (inside the wire window)
+    # but stops after the end-of-statement work that follows the response (status, logging,
+    # cleanup) and after any wait for a CPU once the response is written; after
+    # COM_CHANGE_USER it even starts early (3 ms for a 50 us SELECT). On this 2-core machine
+    # a SLEEP(0.05) showed 50,278 us on the wire against a 50,754 us timer. What is certain
+    # is checked instead: where the execution time is known (SLEEP), the wire latency and
+    # the time to the first response byte include it. The timer comparisons are printed.
     for s in short:
         mp.diag(f'TIMER_WAIT above wire latency (sql, latency_us, timer_us): {s}')
     ratio = 1 - len(short) / max(1, len(waits))
     mp.diag(f'latency_us >= TIMER_WAIT for {ratio:.0%} of statements')
-    sleep = [e for e in queries if e['sql'] == 'SELECT SLEEP(0.05)']
-    mp.check(len(sleep) == 1 and 50000 <= sleep[0]['latency_us'] < 150000 and
-             sleep[0]['first_byte_us'] >= 50000,
-             'latency of SELECT SLEEP(0.05) is 50 ms plus the wire', str(sleep[:1])[:300])
+    sleeps = {e['sql']: e for e in queries if (e['sql'] or '').startswith('SELECT SLEEP(')}
+    for sql, secs in (('SELECT SLEEP(0.05)', 0.05), ("SELECT SLEEP(0.02), 'a'", 0.02),
+                      ("SELECT SLEEP(0.1), 'b'", 0.1)):
+        e = sleeps.get(sql, {})
+        us = int(secs * 1e6)
+        mp.check(us <= e.get('first_byte_us', -1) <= e.get('latency_us', -1) < us + 100000,
+                 f'{sql}: first byte and latency include the {us} us of execution',
+                 str(e)[:300])
     errs = [e for e in queries if e['status'] == 'error']
     mp.check(any(e['error_code'] == 1146 and e['sqlstate'] == '42S02' for e in errs),
              'errors carry code and sqlstate')

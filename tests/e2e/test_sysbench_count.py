@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 """sysbench oltp_read_write with server-side prepared statements for 30 s on lo: the agent's
 events equal the server's own statement counters (SHOW GLOBAL STATUS deltas), with zero ring-buffer
-drops and zero TCP gaps."""
+drops and zero TCP gaps; a /collector client receives one report per period whose counts add up
+to the events."""
 import collections
 import json
 import os
@@ -15,11 +16,30 @@ import mp
 
 PORT = 3314
 SECONDS = int(os.environ.get('MP_SYSBENCH_SECONDS', '30'))
+PERIOD_MS = 1000
+
+
+def check_reports(col, events):
+    reports = [r for _, r in col.reports]
+    total = mp.report_counts(reports)
+    mp.check(total == events, f'reports: sum of count {total} == events {events}')
+    # Whole periods only: the first starts when the agent did, the last ends at SIGTERM.
+    arrivals = [t for t, _ in col.reports[1:-1]]
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:])]
+    spans = {r['period_end_ms'] - r['period_start_ms'] for r in reports[1:-1]}
+    mp.diag(f'{len(reports)} reports; spacing min {min(gaps) * 1000:.0f} ms, '
+            f'max {max(gaps) * 1000:.0f} ms')
+    mp.check(spans == {PERIOD_MS} and len(reports) >= SECONDS,
+             f'one report per {PERIOD_MS} ms period', f'{spans} {len(reports)}')
+    late = [g for g in gaps if abs(g * 1000 - PERIOD_MS) > PERIOD_MS / 10]
+    mp.check(not late, 'every report arrives within 10% of its period after the previous',
+             f'{[round(g, 3) for g in late]}')
 
 
 def main():
     mp.need_root('live sysbench (namespace, BPF)')
     with mp.Netns('sb') as ns:
+        mp.enter_netns(ns)
         db = mp.MariaDB(port=PORT, netns=ns)
         try:
             base = ['sysbench', 'oltp_read_write', '--db-driver=mysql', '--mysql-host=127.0.0.1',
@@ -33,18 +53,21 @@ def main():
                               socket=True, db=None)
                 return {k: int(v) for k, v in rows}
             out = tempfile.NamedTemporaryFile('w+', prefix='mp-sb-', suffix='.json')
-            agent = subprocess.Popen(ns.cmd([mp.BIN, '-p', str(PORT), '-o', 'events']),
+            agent = subprocess.Popen(ns.cmd([mp.BIN, '-p', str(PORT), '-o', 'events',
+                                             '--report_period_ms', str(PERIOD_MS)]),
                                      stdout=out, stderr=subprocess.PIPE, text=True)
             line = agent.stderr.readline()
             if 'ready' not in line:
                 mp.fail('agent starts', line)
                 mp.done()
+            col = mp.Collector(8667)
             s0 = status()
             r = subprocess.run(ns.cmd(base + ['run', '--threads=4', f'--time={SECONDS}']),
                                stdout=subprocess.PIPE, text=True)
             s1 = status()
             agent.send_signal(signal.SIGTERM)
             err = agent.communicate(timeout=60)[1]
+            mp.poll(lambda: col.closed, what='the final report')
         finally:
             db.stop()
     m = re.search(r'queries:\s+(\d+)\s+\(([\d.]+) per sec', r.stdout)
@@ -52,6 +75,7 @@ def main():
     server = {k: s1[k] - s0[k] for k in s0}
     out.seek(0)
     cmds = collections.Counter(json.loads(l)['command'] for l in out)
+    check_reports(col, sum(cmds.values()))
     mp.diag(f'server {server} agent {dict(cmds)}')
     mp.check(server['Com_stmt_execute'] > 10000 and
              cmds['execute'] == server['Com_stmt_execute'],

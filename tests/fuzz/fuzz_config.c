@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	jbuf_init(&b);
 	config_to_yaml(&c, &b, false);
 	if (!jbuf_error(&b) &&
-	    config_load_buffer(&c, "dump.yaml", b.data, b.len, err, sizeof(err)) != 0)
+	    config_load_buffer(&c, "dump.yaml", b.out.data, b.out.len, err, sizeof(err)) != 0)
 		__builtin_trap();
 	jbuf_free(&b);
 	config_free(&c);

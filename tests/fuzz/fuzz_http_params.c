@@ -17,9 +17,9 @@ static int fz_set_period(void *ctx, unsigned ms)
 	return 0;
 }
 
-static int fz_metrics(void *ctx, struct sbuf *out)
+static int fz_metrics(void *ctx, struct buf *out)
 {
-	return sbuf_puts(out, "x 1\n");
+	return buf_puts(out, "x 1\n");
 }
 
 /* Reference: what the parser must accept, computed the slow obvious way. */
@@ -58,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct http_arg args[HTTP_API_MAX_ARGS + 4];
 	struct http_api api = { .set_report_period_ms = fz_set_period, .metrics = fz_metrics };
 	struct http_request req = { .args = args };
-	struct sbuf body = {};
+	struct buf body = {};
 	const char *type = NULL;
 	char *buf, *line, *save = NULL;
 	int code, n = 0;
@@ -97,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (code >= 400 && memchr(body.data, '\n', body.len - 1))
 			abort();
 	}
-	sbuf_free(&body);
+	buf_free(&body);
 	free(buf);
 	return 0;
 }
