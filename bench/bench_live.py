@@ -75,7 +75,7 @@ def cell(ns, status, sb, threads, seconds, config, kind):
 
 def main():
     args = parse_args()
-    kind = mb.agent_output_kind()
+    kind = mb.OUTPUT
     threads = [int(t) for t in args.threads.split(',')]
     configs = args.configs.split(',')
     results = {}

@@ -47,22 +47,35 @@ CAPTURES = (  # name, sysbench workload, --db-ps-mode
 
 
 def capture(ns, sb, path, events, threads):
-    """tcpdump on lo while sysbench runs a fixed number of events; returns (cmds, info)."""
-    # --immediate-mode: without it the packets still in the kernel buffer when tcpdump gets
-    # SIGINT are lost, and the capture ends with half-finished statements.
-    td = ['tcpdump', '-i', 'lo', '-s', '0', '-B', '131072', '--immediate-mode', '-w', path,
-          'tcp', 'port', str(PORT)]
-    p = mb.Proc(ns.cmd(td))
-    p.wait_for('listening')
-    run = sb.run_argv([f'--threads={threads}', f'--events={events}', '--time=0'])
-    res = sb.run(run[len(sb.base) + 1:])
-    p.stop(mb.signal.SIGINT)
-    err = p.err()
-    m = re.search(r'(\d+) packets captured', err)
-    d = re.search(r'(\d+) packets dropped by kernel', err)
-    return (mb.shell(td), mb.shell(run)), {
-        'packets': int(m.group(1)) if m else 0, 'dropped': int(d.group(1)) if d else -1,
-        'queries': res.queries, 'bytes': os.path.getsize(path)}
+    """tcpdump on lo while sysbench runs a fixed number of events; returns (cmds, info).
+
+    tcpdump runs without --immediate-mode (one wake-up per packet makes it drop packets on a
+    busy machine) and with a 256 MiB buffer; the packets still in the kernel ring at the end are
+    waited for by watching the file stop growing (the ring's block timeout is 1 s), because
+    SIGINT discards them. A capture with kernel drops is taken again, once.
+    """
+    td = ['tcpdump', '-i', 'lo', '-s', '0', '-B', '262144', '-w', path, 'tcp', 'port', str(PORT)]
+    run = [f'--threads={threads}', f'--events={events}', '--time=0']
+    for attempt in range(2):
+        p = mb.Proc(ns.cmd(td))
+        p.wait_for('listening')
+        res = sb.run(run)
+        stable_since, size = mp.time.monotonic(), -1
+        while mp.time.monotonic() - stable_since < 2.0:
+            mp.time.sleep(0.2)
+            now = os.path.getsize(path)
+            if now != size:
+                stable_since, size = mp.time.monotonic(), now
+        p.stop(mb.signal.SIGINT)
+        err = p.err()
+        m = re.search(r'(\d+) packets captured', err)
+        d = re.search(r'(\d+) packets dropped by kernel', err)
+        info = {'packets': int(m.group(1)) if m else 0, 'dropped': int(d.group(1)) if d else -1,
+                'queries': res.queries, 'bytes': os.path.getsize(path), 'attempts': attempt + 1}
+        if info['dropped'] == 0:
+            break
+        mb.log(f'offline: tcpdump dropped {info["dropped"]} packets; capturing again')
+    return (mb.shell(td), mb.shell(sb.run_argv(run))), info
 
 
 def replay(path, kind, workers):
@@ -182,43 +195,53 @@ def perf_profile(path, kind, tmp):
 
 # What the top symbols cost and what would remove them; keyed by symbol prefix, written from
 # reading the profile (a symbol not listed here is still shown, with no remedy claimed).
-REMEDIES = {
+WAKEUP = ('context switches: the reading thread wakes the worker through a condition variable '
+          'each time the worker has gone to sleep on an empty queue (q_push -> '
+          'pthread_cond_signal); decoding on the reading thread when there is one worker (the '
+          'worker pool already has an inline mode) or waking the worker once per read batch '
+          'would remove them.')
+READ = ('reading the capture through libpcap\'s offline reader (fread: a kernel-to-user copy of '
+        'every byte); mapping the file and parsing records in place would remove the copy.')
+LEX = ('templating every statement (lexing, keyword lookup, hashing) although the same few '
+       'texts repeat; caching the template by statement text hash, or by prepared-statement id '
+       'for executes, would skip it for repeats.')
+REMEDIES = {  # symbol substring -> what costs and what would remove it (from reading profiles)
+    'finish_task_switch': WAKEUP, '_raw_spin_unlock_irqrestore': WAKEUP, 'futex': WAKEUP,
+    'pthread_cond': WAKEUP, 'try_to_wake_up': WAKEUP, 'schedule': WAKEUP,
+    'worker_main': 'the worker spinning on an empty queue (q_wait_data is inlined into it) '
+                   'while the single reading thread feeds it: the reader is the bottleneck; '
+                   'decoding inline on the reading thread with one worker would remove the spin.',
+    'q_push': 'copying every segment (header and payload) into the worker\'s queue; routing '
+              'inline with one worker, or handing over pointers into the read buffer, would '
+              'remove the copy.',
+    '_copy_to_iter': READ, 'fread': READ, 'filemap': READ, 'copy_user': READ,
+    'sql_lex': LEX, 'lex_word': LEX, 'sql_kw': LEX, 'template_make': LEX, 'XXH': LEX,
     'event_json': 'formatting every event as JSON; the report path aggregates instead.',
-    'template_make': 'the templater lexes every statement; caching the template per prepared '
-                     'statement id (executes repeat the same text) would skip it for executes.',
-    'sql_lex': 'the templater lexes every statement; caching the template per prepared '
-               'statement id or per exact text hash would skip most of it.',
-    'sql_kw': 'keyword lookup for every identifier-like token; a perfect hash keyed on length '
-              'and first bytes would make it one probe.',
-    'flow_': 'flow lookup and reassembly per segment; batching segments of one flow '
-             '(the ring buffer delivers them back to back) would amortise the lookup.',
-    'pcap_': 'libpcap reading the file record by record; mmap of the file and parsing '
-             'records in place would remove the copies.',
+    'flow_': 'flow lookup and reassembly per segment; batching the segments of one flow '
+             '(they arrive back to back) would amortise the lookup.',
+    'pcap_': READ,
     'mysql_': 'decoding every packet header and response; skipping row bodies by length '
               'instead of walking them would remove most of it.',
-    'memcpy': 'copying segment payloads between source, flow buffer and decoder; handing '
+    'memcpy': 'copying payloads between source, queue, flow buffer and decoder; handing '
               'in-order payloads straight to the decoder would remove the copies.',
-    '__memmove': 'copying segment payloads between source, flow buffer and decoder; handing '
-                 'in-order payloads straight to the decoder would remove the copies.',
+    'memmove': 'copying payloads between source, queue, flow buffer and decoder; handing '
+               'in-order payloads straight to the decoder would remove the copies.',
     'malloc': 'allocation per event or segment; per-worker free lists would remove it.',
-    'free': 'allocation per event or segment; per-worker free lists would remove it.',
     '_int_': 'allocation per event or segment (glibc malloc internals); per-worker free lists '
              'would remove it.',
-    'XXH': 'hashing the template text for its id; hashing once per distinct template (cache '
-           'by prepared statement id) would remove most of it.',
 }
 
 
 def remedy(sym):
     for k, v in REMEDIES.items():
-        if sym.startswith(k) or k in sym:
+        if k in sym:
             return v
     return 'not analysed yet.'
 
 
 def main():
     args = parse_args()
-    kind = mb.agent_output_kind()
+    kind = mb.OUTPUT
     tmp = args.keep or tempfile.mkdtemp(prefix='mp-bench-offline-')
     os.makedirs(tmp, exist_ok=True)
     caps, info, cmds = [], {}, {}
@@ -272,8 +295,10 @@ def print_section(args, kind, caps, info, cmds, rows, tsh, pt, prof, tmp):
         out.append(f'| {name} | `{cmds[name][1]}` | {i["queries"]:,} | '
                    f'{rows[(name, 1)]["events"]:,} | {i["packets"]:,} | {i["dropped"]} | '
                    f'{i["bytes"] / 1e6:.0f} |')
-    out.append(f'\nCapture command: `{cmds[caps[0][0]][0]}` (in the namespace; FILE in a temp dir, '
-               'deleted afterwards).\n')
+    out.append(f'\nCapture command: `{cmds[caps[0][0]][0].replace(caps[0][1], "FILE")}` (in the '
+               'namespace, FILE in a temp dir deleted afterwards; the bench waits for the file to '
+               'stop growing before SIGINT, since tcpdump discards what is still in the kernel '
+               'buffer, and takes a capture again when tcpdump reports kernel drops).\n')
     out.append(f'### mysqlprobe replay (`-o {kind}`)\n')
     out.append(f'Command: `build/mysqlprobe -r FILE -p {PORT} -o {kind} --workers N`; '
                f'median of {args.runs} runs; statements = `events=` of the agent\'s '
@@ -299,7 +324,9 @@ def print_section(args, kind, caps, info, cmds, rows, tsh, pt, prof, tmp):
     out.append('')
 
     out.append('### Same captures through tshark and pt-query-digest\n')
-    out.append(f'tshark: `{tsh[caps[0][0]][2]}` (FILE = ' +
+    tsh_cmd = tsh[caps[0][0]][2].replace(tmp + '/', '')
+    tsh_cmd = re.sub(r'-r \S+', '-r FILE', tsh_cmd)
+    out.append(f'tshark: `{tsh_cmd}` (FILE = ' +
                ('the whole capture' if not args.tshark_packets else
                 f'its first {args.tshark_packets:,} packets') + ', run once: it is slow). '
                'pt-query-digest: `' + pt[caps[0][0]][2].replace(pt[caps[0][0]][2].split()[2], 'FILE')
@@ -349,8 +376,12 @@ def print_section(args, kind, caps, info, cmds, rows, tsh, pt, prof, tmp):
                        f'{caps[0][0]} capture). Top self costs:\n')
             out += ['| # | symbol | object | share | what would remove it |',
                     '|---:|---|---|---:|---|']
+            seen = {}
             for i, (sym, dso, pct) in enumerate(rows_p[:3], 1):
-                out.append(f'| {i} | `{sym}` | {dso} | {pct:.1f}% | {remedy(sym)} |')
+                why = remedy(sym)
+                text = f'same cause as #{seen[why]}.' if why in seen else why
+                seen.setdefault(why, i)
+                out.append(f'| {i} | `{sym}` | {dso} | {pct:.1f}% | {text} |')
             rest = ', '.join(f'`{s}` {p:.1f}%' for s, _, p in rows_p[3:10])
             out.append(f'\nNext: {rest}.\n')
     print('\n'.join(out))
