@@ -22,6 +22,14 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def loadavg():
+    try:
+        with open('/proc/loadavg') as f:
+            return ' '.join(f.read().split()[:3])
+    except OSError:
+        return '?'
+
+
 def machine():
     cpu = 'unknown'
     try:
@@ -33,7 +41,8 @@ def machine():
     except OSError:
         pass
     return (f'- nproc: {os.cpu_count()}\n- CPU: {cpu}\n- kernel: {platform.release()}\n'
-            f'- date: {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}\n')
+            f'- date: {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}\n'
+            f'- load average (1/5/15 min) when the run started: {loadavg()}\n')
 
 
 # What only the benches use: comparison tools and the profiler (valgrind is the fallback
@@ -83,6 +92,20 @@ def live_cells(live, config):
     return out
 
 
+WHY_OFFLINE = 'the agent\'s own rate falls short: see its profile in the offline section'
+WHY_COMPLETE = ('packets were lost (drops) and every lost packet costs the rest of its '
+                'connection\'s statements: see "Statements lost per lost packet"')
+WHY_COUNT = 'agent events differ from the server count without drops: see the live cells'
+WHY_THROUGHPUT = ('the agent\'s CPU comes out of the same 2 cores that run MariaDB and sysbench; '
+                  'the baseline itself varies by several % between runs on a shared machine')
+WHY_CPU = {
+    'tc': 'oltp_read_write responses (100-row ranges) are several segments per statement, each one '
+          'copied out of the ring buffer, routed and reassembled; see the offline profile',
+    'xdp': 'as tc (XDP only changes the ingress hook)',
+    'pcap': 'libpcap in immediate mode wakes the agent for every packet and copies each one',
+}
+
+
 def goals(results):
     """The Goals table of issue 6, judged on the figures this run measured."""
     off, live = load(results, 'offline'), load(results, 'live')
@@ -90,18 +113,20 @@ def goals(results):
             'Judged on this run\'s figures (sections below). Live goals are judged on the default '
             'capture mode (tc) in every workload × thread cell; other modes are named where they '
             'differ.\n',
-            '| goal | measured | status |', '|---|---|---|']
+            '| goal | measured | status | why, when not met |', '|---|---|---|---|']
     if off:
         pc = off['offline_per_core']
         rows.append(f'| offline: ≥ 1,000,000 statements/s per core, whole pipeline | '
                     f'{pc:,.0f} statements per CPU second (1 worker, all three captures; '
-                    f'{off["offline_wall_1w"]:,.0f}/s wall) | {mark(pc >= 1e6)} |')
+                    f'{off["offline_wall_1w"]:,.0f}/s wall) | {mark(pc >= 1e6)} | '
+                    f'{"" if pc >= 1e6 else WHY_OFFLINE} |')
         tr = off['tshark_ratio_min']
         rows.append(f'| offline: ≥ 100× tshark | {tr:.0f}× at worst (per capture: '
                     f'{", ".join(f"{x:.0f}×" for x in off["tshark_ratio_all"])}) | '
-                    f'{mark(tr >= 100)} |')
+                    f'{mark(tr >= 100)} | '
+                    f'{"" if tr >= 100 else WHY_OFFLINE} |')
     else:
-        rows.append('| offline goals | bench_offline.py produced no figures | **not measured** |')
+        rows.append('| offline goals | bench_offline.py produced no figures | **not measured** | |')
     if live:
         none, tcp = live_cells(live, 'none'), live_cells(live, 'tcpdump')
         for mode in ('tc', 'xdp', 'pcap'):
@@ -115,7 +140,8 @@ def goals(results):
             ok = all(cells[k]['events'] == cells[k]['server'] for k in cells) and drops == 0
             rows.append(f'| live ({mode}): completeness 100.000% with zero drops | worst '
                         f'{100 * comp[worst]:.3f}% ({worst[0]}, {worst[1]} threads); drops '
-                        f'{drops:,}, gaps {gaps:,} over all cells | {mark(ok)} |')
+                        f'{drops:,}, gaps {gaps:,} over all cells | {mark(ok)} | '
+                        f'{"" if ok else WHY_COMPLETE if drops or gaps else WHY_COUNT} |')
             if none:
                 ratio = {k: r['qps_med'] / none[k]['qps_med'] for k, r in cells.items()
                          if k in none and none[k]['qps_med']}
@@ -123,20 +149,23 @@ def goals(results):
                 rows.append(f'| live ({mode}): server throughput ≥ 97% of without | worst '
                             f'{100 * ratio[w]:.1f}% ({w[0]}, {w[1]} threads); median over cells '
                             f'{100 * statistics.median(ratio.values()):.1f}% | '
-                            f'{mark(ratio[w] >= 0.97)} |')
+                            f'{mark(ratio[w] >= 0.97)} | '
+                            f'{"" if ratio[w] >= 0.97 else WHY_THROUGHPUT} |')
             if tcp:
                 better = [k for k, r in cells.items() if k in tcp and
                           r['qps_med'] > tcp[k]['qps_med']]
                 rows.append(f'| live ({mode}): throughput better than with tcpdump | better in '
                             f'{len(better)} of {len(cells)} cells | '
-                            f'{mark(len(better) == len(cells))} |')
+                            f'{mark(len(better) == len(cells))} | '
+                            f'{"" if len(better) == len(cells) else WHY_THROUGHPUT} |')
             us = {k: 1e6 * r['cpu'] / r['server'] for k, r in cells.items() if r['server']}
             w = max(us, key=us.get)
             rows.append(f'| live ({mode}): agent CPU ≤ 1 µs per statement | worst {us[w]:.2f} µs '
                         f'({w[0]}, {w[1]} threads); best {min(us.values()):.2f} µs | '
-                        f'{mark(us[w] <= 1.0)} |')
+                        f'{mark(us[w] <= 1.0)} | '
+                        f'{"" if us[w] <= 1.0 else WHY_CPU[mode]} |')
     else:
-        rows.append('| live goals | bench_live.py produced no figures | **not measured** |')
+        rows.append('| live goals | bench_live.py produced no figures | **not measured** | |')
     return '\n'.join(rows) + '\n'
 
 
@@ -150,8 +179,8 @@ def main():
     results = tempfile.mkdtemp(prefix='mp-bench-results-')
     env = dict(os.environ, MP_BENCH_RESULTS=results)
     head = ['# mysqlprobe benchmarks\n',
-            'Regenerated by `make bench` (bench/run.py). Every figure below comes from the run that '
-            'wrote this file; each section names the command that produced it.\n',
+            'Regenerated by `make bench` (bench/run.py). Every figure below comes from the run '
+            'that wrote this file; each section names the command that produced it.\n',
             '## Machine\n', machine()]
     parts, times = [], []
     for script in sorted(glob.glob(os.path.join(ROOT, 'bench', 'bench_*.py'))):
@@ -174,7 +203,9 @@ def main():
     timing = ('## This run\n\n' + ('**--quick run: short settings, figures are not comparable.**'
                                     '\n\n' if args.quick else '') +
               f'`make bench` wall time: **{total / 60:.1f} min** including the package check '
-              '(' + ', '.join(f'{n} {t:.0f} s' for n, t in times) + ').\n')
+              '(' + ', '.join(f'{n} {t:.0f} s' for n, t in times) + '); load average at the end: '
+              f'{loadavg()}. The machine is shared: a load average above nproc means other '
+              'work competed with the benches and the live throughput ratios are noisy.\n')
     with open(os.path.join(ROOT, 'BENCHMARKS.md'), 'w') as f:
         f.write('\n'.join(head + [goals(results), timing] + parts))
     shutil.rmtree(results, ignore_errors=True)
