@@ -224,6 +224,9 @@ READ = ('reading the capture through libpcap\'s offline reader (fread: a kernel-
 LEX = ('templating every statement (lexing, keyword lookup, hashing) although the same few '
        'texts repeat; caching the template by statement text hash, or by prepared-statement id '
        'for executes, would skip it for repeats.')
+STARTUP = ('process start-up: the dynamic linker resolving symbols of a dozen shared libraries; '
+           'visible only because a replay lasts a fraction of a second (static linking would '
+           'remove it; it does not grow with the capture).')
 REMEDIES = {  # symbol substring -> what costs and what would remove it (from reading profiles)
     'finish_task_switch': WAKEUP, '_raw_spin_unlock_irqrestore': WAKEUP, 'futex': WAKEUP,
     'pthread_cond': WAKEUP, 'try_to_wake_up': WAKEUP, 'schedule': WAKEUP,
@@ -246,6 +249,11 @@ REMEDIES = {  # symbol substring -> what costs and what would remove it (from re
     'memmove': 'copying payloads between source, queue, flow buffer and decoder; handing '
                'in-order payloads straight to the decoder would remove the copies.',
     'malloc': 'allocation per event or segment; per-worker free lists would remove it.',
+    'do_lookup_x': STARTUP, '_dl_': STARTUP,
+    'page_fault': 'first touch of freshly mapped memory (worker queue, flow and decoder buffers); '
+                  'a smaller queue, reused buffers or pre-faulting would reduce it.',
+    'handle_mm_fault': 'first touch of freshly mapped memory (worker queue, flow and decoder '
+                       'buffers); a smaller queue, reused buffers or pre-faulting would reduce it.',
     '_int_': 'allocation per event or segment (glibc malloc internals); per-worker free lists '
              'would remove it.',
 }
