@@ -123,7 +123,11 @@ def print_section(args, kind, threads, configs, res):
            'crosses TCP. **completeness** = agent `events=` / server statements.',
            '- **µs CPU/stmt** = the observer\'s user+sys CPU seconds (wait4) per million '
            'server statements, i.e. µs per statement; it includes start-up and the BPF '
-           'program load.',
+           'program load. The BPF program itself runs in softirq context of the MariaDB and '
+           'sysbench threads and is not in it (its per-packet cost is in the kernel-side '
+           'section); it shows up in the throughput columns instead.',
+           '- MariaDB, sysbench and the observer share the machine\'s cores, so every CPU '
+           'cycle the observer takes is a cycle the server does not get.',
            '- **drops** = `dropped=` of the agent\'s `mysqlprobe: capture:` line (ring buffer, '
            'or libpcap\'s drop count in pcap mode); **gaps** = `gaps=` of its decode line.\n']
     for wl in wls:
