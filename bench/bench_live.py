@@ -61,7 +61,7 @@ def cell(ns, status, sb, threads, seconds, config, kind):
         err = obs.err()
         row['cpu'] = obs.cpu
         if config != 'tcpdump':
-            dec, cap = mb.counters(err, 'decode'), mb.counters(err, 'capture')
+            dec, cap = mp.agent_counters(err, 'decode'), mp.agent_counters(err, 'capture')
             row['events'] = dec.get('events', 0)
             row['gaps'] = dec.get('gaps', -1)
             row['dropped'] = cap.get('dropped', -1)

@@ -83,7 +83,7 @@ def replay(path, kind, workers):
     p = mb.run_timed(argv)
     if p.status != 0:
         raise RuntimeError(f'{argv}: exit {p.status}: {p.err()[-1000:]}')
-    return p, mb.counters(p.err(), 'decode')
+    return p, mp.agent_counters(p.err(), 'decode')
 
 
 def agent_rows(caps, kind, runs):

@@ -167,11 +167,6 @@ def run_timed(argv, stdout=subprocess.DEVNULL):
     return p.wait()
 
 
-def counters(err, what):
-    """key=value pairs of the last 'mysqlprobe: <what>:' line on stderr (decode or capture)."""
-    lines = [l for l in err.splitlines() if l.startswith(f'mysqlprobe: {what}:')]
-    return {k: int(v) for k, v in re.findall(r'(\w+)=(\d+)', lines[-1])} if lines else {}
-
 
 def save_results(name, d):
     """Hands figures to bench/run.py's goals table (it sets MP_BENCH_RESULTS to a directory)."""

@@ -469,3 +469,33 @@ def tcp_frame(src, dst, sport, dport, seq, ack, flags, payload):
     ip = struct.pack('>BBHHHBBH4s4s', 0x45, 0, 20 + len(tcp) + len(payload), 0, 0x4000, 64, 6,
                      0, socket.inet_aton(src), socket.inet_aton(dst))
     return b'\0' * 12 + b'\x08\x00' + ip + tcp + bytes(payload)
+
+
+# ---------------------------------------------------------------- small shared helpers
+def agent_counters(err, what):
+    """The key=value counters of the agent's last 'mysqlprobe: <what>:' stderr line
+    ('decode' or 'capture'); err is the stderr text or a list of its lines."""
+    import re
+    lines = err.splitlines() if isinstance(err, str) else err
+    lines = [l for l in lines if f'mysqlprobe: {what}:' in l]
+    return {k: int(v) for k, v in re.findall(r'(\w+)=(\d+)', lines[-1])} if lines else {}
+
+
+def run_py(ns, code, *args, timeout=120):
+    """Runs a Python snippet with Debian's interpreter inside ns (its modules: pymysql, ...);
+    returns its stdout, raises with its stderr when it fails."""
+    r = subprocess.run(ns.cmd(['/usr/bin/python3', '-c', code] + [str(a) for a in args]),
+                       text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout)
+    if r.returncode:
+        raise RuntimeError(r.stderr[-2000:])
+    return r.stdout
+
+
+def remove_unless_kept(path):
+    """Deletes a test's scratch directory unless MP_TEST_KEEP asks to keep it for a look."""
+    if os.environ.get('MP_TEST_KEEP'):
+        diag(f'kept {path}')
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+

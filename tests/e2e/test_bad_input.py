@@ -14,7 +14,6 @@ import collections
 import json
 import os
 import random
-import re
 import subprocess
 import tempfile
 
@@ -155,26 +154,13 @@ for t in ts: t.join()
 '''
 
 
-def run_py(ns, code, *args):
-    r = subprocess.run(ns.cmd(['/usr/bin/python3', '-c', code] + [str(a) for a in args]),
-                       text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
-    if r.returncode:
-        raise RuntimeError(r.stderr[-2000:])
-    return r.stdout
-
-
-def counters(err, what):
-    """The key=value counters of the last 'mysqlprobe: <what>:' line of stderr lines."""
-    lines = [l for l in err if f'mysqlprobe: {what}:' in l]
-    return {k: int(v) for k, v in re.findall(r'(\w+)=(\d+)', lines[-1])} if lines else {}
-
 
 def replay(path):
     """(return code, events, decode counters) of `-r path`."""
     r = subprocess.run([mp.BIN, '-r', path, '-p', str(PORT), '-o', 'events'], text=True,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
     ev = [json.loads(l) for l in r.stdout.splitlines() if l.startswith('{')]
-    return r.returncode, ev, counters(r.stderr.splitlines(), 'decode'), r.stderr
+    return r.returncode, ev, mp.agent_counters(r.stderr.splitlines(), 'decode'), r.stderr
 
 
 def what(e):
@@ -194,9 +180,9 @@ def live_bad(ns):
             raise RuntimeError('listener did not start')
         agent = mp.Agent(['-i', 'lo', '-p', f'{PORT},{JUNK_PORT}', '-o', 'events'], netns=ns)
         agent.wait_ready()
-        run_py(ns, BAD_CLIENT, PORT, JUNK_PORT, SEED)
+        mp.run_py(ns, BAD_CLIENT, PORT, JUNK_PORT, SEED)
         alive = agent.proc.poll() is None
-        run_py(ns, GOOD_CLIENT, PORT)
+        mp.run_py(ns, GOOD_CLIENT, PORT)
         want = {f"SELECT {n}, 'good'": 1 for n in range(1, 21)}
         want['SELECT seq FROM seq_1_to_500'] = 500
         try:
@@ -212,7 +198,7 @@ def live_bad(ns):
         listener.kill()
         listener.wait()
     events = agent.json_lines()
-    dec = counters(agent.err, 'decode')
+    dec = mp.agent_counters(agent.err, 'decode')
     mp.diag(f'live garbage: {len(events)} events; {dec}')
     mp.check(alive and rc == 0, 'random bytes and HTTP on both ports: the agent stays up, exits 0',
              f'alive {alive} rc {rc} {agent.err[-3:]}')
@@ -252,7 +238,7 @@ def live_snaplen(ns):
                      netns=ns)
     try:
         agent.wait_ready()
-        run_py(ns, SNAP_CLIENT, PORT, json.dumps(FIT + NO_FIT))
+        mp.run_py(ns, SNAP_CLIENT, PORT, json.dumps(FIT + NO_FIT))
         alive = agent.proc.poll() is None
         try:
             mp.poll(lambda: any('no_such_table' in l for l in agent.lines), timeout=10,
@@ -263,7 +249,7 @@ def live_snaplen(ns):
     finally:
         agent.stop()
     events = agent.json_lines()
-    dec, cap = counters(agent.err, 'decode'), counters(agent.err, 'capture')
+    dec, cap = mp.agent_counters(agent.err, 'decode'), mp.agent_counters(agent.err, 'capture')
     mp.diag(f'snaplen 64: {len(events)} events; {dec}; {cap}')
     mp.check(alive and rc == 0, '--snaplen 64: the agent stays up, exits 0', f'rc {rc}')
     queries = [e['sql'] for e in events if e['command'] == 'query']
@@ -356,7 +342,7 @@ def garbage_flows(recs, rnd, n=12):
 def replays(ns, tmp):
     pcap = os.path.join(tmp, 'orig.pcap')
     dump = mp.Tcpdump(pcap, [PORT], netns=ns)
-    run_py(ns, REPLAY_CLIENT, PORT)
+    mp.run_py(ns, REPLAY_CLIENT, PORT)
     dump_err = dump.stop()
     mp.check(mp.tcpdump_dropped(dump_err) == 0, 'tcpdump captured every packet',
              dump_err.strip()[-200:])
@@ -417,10 +403,7 @@ def main():
             replays(ns, tmp)
         finally:
             db.stop()
-    if not os.environ.get('MP_TEST_KEEP'):
-        subprocess.run(['rm', '-rf', tmp])
-    else:
-        mp.diag(f'kept {tmp}')
+    mp.remove_unless_kept(tmp)
     mp.done()
 
 

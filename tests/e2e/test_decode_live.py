@@ -25,13 +25,6 @@ def tls_files(d):
     return key, crt
 
 
-def run_py(ns, code):
-    r = subprocess.run(ns.cmd(['/usr/bin/python3', '-c', code]), text=True,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if r.returncode:
-        raise RuntimeError(r.stderr[-2000:])
-    return r.stdout
-
 
 WORKLOAD = r'''
 import pymysql, MySQLdb
@@ -153,7 +146,7 @@ def main():
                    socket=True, db=None)
             agent = mp.Agent(['-p', str(PORT), '-o', 'events'], netns=ns)
             agent.wait_ready()
-            run_py(ns, WORKLOAD % (PORT, os.path.join(tmp, 'data.csv'),
+            mp.run_py(ns, WORKLOAD % (PORT, os.path.join(tmp, 'data.csv'),
                                    os.path.join(tmp, 'data.csv')))
             # The compressed protocol and a TLS connection, with the real client.
             subprocess.run(ns.cmd(db.client_argv(extra=['--compress', '--skip-ssl', '-N', '-e',

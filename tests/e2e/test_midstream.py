@@ -20,7 +20,6 @@ captured by tcpdump; the capture is cut to start in the middle of the busy phase
 import collections
 import json
 import os
-import re
 import subprocess
 import tempfile
 import time
@@ -150,11 +149,6 @@ def py_markers():
     return out
 
 
-def counters(err, what):
-    """The key=value counters of the agent's last 'mysqlprobe: <what>:' stderr line."""
-    lines = [l for l in err if f'mysqlprobe: {what}:' in l]
-    return {k: int(v) for k, v in re.findall(r'(\w+)=(\d+)', lines[-1])} if lines else {}
-
 
 def cut_pcap(src, dst, t_cut):
     """Writes the packets of src captured at or after t_cut (epoch seconds) to dst: a capture
@@ -239,7 +233,7 @@ def main():
                     p.kill()
             db.stop()
     events = agent.json_lines()
-    dec = counters(agent.err, 'decode')
+    dec = mp.agent_counters(agent.err, 'decode')
     mp.diag(f'{len(events)} events; {[l for l in agent.err if "decode:" in l]}')
     mp.check(rc == 0, 'agent exits 0', f'rc={rc}')
     mp.check(dec.get('midstream') == PY_CONNS + SB_THREADS and
@@ -320,7 +314,7 @@ def main():
     r = subprocess.run([mp.BIN, '-r', cut, '-p', str(PORT), '-o', 'events'], text=True,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     rev = [json.loads(l) for l in r.stdout.splitlines() if l.startswith('{')]
-    rdec = counters(r.stderr.splitlines(), 'decode')
+    rdec = mp.agent_counters(r.stderr.splitlines(), 'decode')
     mp.diag(f'cut capture: {dropped} packets dropped, {kept} kept; {rdec}')
     rseen = collections.Counter(e['sql'] for e in rev if e['sql'] in markers)
     rexec = collections.Counter(e['rows_sent'] for e in rev
@@ -340,10 +334,7 @@ def main():
     mp.check(rwin == lwin, f'the replayed window equals the live one ({sum(lwin.values())})',
              f'only live {list((lwin - rwin).items())[:3]} '
              f'only replay {list((rwin - lwin).items())[:3]}')
-    if not os.environ.get('MP_TEST_KEEP'):
-        subprocess.run(['rm', '-rf', ctl])
-    else:
-        mp.diag(f'kept {ctl}')
+    mp.remove_unless_kept(ctl)
     mp.done()
 
 

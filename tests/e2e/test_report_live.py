@@ -8,7 +8,6 @@ import json
 import shutil
 import signal
 import subprocess
-import time
 
 import mp
 
@@ -18,7 +17,7 @@ TOKEN = 's3cret-token-xyz'
 PERIOD_MS = 1000
 
 
-def traffic(db, tag, n):
+def traffic(tag, n):
     """n statements of four templates, one of them failing; returns the number sent."""
     import pymysql
     c = pymysql.connect(host='127.0.0.1', port=PORT, user='mp', password='mp', database='mp',
@@ -121,10 +120,10 @@ def main():
                               '--slowthresholdms', '50'])
             agent.wait_ready()
             early = mp.Collector(HTTP)
-            sent = traffic(db, 'a', 50)
+            sent = traffic('a', 50)
             early.wait(2)
             late = mp.Collector(HTTP, json_format=True)
-            sent += traffic(db, 'b', 50)
+            sent += traffic('b', 50)
             db.sql('SELECT SLEEP(0.1)')
             sent += 1
             late.wait(3)
@@ -135,7 +134,7 @@ def main():
                         token=TOKEN)
             mp.poll(lambda: json.loads(mp.http_get(f'http://127.0.0.1:{HTTP}/status')[1])
                     ['report_period_ms'] == 3600000, what='the long period started')
-            sent += traffic(db, 'c', 25)
+            sent += traffic('c', 25)
             mp.poll(lambda: sum('no_such_c' in l for l in agent.lines) >= 25,
                     what='last events decoded')
             rc = agent.stop(signal.SIGTERM)
