@@ -111,7 +111,7 @@ static const char *key_of(int c)
 }
 
 /* First pass: only -c, so the file is loaded before any flag overrides it. */
-static int find_config_file(int argc, char **argv, const struct option *lo, struct cli_extra *x)
+static void find_config_file(int argc, char **argv, const struct option *lo, struct cli_extra *x)
 {
 	int c;
 
@@ -121,7 +121,6 @@ static int find_config_file(int argc, char **argv, const struct option *lo, stru
 		if (c == 'c')
 			x->config_file = optarg;
 	opterr = 1;
-	return 0;
 }
 
 static int set_flag(struct mp_config *cfg, const char *key, const char *value)

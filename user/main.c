@@ -138,22 +138,17 @@ struct agent {
 	int live;
 };
 
-static uint64_t now_ms(void)
-{
-	return realtime_ns() / 1000000;
-}
-
 /* Live: closes the report period when its time has come, after taking in what the kernel
  * already captured (statements completed before the boundary belong to the period). */
 static int period_due(struct agent *a)
 {
-	int n, k = 0;
+	int k = 0;
 
-	if (!a->slave || !a->live || slave_ms_to_period_end(a->slave, now_ms()))
+	if (!a->slave || !a->live || slave_ms_to_period_end(a->slave, slave_now_ms()))
 		return 0;
-	while (k++ < 64 && (n = source_poll(a->src, 0)) > 0)
+	while (k++ < 64 && source_poll(a->src, 0) > 0)
 		;
-	return slave_tick(a->slave, now_ms());
+	return slave_tick(a->slave, slave_now_ms());
 }
 
 static int poll_timeout(const struct agent *a)
@@ -161,7 +156,7 @@ static int poll_timeout(const struct agent *a)
 	unsigned ms = 100;
 
 	if (a->slave && a->live) {
-		unsigned left = slave_ms_to_period_end(a->slave, now_ms());
+		unsigned left = slave_ms_to_period_end(a->slave, slave_now_ms());
 
 		ms = left < ms ? left : ms;
 	}

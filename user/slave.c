@@ -163,14 +163,20 @@ static void totals_read(struct slave *s, struct slave_totals *t)
 	t->period_ms = s->period_ms;
 }
 
+/* Hands t to the server thread (/metrics, /status). */
+static void snap_store(struct slave *s, const struct slave_totals *t)
+{
+	pthread_mutex_lock(&s->snap_lock);
+	s->snap = *t;
+	pthread_mutex_unlock(&s->snap_lock);
+}
+
 void slave_snapshot(struct slave *s)
 {
 	struct slave_totals t = s->now;
 
 	totals_read(s, &t);
-	pthread_mutex_lock(&s->snap_lock);
-	s->snap = t;
-	pthread_mutex_unlock(&s->snap_lock);
+	snap_store(s, &t);
 }
 
 /* Runs in each worker inside the period-end barrier: the worker starts a fresh aggregator. */
@@ -271,7 +277,8 @@ static int close_period(struct slave *s, struct agg **aggs, uint64_t end_ms)
 	s->period_ms = next;
 	s->start_ms = end_ms;
 	s->end_ms = end_ms + next;
-	slave_snapshot(s);
+	s->now.period_ms = next; /* the totals were just read: only the period changed */
+	snap_store(s, &s->now);
 	return publish(s, r) ?: err;
 }
 
@@ -325,8 +332,6 @@ int slave_sink(void *ctx, const struct mp_seg_hdr *h, const __u8 *payload)
 
 int slave_finish(struct slave *s, uint64_t end_ms)
 {
-	int err;
-
 	if (s->sc.replay && !s->end_ms)
 		return 0; /* an empty capture has no period */
 	if (!end_ms)
@@ -334,6 +339,5 @@ int slave_finish(struct slave *s, uint64_t end_ms)
 	if (end_ms < s->start_ms)
 		end_ms = s->start_ms;
 	/* The workers are gone: what they counted last is in cur (spare is empty). */
-	err = close_period(s, s->cur, end_ms);
-	return err;
+	return close_period(s, s->cur, end_ms);
 }

@@ -51,6 +51,9 @@ void slave_on_event(void *ctx, int worker, const struct query_event *ev);
  */
 int slave_sink(void *ctx, const struct mp_seg_hdr *h, const __u8 *payload);
 
+/* Wall clock, ms since the epoch: the clock live periods follow. */
+uint64_t slave_now_ms(void);
+
 /* Live mode: milliseconds until the current period ends (0 when it is due). */
 unsigned slave_ms_to_period_end(const struct slave *s, uint64_t now_ms);
 

@@ -60,9 +60,6 @@ struct slave {
 	struct jbuf render;	   /* server thread only: one client's report text */
 };
 
-/* Wall clock, ms since the epoch. */
-uint64_t slave_now_ms(void);
-
 /* Accepts NULL. */
 void slave_report_free(struct slave_report *r);
 
