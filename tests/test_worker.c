@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "flow.h"
@@ -36,6 +37,7 @@ struct shared {
 	_Atomic int owner[NCONN]; /* worker idx + 1 that saw the connection first */
 	_Atomic uint64_t errors;
 	_Atomic uint64_t segs;
+	_Atomic uint64_t seen; /* segments processed so far, visible while workers run */
 	_Atomic int inits, finis, barrier_calls;
 	_Atomic uint64_t barrier_seen; /* sum of per-worker segs seen by barrier fns */
 	pthread_t caller;
@@ -94,6 +96,7 @@ static void w_segment(void *ws, const struct mp_seg_hdr *h, const uint8_t *paylo
 			w->errors++;
 	w->segs++;
 	w->bytes += h->caplen;
+	atomic_fetch_add(&SH->seen, 1);
 }
 
 static void w_fini(void *ws)
@@ -268,7 +271,38 @@ static void test_backpressure(void **state)
 	free(sh);
 }
 
-static void test_inline_mode(void **state)
+/* A segment smaller than a wake-up batch reaches a sleeping worker once the batch ends. */
+static void test_kick(void **state)
+{
+	struct shared *sh = shared_new();
+	struct worker_pool *p = worker_pool_new(2, 0, &OPS, sh);
+	struct timespec idle = { 0, 2000000 };
+	uint8_t buf[64];
+	struct mp_seg_hdr h;
+	int round, spins;
+
+	assert_non_null(p);
+	sh->pool = p;
+	for (round = 0; round < 20; round++) {
+		/* Not synchronisation: gives the worker time to stop spinning and sleep, the
+		 * case under test. The check below polls for the outcome. */
+		nanosleep(&idle, NULL);
+		make_seg(&h, 3, MP_DIR_TO_SERVER, (uint32_t)round, 64, 0);
+		fill(buf, h.seq, 64);
+		assert_int_equal(worker_pool_route(p, &h, buf), 0);
+		worker_pool_kick(p);
+		for (spins = 0; atomic_load(&sh->seen) != (uint64_t)round + 1 && spins < 5000000;
+		     spins++)
+			sched_yield();
+		assert_int_equal(atomic_load(&sh->seen), round + 1);
+	}
+	worker_pool_free(p);
+	assert_int_equal(sh->errors, 0);
+	free(sh);
+}
+
+/* workers 0 and 1 both run in the caller's thread. */
+static void check_inline(int workers)
 {
 	struct shared *sh = shared_new();
 	struct worker_pool *p;
@@ -277,7 +311,7 @@ static void test_inline_mode(void **state)
 	uint64_t n;
 
 	sh->inline_mode = 1;
-	p = worker_pool_new(0, 0, &OPS, sh);
+	p = worker_pool_new(workers, 0, &OPS, sh);
 	assert_non_null(p);
 	sh->pool = p;
 	assert_int_equal(worker_pool_size(p), 1);
@@ -295,6 +329,12 @@ static void test_inline_mode(void **state)
 	assert_int_equal(sh->finis, 1);
 	assert_int_equal(sh->errors, 0);
 	free(sh);
+}
+
+static void test_inline_mode(void **state)
+{
+	check_inline(0);
+	check_inline(1);
 	assert_null(worker_pool_new(-1, 0, &OPS, NULL));
 	worker_pool_free(NULL);
 }
@@ -384,6 +424,7 @@ int main(void)
 		cmocka_unit_test(test_symmetric_pick),
 		cmocka_unit_test(test_order_and_barrier),
 		cmocka_unit_test(test_backpressure),
+		cmocka_unit_test(test_kick),
 		cmocka_unit_test(test_inline_mode),
 		cmocka_unit_test(test_flow_tables_in_workers),
 	};

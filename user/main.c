@@ -172,6 +172,8 @@ static int run(struct agent *a)
 
 	while (!stop_requested) {
 		n = source_poll(a->src, poll_timeout(a));
+		if (n > 0 && a->pl)
+			pipeline_kick(a->pl);
 		if (n == -ENODATA)
 			break;
 		if (n < 0) {
@@ -198,9 +200,11 @@ static int run(struct agent *a)
 			next_stats += 1;
 		}
 	}
-	/* Deliver what is already captured before reporting the final counters. */
-	while ((n = source_poll(a->src, 0)) > 0)
-		;
+	/* Deliver what is already captured before reporting the final counters, including
+	 * packets a live source still holds back. */
+	while ((n = source_poll(a->src, a->live ? SRC_HOLD_MS : 0)) > 0)
+		if (a->pl)
+			pipeline_kick(a->pl);
 	return n < 0 && n != -ENODATA ? n : 0;
 }
 

@@ -288,6 +288,12 @@ int pipeline_segment(struct pipeline *p, const struct mp_seg_hdr *h, const __u8 
 	return worker_pool_route(p->pool, h, payload);
 }
 
+void pipeline_kick(struct pipeline *p)
+{
+	if (p->pool)
+		worker_pool_kick(p->pool);
+}
+
 int pipeline_sink(void *ctx, const struct mp_seg_hdr *h, const __u8 *payload)
 {
 	return pipeline_segment(ctx, h, payload);

@@ -17,7 +17,7 @@ struct pipeline;
 typedef void (*pipeline_event_fn)(void *ctx, int worker, const struct query_event *ev);
 
 struct pipeline_config {
-	int workers;		 /* worker threads (>= 1); 0 runs inline in the caller */
+	int workers;		 /* >= 2: worker threads; 0 or 1: decode in the caller's thread */
 	size_t queue_bytes;	 /* per-worker segment queue */
 	struct flow_config flow;
 	struct mysql_limits limits;
@@ -39,6 +39,9 @@ struct pipeline *pipeline_new(const struct pipeline_config *cfg);
 
 /* Routes one segment to its connection's worker (capture thread only). Returns 0 or -errno. */
 int pipeline_segment(struct pipeline *p, const struct mp_seg_hdr *h, const __u8 *payload);
+
+/* Ends a capture batch: wakes workers holding segments they were not woken for. */
+void pipeline_kick(struct pipeline *p);
 
 /*
  * Waits until every worker has processed what was routed before the call,

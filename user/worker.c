@@ -29,6 +29,13 @@ struct rec_hdr {
 #define REC_MAX (((sizeof(struct rec_hdr) + sizeof(struct mp_seg_hdr) + MP_MAX_CAPLEN) + \
 		  REC_ALIGN - 1) & ~(size_t)(REC_ALIGN - 1))
 
+/*
+ * A sleeping worker is woken once per this many queued bytes, or when the producer ends a
+ * batch (worker_pool_kick), not per record: a futex wake-up and the context switch it
+ * causes cost more than decoding a small segment.
+ */
+#define KICK_BYTES (32 * 1024)
+
 struct barrier {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -49,6 +56,7 @@ struct wqueue {
 	uint64_t size;
 	/* Written by the producer only, read from anywhere: relaxed atomics, plain stores. */
 	_Atomic uint64_t routed, routed_bytes, waits;
+	uint64_t unkicked; /* producer only: bytes queued since the consumer was last woken */
 	struct worker_pool *pool;
 	int idx;
 	int started;
@@ -108,11 +116,26 @@ static void stat_add(_Atomic uint64_t *c, uint64_t n)
 			      memory_order_relaxed);
 }
 
+/* Wakes the consumer if it sleeps; the records it has not seen are already published. */
+static void q_kick(struct wqueue *q)
+{
+	q->unkicked = 0;
+	/* head was stored (seq_cst) before this load; the consumer stores its flag before it
+	 * reads head: one of us sees the other. */
+	if (atomic_load(&q->cons_waiting)) {
+		pthread_mutex_lock(&q->mu);
+		pthread_cond_signal(&q->cv_data);
+		pthread_mutex_unlock(&q->mu);
+	}
+}
+
 static void q_wait_room(struct wqueue *q, uint64_t head, uint64_t need)
 {
 	if (q->size - (head - atomic_load(&q->tail)) >= need)
 		return;
 	stat_add(&q->waits, 1);
+	/* The consumer may sleep on records nobody woke it for yet. */
+	q_kick(q);
 	pthread_mutex_lock(&q->mu);
 	/* Flag first, then re-check: the consumer stores tail, then reads the flag, so one of
 	 * us sees the other (both seq_cst) and no wake-up is lost. */
@@ -148,12 +171,10 @@ static void q_push(struct wqueue *q, uint32_t type, const void *a, size_t alen, 
 	if (blen)
 		memcpy((uint8_t *)(r + 1) + alen, b, blen);
 	atomic_store(&q->head, head + need);
-	if (atomic_load(&q->cons_waiting)) {
-		pthread_mutex_lock(&q->mu);
-		pthread_cond_signal(&q->cv_data);
-		pthread_mutex_unlock(&q->mu);
-	}
 	stat_add(&q->routed_bytes, need);
+	q->unkicked += need;
+	if (q->unkicked >= KICK_BYTES || type != REC_SEG)
+		q_kick(q);
 }
 
 int worker_pool_route(struct worker_pool *p, const struct mp_seg_hdr *h, const uint8_t *payload)
@@ -172,6 +193,13 @@ int worker_pool_route(struct worker_pool *p, const struct mp_seg_hdr *h, const u
 	stat_add(&q->routed, 1);
 	q_push(q, REC_SEG, h, sizeof(*h), payload, h->caplen);
 	return 0;
+}
+
+void worker_pool_kick(struct worker_pool *p)
+{
+	for (int i = 0; i < p->n; i++)
+		if (p->q[i].unkicked)
+			q_kick(&p->q[i]);
 }
 
 /* ---- consumer ---- */
@@ -347,7 +375,7 @@ struct worker_pool *worker_pool_new(int n, size_t queue_bytes, const struct work
 	}
 	p->ops = *ops;
 	p->arg = arg;
-	if (!n) {
+	if (n <= 1) {
 		p->inline_mode = 1;
 		p->inline_state = ops->init ? ops->init(arg, 0) : NULL;
 		return p;

@@ -30,8 +30,9 @@ struct worker_pool;
 
 /*
  * Starts n worker threads, each with a queue of queue_bytes (rounded up to a power of two,
- * at least twice the largest record). n == 0 runs everything inline in the caller's thread,
- * in call order: the deterministic mode for replays and tests.
+ * at least twice the largest record). n == 0 or 1 runs everything inline in the caller's
+ * thread, in call order: one worker thread would only add a copy and a wake-up per batch to
+ * the same serial work.
  * Returns NULL with errno set (EINVAL, ENOMEM, or pthread_create's error).
  */
 struct worker_pool *worker_pool_new(int n, size_t queue_bytes, const struct worker_ops *ops,
@@ -43,9 +44,13 @@ int worker_pool_pick(const struct worker_pool *p, const struct mp_seg_hdr *h);
 /*
  * Copies the segment into its worker's queue, waiting for room when the queue is full
  * (never drops). Single producer: call from one thread only. Returns 0, or -EINVAL when
- * caplen exceeds MP_MAX_CAPLEN.
+ * caplen exceeds MP_MAX_CAPLEN. A sleeping worker is woken per KICK_BYTES queued, not per
+ * segment: call worker_pool_kick() at the end of each batch.
  */
 int worker_pool_route(struct worker_pool *p, const struct mp_seg_hdr *h, const uint8_t *payload);
+
+/* Wakes every worker with segments it was not woken for (end of a capture batch). */
+void worker_pool_kick(struct worker_pool *p);
 
 /* Runs fn(wstate, arg) in every worker after everything routed before this call, and waits
  * until all have returned. Same thread as worker_pool_route. Returns 0. */
