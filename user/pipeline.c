@@ -11,10 +11,14 @@
 #include "pipeline.h"
 #include "sql_split.h"
 #include "template.h"
+#include "tmpl_cache.h"
 #include "worker.h"
 
 /* Event lines a worker buffers before taking the output lock. */
 #define OUT_FLUSH_BYTES (64 * 1024)
+/* Per-worker template cache: slots, and the longest text it keeps. */
+#define TCACHE_SLOTS 1024
+#define TCACHE_MAX_TEXT 2048
 /* Segment time between two idle-expiry passes of a worker's flow table. */
 #define EXPIRE_EVERY_NS 1000000000ULL
 
@@ -27,8 +31,7 @@ struct wstate {
 	struct flow_table *flows;
 	struct mysql_counters mysql;
 	struct buf out;
-	char *tmpl;	    /* template output buffer */
-	size_t tmpl_cap;
+	struct tmpl_cache *tmpl;
 	uint64_t last_expire_ns;
 	/* Copies taken inside a barrier, so the capture thread can read them. */
 	struct flow_counters snap_flow;
@@ -88,14 +91,14 @@ static void on_event(void *ctx, const struct query_event *in)
 	struct conn *c = ctx;
 	struct wstate *w = c->w;
 	struct pipeline *p = w->p;
-	struct template_opts to = { .max_len = p->cfg.template_max_len };
 	struct template_info ti;
 	struct query_event ev = *in;
+	const char *t;
 
 	addr_from_key(&ev.client, c->key.client_addr, c->key.client_port, c->key.family);
 	addr_from_key(&ev.server, c->key.server_addr, c->key.server_port, c->key.family);
-	if (ev.sql && template_make(ev.sql, ev.sql_len, w->tmpl, w->tmpl_cap, &to, &ti) == 0) {
-		ev.template = w->tmpl;
+	if (ev.sql && (t = tmpl_cache_make(w->tmpl, ev.sql, ev.sql_len, &ti))) {
+		ev.template = t;
 		ev.template_len = ti.len;
 		ev.template_id = ti.id;
 		ev.has_template = 1;
@@ -119,6 +122,10 @@ static int split_sql(void *ctx, const char *sql, size_t len, size_t *off, size_t
 	int n;
 
 	(void)ctx;
+	/* Two statements need a ";" between them, and most texts have none: they skip a lexer
+	 * pass (templating lexes them again anyway). 1 means "not split" to the decoder. */
+	if (!memchr(sql, ';', len))
+		return 1;
 	if (max > 64)
 		max = 64;
 	n = sql_split(sql, len, spans, max);
@@ -198,19 +205,19 @@ static const struct flow_callbacks flow_cb = {
 static void *w_init(void *arg, int idx)
 {
 	struct pipeline *p = arg;
+	struct template_opts to = { .max_len = p->cfg.template_max_len };
 	struct wstate *w = calloc(1, sizeof(*w));
 
 	if (!w)
 		return NULL;
 	w->p = p;
 	w->idx = idx;
-	w->tmpl_cap = (p->cfg.template_max_len ? p->cfg.template_max_len : 4096) + 1;
-	w->tmpl = malloc(w->tmpl_cap);
+	w->tmpl = tmpl_cache_new(TCACHE_SLOTS, TCACHE_MAX_TEXT, &to);
 	w->flows = flow_table_new(&p->cfg.flow, &flow_cb, w);
 	if (!w->tmpl || !w->flows) {
 		pr_warn("pipeline: failed to set up worker %d: %s\n", idx, strerror(ENOMEM));
 		flow_table_free(w->flows);
-		free(w->tmpl);
+		tmpl_cache_free(w->tmpl);
 		free(w);
 		return NULL;
 	}
@@ -247,7 +254,7 @@ static void w_fini(void *wstate)
 	add_u64s(&w->p->closed.mysql, &w->mysql, sizeof(w->mysql));
 	pthread_mutex_unlock(&w->p->out_lock);
 	buf_free(&w->out);
-	free(w->tmpl);
+	tmpl_cache_free(w->tmpl);
 	w->p->ws[w->idx] = NULL;
 	free(w);
 }
