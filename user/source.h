@@ -48,6 +48,12 @@ struct source {
 struct source *source_open(const struct source_config *cfg, const struct seg_sink *sink);
 
 /*
+ * Longest a live source may hold a captured packet back: libpcap hands packets over a kernel
+ * block at a time, a partly filled block after 10 ms. The final drain waits this long.
+ */
+#define SRC_HOLD_MS 50
+
+/*
  * Waits up to timeout_ms and delivers what arrived. Returns the number of
  * segments delivered (>= 0), -ENODATA once a replayed file is exhausted, or
  * another -errno (including a sink error).
