@@ -86,6 +86,20 @@ def replay(path, kind, workers):
     return p, mp.agent_counters(p.err(), 'decode')
 
 
+def distinct_texts(path):
+    """Distinct statement texts (command, sql) in a capture, from one `-o events` replay: how
+    often texts repeat decides how often the template cache answers instead of the lexer."""
+    argv = [mb.BIN, '-r', path, '-p', str(PORT), '-o', 'events']
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    seen = set()
+    for line in p.stdout:
+        e = json.loads(line)
+        seen.add((e.get('command'), e.get('sql')))
+    if p.wait() != 0:
+        raise RuntimeError(f'{argv}: exit {p.returncode}')
+    return len(seen)
+
+
 def agent_rows(caps, kind, runs):
     """{(name, workers): dict(median wall, cpu, rss, events, cmd, counters)}"""
     out = {}
@@ -102,6 +116,7 @@ def agent_rows(caps, kind, runs):
                 'rss_kb': max(p.maxrss_kb for p, _ in rs),
                 'cmd': mb.shell(rs[0][0].argv)}
             mb.log(f'offline: {name} workers={w}: {ev} events in {out[(name, w)]["wall"]:.2f}s')
+        out[(name, 'distinct')] = distinct_texts(path)
     return out
 
 
@@ -214,46 +229,60 @@ def perf_profile(path, kind, tmp):
 
 # What the top symbols cost and what would remove them; keyed by symbol prefix, written from
 # reading the profile (a symbol not listed here is still shown, with no remedy claimed).
-WAKEUP = ('context switches: the reading thread wakes the worker through a condition variable '
-          'each time the worker has gone to sleep on an empty queue (q_push -> '
-          'pthread_cond_signal); decoding on the reading thread when there is one worker (the '
-          'worker pool already has an inline mode) or waking the worker once per read batch '
-          'would remove them.')
+WAKEUP = ('context switches: with 2 or more workers the reading thread wakes a sleeping worker '
+          '(once per 32 KiB queued or per read batch); with one worker there is no worker thread. '
+          'Fewer, larger batches (a longer read before the kick) would reduce them further.')
 READ = ('reading the capture through libpcap\'s offline reader (fread: a kernel-to-user copy of '
-        'every byte); mapping the file and parsing records in place would remove the copy.')
-LEX = ('templating every statement (lexing, keyword lookup, hashing) although the same few '
-       'texts repeat; caching the template by statement text hash, or by prepared-statement id '
-       'for executes, would skip it for repeats.')
+        'every byte, two library calls per packet); mapping the file and parsing records in place '
+        'would remove the copy. Replay only: live capture reads the ring buffer in place.')
+LEX = ('templating statement texts not seen recently (lexing, keyword lookup); repeats (every '
+       'execute of a prepared statement, hot rows of a text workload) are answered by the '
+       'per-worker template cache. What remains are texts with fresh literals: a lexer that skips '
+       'a number or a quoted string with one scan instead of per-character dispatch would cut it.')
+HASH = ('hashing: the statement text once for the template cache and the connection key for the '
+        'flow lookup; remembering the last flow (a response\'s segments come back to back) would '
+        'skip most flow hashes; the text hash is what a cache hit costs instead of the lexer.')
+DECODE = ('MySQL framing and response decoding: every packet header of a response is read to find '
+          'where the result set ends, and rows are walked packet by packet; a large result set '
+          'costs in proportion to its rows. Skipping whole row packets by length without '
+          'dispatching on each would reduce it.')
+AGG = ('the per-period aggregate: one hash-table lookup per statement keyed by template, database, '
+       'user and client address (key compare included); a per-connection pointer to the last row '
+       'it updated would skip the lookup when a connection repeats a template.')
 STARTUP = ('process start-up: the dynamic linker resolving symbols of a dozen shared libraries; '
            'visible only because a replay lasts a fraction of a second (static linking would '
            'remove it; it does not grow with the capture).')
 REMEDIES = {  # symbol substring -> what costs and what would remove it (from reading profiles)
     'finish_task_switch': WAKEUP, '_raw_spin_unlock_irqrestore': WAKEUP, 'futex': WAKEUP,
     'pthread_cond': WAKEUP, 'try_to_wake_up': WAKEUP, 'schedule': WAKEUP,
-    'worker_main': 'the worker spinning on an empty queue (q_wait_data is inlined into it) '
-                   'while the single reading thread feeds it: the reader is the bottleneck; '
-                   'decoding inline on the reading thread with one worker would remove the spin.',
-    'q_push': 'copying every segment (header and payload) into the worker\'s queue; routing '
-              'inline with one worker, or handing over pointers into the read buffer, would '
-              'remove the copy.',
-    '_copy_to_iter': READ, 'fread': READ, 'filemap': READ, 'copy_user': READ,
-    'sql_lex': LEX, 'lex_word': LEX, 'sql_kw': LEX, 'template_make': LEX, 'XXH': LEX,
+    'worker_main': 'a worker spinning on an empty queue (q_wait_data is inlined into it) '
+                   'while the single reading thread feeds it: the reader is the bottleneck.',
+    'q_push': 'copying every segment (header and payload) into a worker\'s queue (2 or more '
+              'workers); handing over pointers into the read buffer would remove the copy.',
+    '_copy_to_iter': READ, 'fread': READ, 'filemap': READ, 'copy_user': READ, 'iowrite': READ,
+    'xsgetn': READ, 'pcap_': READ, 'dispatch_cb': READ,
+    'sql_lex': LEX, 'lex_word': LEX, 'sql_kw': LEX, 'template_make': LEX, 'tpl_': LEX,
+    'XXH': HASH, 'tmpl_cache': HASH,
     'event_json': 'formatting every event as JSON; the report path aggregates instead.',
     'flow_': 'flow lookup and reassembly per segment; batching the segments of one flow '
              '(they arrive back to back) would amortise the lookup.',
-    'pcap_': READ,
-    'mysql_': 'decoding every packet header and response; skipping row bodies by length '
-              'instead of walking them would remove most of it.',
-    'memcpy': 'copying payloads between source, queue, flow buffer and decoder; handing '
-              'in-order payloads straight to the decoder would remove the copies.',
-    'memmove': 'copying payloads between source, queue, flow buffer and decoder; handing '
-               'in-order payloads straight to the decoder would remove the copies.',
+    'packet_parse': 'parsing the link, IP and TCP headers of every frame in userspace (replay and '
+                    'pcap mode only: in tc/xdp mode the BPF program has done it).',
+    'raw_feed': DECODE, 'on_packet': DECODE, 'start_packet': DECODE, 'header_ok': DECODE,
+    'deliver': DECODE, 'dispatch': DECODE, 'mysql_': DECODE, 'stmt_done': DECODE,
+    'stat_lookup': AGG, 'agg_': AGG, 'hist_': AGG, 'slave_on_event': AGG,
+    'memcmp': 'key comparisons after a hash match (template cache text, keyword table, aggregate '
+              'key); they confirm hits and shrink only with fewer lookups (see the rows above).',
+    'memcpy': 'copying payloads between source, flow buffer and decoder; handing in-order '
+              'payloads straight to the decoder would remove the copies.',
+    'memmove': 'copying payloads between source, flow buffer and decoder; handing in-order '
+               'payloads straight to the decoder would remove the copies.',
     'malloc': 'allocation per event or segment; per-worker free lists would remove it.',
     'do_lookup_x': STARTUP, '_dl_': STARTUP,
-    'page_fault': 'first touch of freshly mapped memory (worker queue, flow and decoder buffers); '
-                  'a smaller queue, reused buffers or pre-faulting would reduce it.',
-    'handle_mm_fault': 'first touch of freshly mapped memory (worker queue, flow and decoder '
-                       'buffers); a smaller queue, reused buffers or pre-faulting would reduce it.',
+    'page_fault': 'first touch of freshly mapped memory (flow and decoder buffers); reused '
+                  'buffers or pre-faulting would reduce it.',
+    'handle_mm_fault': 'first touch of freshly mapped memory (flow and decoder buffers); reused '
+                       'buffers or pre-faulting would reduce it.',
     '_int_': 'allocation per event or segment (glibc malloc internals); per-worker free lists '
              'would remove it.',
 }
@@ -316,13 +345,18 @@ def print_section(args, kind, caps, info, cmds, rows, tsh, pt, loss, prof, tmp):
                f'{args.threads} threads, 1 table of {mb.TABLE_SIZE:,} rows); '
                f'**{total:,} statements in total** (agent events: every client command, '
                'COM_STMT_PREPARE / CLOSE and COM_QUIT included):\n')
-    out += ['| capture | sysbench run | queries (sysbench) | statements (agent) | packets | '
-            'tcpdump drops | MB |', '|---|---|---:|---:|---:|---:|---:|']
+    out += ['| capture | sysbench run | queries (sysbench) | statements (agent) | distinct texts | '
+            'packets | tcpdump drops | MB |', '|---|---|---:|---:|---:|---:|---:|---:|']
     for name, _ in caps:
         i = info[name]
         out.append(f'| {name} | `{cmds[name][1]}` | {i["queries"]:,} | '
-                   f'{rows[(name, 1)]["events"]:,} | {i["packets"]:,} | {i["dropped"]} | '
-                   f'{i["bytes"] / 1e6:.0f} |')
+                   f'{rows[(name, 1)]["events"]:,} | {rows[(name, "distinct")]:,} | '
+                   f'{i["packets"]:,} | {i["dropped"]} | {i["bytes"] / 1e6:.0f} |')
+    out.append('\n"distinct texts" counts different (command, SQL text) pairs in the agent\'s '
+               '`-o events` output. sysbench\'s default `--rand-type=special` draws ids from a hot '
+               'spot, so even text-protocol statements repeat; repeats are answered by the '
+               'per-worker template cache (docs/ARCHITECTURE.md), which therefore helps these '
+               'captures more than a workload of all-different literals.')
     out.append(f'\nCapture command: `{cmds[caps[0][0]][0].replace(caps[0][1], "FILE")}` (in the '
                'namespace, FILE in a temp dir deleted afterwards; the bench waits for the file to '
                'stop growing before SIGINT, since tcpdump discards what is still in the kernel '
