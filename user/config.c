@@ -38,7 +38,7 @@ const struct config_option config_options[] = {
 	ROW("probe.snappylength", UINT, probe_snappylength, "0", 0, 65535, 0,
 	    "bytes of each TCP segment copied from the kernel (0 = whole segment)"),
 	ROW("probe.workers", INT, probe_workers, "1", 1, 64, 0,
-	    "decoder threads (a connection always stays on one)"),
+	    "decoders (1: on the capture thread; N >= 2: N threads, a connection stays on one)"),
 	ENUM("probe.mode", probe_mode, "tc", probe_modes, "capture source: tc, xdp or pcap"),
 	ROW("probe.max_connections", INT, probe_max_connections, "65536", 16, 16777216, 0,
 	    "tracked TCP connections; more are not decoded and are counted"),
