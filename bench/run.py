@@ -210,8 +210,10 @@ def main():
               f'`make bench` wall time: **{total / 60:.1f} min** from its start, package installs '
               f'and build included (bench packages {t_deps:.0f} s, '
               + ', '.join(f'{n} {t:.0f} s' for n, t in times) + '); load average at the end: '
-              f'{loadavg()}. The machine is shared: a load average above nproc means other '
-              'work competed with the benches and the live throughput ratios are noisy.\n')
+              f'{loadavg()} (the live bench\'s own 32-thread sysbench runs raise it; the value '
+              'at the start, under Machine, shows other work). The machine is shared: compare '
+              'the "none" rows of the live tables between runs to see how much the baseline '
+              'itself moves.\n')
     with open(os.path.join(ROOT, 'BENCHMARKS.md'), 'w') as f:
         f.write('\n'.join(head + [goals(results), timing] + parts))
     shutil.rmtree(results, ignore_errors=True)
