@@ -75,6 +75,14 @@ def poll(cond, timeout=20.0, every=0.02, what='condition'):
         time.sleep(every)
 
 
+def wait_until(cond, timeout=20.0, every=0.02, what='condition'):
+    """poll() for waits whose outcome the caller checks itself: False at the timeout."""
+    try:
+        return poll(cond, timeout=timeout, every=every, what=what)
+    except TimeoutError:
+        return False
+
+
 # ---------------------------------------------------------------- namespaces
 class Netns:
     """A network namespace of our own; deleting it removes every attachment in it."""

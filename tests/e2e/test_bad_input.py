@@ -185,11 +185,8 @@ def live_bad(ns):
         mp.run_py(ns, GOOD_CLIENT, PORT)
         want = {f"SELECT {n}, 'good'": 1 for n in range(1, 21)}
         want['SELECT seq FROM seq_1_to_500'] = 500
-        try:
-            mp.poll(lambda: sum(1 for l in agent.lines if 'seq_1_to_500' in l), timeout=10,
-                    what='the good statements')
-        except TimeoutError:
-            pass
+        mp.wait_until(lambda: sum(1 for l in agent.lines if 'seq_1_to_500' in l), timeout=10,
+                      what='the good statements')
         alive = alive and agent.proc.poll() is None
         rc = agent.stop()
     finally:
@@ -240,11 +237,8 @@ def live_snaplen(ns):
         agent.wait_ready()
         mp.run_py(ns, SNAP_CLIENT, PORT, json.dumps(FIT + NO_FIT))
         alive = agent.proc.poll() is None
-        try:
-            mp.poll(lambda: any('no_such_table' in l for l in agent.lines), timeout=10,
-                    what='the last statement that fits')
-        except TimeoutError:
-            pass
+        mp.wait_until(lambda: any('no_such_table' in l for l in agent.lines), timeout=10,
+                      what='the last statement that fits')
         rc = agent.stop()
     finally:
         agent.stop()

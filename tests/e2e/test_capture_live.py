@@ -60,10 +60,7 @@ def capture_once(name, db, netns, client_ns, host, dev, mode, pcap_path):
             nonlocal want
             want = collections.Counter(mp.tcpdump_segments(pcap_path, [PORT]))
             return want and collections.Counter(agent_segments(agent)) == want
-        try:
-            mp.poll(agree, timeout=20, every=0.2, what='agent and tcpdump to agree')
-        except TimeoutError:
-            pass
+        mp.wait_until(agree, timeout=20, every=0.2, what='agent and tcpdump to agree')
     finally:
         rc = agent.stop()
         dump.stop()

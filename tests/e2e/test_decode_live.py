@@ -160,10 +160,7 @@ def main():
             def complete():
                 got = [e for e in agent.json_lines() if e.get('command') == 'query']
                 return len(got) >= len(want) - 1  # the TLS statement is never decoded
-            try:
-                mp.poll(complete, timeout=20, every=0.2, what='events for every statement')
-            except TimeoutError:
-                pass
+            mp.wait_until(complete, timeout=20, every=0.2, what='events for every statement')
             rc = agent.stop()
         finally:
             db.stop()

@@ -34,12 +34,8 @@ def start(ns, mode, devs):
 
 def traffic_seen(ns, db, agent):
     db.sql('SELECT 42')
-    try:
-        mp.poll(lambda: any('"to_client"' in l for l in agent.lines), timeout=10,
-                what='segments from the agent')
-        return True
-    except TimeoutError:
-        return False
+    return mp.wait_until(lambda: any('"to_client"' in l for l in agent.lines), timeout=10,
+                         what='segments from the agent')
 
 
 def main():

@@ -218,11 +218,8 @@ def main():
             mp.check(py.returncode == 0 and sb.returncode == 0, 'both drivers ran cleanly',
                      f'py {py.returncode} {py_out[-500:]} sb {sb.returncode} {sb_out[-800:]}')
             want = len(py_markers()) + SB_THREADS * (MARKS + 3)
-            try:
-                mp.poll(lambda: len([l for l in agent.lines if '/* mark' in l]) >=
-                        len(py_markers()), timeout=10, what='marker events')
-            except TimeoutError:
-                pass
+            mp.wait_until(lambda: len([l for l in agent.lines if '/* mark' in l]) >=
+                          len(py_markers()), timeout=10, what='marker events')
             rc = agent.stop()
             dump_err = dump.stop()
         finally:
