@@ -301,11 +301,6 @@ void pipeline_kick(struct pipeline *p)
 		worker_pool_kick(p->pool);
 }
 
-int pipeline_sink(void *ctx, const struct mp_seg_hdr *h, const __u8 *payload)
-{
-	return pipeline_segment(ctx, h, payload);
-}
-
 struct sync_arg {
 	uint64_t now_ns;
 	void (*fn)(void *ctx, int worker);

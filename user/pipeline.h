@@ -71,7 +71,4 @@ void pipeline_close(struct pipeline *p);
 /* pipeline_close() if not done yet, then frees. Accepts NULL. */
 void pipeline_free(struct pipeline *p);
 
-/* A seg_sink that feeds pipeline_segment(). */
-int pipeline_sink(void *ctx, const struct mp_seg_hdr *h, const __u8 *payload);
-
 #endif /* MP_PIPELINE_H */
