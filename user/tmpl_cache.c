@@ -79,8 +79,9 @@ static const char *hit(struct tc_entry *e, const char *sql, struct template_info
 const char *tmpl_cache_make(struct tmpl_cache *c, const char *sql, size_t len,
 			    struct template_info *ti)
 {
-	uint64_t h;
-	struct tc_entry *e;
+	int keep = len <= c->max_text;
+	struct tc_entry *e = NULL;
+	uint64_t h = 0;
 	size_t need;
 	char *mem;
 
@@ -88,32 +89,26 @@ const char *tmpl_cache_make(struct tmpl_cache *c, const char *sql, size_t len,
 		errno = EINVAL;
 		return NULL;
 	}
-	if (len > c->max_text) {
-		c->misses++;
-		if (template_make(sql, len, c->scratch, c->scratch_cap, &c->opts, ti)) {
-			errno = EINVAL;
-			return NULL;
+	if (keep) {
+		h = XXH3_64bits(sql, len);
+		e = &c->e[h & c->mask];
+		if (e->used && e->hash == h && e->sql_len == len && !memcmp(e->mem, sql, len)) {
+			c->hits++;
+			return hit(e, sql, ti);
 		}
-		return c->scratch;
-	}
-	h = XXH3_64bits(sql, len);
-	e = &c->e[h & c->mask];
-	if (e->used && e->hash == h && e->sql_len == len && !memcmp(e->mem, sql, len)) {
-		c->hits++;
-		return hit(e, sql, ti);
 	}
 	c->misses++;
 	if (template_make(sql, len, c->scratch, c->scratch_cap, &c->opts, ti)) {
 		errno = EINVAL;
 		return NULL;
 	}
+	if (!keep)
+		return c->scratch;
 	need = len + ti->len + 1;
 	if (need > e->mem_cap) {
 		mem = realloc(e->mem, need);
-		if (!mem) {
-			/* Not remembered, still answered. */
-			return c->scratch;
-		}
+		if (!mem)
+			return c->scratch; /* not remembered, still answered */
 		e->mem = mem;
 		e->mem_cap = need;
 	}
