@@ -24,7 +24,7 @@ ifneq ($(UNAME_S),Linux)
 NO_BPF := 1
 endif
 
-PKGS := libpcap zlib libxxhash yaml-0.1 libwebsockets libmicrohttpd
+PKGS := libpcap zlib libxxhash yaml-0.1 libwebsockets
 ifeq ($(NO_BPF),)
 PKGS += libbpf libelf
 endif
@@ -50,27 +50,29 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-# Modules that need BPF are named *_bpf.c; the rest builds everywhere.
-USER_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+# user/ has one folder per stage, in data-flow order; a stage includes only its own
+# folder and earlier ones (make check-layers). Modules that need BPF are named *_bpf.c.
+STAGES := lib capture flow mysql sql pipeline report net cli roles
+USER_SRCS := $(wildcard $(patsubst %,user/%/*.c,$(STAGES)))
 ifneq ($(NO_BPF),)
 USER_SRCS := $(filter-out %_bpf.c,$(USER_SRCS))
 endif
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 LIBMP := $(OUTPUT)/libmp.a
 SKEL := $(if $(NO_BPF),,$(OUTPUT)/capture.skel.h)
-HDRS := $(wildcard include/*.h user/*.h)
 
-UNIT_SRCS := $(wildcard tests/test_*.c)
-UNIT_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+# Unit tests mirror user/: tests/<stage>/test_<module>.c -> $(BUILD)/tests/test_<module>.
+UNIT_SRCS := $(wildcard $(patsubst %,tests/%/test_*.c,$(STAGES)))
+UNIT_BINS := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(UNIT_SRCS)))
 BPFTEST_SRCS := $(if $(NO_BPF),,$(wildcard tests/bpf/test_*.c))
 BPFTEST_BINS := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf_%,$(BPFTEST_SRCS))
 BENCH_SRCS := $(if $(NO_BPF),,$(wildcard bench/*.c))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
-FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-.PHONY: all tests test unit bench fuzz fuzz-build vmlinux deps clean help
+.PHONY: all tests test unit bench fuzz fuzz-build vmlinux deps clean help check-layers
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -80,6 +82,7 @@ help:
 	@echo 'make            build $(BUILD)/mysqlprobe'
 	@echo 'make deps       install the Debian packages needed to build, test and bench'
 	@echo 'make test       build, then run every test (unit, ASan+UBSan unit, BPF, end-to-end, fuzz smoke)'
+	@echo 'make check-layers  fail when a user/ file includes a header of a later stage'
 	@echo 'make unit       unit tests only (no root needed); add SANITIZER=address,undefined'
 	@echo 'make bench      run the benchmarks and rewrite BENCHMARKS.md'
 	@echo 'make fuzz       run every libFuzzer target for FUZZ_SECONDS (default 60) each'
@@ -90,13 +93,13 @@ help:
 deps:
 	$(Q)sh .ci/deps.sh
 
-$(OUTPUT) $(OUTPUT)/user $(BUILD) $(BUILD)/tests $(BUILD)/bench build/fuzz $(OUTPUT)/fuzz:
+$(OUTPUT) $(BUILD) $(BUILD)/tests $(BUILD)/bench $(BUILD)/fuzz:
 	$(Q)mkdir -p $@
 
 # --- BPF: .bpf.c -> .bpf.o -> .skel.h (libbpf-bootstrap idiom) ---
 # Explicit targets (not a pattern chain): make will not chain two pattern
 # rules to reach a prerequisite of a third.
-$(OUTPUT)/capture.bpf.o: bpf/capture.bpf.c $(wildcard bpf/*.h) include/capture_abi.h | $(OUTPUT)
+$(OUTPUT)/capture.bpf.o: bpf/capture.bpf.c $(wildcard bpf/*.h) $(wildcard include/*.h) | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 	$(Q)$(LLVM_STRIP) -g $@
@@ -106,9 +109,12 @@ $(OUTPUT)/capture.skel.h: $(OUTPUT)/capture.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< > $@
 
 # --- userspace ---
-$(OUTPUT)/user/%.o: user/%.c $(HDRS) | $(OUTPUT)/user
+# -MMD -MP: each object depends on exactly the headers it includes.
+DEPFLAGS = -MMD -MP
+$(OUTPUT)/user/%.o: user/%.c
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # Only the loader includes the generated skeleton.
 $(filter %_bpf.o,$(USER_OBJS)): $(SKEL)
@@ -124,29 +130,31 @@ $(BUILD)/mysqlprobe: $(OUTPUT)/user/main.o $(LIBMP) | $(BUILD)
 # --- tests and benches ---
 tests: $(BUILD)/mysqlprobe $(UNIT_BINS) $(BPFTEST_BINS)
 
-$(BUILD)/tests/test_%: tests/test_%.c $(LIBMP) $(HDRS) | $(BUILD)/tests
+vpath test_%.c $(patsubst %,tests/%,$(STAGES))
+$(BUILD)/tests/test_%: test_%.c $(LIBMP) | $(BUILD)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIBMP) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -MF $@.d -Itests $< $(LIBMP) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/tests/bpf_%: tests/bpf/%.c $(LIBMP) $(SKEL) $(HDRS) | $(BUILD)/tests
+$(BUILD)/tests/bpf_%: tests/bpf/%.c $(LIBMP) $(SKEL) | $(BUILD)/tests
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests $< $(LIBMP) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -MF $@.d -Itests $< $(LIBMP) $(LDFLAGS) $(LDLIBS) -lcmocka -o $@
 
-$(BUILD)/bench/%: bench/%.c $(LIBMP) $(SKEL) $(HDRS) | $(BUILD)/bench
+$(BUILD)/bench/%: bench/%.c $(LIBMP) $(SKEL) | $(BUILD)/bench
 	$(call msg,BENCH,$@)
-	$(Q)$(CC) $(CFLAGS) $< $(LIBMP) $(LDFLAGS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -MF $@.d $< $(LIBMP) $(LDFLAGS) $(LDLIBS) -o $@
 
 # Fuzzers: userspace modules rebuilt with clang's libFuzzer instrumentation.
 FUZZ_OBJS := $(patsubst user/%.c,$(OUTPUT)/fuzz/%.o,$(filter-out %_bpf.c,$(USER_SRCS)))
-$(OUTPUT)/fuzz/%.o: user/%.c $(HDRS) | $(OUTPUT)/fuzz
+$(OUTPUT)/fuzz/%.o: user/%.c
 	$(call msg,CC-FUZZ,$@)
-	$(Q)$(CLANG) $(filter-out -O2 -g $(SAN_FLAGS),$(CFLAGS)) -DMP_NO_BPF -g -O1 \
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(filter-out -O2 -g $(SAN_FLAGS),$(CFLAGS)) $(DEPFLAGS) -DMP_NO_BPF -g -O1 \
 		-fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
 
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) $(HDRS) | build/fuzz
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) | $(BUILD)/fuzz
 	$(call msg,FUZZ,$@)
-	$(Q)$(CLANG) $(filter-out -O2 -g $(SAN_FLAGS),$(CFLAGS)) -DMP_NO_BPF $(FUZZ_FLAGS) $< \
-		$(FUZZ_OBJS) $(LDLIBS) -o $@
+	$(Q)$(CLANG) $(filter-out -O2 -g $(SAN_FLAGS),$(CFLAGS)) $(DEPFLAGS) -MF $@.d -DMP_NO_BPF \
+		-Itests $(FUZZ_FLAGS) $< $(FUZZ_OBJS) $(LDLIBS) -o $@
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -155,7 +163,7 @@ unit: $(UNIT_BINS)
 
 # The one test command: every suite, one summary line at the end.
 test:
-	$(Q)$(MAKE) --no-print-directory all tests bench-build
+	$(Q)$(MAKE) --no-print-directory check-layers all tests bench-build
 	$(Q)$(MAKE) --no-print-directory SANITIZER=address,undefined tests
 	$(Q)$(MAKE) --no-print-directory fuzz-build
 	$(Q)$(PYTHON) tests/run.py
@@ -170,7 +178,14 @@ bench:
 
 FUZZ_SECONDS ?= 60
 fuzz: fuzz-build
-	$(Q)$(PYTHON) tests/run.py --only fuzz --fuzz-seconds $(FUZZ_SECONDS)
+	$(Q)$(PYTHON) tests/run.py --only fuzz --build $(BUILD) --fuzz-seconds $(FUZZ_SECONDS)
+
+# A file may include headers of its own stage and of earlier ones only (STAGES order).
+check-layers:
+	$(Q)$(PYTHON) tests/tools/check_layers.py --stages "$(STAGES)" user
+
+-include $(wildcard $(OUTPUT)/user/*/*.d $(OUTPUT)/user/*.d $(OUTPUT)/fuzz/*/*.d $(BUILD)/tests/*.d \
+	$(BUILD)/bench/*.d $(BUILD)/fuzz/*.d)
 
 vmlinux:
 	$(Q)mkdir -p vmlinux/$(ARCH)

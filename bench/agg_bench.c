@@ -10,8 +10,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "agg.h"
-#include "report.h"
+#include "report/agg.h"
+#include "report/report.h"
 
 #define NINPUTS 16384
 #define CALLS 5000000

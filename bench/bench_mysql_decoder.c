@@ -8,10 +8,10 @@
 
 #include <linux/types.h>
 
-#include "buf.h"
+#include "lib/buf.h"
 #include "capture_abi.h"
-#include "event_json.h"
-#include "mysql_decoder.h"
+#include "mysql/event_json.h"
+#include "mysql/mysql_decoder.h"
 
 #define ROUNDS 200000 /* each round: a SELECT (2 columns, 3 rows) and an UPDATE */
 

@@ -262,11 +262,11 @@ REMEDIES = {  # symbol substring -> what costs and what would remove it (from re
     '_copy_to_iter': READ, 'fread': READ, 'filemap': READ, 'copy_user': READ, 'iowrite': READ,
     'xsgetn': READ, 'pcap_': READ, 'dispatch_cb': READ,
     'sql_lex': LEX, 'lex_word': LEX, 'sql_kw': LEX, 'template_make': LEX, 'tpl_': LEX,
-    'XXH': HASH, 'tmpl_cache': HASH,
+    'XXH': HASH, 'template_cache': HASH,
     'event_json': 'formatting every event as JSON; the report path aggregates instead.',
     'flow_': 'flow lookup and reassembly per segment; batching the segments of one flow '
              '(they arrive back to back) would amortise the lookup.',
-    'packet_parse': 'parsing the link, IP and TCP headers of every frame in userspace (replay and '
+    'frame_parse': 'parsing the link, IP and TCP headers of every frame in userspace (replay and '
                     'pcap mode only: in tc/xdp mode the BPF program has done it).',
     'raw_feed': DECODE, 'on_packet': DECODE, 'start_packet': DECODE, 'header_ok': DECODE,
     'deliver': DECODE, 'dispatch': DECODE, 'mysql_': DECODE, 'stmt_done': DECODE,

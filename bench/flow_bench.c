@@ -6,8 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "flow.h"
-#include "worker.h"
+#include "flow/flow.h"
+#include "pipeline/worker.h"
 
 #define BENCH_CONNS 1000
 #define BENCH_REQ 120

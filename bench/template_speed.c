@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "template.h"
+#include "sql/template.h"
 
 #define BIG_MIN_LEN (10 * 1024)
 

@@ -23,16 +23,21 @@ def suites(args):
     b = args.build
     out = []
     if args.only in (None, 'unit'):
-        out += [('unit', p, [p]) for p in sorted(glob.glob(f'{b}/tests/test_*'))]
+        out += [('unit', p, [p]) for p in sorted(glob.glob(f'{b}/tests/test_*'))
+                if not p.endswith('.d')]
+        out += [('unit', p, [sys.executable, p])
+                for p in sorted(glob.glob(f'{ROOT}/tests/tools/test_*.py'))]
         if args.only is None:
-            out += [('unit-asan', p, [p]) for p in sorted(glob.glob(f'{b}/san/tests/test_*'))]
+            out += [('unit-asan', p, [p]) for p in sorted(glob.glob(f'{b}/san/tests/test_*'))
+                     if not p.endswith('.d')]
     if args.only in (None, 'bpf'):
-        out += [('bpf', p, [p]) for p in sorted(glob.glob(f'{b}/tests/bpf_*'))]
+        out += [('bpf', p, [p]) for p in sorted(glob.glob(f'{b}/tests/bpf_*'))
+                if not p.endswith('.d')]
     if args.only in (None, 'e2e'):
         out += [('e2e', p, [sys.executable, p])
                 for p in sorted(glob.glob(f'{ROOT}/tests/e2e/test_*.py'))]
     if args.only in (None, 'fuzz'):
-        for p in sorted(glob.glob('build/fuzz/fuzz_*')):
+        for p in sorted(q for q in glob.glob(f'{b}/fuzz/fuzz_*') if not q.endswith('.d')):
             name = os.path.basename(p)
             corpus = f'{ROOT}/tests/fuzz/corpus/{name[5:]}'
             work = f'/tmp/mysqlprobe-fuzz/{name}'

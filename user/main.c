@@ -8,13 +8,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli.h"
-#include "log.h"
-#include "pipeline.h"
-#include "server.h"
-#include "slave.h"
-#include "source.h"
-#include "template_cli.h"
+#include "cli/cli.h"
+#include "lib/log.h"
+#include "pipeline/pipeline.h"
+#include "net/server.h"
+#include "roles/slave.h"
+#include "capture/source.h"
+#include "cli/template_cli.h"
 
 static volatile sig_atomic_t stop_requested;
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_api.h"
+#include "net/http_api.h"
 
 static unsigned last_ms;
 

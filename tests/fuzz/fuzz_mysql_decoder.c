@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../mysql_fx.h"
+#include "mysql/mysql_fx.h"
 
 /*
  * Input: a sequence of records. op = data[0]:

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sql_split.h"
-#include "template.h"
+#include "sql/sql_split.h"
+#include "sql/template.h"
 
 #define FUZZ_MAX_SPANS 64
 

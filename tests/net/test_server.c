@@ -1,0 +1,871 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Unit tests of the control-plane server: real sockets on 127.0.0.1, lws websocket clients. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <libwebsockets.h>
+#include <snappy-c.h>
+
+#include "lib/buf.h"
+#include "net/server.h"
+
+#define WAIT_MS 10000 /* generous: the suite also runs under ASan on a shared machine */
+#define TOKEN "s3cret-token"
+
+/* ---- the application side: stub callbacks ---- */
+
+struct test_report {
+	unsigned seq;
+	size_t pad; /* bytes of pseudo-random letters, to make big messages snappy cannot shrink */
+};
+
+struct test_app {
+	atomic_uint opens, opens_json, closes, renders, frees, period_calls, queued, discarded;
+	atomic_uint period_ms;
+	int fail_render;
+	int big_metrics; /* lines of extra metrics, to make a body of many HTTP chunks */
+};
+
+struct test_client_state {
+	int json;
+};
+
+static void *app_client_open(void *ctx, int json_format)
+{
+	struct test_app *app = ctx;
+	struct test_client_state *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return NULL;
+	st->json = json_format;
+	atomic_fetch_add(&app->opens, 1);
+	if (json_format)
+		atomic_fetch_add(&app->opens_json, 1);
+	return st;
+}
+
+static void app_client_close(void *ctx, void *state)
+{
+	struct test_app *app = ctx;
+
+	atomic_fetch_add(&app->closes, 1);
+	free(state);
+}
+
+/* The text a report renders to; the receiving side rebuilds it to compare. */
+static int render_text(const struct test_report *r, int json, struct buf *out)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull ^ r->seq;
+	size_t i;
+	int err = buf_printf(out, "{\"seq\":%u,\"json\":%d,\"pad\":\"", r->seq, json);
+
+	for (i = 0; !err && i < r->pad; i++) {
+		char c;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		c = (char)('a' + x % 26);
+		err = buf_append(out, &c, 1);
+	}
+	return err ? err : buf_puts(out, "\"}");
+}
+
+static int app_render(void *ctx, const void *report, void *state, struct buf *out)
+{
+	struct test_app *app = ctx;
+	const struct test_client_state *st = state;
+
+	atomic_fetch_add(&app->renders, 1);
+	if (app->fail_render)
+		return -EIO;
+	return render_text(report, st->json, out);
+}
+
+static void app_render_result(void *ctx, void *state, int queued)
+{
+	struct test_app *app = ctx;
+
+	assert_non_null(state);
+	atomic_fetch_add(queued ? &app->queued : &app->discarded, 1);
+}
+
+static void app_report_free(void *ctx, void *report)
+{
+	struct test_app *app = ctx;
+
+	atomic_fetch_add(&app->frees, 1);
+	free(report);
+}
+
+static int app_set_period(void *ctx, unsigned ms)
+{
+	struct test_app *app = ctx;
+
+	atomic_store(&app->period_ms, ms);
+	atomic_fetch_add(&app->period_calls, 1);
+	return 0;
+}
+
+static int app_metrics(void *ctx, struct buf *out)
+{
+	struct test_app *app = ctx;
+	int i, err = buf_puts(out, "# HELP mysqlprobe_test_things_total Things the test counted.\n"
+				    "# TYPE mysqlprobe_test_things_total counter\n"
+				    "mysqlprobe_test_things_total 42\n");
+
+	if (!err && app->big_metrics)
+		err = buf_puts(out, "# HELP mysqlprobe_test_big A gauge with many series.\n"
+				     "# TYPE mysqlprobe_test_big gauge\n");
+	for (i = 0; !err && i < app->big_metrics; i++)
+		err = buf_printf(out, "mysqlprobe_test_big{n=\"%d\"} %d\n", i, i);
+	return err;
+}
+
+static int app_status(void *ctx, struct buf *out)
+{
+	return buf_puts(out, "\"role\":\"slave\",\"report_period_ms\":1000");
+}
+
+static const struct server_callbacks app_cb = {
+	.client_open = app_client_open,
+	.client_close = app_client_close,
+	.render = app_render,
+	.render_result = app_render_result,
+	.report_free = app_report_free,
+	.set_report_period_ms = app_set_period,
+	.metrics = app_metrics,
+	.status = app_status,
+};
+
+static struct server *start(struct test_app *app, const char *token, unsigned queue_len,
+			    size_t max_message)
+{
+	struct server_config cfg = {
+		.bind = "127.0.0.1",
+		.port = 0,
+		.max_message = max_message,
+		.queue_len = queue_len,
+		.token = token,
+	};
+	struct server *s = server_new(&cfg, &app_cb, app);
+
+	assert_non_null(s);
+	assert_true(server_port(s) > 0);
+	return s;
+}
+
+static void publish(struct server *s, unsigned seq, size_t pad)
+{
+	struct test_report *r = malloc(sizeof(*r));
+
+	assert_non_null(r);
+	r->seq = seq;
+	r->pad = pad;
+	assert_int_equal(server_publish(s, r), 0);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* ---- a minimal HTTP/1.1 client: one request per connection ---- */
+
+struct http_reply {
+	int status;
+	char head[2048];
+	struct buf body;
+};
+
+static void http_req(int port, const char *method, const char *target, const char *auth,
+		     struct http_reply *rep)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct buf raw = {};
+	char req[1024], buf[4096];
+	long long deadline = now_ms() + WAIT_MS;
+	char *sep;
+	int fd, n;
+
+	memset(rep, 0, sizeof(*rep));
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	n = snprintf(req, sizeof(req),
+		     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%sConnection: close\r\n\r\n", method,
+		     target, auth ? "Authorization: " : "", auth ? auth : "", auth ? "\r\n" : "");
+	assert_int_equal(write(fd, req, n), n);
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		assert_true(now_ms() < deadline);
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = read(fd, buf, sizeof(buf));
+		assert_true(n >= 0);
+		if (!n)
+			break;
+		assert_int_equal(buf_append(&raw, buf, n), 0);
+	}
+	close(fd);
+	assert_non_null(raw.data);
+	assert_int_equal(sscanf(raw.data, "HTTP/1.1 %d", &rep->status), 1);
+	sep = strstr(raw.data, "\r\n\r\n");
+	assert_non_null(sep);
+	snprintf(rep->head, sizeof(rep->head), "%.*s", (int)(sep - raw.data), raw.data);
+	assert_int_equal(buf_append(&rep->body, sep + 4, raw.len - (sep + 4 - raw.data)), 0);
+	buf_free(&raw);
+}
+
+static int http_get(int port, const char *target, const char *auth, struct buf *body)
+{
+	struct http_reply rep;
+
+	http_req(port, "GET", target, auth, &rep);
+	if (body)
+		*body = rep.body;
+	else
+		buf_free(&rep.body);
+	return rep.status;
+}
+
+/* ---- a websocket client on its own lws context, serviced only when the test says so ---- */
+
+#define WSC_MAX_MSGS 16
+
+struct wsc {
+	struct lws_context *ctx;
+	struct lws *wsi;
+	int established, closed, errored;
+	struct buf cur;
+	int nmsgs, binary[WSC_MAX_MSGS];
+	struct buf msgs[WSC_MAX_MSGS];
+};
+
+static int wsc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+			size_t len)
+{
+	struct wsc *c = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		c->established = 1;
+		break;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		assert_int_equal(buf_append(&c->cur, in, len), 0);
+		if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+			assert_true(c->nmsgs < WSC_MAX_MSGS);
+			c->binary[c->nmsgs] = lws_frame_is_binary(wsi);
+			c->msgs[c->nmsgs++] = c->cur;
+			memset(&c->cur, 0, sizeof(c->cur));
+		}
+		break;
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		c->errored = 1;
+		c->closed = 1;
+		c->wsi = NULL;
+		break;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		c->closed = 1;
+		c->wsi = NULL;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static const struct lws_protocols wsc_protocols[] = {
+	{ "collector-test", wsc_callback, 0, 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+static void wsc_connect(struct wsc *c, int port, const char *path)
+{
+	struct lws_context_creation_info info = {};
+	struct lws_client_connect_info ci = {};
+
+	memset(c, 0, sizeof(*c));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = wsc_protocols;
+	c->ctx = lws_create_context(&info);
+	assert_non_null(c->ctx);
+	ci.context = c->ctx;
+	ci.address = "127.0.0.1";
+	ci.port = port;
+	ci.path = path;
+	ci.host = "127.0.0.1";
+	ci.origin = "127.0.0.1";
+	ci.userdata = c;
+	ci.pwsi = &c->wsi;
+	assert_non_null(lws_client_connect_via_info(&ci));
+}
+
+/* Services the client until *flag is set; fails the test after WAIT_MS. */
+static void wsc_until(struct wsc *c, const int *flag)
+{
+	long long deadline = now_ms() + WAIT_MS;
+
+	while (!*flag) {
+		assert_true(now_ms() < deadline);
+		/* A negative timeout polls without waiting; the 1 ms pause keeps the loop cheap. */
+		lws_service(c->ctx, -1);
+		if (!*flag)
+			usleep(1000);
+	}
+}
+
+static void wsc_until_msgs(struct wsc *c, int n)
+{
+	long long deadline = now_ms() + WAIT_MS;
+
+	while (c->nmsgs < n) {
+		assert_true(now_ms() < deadline);
+		assert_false(c->closed);
+		lws_service(c->ctx, -1);
+		if (c->nmsgs < n)
+			usleep(1000);
+	}
+}
+
+static void wsc_free(struct wsc *c)
+{
+	int i;
+
+	lws_context_destroy(c->ctx);
+	for (i = 0; i < c->nmsgs; i++)
+		buf_free(&c->msgs[i]);
+	buf_free(&c->cur);
+}
+
+/* Polls the server's counters until fn says done; fails after WAIT_MS. */
+static void stats_until(struct server *s,
+			int (*fn)(const struct server_stats *, unsigned long long),
+			unsigned long long arg)
+{
+	long long deadline = now_ms() + WAIT_MS;
+	struct server_stats st;
+
+	for (;;) {
+		server_get_stats(s, &st);
+		if (fn(&st, arg))
+			return;
+		assert_true(now_ms() < deadline);
+		usleep(1000);
+	}
+}
+
+static int clients_are(const struct server_stats *st, unsigned long long n)
+{
+	return st->clients == n;
+}
+
+static int dropped_are(const struct server_stats *st, unsigned long long n)
+{
+	return st->clients_dropped == n;
+}
+
+static void expect_text(const struct buf *got, unsigned seq, size_t pad, int json)
+{
+	struct test_report r = { .seq = seq, .pad = pad };
+	struct buf want = {};
+
+	assert_int_equal(render_text(&r, json, &want), 0);
+	assert_int_equal(got->len, want.len);
+	assert_memory_equal(got->data, want.data, want.len);
+	buf_free(&want);
+}
+
+static void expect_snappy(const struct buf *got, unsigned seq, size_t pad)
+{
+	struct buf plain = {};
+	size_t n;
+
+	assert_int_equal(snappy_uncompressed_length(got->data, got->len, &n), SNAPPY_OK);
+	assert_int_equal(buf_reserve(&plain, n), 0);
+	assert_int_equal(snappy_uncompress(got->data, got->len, plain.data, &n), SNAPPY_OK);
+	plain.len = n;
+	expect_text(&plain, seq, pad, 0);
+	buf_free(&plain);
+}
+
+/* ---- tests ---- */
+
+static void test_healthz_404_405(void **unused)
+{
+	struct test_app app = {};
+	struct server *s = start(&app, NULL, 0, 0);
+	struct http_reply rep;
+	struct buf body = {};
+
+	assert_int_equal(http_get(server_port(s), "/healthz", NULL, &body), 200);
+	assert_string_equal(body.data, "ok");
+	buf_free(&body);
+
+	assert_int_equal(http_get(server_port(s), "/nope", NULL, &body), 404);
+	assert_non_null(strstr(body.data, "{\"error\":"));
+	buf_free(&body);
+
+	http_req(server_port(s), "POST", "/healthz", NULL, &rep);
+	assert_int_equal(rep.status, 405);
+	assert_non_null(strcasestr(rep.head, "allow: GET"));
+	buf_free(&rep.body);
+
+	assert_int_equal(http_get(server_port(s), "/collector", NULL, &body), 426);
+	buf_free(&body);
+	server_free(s);
+}
+
+/* GET /config/update?<query>; returns the status and checks the error names its reason. */
+static int config_update(struct server *s, const char *query, const char *reason)
+{
+	char target[256];
+	struct buf body = {};
+	int code;
+
+	snprintf(target, sizeof(target), "/config/update%s", query);
+	code = http_get(server_port(s), target, "Bearer " TOKEN, &body);
+	if (reason) {
+		assert_non_null(strstr(body.data, "{\"error\":"));
+		if (!strstr(body.data, reason))
+			fail_msg("%s: body %s does not say %s", query, body.data, reason);
+	}
+	buf_free(&body);
+	return code;
+}
+
+static void test_config_update(void **unused)
+{
+	struct test_app app = {};
+	struct server *s = start(&app, TOKEN, 0, 0);
+	struct buf body = {};
+
+	assert_int_equal(config_update(s, "?report_period_ms=500", NULL), 200);
+	assert_int_equal(app.period_ms, 500);
+	assert_int_equal(config_update(s, "?report_period_ms=100", NULL), 200);
+	assert_int_equal(app.period_ms, 100);
+	assert_int_equal(config_update(s, "?report_period_ms=3600000", NULL), 200);
+	assert_int_equal(app.period_ms, 3600000);
+	assert_int_equal(app.period_calls, 3);
+
+	assert_int_equal(
+		config_update(s, "?report_period_ms=99", "report_period_ms: must be between"), 400);
+	assert_int_equal(config_update(s, "?report_period_ms=3600001", "between 100 and 3600000"),
+			 400);
+	assert_int_equal(config_update(s, "?report_period_ms=99999999999999999999", "between"),
+			 400);
+	assert_int_equal(
+		config_update(s, "?report_period_ms=abc", "report_period_ms: must be a decimal"),
+		400);
+	assert_int_equal(config_update(s, "?report_period_ms=100x", "decimal integer"), 400);
+	assert_int_equal(config_update(s, "?report_period_ms=-100", "decimal integer"), 400);
+	assert_int_equal(config_update(s, "?report_period_ms=", "decimal integer"), 400);
+	assert_int_equal(config_update(s, "?report_period_ms", "decimal integer"), 400);
+	assert_int_equal(config_update(s, "", "report_period_ms: missing"), 400);
+	assert_int_equal(config_update(s, "?foo=1&report_period_ms=500", "foo: unknown parameter"),
+			 400);
+	assert_int_equal(
+		config_update(s, "?report_period_ms=500&report_period_ms=600", "more than once"),
+		400);
+	assert_int_equal(config_update(s, "?a%22b=1", "a\\\"b: unknown parameter"), 400);
+	assert_int_equal(app.period_calls, 3);
+	assert_int_equal(app.period_ms, 3600000);
+
+	assert_int_equal(http_get(server_port(s), "/cluster/join?addr=10.0.0.1:8667",
+				  "Bearer " TOKEN, &body),
+			 409);
+	assert_string_equal(body.data, "{\"error\":\"not in a cluster\"}\n");
+	buf_free(&body);
+	assert_int_equal(http_get(server_port(s), "/cluster/listnodes", "Bearer " TOKEN, NULL),
+			 409);
+	server_free(s);
+}
+
+static void test_token(void **unused)
+{
+	struct test_app app = {};
+	struct server *s = start(&app, TOKEN, 0, 0);
+	int port = server_port(s);
+
+	assert_int_equal(http_get(port, "/config/update?report_period_ms=500", NULL, NULL), 401);
+	assert_int_equal(http_get(port, "/config/update?report_period_ms=500", "Bearer nope", NULL),
+			 401);
+	assert_int_equal(
+		http_get(port, "/config/update?report_period_ms=500", "Bearer " TOKEN "x", NULL),
+		401);
+	assert_int_equal(
+		http_get(port, "/config/update?report_period_ms=500", "Basic " TOKEN, NULL), 401);
+	assert_int_equal(http_get(port, "/cluster/leave", NULL, NULL), 401);
+	assert_int_equal(app.period_calls, 0);
+	/* Read-only endpoints stay open. */
+	assert_int_equal(http_get(port, "/healthz", NULL, NULL), 200);
+	assert_int_equal(http_get(port, "/metrics", NULL, NULL), 200);
+	assert_int_equal(
+		http_get(port, "/config/update?report_period_ms=500", "Bearer " TOKEN, NULL), 200);
+	assert_int_equal(app.period_calls, 1);
+	server_free(s);
+
+	/* Without a token configured, config is open. */
+	s = start(&app, NULL, 0, 0);
+	assert_int_equal(
+		http_get(server_port(s), "/config/update?report_period_ms=700", NULL, NULL), 200);
+	assert_int_equal(app.period_ms, 700);
+	server_free(s);
+}
+
+static void test_status(void **unused)
+{
+	struct test_app app = {};
+	struct server *s = start(&app, NULL, 5, 1234);
+	struct buf body = {};
+
+	assert_int_equal(http_get(server_port(s), "/status", NULL, &body), 200);
+	assert_non_null(
+		strstr(body.data, "{\"role\":\"slave\",\"report_period_ms\":1000,\"server\":{"));
+	assert_non_null(strstr(body.data, "\"queue_len\":5"));
+	assert_non_null(strstr(body.data, "\"max_message\":1234"));
+	buf_free(&body);
+	server_free(s);
+}
+
+static void test_metrics(void **unused)
+{
+	struct test_app app = {};
+	struct server *s = start(&app, TOKEN, 0, 0);
+	int port = server_port(s);
+	struct buf body = {};
+	struct wsc c;
+	char want[128];
+
+	assert_int_equal(http_get(port, "/nope", NULL, NULL), 404);
+	assert_int_equal(http_get(port, "/cluster/leave", NULL, NULL), 401);
+	assert_int_equal(http_get(port, "/cluster/leave", NULL, NULL), 401);
+	wsc_connect(&c, port, "/collector");
+	wsc_until(&c, &c.established);
+	stats_until(s, clients_are, 1);
+
+	assert_int_equal(http_get(port, "/metrics", NULL, &body), 200);
+	assert_non_null(strstr(body.data, "mysqlprobe_test_things_total 42\n"));
+	assert_non_null(
+		strstr(body.data, "mysqlprobe_server_http_requests_total{code=\"404\"} 1\n"));
+	assert_non_null(
+		strstr(body.data, "mysqlprobe_server_http_requests_total{code=\"401\"} 2\n"));
+	assert_non_null(strstr(body.data, "mysqlprobe_server_clients 1\n"));
+	assert_non_null(strstr(body.data, "mysqlprobe_server_clients_dropped_total 0\n"));
+	snprintf(want, sizeof(want), "mysqlprobe_server_client_queue_depth{client=\"127.0.0.1:");
+	assert_non_null(strstr(body.data, want));
+	buf_free(&body);
+	wsc_free(&c);
+	server_free(s);
+}
+
+static void test_metrics_promtool(void **unused)
+{
+	struct test_app app = {};
+	struct server *s;
+	struct buf body = {};
+	char path[] = "/tmp/test_server_metrics_XXXXXX", cmd[256];
+	int fd, rc;
+
+	if (system("command -v promtool >/dev/null 2>&1")) {
+		print_message("# SKIP promtool not installed (Debian package prometheus)\n");
+		skip();
+	}
+	s = start(&app, NULL, 0, 0);
+	assert_int_equal(http_get(server_port(s), "/healthz", NULL, NULL), 200);
+	assert_int_equal(http_get(server_port(s), "/metrics", NULL, &body), 200);
+	server_free(s);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, body.data, body.len), (ssize_t)body.len);
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "promtool check metrics < %s >&2", path);
+	rc = system(cmd);
+	unlink(path);
+	buf_free(&body);
+	assert_int_equal(rc, 0);
+}
+
+/* Two requests on one connection (HTTP/1.1 keep-alive), the first with a body of many chunks. */
+static void test_keepalive_big_body(void **unused)
+{
+	struct test_app app = { .big_metrics = 20000 };
+	struct server *s = start(&app, NULL, 0, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(server_port(s)) };
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+				  "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	struct timeval tv = { .tv_sec = WAIT_MS / 1000 };
+	long long deadline = now_ms() + WAIT_MS;
+	struct buf raw = {};
+	char buf[65536], *second;
+	int fd, n;
+
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	/* A server that never closes fails the read instead of hanging the suite. */
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		assert_true(now_ms() < deadline);
+		assert_int_equal(buf_append(&raw, buf, n), 0);
+	}
+	assert_int_equal(n, 0);
+	close(fd);
+	assert_int_equal(strncmp(raw.data, "HTTP/1.1 200", 12), 0);
+	assert_true(raw.len > 20000 * 25);
+	assert_non_null(strstr(raw.data, "mysqlprobe_test_big{n=\"19999\"} 19999\n"));
+	second = strstr(raw.data,
+			"mysqlprobe_server_http_requests_total{code=\"other\"} 0\nHTTP/1.1 200");
+	assert_non_null(second);
+	assert_int_equal(strcmp(raw.data + raw.len - 4, "\r\nok"), 0);
+	buf_free(&raw);
+	server_free(s);
+}
+
+static void test_ws_snappy_and_json(void **unused)
+{
+	/* Bigger than one lws_write fragment and than a socket usually takes at once. */
+	static const size_t pads[] = { 10, 300 * 1024, 0 };
+	struct test_app app = {};
+	struct server *s = start(&app, NULL, 0, 0);
+	struct wsc bin, txt;
+	unsigned i;
+
+	wsc_connect(&bin, server_port(s), "/collector");
+	wsc_connect(&txt, server_port(s), "/collector?format=json");
+	wsc_until(&bin, &bin.established);
+	wsc_until(&txt, &txt.established);
+	stats_until(s, clients_are, 2);
+	assert_int_equal(app.opens, 2);
+	assert_int_equal(app.opens_json, 1);
+
+	for (i = 0; i < 3; i++)
+		publish(s, i, pads[i]);
+	wsc_until_msgs(&bin, 3);
+	wsc_until_msgs(&txt, 3);
+	assert_int_equal(server_flush(s, WAIT_MS), 0);
+	assert_int_equal(app.frees, 3);
+	assert_int_equal(app.renders, 6);
+	for (i = 0; i < 3; i++) {
+		assert_true(bin.binary[i]);
+		expect_snappy(&bin.msgs[i], i, pads[i]);
+		assert_false(txt.binary[i]);
+		expect_text(&txt.msgs[i], i, pads[i], 1);
+	}
+
+	server_free(s);
+	assert_int_equal(app.closes, 2);
+	wsc_until(&bin, &bin.closed);
+	wsc_until(&txt, &txt.closed);
+	wsc_free(&bin);
+	wsc_free(&txt);
+}
+
+static void test_ws_refused(void **unused)
+{
+	struct test_app app = {};
+	struct server *s = start(&app, NULL, 0, 0);
+	struct wsc a, b;
+
+	wsc_connect(&a, server_port(s), "/elsewhere");
+	wsc_connect(&b, server_port(s), "/collector?format=xml");
+	wsc_until(&a, &a.closed);
+	wsc_until(&b, &b.closed);
+	assert_false(a.established);
+	assert_false(b.established);
+	assert_int_equal(app.opens, 0);
+	wsc_free(&a);
+	wsc_free(&b);
+	server_free(s);
+}
+
+static void test_too_large(void **unused)
+{
+	struct test_app app = {};
+	struct server *s = start(&app, NULL, 0, 4096);
+	struct server_stats st;
+	struct wsc c;
+
+	wsc_connect(&c, server_port(s), "/collector?format=json");
+	wsc_until(&c, &c.established);
+	stats_until(s, clients_are, 1);
+	publish(s, 1, 8192);
+	publish(s, 2, 100);
+	wsc_until_msgs(&c, 1);
+	assert_int_equal(server_flush(s, WAIT_MS), 0);
+	server_get_stats(s, &st);
+	assert_int_equal(st.messages_too_large, 1);
+	assert_int_equal(st.messages_sent, 1);
+	assert_int_equal(app.discarded, 1);
+	assert_int_equal(app.queued, 1);
+	expect_text(&c.msgs[0], 2, 100, 1);
+	server_free(s);
+	assert_int_equal(c.nmsgs, 1);
+	wsc_free(&c);
+}
+
+static void test_render_error_counted(void **unused)
+{
+	struct test_app app = { .fail_render = 1 };
+	struct server *s = start(&app, NULL, 0, 0);
+	struct server_stats st;
+	struct wsc c;
+
+	wsc_connect(&c, server_port(s), "/collector");
+	wsc_until(&c, &c.established);
+	stats_until(s, clients_are, 1);
+	publish(s, 1, 10);
+	assert_int_equal(server_flush(s, WAIT_MS), 0);
+	server_get_stats(s, &st);
+	assert_int_equal(st.render_errors, 1);
+	assert_int_equal(st.messages_sent, 0);
+	assert_int_equal(app.queued + app.discarded, 0);
+	assert_int_equal(app.frees, 1);
+	server_free(s);
+	wsc_free(&c);
+}
+
+static void test_slow_client_dropped(void **unused)
+{
+	struct test_app app = {};
+	struct server *s = start(&app, NULL, 2, 0);
+	struct server_stats st;
+	long long worst = 0;
+	struct wsc slow, fast;
+	unsigned i;
+
+	wsc_connect(&slow, server_port(s), "/collector");
+	wsc_until(&slow, &slow.established);
+	wsc_connect(&fast, server_port(s), "/collector?format=json");
+	wsc_until(&fast, &fast.established);
+	stats_until(s, clients_are, 2);
+
+	/* slow is never serviced from here: kernel buffers fill, then its queue of 2 overflows. */
+	for (i = 0; i < 100; i++) {
+		long long t0 = now_ms(), dt;
+
+		publish(s, i, 1024 * 1024);
+		dt = now_ms() - t0;
+		worst = dt > worst ? dt : worst;
+		/* The fast client keeps up; its queue never overflows. */
+		wsc_until_msgs(&fast, 1);
+		buf_free(&fast.msgs[0]);
+		fast.nmsgs = 0;
+		server_get_stats(s, &st);
+		if (st.clients_dropped)
+			break;
+	}
+	stats_until(s, dropped_are, 1);
+	print_message("# slow client dropped after %u reports of 1 MiB; slowest publish %lld ms\n",
+		      i + 1, worst);
+	/* Publishing only queues: it must never wait for a client. */
+	assert_true(worst < 1000);
+	stats_until(s, clients_are, 1);
+	assert_int_equal(app.closes, 1);
+	/* The report that overflowed the slow client's queue was discarded for it. */
+	assert_int_equal(app.discarded, 1);
+	/* The slow client sees its connection closed once it reads again. */
+	wsc_until(&slow, &slow.closed);
+	assert_false(fast.closed);
+
+	publish(s, 1000, 10);
+	wsc_until_msgs(&fast, 1);
+	expect_text(&fast.msgs[0], 1000, 10, 1);
+	server_get_stats(s, &st);
+	assert_int_equal(st.clients_dropped, 1);
+	server_free(s);
+	wsc_free(&slow);
+	wsc_free(&fast);
+}
+
+static void test_listen_errors(void **unused)
+{
+	struct test_app app = {};
+	struct server *s = start(&app, NULL, 0, 0);
+	struct server_config cfg = { .bind = "127.0.0.1", .port = server_port(s) };
+	struct server *s2;
+
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6,
+				   .sin6_port = htons(server_port(s)),
+				   .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int fd;
+
+	errno = 0;
+	s2 = server_new(&cfg, &app_cb, &app);
+	assert_null(s2);
+	assert_int_equal(errno, EADDRINUSE);
+
+	/* Bound to 127.0.0.1 means not listening on ::1 (lws would widen it to every address). */
+	fd = socket(AF_INET6, SOCK_STREAM, 0);
+	if (fd >= 0) {
+		assert_int_not_equal(connect(fd, (struct sockaddr *)&a6, sizeof(a6)), 0);
+		close(fd);
+	}
+	server_free(s);
+
+	/* TEST-NET-1 (RFC 5737) is on no interface here. */
+	cfg.bind = "192.0.2.1";
+	cfg.port = 0;
+	errno = 0;
+	assert_null(server_new(&cfg, &app_cb, &app));
+	assert_int_equal(errno, EADDRNOTAVAIL);
+}
+
+static void test_publish_without_clients(void **unused)
+{
+	struct test_app app = {};
+	struct server *s = start(&app, NULL, 1, 0);
+	unsigned i;
+
+	/* With queue_len 1 the server thread may fall behind: older reports are then dropped. */
+	for (i = 0; i < 50; i++)
+		publish(s, i, 10);
+	assert_int_equal(server_flush(s, WAIT_MS), 0);
+	assert_int_equal(app.frees, 50);
+	assert_int_equal(app.renders, 0);
+	server_free(s);
+	assert_int_equal(app.frees, 50);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_healthz_404_405),
+		cmocka_unit_test(test_config_update),
+		cmocka_unit_test(test_token),
+		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_metrics_promtool),
+		cmocka_unit_test(test_keepalive_big_body),
+		cmocka_unit_test(test_ws_snappy_and_json),
+		cmocka_unit_test(test_ws_refused),
+		cmocka_unit_test(test_too_large),
+		cmocka_unit_test(test_render_error_counted),
+		cmocka_unit_test(test_slow_client_dropped),
+		cmocka_unit_test(test_listen_errors),
+		cmocka_unit_test(test_publish_without_clients),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,474 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Tests the aggregator: keys, counters, error codes, overflow, slow samples, merge. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+
+#include "report/agg.h"
+
+static const struct agg_config default_cfg = {
+	.max_keys = 1000, .max_slow = 10, .slow_threshold_us = 100000,
+	.template_max_len = 4096, .sql_max_len = 4096,
+};
+
+static struct agg_input input(uint64_t tid, const char *db, const char *user, const char *ip,
+			      uint64_t latency_us)
+{
+	struct agg_input in = { 0 };
+
+	in.template_id = tid;
+	in.template_text = "SELECT ? FROM t";
+	in.template_len = strlen(in.template_text);
+	in.sql = "SELECT 1 FROM t";
+	in.sql_len = strlen(in.sql);
+	in.db = db;
+	in.db_len = db ? strlen(db) : 0;
+	in.user = user;
+	in.user_len = user ? strlen(user) : 0;
+	if (inet_pton(AF_INET, ip, in.client_addr) == 1)
+		in.family = AF_INET;
+	else if (inet_pton(AF_INET6, ip, in.client_addr) == 1)
+		in.family = AF_INET6;
+	in.client_port = 40000;
+	in.ts_us = 1700000000000000ull;
+	in.latency_us = latency_us;
+	return in;
+}
+
+static struct agg *new_agg(const struct agg_config *cfg)
+{
+	struct agg *a = agg_new(cfg);
+
+	assert_non_null(a);
+	return a;
+}
+
+static void test_keys(void **state)
+{
+	struct agg *a = new_agg(&default_cfg);
+	struct agg_input in = input(1, "db1", "u1", "10.0.0.1", 50);
+
+	(void)state;
+	assert_int_equal(agg_add(a, &in), 0);
+	in.client_port = 40001; /* the port is not part of the key */
+	in.client_addr[7] = 0xaa; /* nor are the unused bytes of an IPv4 address */
+	assert_int_equal(agg_add(a, &in), 0);
+	assert_int_equal(agg_stat_count(a), 1);
+	assert_int_equal(agg_stat_at(a, 0)->count, 2);
+
+	in = input(1, "db1", "u1", "10.0.0.2", 50);
+	assert_int_equal(agg_add(a, &in), 0);
+	in = input(1, "db2", "u1", "10.0.0.1", 50);
+	assert_int_equal(agg_add(a, &in), 0);
+	in = input(1, "db1", "u2", "10.0.0.1", 50);
+	assert_int_equal(agg_add(a, &in), 0);
+	in = input(2, "db1", "u1", "10.0.0.1", 50);
+	assert_int_equal(agg_add(a, &in), 0);
+	in = input(1, "db1", "u1", "::1", 50);
+	assert_int_equal(agg_add(a, &in), 0);
+	/* db "" and db NULL are the same key; "db1u" + "" differs from "db1" + "u". */
+	in = input(1, NULL, "u1", "10.0.0.1", 50);
+	assert_int_equal(agg_add(a, &in), 0);
+	in = input(1, "", "u1", "10.0.0.1", 50);
+	assert_int_equal(agg_add(a, &in), 0);
+	in = input(1, "db1u", "", "10.0.0.1", 50);
+	assert_int_equal(agg_add(a, &in), 0);
+	in = input(1, "db1", "u", "10.0.0.1", 50);
+	assert_int_equal(agg_add(a, &in), 0);
+	assert_int_equal(agg_stat_count(a), 9);
+	assert_int_equal(agg_stat_at(a, 6)->count, 2);
+	assert_null(agg_other(a));
+	assert_int_equal(agg_statements(a), 11);
+	agg_free(a);
+}
+
+static void test_counters_and_errors(void **state)
+{
+	static const uint16_t codes[] = { 1146, 1062, 1146, 1213, 1205, 1045, 1064, 1062 };
+	struct agg *a = new_agg(&default_cfg);
+	const struct agg_stat *s;
+	struct agg_input in;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < 10; i++) {
+		in = input(7, "db", "u", "192.168.1.9", 10 + i);
+		in.rows_sent = 3;
+		in.rows_affected = 1;
+		in.bytes_in = 100;
+		in.bytes_out = 1000;
+		in.no_index_used = i % 2;
+		if (i < sizeof(codes) / sizeof(codes[0])) {
+			in.status = AGG_STATUS_ERROR;
+			in.error_code = codes[i];
+		}
+		assert_int_equal(agg_add(a, &in), 0);
+	}
+	s = agg_stat_at(a, 0);
+	assert_int_equal(s->count, 10);
+	assert_int_equal(s->errors, 8);
+	assert_int_equal(s->rows_sent, 30);
+	assert_int_equal(s->rows_affected, 10);
+	assert_int_equal(s->bytes_in, 1000);
+	assert_int_equal(s->bytes_out, 10000);
+	assert_int_equal(s->no_index_used, 5);
+	assert_int_equal(s->lat.count, 10);
+	assert_int_equal(s->lat.min, 10);
+	assert_int_equal(s->lat.max, 19);
+	assert_int_equal(s->lat.sum, 145);
+	/* Four inline codes in first-seen order, the rest in "other". */
+	assert_int_equal(s->err[0].code, 1146);
+	assert_int_equal(s->err[0].count, 2);
+	assert_int_equal(s->err[1].code, 1062);
+	assert_int_equal(s->err[1].count, 2);
+	assert_int_equal(s->err[2].code, 1213);
+	assert_int_equal(s->err[3].code, 1205);
+	assert_int_equal(s->err_other, 2); /* 1045, 1064 */
+	agg_free(a);
+}
+
+static void test_overflow_to_other(void **state)
+{
+	struct agg_config cfg = default_cfg;
+	const struct agg_stat *o;
+	struct agg_input in;
+	struct agg *a;
+	uint64_t t;
+
+	(void)state;
+	cfg.max_keys = 3;
+	a = new_agg(&cfg);
+	for (t = 1; t <= 5; t++) {
+		in = input(t, "db", "u", "10.1.1.1", 10 * t);
+		assert_int_equal(agg_add(a, &in), 0);
+		assert_int_equal(agg_add(a, &in), 0);
+	}
+	assert_int_equal(agg_stat_count(a), 3);
+	o = agg_other(a);
+	assert_non_null(o);
+	assert_true(o->is_other);
+	assert_int_equal(o->count, 4);
+	assert_int_equal(o->lat.count, 4);
+	assert_int_equal(agg_keys_overflow(a), 4);
+	/* An existing key still finds its row when the table is full. */
+	in = input(2, "db", "u", "10.1.1.1", 10);
+	assert_int_equal(agg_add(a, &in), 0);
+	assert_int_equal(agg_stat_at(a, 1)->count, 3);
+	/* Only kept rows have template texts. */
+	assert_int_equal(agg_template_count(a), 3);
+	agg_reset(a);
+	assert_int_equal(agg_stat_count(a), 0);
+	assert_null(agg_other(a));
+	assert_int_equal(agg_keys_overflow(a), 0);
+	assert_int_equal(agg_template_count(a), 0);
+	in = input(9, "db", "u", "10.1.1.1", 10);
+	assert_int_equal(agg_add(a, &in), 0);
+	assert_int_equal(agg_stat_count(a), 1);
+	assert_int_equal(agg_stat_at(a, 0)->key.template_id, 9);
+	agg_free(a);
+}
+
+static void test_slow_samples(void **state)
+{
+	struct agg_config cfg = default_cfg;
+	const struct agg_slow *s;
+	uint64_t seen[3] = { 0 };
+	struct agg_input in;
+	struct agg *a;
+	size_t i;
+
+	(void)state;
+	cfg.max_slow = 3;
+	cfg.slow_threshold_us = 1000;
+	cfg.sql_max_len = 8;
+	a = new_agg(&cfg);
+	/* Latencies 500..9500: 1000 and up are slow (9 of them); 3 slowest are kept. */
+	for (i = 0; i < 10; i++) {
+		in = input(1, "db", "u", "10.0.0.1", 500 + 1000 * ((i * 7) % 10));
+		in.ts_us = 1000 + i;
+		in.client_port = (uint16_t)(5000 + i);
+		assert_int_equal(agg_add(a, &in), 0);
+	}
+	assert_int_equal(agg_slow_count(a), 3);
+	assert_int_equal(agg_slow_dropped(a), 6);
+	for (i = 0; i < 3; i++) {
+		s = agg_slow_at(a, i);
+		assert_true(s->latency_us >= 7500);
+		seen[(s->latency_us - 7500) / 1000]++;
+		assert_int_equal(s->sql_len, 8); /* cut at sql_max_len */
+		assert_true(s->sql_truncated);
+		assert_memory_equal(s->sql, "SELECT 1", 8);
+		assert_int_equal(s->family, AF_INET);
+		assert_int_equal(s->db_len, 2);
+	}
+	assert_int_equal(seen[0] + seen[1] + seen[2], 3);
+	assert_true(seen[0] == 1 && seen[1] == 1 && seen[2] == 1);
+	agg_free(a);
+}
+
+static void test_no_slow_kept(void **state)
+{
+	struct agg_config cfg = default_cfg;
+	struct agg_input in = input(1, "db", "u", "10.0.0.1", 200000);
+	struct agg *a;
+
+	(void)state;
+	cfg.max_slow = 0;
+	a = new_agg(&cfg);
+	assert_int_equal(agg_add(a, &in), 0);
+	assert_int_equal(agg_slow_count(a), 0);
+	assert_int_equal(agg_slow_dropped(a), 1);
+	agg_free(a);
+}
+
+static void test_templates(void **state)
+{
+	struct agg_config cfg = default_cfg;
+	struct agg_input in = input(5, "db", "u", "10.0.0.1", 1);
+	const char *text;
+	struct agg *a;
+	size_t len;
+
+	(void)state;
+	cfg.template_max_len = 6;
+	a = new_agg(&cfg);
+	assert_int_equal(agg_add(a, &in), 0);
+	text = agg_template(a, 5, &len);
+	assert_non_null(text);
+	assert_int_equal(len, 6);
+	assert_memory_equal(text, "SELECT", 6);
+	assert_null(agg_template(a, 6, &len));
+	agg_free(a);
+	errno = 0;
+	cfg.max_keys = 0;
+	assert_null(agg_new(&cfg));
+	assert_int_equal(errno, EINVAL);
+}
+
+static void test_long_names_cut(void **state)
+{
+	struct agg *a = new_agg(&default_cfg);
+	char longdb[600];
+	struct agg_input in;
+
+	(void)state;
+	memset(longdb, 'd', sizeof(longdb) - 1);
+	longdb[sizeof(longdb) - 1] = '\0';
+	in = input(1, longdb, "u", "10.0.0.1", 1);
+	assert_int_equal(agg_add(a, &in), 0);
+	longdb[400] = 'x'; /* differs only past the cut: same row */
+	assert_int_equal(agg_add(a, &in), 0);
+	assert_int_equal(agg_stat_count(a), 1);
+	assert_int_equal(agg_stat_at(a, 0)->key.db_len, AGG_NAME_MAX);
+	agg_free(a);
+}
+
+static uint64_t rng = 88172645463325252ull;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static struct agg_input random_input(char *db, char *user, char *ip)
+{
+	struct agg_input in;
+
+	sprintf(db, "db%u", (unsigned)(rnd() % 3));
+	sprintf(user, "user%u", (unsigned)(rnd() % 4));
+	sprintf(ip, rnd() % 2 ? "10.0.0.%u" : "fd00::%u", (unsigned)(rnd() % 5));
+	in = input(rnd() % 20, db, user, ip, rnd() % 300000);
+	in.ts_us = 1000000 + rnd() % 1000000000;
+	in.status = rnd() % 7 == 0 ? AGG_STATUS_ERROR : AGG_STATUS_OK;
+	/* At most AGG_ERR_CODES codes per row, so every count is exact. */
+	in.error_code = in.status ? (uint16_t)(1000 + rnd() % AGG_ERR_CODES) : 0;
+	in.rows_sent = rnd() % 100;
+	in.rows_affected = rnd() % 10;
+	in.bytes_in = rnd() % 5000;
+	in.bytes_out = rnd() % 50000;
+	in.no_index_used = rnd() % 5 == 0;
+	return in;
+}
+
+static const struct agg_stat *find_row(const struct agg *a, const struct agg_key *k)
+{
+	size_t i;
+
+	for (i = 0; i < agg_stat_count(a); i++)
+		if (memcmp(&agg_stat_at(a, i)->key, k, offsetof(struct agg_key, names)) == 0 &&
+		    memcmp(agg_stat_at(a, i)->key.names, k->names, k->db_len + k->user_len) == 0)
+			return agg_stat_at(a, i);
+	return NULL;
+}
+
+static uint64_t err_count(const struct agg_stat *s, uint16_t code)
+{
+	unsigned int i;
+
+	for (i = 0; i < AGG_ERR_CODES; i++)
+		if (s->err[i].count && s->err[i].code == code)
+			return s->err[i].count;
+	return 0;
+}
+
+static void assert_rows_equal(const struct agg_stat *x, const struct agg_stat *y)
+{
+	unsigned int i;
+
+	assert_int_equal(x->count, y->count);
+	assert_int_equal(x->errors, y->errors);
+	assert_int_equal(x->rows_sent, y->rows_sent);
+	assert_int_equal(x->rows_affected, y->rows_affected);
+	assert_int_equal(x->bytes_in, y->bytes_in);
+	assert_int_equal(x->bytes_out, y->bytes_out);
+	assert_int_equal(x->no_index_used, y->no_index_used);
+	/* Inline order may differ between the two. */
+	for (i = 0; i < AGG_ERR_CODES; i++)
+		if (x->err[i].count)
+			assert_int_equal(x->err[i].count, err_count(y, x->err[i].code));
+	assert_int_equal(x->err_other, 0);
+	assert_int_equal(y->err_other, 0);
+	assert_int_equal(x->lat.count, y->lat.count);
+	assert_int_equal(x->lat.sum, y->lat.sum);
+	assert_int_equal(x->lat.min, y->lat.min);
+	assert_int_equal(x->lat.max, y->lat.max);
+	for (i = 0; i < HIST_BUCKETS; i++)
+		assert_int_equal(hist_bucket_count(&x->lat, i), hist_bucket_count(&y->lat, i));
+}
+
+static int slow_cmp(const void *p, const void *q)
+{
+	const struct agg_slow *a = *(const struct agg_slow *const *)p;
+	const struct agg_slow *b = *(const struct agg_slow *const *)q;
+
+	return a->latency_us < b->latency_us ? -1 : a->latency_us > b->latency_us;
+}
+
+static void assert_aggs_equal(const struct agg *x, const struct agg *y)
+{
+	const struct agg_slow *sx[64], *sy[64];
+	const char *tx, *ty;
+	size_t i, lx, ly;
+
+	assert_int_equal(agg_stat_count(x), agg_stat_count(y));
+	assert_int_equal(agg_statements(x), agg_statements(y));
+	for (i = 0; i < agg_stat_count(x); i++) {
+		const struct agg_stat *r = agg_stat_at(x, i);
+		const struct agg_stat *o = find_row(y, &r->key);
+
+		assert_non_null(o);
+		assert_rows_equal(r, o);
+		tx = agg_template(x, r->key.template_id, &lx);
+		ty = agg_template(y, r->key.template_id, &ly);
+		assert_non_null(tx);
+		assert_non_null(ty);
+		assert_int_equal(lx, ly);
+	}
+	assert_int_equal(agg_slow_count(x), agg_slow_count(y));
+	assert_int_equal(agg_slow_dropped(x), agg_slow_dropped(y));
+	assert_true(agg_slow_count(x) <= 64);
+	for (i = 0; i < agg_slow_count(x); i++) {
+		sx[i] = agg_slow_at(x, i);
+		sy[i] = agg_slow_at(y, i);
+	}
+	qsort(sx, agg_slow_count(x), sizeof(sx[0]), slow_cmp);
+	qsort(sy, agg_slow_count(y), sizeof(sy[0]), slow_cmp);
+	for (i = 0; i < agg_slow_count(x); i++) {
+		assert_int_equal(sx[i]->latency_us, sy[i]->latency_us);
+		assert_int_equal(sx[i]->ts_us, sy[i]->ts_us);
+		assert_int_equal(sx[i]->template_id, sy[i]->template_id);
+		assert_int_equal(sx[i]->sql_len, sy[i]->sql_len);
+	}
+}
+
+static void test_merge_equals_single(void **state)
+{
+	/* 2400 possible keys: below max_keys, since which keys overflow depends on order. */
+	struct agg_config cfg = { .max_keys = 5000, .max_slow = 10, .slow_threshold_us = 100000,
+				  .template_max_len = 4096, .sql_max_len = 4096 };
+	struct agg *w1 = new_agg(&cfg), *w2 = new_agg(&cfg);
+	struct agg *one = new_agg(&cfg), *merged = new_agg(&cfg);
+	char db[16], user[16], ip[64];
+	struct agg_input in;
+	int i, period;
+
+	(void)state;
+	/* Two periods: the second checks that reset workers start clean and reuse memory. */
+	for (period = 0; period < 2; period++) {
+		for (i = 0; i < 20000; i++) {
+			in = random_input(db, user, ip);
+			assert_int_equal(agg_add(i % 3 ? w1 : w2, &in), 0);
+			assert_int_equal(agg_add(one, &in), 0);
+		}
+		assert_int_equal(agg_merge(merged, w1), 0);
+		assert_int_equal(agg_merge(merged, w2), 0);
+		assert_true(agg_slow_count(merged) == cfg.max_slow);
+		assert_null(agg_other(one));
+		assert_aggs_equal(one, merged);
+		agg_reset(w1);
+		agg_reset(w2);
+		agg_reset(one);
+		agg_reset(merged);
+	}
+	agg_free(w1);
+	agg_free(w2);
+	agg_free(one);
+	agg_free(merged);
+}
+
+static void test_merge_overflow(void **state)
+{
+	struct agg_config cfg = default_cfg;
+	struct agg *w1, *w2, *dst;
+	struct agg_input in;
+	uint64_t t;
+
+	(void)state;
+	cfg.max_keys = 4;
+	w1 = new_agg(&cfg);
+	w2 = new_agg(&cfg);
+	dst = new_agg(&cfg);
+	for (t = 0; t < 6; t++) {
+		in = input(t, "db", "u", "10.0.0.1", 5);
+		assert_int_equal(agg_add(w1, &in), 0); /* keys 0..3 kept, 4 and 5 to other */
+		in = input(10 + t, "db", "u", "10.0.0.1", 5);
+		assert_int_equal(agg_add(w2, &in), 0);
+	}
+	assert_int_equal(agg_merge(dst, w1), 0);
+	assert_int_equal(agg_merge(dst, w2), 0);
+	assert_int_equal(agg_stat_count(dst), 4);
+	assert_int_equal(agg_statements(dst), 12);
+	assert_int_equal(agg_other(dst)->count, 8);
+	assert_int_equal(agg_keys_overflow(dst), 8);
+	agg_free(w1);
+	agg_free(w2);
+	agg_free(dst);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_counters_and_errors),
+		cmocka_unit_test(test_overflow_to_other),
+		cmocka_unit_test(test_slow_samples),
+		cmocka_unit_test(test_no_slow_kept),
+		cmocka_unit_test(test_templates),
+		cmocka_unit_test(test_long_names_cut),
+		cmocka_unit_test(test_merge_equals_single),
+		cmocka_unit_test(test_merge_overflow),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1002 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The per-connection MySQL protocol decoder: handshake, commands, pipelining, events. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/compat.h"
+
+#include "capture_abi.h"
+#include "mysql/mysql_decoder_int.h"
+#include "mysql/mysql_proto.h"
+
+#define DEF_MAX_SQL (1u << 20)
+#define DEF_MAX_PENDING 64
+#define DEF_MAX_STMTS 4096
+#define DEF_MAX_SPLIT 64
+/* To-client packets are only parsed for their headers (OK, ERR, greeting): rows
+ * and definitions are counted, so this much of a packet is plenty. */
+#define CLIENT_KEEP 4096
+/* What of a to-server packet is kept beyond the statement text: command byte
+ * and a COM_QUERY's query attributes prefix (names and values are skipped). */
+#define SERVER_KEEP_EXTRA 4096
+/* Protocol::HandshakeResponse41 is 32 fixed bytes, user, auth data, db and plugin name
+ * (each short) and connection attributes, which clients cap at 64 KiB. A longer "response"
+ * is something else (an HTTP request reads as 5.5 MB). */
+#define MAX_HANDSHAKE_RESPONSE (128 * 1024)
+/* A request slot's text buffer grown past this by one long statement is
+ * released when the slot is reused. */
+#define TEXT_SHRINK (64 * 1024)
+
+struct cmd_info {
+	const char *name;
+	uint8_t mode;
+};
+
+/* Text Protocol and Prepared Statements command bytes 0x00..0x1f. */
+static const struct cmd_info cmd_table[0x20] = {
+	[COM_SLEEP] = { "sleep", RM_ONE },
+	[COM_QUIT] = { "quit", RM_NONE },
+	[COM_INIT_DB] = { "init_db", RM_ONE },
+	[COM_QUERY] = { "query", RM_RESULT },
+	[COM_FIELD_LIST] = { "field_list", RM_ROWS },
+	[0x05] = { "create_db", RM_ONE },
+	[0x06] = { "drop_db", RM_ONE },
+	[0x07] = { "refresh", RM_ONE },
+	[0x08] = { "shutdown", RM_ONE },
+	[COM_STATISTICS] = { "statistics", RM_ONE },
+	[COM_PROCESS_INFO] = { "process_info", RM_RESULT },
+	[0x0b] = { "connect", RM_ONE },
+	[0x0c] = { "process_kill", RM_ONE },
+	[0x0d] = { "debug", RM_ONE },
+	[COM_PING] = { "ping", RM_ONE },
+	[0x0f] = { "time", RM_ONE },
+	[0x10] = { "delayed_insert", RM_ONE },
+	[COM_CHANGE_USER] = { "change_user", RM_AUTH },
+	[COM_BINLOG_DUMP] = { "binlog_dump", RM_STREAM },
+	[0x13] = { "table_dump", RM_ONE },
+	[0x14] = { "connect_out", RM_ONE },
+	[0x15] = { "register_slave", RM_ONE },
+	[COM_STMT_PREPARE] = { "prepare", RM_PREPARE },
+	[COM_STMT_EXECUTE] = { "execute", RM_RESULT },
+	[COM_STMT_SEND_LONG_DATA] = { "send_long_data", RM_NONE },
+	[COM_STMT_CLOSE] = { "stmt_close", RM_NONE },
+	[COM_STMT_RESET] = { "stmt_reset", RM_ONE },
+	[COM_SET_OPTION] = { "set_option", RM_ONE },
+	[COM_STMT_FETCH] = { "stmt_fetch", RM_ROWS },
+	[0x1d] = { "daemon", RM_ONE },
+	[COM_BINLOG_DUMP_GTID] = { "binlog_dump_gtid", RM_STREAM },
+	[COM_RESET_CONNECTION] = { "reset_connection", RM_ONE },
+};
+
+static const struct cmd_info bulk_execute = { "bulk_execute", RM_RESULT };
+
+static const struct cmd_info *cmd_info(uint8_t cmd)
+{
+	if (cmd < 0x20)
+		return &cmd_table[cmd];
+	return cmd == COM_STMT_BULK_EXECUTE ? &bulk_execute : NULL;
+}
+
+const char *mysql_cmd_name(uint8_t cmd)
+{
+	const struct cmd_info *ci = cmd_info(cmd);
+
+	return ci ? ci->name : "unknown";
+}
+
+static void stop(struct mysql_conn *c)
+{
+	c->stopped = 1;
+	c->fr[0].stopped = c->fr[1].stopped = 1;
+}
+
+/* A protocol violation in dir: count it and look for the next packet boundary. */
+static void violation(struct mysql_conn *c, int dir)
+{
+	c->cnt->decode_errors++;
+	c->cnt->resyncs++;
+	if (c->phase < PH_COMMAND)
+		c->phase = PH_COMMAND; /* continue as a mid-stream connection */
+	mysql_framer_resync(&c->fr[dir]);
+	if (c->fr[dir].stopped)
+		stop(c);
+}
+
+void mysql_set_db(struct mysql_conn *c, const void *s, size_t len)
+{
+	buf_reset(&c->db);
+	c->db_known = s && !buf_append(&c->db, s, len);
+}
+
+/* ---------------------------------------------------------------- queue */
+
+static struct mysql_req *q_at(struct mysql_conn *c, size_t i)
+{
+	return &c->q[(c->q_head + i) % c->lim.max_pending];
+}
+
+static void q_pop(struct mysql_conn *c)
+{
+	c->q_head = (c->q_head + 1) % c->lim.max_pending;
+	c->q_len--;
+	mysql_resp_start(c);
+}
+
+/* Requests without a response are reported when they reach the head, so
+ * events and their side effects (a statement closed) keep wire order. */
+static void drain_no_response(struct mysql_conn *c)
+{
+	struct mysql_req *req;
+
+	while ((req = mysql_head(c)) && (req->mode == RM_NONE || req->mode == RM_STREAM)) {
+		mysql_emit(c, req, -1);
+		if (req->cmd == COM_STMT_CLOSE)
+			mysql_stmt_del(&c->stmts, req->stmt_id);
+		if (req->mode == RM_STREAM)
+			stop(c); /* replication stream: nothing more to decode */
+		q_pop(c);
+	}
+}
+
+static void drop_pending(struct mysql_conn *c)
+{
+	c->cnt->dropped_requests += c->q_len;
+	c->q_len = 0;
+	c->infile_active = 0;
+	mysql_resp_start(c);
+}
+
+/* ---------------------------------------------------------------- events */
+
+static void event_sql(struct mysql_conn *c, struct mysql_req *req, int idx,
+		      struct query_event *ev)
+{
+	const struct mysql_stmt *st;
+
+	switch (req->cmd) {
+	case COM_QUERY:
+		ev->sql = req->text.data;
+		ev->sql_len = req->text.len;
+		if (idx >= 0) {
+			ev->sql += c->split_off[idx];
+			ev->sql_len = c->split_len[idx];
+			ev->flags |= QE_F_MULTI;
+		}
+		if (req->truncated && ev->sql + ev->sql_len == req->text.data + req->text.len)
+			ev->flags |= QE_F_TRUNCATED;
+		break;
+	case COM_STMT_PREPARE:
+		ev->sql = req->text.data;
+		ev->sql_len = req->text.len;
+		if (req->truncated)
+			ev->flags |= QE_F_TRUNCATED;
+		break;
+	case COM_STMT_EXECUTE:
+	case COM_STMT_BULK_EXECUTE:
+		st = mysql_stmt_get(&c->stmts, req->stmt_id);
+		if (!st) {
+			c->cnt->unknown_stmt++;
+			break;
+		}
+		ev->sql = st->text.data;
+		ev->sql_len = st->text.len;
+		if (st->truncated)
+			ev->flags |= QE_F_TRUNCATED;
+		break;
+	}
+	if (ev->sql && !ev->sql_len)
+		ev->sql = ""; /* an empty buffer has no storage yet */
+}
+
+/* bytes_in of statement idx of a split query: each statement its own text, the
+ * first also the packet overhead, so the sum is the request's bytes. */
+static uint64_t split_bytes_in(struct mysql_conn *c, struct mysql_req *req, int idx)
+{
+	uint64_t rest = 0;
+
+	if (idx > 0)
+		return c->split_len[idx];
+	for (int i = 1; i < c->rs.split_n; i++)
+		rest += c->split_len[i];
+	return req->bytes_in > rest ? req->bytes_in - rest : 0;
+}
+
+void mysql_emit(struct mysql_conn *c, struct mysql_req *req, int idx)
+{
+	struct mysql_resp *rs = &c->rs;
+	struct query_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.ts_us = rs->ts_start / 1000;
+	if (req->mode == RM_NONE || req->mode == RM_STREAM) {
+		ev.ts_us = req->ts_first / 1000;
+		ev.latency_us = (req->ts_last - req->ts_first) / 1000;
+		ev.flags |= QE_F_NO_RESPONSE;
+	} else {
+		ev.latency_us = rs->ts_last > rs->ts_start ? (rs->ts_last - rs->ts_start) / 1000 : 0;
+		ev.first_byte_us = rs->ts_first_byte > rs->ts_start ?
+					   (rs->ts_first_byte - rs->ts_start) / 1000 : 0;
+	}
+	ev.conn_id = c->conn_id;
+	ev.conn_id_known = c->conn_id_known;
+	if (c->user_known) {
+		ev.user = c->user.len ? c->user.data : "";
+		ev.user_len = c->user.len;
+	}
+	if (c->db_known) {
+		ev.db = c->db.len ? c->db.data : "";
+		ev.db_len = c->db.len;
+	}
+	ev.command = mysql_cmd_name(req->cmd);
+	event_sql(c, req, idx, &ev);
+	ev.status = rs->error ? QE_STATUS_ERROR : QE_STATUS_OK;
+	if (rs->error) {
+		ev.error_code = rs->err_code;
+		memcpy(ev.sqlstate, rs->sqlstate, sizeof(ev.sqlstate));
+		ev.error_msg = rs->err_msg;
+		ev.error_msg_len = rs->err_len;
+	}
+	ev.rows_sent = rs->rows_sent;
+	ev.rows_affected = rs->rows_affected;
+	ev.bytes_in = idx >= 0 ? split_bytes_in(c, req, idx) : req->bytes_in;
+	ev.bytes_out = rs->bytes_out;
+	ev.flags |= rs->flags;
+	if (c->compressed)
+		ev.flags |= QE_F_COMPRESSED;
+	c->cnt->events++;
+	if (c->cb->on_event)
+		c->cb->on_event(c->ctx, &ev);
+}
+
+/* ---------------------------------------------------------------- USE detection */
+
+static size_t skip_space_comments(const char *s, size_t n, size_t i)
+{
+	while (i < n) {
+		if (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+			i++;
+		} else if (s[i] == '/' && i + 1 < n && s[i + 1] == '*') {
+			const char *e = memmem(s + i + 2, n - i - 2, "*/", 2);
+
+			if (!e)
+				return n;
+			i = e - s + 2;
+		} else {
+			break;
+		}
+	}
+	return i;
+}
+
+int mysql_sql_use(const char *s, size_t n, const char **db, size_t *db_len)
+{
+	size_t i = skip_space_comments(s, n, 0), b;
+
+	if (n - i < 4 || strncasecmp(s + i, "use", 3))
+		return -1;
+	i += 3;
+	if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r' && s[i] != '`' &&
+	    s[i] != '/')
+		return -1;
+	i = skip_space_comments(s, n, i);
+	if (i >= n)
+		return -1;
+	if (s[i] == '`') {
+		/* A doubled backquote inside stays doubled: rare enough not to copy. */
+		for (b = ++i; i < n; i++) {
+			if (s[i] == '`' && (i + 1 >= n || s[i + 1] != '`'))
+				break;
+			if (s[i] == '`')
+				i++;
+		}
+		if (i >= n)
+			return -1;
+		*db = s + b;
+		*db_len = i - b;
+		return 0;
+	}
+	for (b = i; i < n && s[i] != ';' && s[i] != ' ' && s[i] != '\t' && s[i] != '\n' &&
+		    s[i] != '\r' && s[i] != '/';
+	     i++)
+		;
+	if (i == b)
+		return -1;
+	*db = s + b;
+	*db_len = i - b;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- handshake */
+
+static void set_user(struct mysql_conn *c, const void *s, size_t len)
+{
+	buf_reset(&c->user);
+	c->user_known = !buf_append(&c->user, s, len);
+}
+
+static void midstream(struct mysql_conn *c)
+{
+	c->phase = PH_COMMAND;
+	if (!c->opened) {
+		c->cnt->midstream_conns++;
+		return;
+	}
+	/* Seen from its SYN, yet not opened by a greeting: not MySQL (HTTP, random bytes,
+	 * a protocol where the client speaks first). */
+	c->cnt->decode_errors++;
+	c->cnt->resyncs++;
+}
+
+/* Protocol::HandshakeV10 (or an ERR when the server refuses the connection). */
+static void parse_greeting(struct mysql_conn *c, const struct mysql_pkt *p)
+{
+	const uint8_t *d = p->data, *ver;
+	size_t n = p->kept, off = 1, vlen;
+	uint32_t caps;
+
+	if (n && d[0] == 0xff) {
+		stop(c); /* too many connections, host blocked: nothing will follow */
+		return;
+	}
+	if (!n || d[0] != 0x0a || mp_cstr(d, n, &off, &ver, &vlen) || n - off < 4 + 8 + 1 + 2) {
+		violation(c, MP_DIR_TO_CLIENT);
+		return;
+	}
+	buf_reset(&c->server_version);
+	buf_append(&c->server_version, ver, vlen);
+	c->conn_id = mp_u32(d + off);
+	c->conn_id_known = 1;
+	off += 4 + 8 + 1; /* connection id, auth-plugin-data-part-1, filler */
+	caps = mp_u16(d + off);
+	off += 2;
+	if (n - off >= 5) /* character set, status flags, capability flags (upper 2 bytes) */
+		caps |= mp_u16(d + off + 3) << 16;
+	c->caps_server = caps;
+	c->phase = PH_HANDSHAKE;
+}
+
+/* Protocol::HandshakeResponse41 / 320, or an SSLRequest. */
+static void parse_handshake_response(struct mysql_conn *c, const struct mysql_pkt *p)
+{
+	const uint8_t *d = p->data, *s;
+	size_t n = p->kept, off, l;
+	uint64_t alen;
+	uint32_t caps;
+
+	if (n < 4) {
+		violation(c, MP_DIR_TO_SERVER);
+		return;
+	}
+	caps = mp_u32(d);
+	c->phase = PH_AUTH;
+	if (!(caps & CLIENT_PROTOCOL_41)) {
+		caps &= 0xffff; /* HandshakeResponse320: caps(2), max packet(3), user */
+		off = 5;
+		if (n > off && !mp_cstr(d, n, &off, &s, &l))
+			set_user(c, s, l);
+		goto caps;
+	}
+	/* SSLRequest: the 32-byte prefix with CLIENT_SSL, then a TLS handshake. A
+	 * plaintext response never carries CLIENT_SSL. */
+	if (caps & CLIENT_SSL) {
+		c->tls = 1;
+		c->cnt->tls_conns++;
+		stop(c);
+		return;
+	}
+	off = 32; /* caps(4), max packet(4), charset(1), filler(23) */
+	if (n <= off || mp_cstr(d, n, &off, &s, &l))
+		goto caps;
+	set_user(c, s, l);
+	if (caps & CLIENT_PLUGIN_AUTH_LENENC) {
+		if (mp_lenenc(d, n, &off, &alen) || alen > n - off)
+			goto caps;
+		off += alen;
+	} else if (caps & CLIENT_SECURE_CONNECTION) {
+		if (off >= n || d[off] > n - off - 1)
+			goto caps;
+		off += 1 + d[off];
+	} else if (mp_cstr(d, n, &off, &s, &l)) {
+		goto caps;
+	}
+	if (caps & CLIENT_CONNECT_WITH_DB && !mp_cstr(d, n, &off, &s, &l) && l)
+		mysql_set_db(c, s, l);
+caps:
+	c->caps_client = caps;
+	c->caps = caps & c->caps_server;
+	c->caps_known = 1;
+	c->deprecate_eof = !!(c->caps & CLIENT_DEPRECATE_EOF);
+}
+
+/* Server packets after the handshake response, until OK or ERR. */
+static void auth_reply(struct mysql_conn *c, const struct mysql_pkt *p)
+{
+	uint8_t b0 = p->kept ? p->data[0] : 0xff;
+
+	if (b0 == 0xff) {
+		stop(c); /* access denied: the server closes the connection */
+		return;
+	}
+	if (b0 != 0x00)
+		return; /* Auth Switch Request (0xfe), Auth More Data (0x01) */
+	c->phase = PH_COMMAND;
+	if (c->caps & CLIENT_COMPRESS) {
+		/* Compression starts with the first packet after the authentication OK. */
+		c->compressed = 1;
+		c->cnt->compressed_conns++;
+		c->fr[0].compress = c->fr[1].compress = 1;
+	}
+}
+
+/* ---------------------------------------------------------------- requests */
+
+/* Size of one binary protocol value of type t at d (n bytes), or -1. */
+static long binary_value_len(uint8_t t, const uint8_t *d, size_t n)
+{
+	uint64_t v;
+	size_t off = 0;
+
+	switch (t) {
+	case 0x06: /* NULL */
+		return 0;
+	case 0x01: /* TINY */
+		return 1;
+	case 0x02: case 0x0d: /* SHORT, YEAR */
+		return 2;
+	case 0x03: case 0x09: case 0x04: /* LONG, INT24, FLOAT */
+		return 4;
+	case 0x08: case 0x05: /* LONGLONG, DOUBLE */
+		return 8;
+	case 0x0a: case 0x0b: case 0x0c: case 0x07: /* DATE, TIME, DATETIME, TIMESTAMP */
+		return n ? 1 + (long)d[0] : -1;
+	}
+	if (mp_lenenc(d, n, &off, &v) || v > n - off)
+		return -1;
+	return (long)(off + v);
+}
+
+/*
+ * COM_QUERY with CLIENT_QUERY_ATTRIBUTES: parameter count and set count, then
+ * (count > 0) null bitmap, bind flag, types with names, values, then the text.
+ * Returns the offset of the query text in d, or -1.
+ */
+static long query_attrs_len(const uint8_t *d, size_t n)
+{
+	uint64_t count, sets, v;
+	size_t off = 0, nulls, nb, t;
+
+	if (mp_lenenc(d, n, &off, &count) || mp_lenenc(d, n, &off, &sets) || count > 0xffff)
+		return -1;
+	if (!count)
+		return off;
+	nulls = off;
+	nb = (count + 7) / 8;
+	if (n - off < nb + 1 || d[off + nb] != 1)
+		return -1;
+	off += nb + 1;
+	t = off; /* parameter types: type(2) and a lenenc name each */
+	for (uint64_t i = 0; i < count; i++) {
+		if (n - off < 2)
+			return -1;
+		off += 2;
+		if (mp_lenenc(d, n, &off, &v) || v > n - off)
+			return -1;
+		off += v;
+	}
+	for (uint64_t i = 0; i < count; i++) {
+		if (!(d[nulls + i / 8] & (1u << (i % 8)))) {
+			long l = binary_value_len(d[t], d + off, n - off);
+
+			if (l < 0 || (size_t)l > n - off)
+				return -1;
+			off += l;
+		}
+		t += 2;
+		if (mp_lenenc(d, n, &t, &v))
+			return -1;
+		t += v;
+	}
+	return off;
+}
+
+static void store_text(struct mysql_conn *c, struct mysql_req *req, const uint8_t *s,
+		       size_t have, uint64_t full)
+{
+	size_t n = have < c->lim.max_sql ? have : c->lim.max_sql;
+
+	buf_reset_shrink(&req->text, TEXT_SHRINK);
+	if (buf_append(&req->text, s, n))
+		n = 0;
+	if (full > n) {
+		req->truncated = 1;
+		c->cnt->truncated++;
+	}
+}
+
+static void parse_change_user(struct mysql_conn *c, struct mysql_req *req,
+			      const struct mysql_pkt *p)
+{
+	const uint8_t *d = p->data, *s;
+	size_t n = p->kept, off = 1, l;
+
+	if (mp_cstr(d, n, &off, &s, &l))
+		return;
+	store_text(c, req, s, l, l);
+	/* auth-response: 1-byte length with CLIENT_SECURE_CONNECTION (every 4.1+ client) */
+	if (!c->caps_known || c->caps & CLIENT_SECURE_CONNECTION) {
+		if (off >= n || d[off] > n - off - 1)
+			return;
+		off += 1 + d[off];
+	} else if (mp_cstr(d, n, &off, &s, &l)) {
+		return;
+	}
+	if (mp_cstr(d, n, &off, &s, &l))
+		return;
+	buf_reset(&req->aux);
+	req->aux_known = !buf_append(&req->aux, s, l);
+}
+
+static void parse_request(struct mysql_conn *c, struct mysql_req *req, const struct mysql_pkt *p)
+{
+	const uint8_t *d = p->data;
+	size_t n = p->kept;
+	long off = 1;
+
+	switch (req->cmd) {
+	case COM_QUERY:
+		if ((c->caps_known && c->caps & CLIENT_QUERY_ATTRIBUTES) ||
+		    (!c->caps_known && n >= 3 && d[1] == 0 && d[2] == 1)) {
+			long a = query_attrs_len(d + 1, n - 1);
+
+			off = a < 0 ? 1 : 1 + a;
+		}
+		/* fallthrough */
+	case COM_STMT_PREPARE:
+	case COM_INIT_DB:
+		store_text(c, req, d + off, n - off, p->len - off);
+		break;
+	case COM_STMT_EXECUTE:
+		if (n >= 6)
+			req->cursor = d[5] != 0;
+		/* fallthrough */
+	case COM_STMT_BULK_EXECUTE:
+	case COM_STMT_CLOSE:
+	case COM_STMT_RESET:
+	case COM_STMT_FETCH:
+	case COM_STMT_SEND_LONG_DATA:
+		if (n >= 5)
+			req->stmt_id = mp_u32(d + 1);
+		break;
+	case COM_CHANGE_USER:
+		parse_change_user(c, req, p);
+		break;
+	}
+}
+
+static void on_request(struct mysql_conn *c, const struct mysql_pkt *p)
+{
+	const struct cmd_info *ci = p->kept ? cmd_info(p->data[0]) : NULL;
+	struct mysql_req *req;
+
+	if (!ci || !ci->name) {
+		violation(c, MP_DIR_TO_SERVER);
+		return;
+	}
+	if (c->q_len == c->lim.max_pending) {
+		/* Deeper pipelines than this cannot be matched reliably any more. */
+		c->cnt->pipeline_overflow++;
+		drop_pending(c);
+		stop(c);
+		return;
+	}
+	req = q_at(c, c->q_len++);
+	req->cmd = p->data[0];
+	req->mode = ci->mode;
+	req->seq = p->seq;
+	req->cursor = req->truncated = 0;
+	req->stmt_id = 0;
+	req->ts_first = p->ts_first;
+	req->ts_last = p->ts_last;
+	req->bytes_in = p->wire;
+	req->aux_known = 0;
+	buf_reset_shrink(&req->text, TEXT_SHRINK);
+	parse_request(c, req, p);
+	if (c->q_len == 1) {
+		mysql_resp_start(c);
+		drain_no_response(c);
+	}
+}
+
+static void on_client_packet(struct mysql_conn *c, const struct mysql_pkt *p)
+{
+	struct mysql_req *head = mysql_head(c);
+
+	switch (c->phase) {
+	case PH_HANDSHAKE:
+		parse_handshake_response(c, p);
+		return;
+	case PH_AUTH:
+		return; /* auth switch response, more auth data */
+	case PH_COMMAND:
+		break;
+	default:
+		violation(c, MP_DIR_TO_SERVER);
+		return;
+	}
+	/* LOCAL INFILE data, change-user auth data: part of the head's exchange. */
+	if (head && (c->infile_active || p->seq != 0)) {
+		head->bytes_in += p->wire;
+		head->seq = p->seq;
+		c->rs.next_seq = p->seq + 1;
+		if (c->infile_active && p->len == 0)
+			c->infile_active = 0; /* the empty packet ends the file */
+		return;
+	}
+	if (p->seq != 0) {
+		violation(c, MP_DIR_TO_SERVER);
+		return;
+	}
+	on_request(c, p);
+}
+
+static void on_response(struct mysql_conn *c, const struct mysql_pkt *p)
+{
+	for (;;) {
+		struct mysql_req *req = mysql_head(c);
+		int r;
+
+		if (!req) {
+			c->cnt->skipped_responses++;
+			return;
+		}
+		r = mysql_resp_packet(c, req, p);
+		if (r == RESP_CONT)
+			return;
+		c->infile_active = 0;
+		if (r == RESP_ERROR)
+			c->cnt->dropped_requests++;
+		q_pop(c);
+		drain_no_response(c);
+		if (r == RESP_ERROR)
+			violation(c, MP_DIR_TO_CLIENT);
+		if (r != RESP_NOT_MINE)
+			return;
+	}
+}
+
+static void on_server_packet(struct mysql_conn *c, const struct mysql_pkt *p)
+{
+	switch (c->phase) {
+	case PH_INIT:
+	case PH_GREETING:
+		parse_greeting(c, p);
+		return;
+	case PH_HANDSHAKE:
+		if (p->kept && p->data[0] == 0xff)
+			stop(c);
+		else
+			violation(c, MP_DIR_TO_CLIENT);
+		return;
+	case PH_AUTH:
+		auth_reply(c, p);
+		return;
+	}
+	on_response(c, p);
+}
+
+/* ---------------------------------------------------------------- framer hooks */
+
+static void on_packet(void *ctx, int dir, const struct mysql_pkt *p)
+{
+	struct mysql_conn *c = ctx;
+
+	if (c->stopped)
+		return;
+	if (dir == MP_DIR_TO_SERVER)
+		on_client_packet(c, p);
+	else
+		on_server_packet(c, p);
+}
+
+static int header_ok(void *ctx, int dir, uint8_t seq, uint32_t len)
+{
+	struct mysql_conn *c = ctx;
+	struct mysql_req *head = mysql_head(c);
+
+	if (c->phase == PH_HANDSHAKE && dir == MP_DIR_TO_SERVER) {
+		/* The answer to the greeting (sequence id 0) has sequence id 1. Anything else
+		 * is not a MySQL client (HTTP, random bytes): count it once and stop, the
+		 * server refuses the connection. */
+		if (seq == 1 && len <= MAX_HANDSHAKE_RESPONSE)
+			return 1;
+		c->cnt->decode_errors++;
+		stop(c);
+		return 0;
+	}
+	if (c->phase != PH_COMMAND)
+		return 1;
+	if (dir == MP_DIR_TO_SERVER) {
+		if (seq == 0 || (head && (c->infile_active || head->mode == RM_AUTH)))
+			return 1;
+	} else if (head) {
+		return 1;
+	} else {
+		c->cnt->skipped_responses++; /* a server packet nobody asked for */
+	}
+	c->cnt->decode_errors++;
+	c->cnt->resyncs++;
+	return 0;
+}
+
+static int printable(const uint8_t *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x20 && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+			return 0;
+	return 1;
+}
+
+/* Text commands are accepted only if their first bytes read as text: in binary
+ * data a seq-0 header followed by 0x03 is otherwise too easy to find. */
+static int probe_text(const uint8_t *b, size_t n, uint32_t len, size_t min_len)
+{
+	size_t want = len - 1 < 11 ? len - 1 : 11;
+
+	if (len < min_len)
+		return MP_PROBE_NO;
+	if (n < 5 + want)
+		return MP_PROBE_MORE;
+	return printable(b + 5, want) ? MP_PROBE_YES : MP_PROBE_NO;
+}
+
+static int probe_server(struct mysql_conn *c, const uint8_t *b, size_t n)
+{
+	uint32_t len;
+
+	if (c->phase == PH_INIT)
+		midstream(c); /* the client spoke first: we missed the greeting */
+	if (n < 5)
+		return MP_PROBE_MORE;
+	len = mp_u24(b);
+	/* A TLS record (handshake or application data) where MySQL was expected:
+	 * a connection that negotiated TLS before we joined. */
+	if ((b[0] == 0x16 || b[0] == 0x17) && b[1] == 0x03 && b[2] <= 0x04 &&
+	    ((uint32_t)b[3] << 8 | b[4]) <= 0x4800 && !(b[3] == 0 && b[4] == COM_QUERY)) {
+		c->tls = 1;
+		c->cnt->tls_conns++;
+		stop(c);
+		return MP_PROBE_NO;
+	}
+	if (b[3] != 0)
+		return MP_PROBE_NO;
+	switch (b[4]) {
+	case COM_QUIT: case COM_PING: case COM_STATISTICS: case COM_RESET_CONNECTION:
+	case COM_PROCESS_INFO: case 0x0d:
+		return len == 1 ? MP_PROBE_YES : MP_PROBE_NO;
+	case COM_STMT_CLOSE: case COM_STMT_RESET:
+		return len == 5 ? MP_PROBE_YES : MP_PROBE_NO;
+	case COM_STMT_FETCH:
+		return len == 9 ? MP_PROBE_YES : MP_PROBE_NO;
+	case COM_SET_OPTION:
+		return len == 3 ? MP_PROBE_YES : MP_PROBE_NO;
+	case COM_STMT_EXECUTE:
+		/* flags (cursor type, parameter count available) and iteration count 1 */
+		if (len < 10)
+			return MP_PROBE_NO;
+		if (n < 14)
+			return MP_PROBE_MORE;
+		return !(b[9] & 0xf0) && mp_u32(b + 10) == 1 ? MP_PROBE_YES : MP_PROBE_NO;
+	case COM_QUERY:
+		if (n >= 7 && b[5] == 0 && b[6] == 1) /* query attributes, none */
+			return probe_text(b + 2, n - 2, len - 2, 2);
+		return probe_text(b, n, len, 2);
+	case COM_STMT_PREPARE: case COM_INIT_DB: case COM_FIELD_LIST:
+		return probe_text(b, n, len, 2);
+	}
+	return MP_PROBE_NO;
+}
+
+static int probe_client_head(struct mysql_req *req, const uint8_t *b, uint32_t len)
+{
+	uint8_t b0 = b[4];
+
+	if (len == 0)
+		return 0;
+	if (b0 == 0xff)
+		return len >= 3;
+	switch (req->mode) {
+	case RM_RESULT:
+		return (b0 == 0x00 && len >= 7) || b0 == 0xfb || (b0 >= 1 && b0 < 0xfb && len <= 2) ||
+		       (b0 == 0xfc && len >= 3 && len <= 4);
+	case RM_PREPARE:
+		return b0 == 0x00 && len == 12;
+	case RM_ONE:
+		return (b0 == 0x00 && len >= 7) || (b0 == 0xfe && len <= 5) ||
+		       req->cmd == COM_STATISTICS;
+	case RM_ROWS:
+		return b0 == 0xfe || (req->cmd == COM_STMT_FETCH ? b0 == 0x00 : b0 == 0x03);
+	case RM_AUTH:
+		return b0 == 0x00 || b0 == 0xfe || b0 == 0x01;
+	}
+	return 0;
+}
+
+static int probe_client(struct mysql_conn *c, const uint8_t *b, size_t n)
+{
+	struct mysql_req *req;
+
+	if (c->phase == PH_INIT) {
+		if (n < 5)
+			return MP_PROBE_MORE;
+		/* The stream starts with a greeting (or the ERR refusing the connection). */
+		if (b[3] == 0 && mp_u24(b) < 1024 &&
+		    ((b[4] == 0x0a && mp_u24(b) >= 20) || (b[4] == 0xff && mp_u24(b) >= 3))) {
+			c->phase = PH_GREETING;
+			c->fr[MP_DIR_TO_SERVER].resync = 0;
+			return MP_PROBE_YES;
+		}
+		midstream(c);
+	}
+	req = mysql_head(c);
+	/* Only the start of a response can be recognised, and only for a request
+	 * we saw: anything before that is skipped. */
+	if (!req || c->rs.started || c->phase != PH_COMMAND)
+		return MP_PROBE_NO;
+	if (n < 5)
+		return MP_PROBE_MORE;
+	if (b[3] != c->rs.next_seq)
+		return MP_PROBE_NO;
+	return probe_client_head(req, b, mp_u24(b)) ? MP_PROBE_YES : MP_PROBE_NO;
+}
+
+static int probe(void *ctx, int dir, const uint8_t *b, size_t n)
+{
+	struct mysql_conn *c = ctx;
+
+	if (c->stopped)
+		return MP_PROBE_NO;
+	return dir == MP_DIR_TO_SERVER ? probe_server(c, b, n) : probe_client(c, b, n);
+}
+
+static const struct mysql_framer_ops framer_ops = {
+	.packet = on_packet,
+	.header_ok = header_ok,
+	.probe = probe,
+};
+
+/* ---------------------------------------------------------------- public API */
+
+struct mysql_conn *mysql_conn_new(const struct mysql_callbacks *cb, void *ctx,
+				  const struct mysql_limits *lim, struct mysql_counters *cnt)
+{
+	struct mysql_conn *c;
+
+	if (!cb) {
+		errno = EINVAL;
+		return NULL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		goto cleanup;
+	c->cb = cb;
+	c->ctx = ctx;
+	if (lim)
+		c->lim = *lim;
+	c->lim.max_sql = c->lim.max_sql ?: DEF_MAX_SQL;
+	c->lim.max_pending = c->lim.max_pending ?: DEF_MAX_PENDING;
+	c->lim.max_stmts = c->lim.max_stmts ?: DEF_MAX_STMTS;
+	c->lim.max_split = c->lim.max_split > 0 ? c->lim.max_split : DEF_MAX_SPLIT;
+	c->cnt = cnt ?: &c->own_cnt;
+	c->deprecate_eof = -1;
+	c->q = calloc(c->lim.max_pending, sizeof(*c->q));
+	c->split_off = calloc(c->lim.max_split, sizeof(*c->split_off));
+	c->split_len = calloc(c->lim.max_split, sizeof(*c->split_len));
+	c->split_call = calloc(c->lim.max_split, sizeof(*c->split_call));
+	if (!c->q || !c->split_off || !c->split_len || !c->split_call)
+		goto cleanup;
+	mysql_framer_init(&c->fr[MP_DIR_TO_SERVER], &framer_ops, c, MP_DIR_TO_SERVER,
+			  c->lim.max_sql + SERVER_KEEP_EXTRA);
+	mysql_framer_init(&c->fr[MP_DIR_TO_CLIENT], &framer_ops, c, MP_DIR_TO_CLIENT, CLIENT_KEEP);
+	mysql_stmt_init(&c->stmts, c->lim.max_stmts);
+	return c;
+cleanup:
+	mysql_conn_free(c);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void mysql_conn_opened(struct mysql_conn *c)
+{
+	if (c->phase == PH_INIT)
+		c->opened = 1;
+}
+
+void mysql_conn_free(struct mysql_conn *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; c->q && i < c->lim.max_pending; i++) {
+		buf_free(&c->q[i].text);
+		buf_free(&c->q[i].aux);
+	}
+	free(c->q);
+	free(c->split_off);
+	free(c->split_len);
+	free(c->split_call);
+	mysql_framer_free(&c->fr[0]);
+	mysql_framer_free(&c->fr[1]);
+	mysql_stmt_free(&c->stmts);
+	buf_free(&c->user);
+	buf_free(&c->db);
+	buf_free(&c->server_version);
+	free(c);
+}
+
+int mysql_feed(struct mysql_conn *c, int dir, const uint8_t *data, size_t len, uint64_t ts_ns)
+{
+	uint64_t skipped;
+
+	if (dir != MP_DIR_TO_SERVER && dir != MP_DIR_TO_CLIENT)
+		return -EINVAL;
+	if (c->stopped || c->closed)
+		return 0;
+	skipped = c->fr[dir].skipped_bytes;
+	mysql_framer_feed(&c->fr[dir], data, len, ts_ns);
+	c->cnt->skipped_bytes += c->fr[dir].skipped_bytes - skipped;
+	if (c->fr[dir].stopped && !c->stopped) {
+		c->cnt->decode_errors++; /* a broken compressed stream */
+		stop(c);
+	}
+	return 0;
+}
+
+void mysql_gap(struct mysql_conn *c, int dir, uint64_t missing_bytes, uint64_t ts_ns)
+{
+	if (c->stopped || c->closed || (dir != MP_DIR_TO_SERVER && dir != MP_DIR_TO_CLIENT))
+		return;
+	c->cnt->resyncs++;
+	if (c->phase == PH_INIT) {
+		c->opened = 0; /* the greeting may be what was lost: nothing to hold against */
+		midstream(c);
+	} else if (c->phase < PH_COMMAND) {
+		c->phase = PH_COMMAND;
+	}
+	mysql_framer_resync(&c->fr[dir]);
+	if (c->fr[dir].stopped) {
+		stop(c);
+		return;
+	}
+	if (dir == MP_DIR_TO_CLIENT) {
+		/* The response in progress, and maybe whole responses, are gone. */
+		drop_pending(c);
+	} else {
+		/* Requests queued before the gap still get their responses. */
+		c->infile_active = 0;
+	}
+}
+
+void mysql_close(struct mysql_conn *c, uint64_t ts_ns)
+{
+	struct mysql_req *head;
+
+	if (c->closed)
+		return;
+	c->closed = 1;
+	if (!c->stopped && (head = mysql_head(c)) && mysql_resp_flush(c, head)) {
+		q_pop(c);
+		drain_no_response(c);
+	}
+	drop_pending(c);
+	stop(c);
+}
+
+const struct mysql_counters *mysql_conn_counters(const struct mysql_conn *c)
+{
+	return c->cnt;
+}
+
+int mysql_conn_is_tls(const struct mysql_conn *c)
+{
+	return c->tls;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The per-connection MySQL protocol decoder: in-order bytes in, query events out. */
+#ifndef MP_MYSQL_DECODER_H
+#define MP_MYSQL_DECODER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mysql/query_event.h"
+
+struct mysql_conn;
+
+struct mysql_callbacks {
+	/* One call per completed statement; pointers in ev live only during the call. */
+	void (*on_event)(void *ctx, const struct query_event *ev);
+	/*
+	 * Optional: splits a multi-statement COM_QUERY text. Fills off/len_out/is_call
+	 * for up to max statements and returns how many; <= 1 means "not split" (the
+	 * whole text is one statement, all its result sets one event). is_call[i] says
+	 * statement i is a CALL (several result sets, then its own OK).
+	 */
+	int (*split_sql)(void *ctx, const char *sql, size_t len, size_t *off, size_t *len_out,
+			 int *is_call, int max);
+};
+
+/* Bounds; a zero field takes the default shown. */
+struct mysql_limits {
+	size_t max_sql;	    /* statement bytes kept (1 MiB); longer ones are flagged truncated */
+	size_t max_pending; /* pipelined requests awaiting a response (64) */
+	size_t max_stmts;   /* live prepared statements per connection (4096) */
+	int max_split;	    /* statements of one multi-statement query split apart (64) */
+};
+
+/* Counters; mysql_conn_new can accumulate into a caller-owned struct shared by
+ * the connections of one worker. */
+struct mysql_counters {
+	uint64_t events;	     /* query events emitted */
+	uint64_t decode_errors;	     /* protocol violations (each leads to a resync) */
+	uint64_t resyncs;	     /* gaps and errors after which a direction resynchronised */
+	uint64_t skipped_bytes;	     /* bytes dropped while looking for a packet boundary */
+	uint64_t skipped_responses;  /* responses whose request was not seen */
+	uint64_t dropped_requests;   /* requests whose response was lost (gap, close) */
+	uint64_t tls_conns;	     /* connections that switched to TLS (not decoded) */
+	uint64_t compressed_conns;   /* connections using the compressed protocol */
+	uint64_t midstream_conns;    /* connections joined after their handshake */
+	uint64_t unknown_stmt;	     /* executes whose prepare was never seen */
+	uint64_t truncated;	     /* statements longer than max_sql */
+	uint64_t pipeline_overflow;  /* connections abandoned: too many pending requests */
+	uint64_t stmt_table_full;    /* prepares not remembered: max_stmts reached */
+};
+
+/*
+ * Creates the decoder of one connection. cnt may be NULL (the connection keeps
+ * its own counters) or a caller-owned struct the counters are added to; it
+ * must outlive the connection. Returns NULL with errno set (ENOMEM, EINVAL).
+ */
+struct mysql_conn *mysql_conn_new(const struct mysql_callbacks *cb, void *ctx,
+				  const struct mysql_limits *lim, struct mysql_counters *cnt);
+/*
+ * Says the connection was seen from its start (the capture saw the SYN), before any bytes
+ * are fed: the first bytes of the server must then be its greeting and the client must not
+ * speak before it. Bytes that break this are a protocol error, counted once (a greeting lost
+ * by the capture while the client's reply was not counts too, unless the loss was reported
+ * first with mysql_gap); decoding then continues as for a connection joined mid-stream.
+ * Without this call the decoder cannot tell a connection that is not MySQL from one joined
+ * mid-stream.
+ */
+void mysql_conn_opened(struct mysql_conn *c);
+/*
+ * Feeds bytes of direction dir (MP_DIR_TO_SERVER or MP_DIR_TO_CLIENT) in
+ * stream order; ts_ns stamps all of them. Events come out through the
+ * callbacks before it returns. Returns 0, or -EINVAL for a bad dir. Bad bytes
+ * are counted and resynchronised, never an error.
+ */
+int mysql_feed(struct mysql_conn *c, int dir, const uint8_t *data, size_t len, uint64_t ts_ns);
+/* Reports missing_bytes lost in dir: the decoder resynchronises, never guesses across. */
+void mysql_gap(struct mysql_conn *c, int dir, uint64_t missing_bytes, uint64_t ts_ns);
+/* The connection ended: flushes what can be reported (quit, a response complete
+ * but for an optional trailer) and counts requests left without a response. */
+void mysql_close(struct mysql_conn *c, uint64_t ts_ns);
+/* Frees c; accepts NULL. Does not call mysql_close. */
+void mysql_conn_free(struct mysql_conn *c);
+/* The counters this connection adds to. */
+const struct mysql_counters *mysql_conn_counters(const struct mysql_conn *c);
+/* Non-zero once the connection switched to TLS (decoding stopped). */
+int mysql_conn_is_tls(const struct mysql_conn *c);
+
+#endif /* MP_MYSQL_DECODER_H */

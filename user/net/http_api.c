@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The HTTP control API: route table, parameter validation and response bodies (no sockets). */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "net/http_api.h"
+
+/* Parameter names echoed back in errors are cut here so a hostile URI cannot grow a body. */
+#define HTTP_API_NAME_ECHO_MAX 64
+
+enum route_flags {
+	ROUTE_AUTH = 1, /* needs the bearer token when one is configured */
+};
+
+typedef int (*route_fn)(const struct http_api *api, const struct http_request *req,
+			struct buf *body, const char **type);
+
+struct route {
+	const char *path;
+	unsigned flags;
+	route_fn fn;
+};
+
+void http_api_split_arg(char *frag, struct http_arg *out)
+{
+	char *eq = strchr(frag, '=');
+
+	out->name = frag;
+	out->value = NULL;
+	if (eq) {
+		*eq = '\0';
+		out->value = eq + 1;
+	}
+}
+
+int http_api_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (!s || !*s)
+		return -EINVAL;
+	for (i = 0; s[i]; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		/* Keep scanning for non-digits so "99999999999x" is -EINVAL, not -ERANGE. */
+		if (v <= UINT32_MAX)
+			v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = (unsigned)v;
+	return 0;
+}
+
+int http_api_token_ok(const char *authorization, const char *token)
+{
+	static const char prefix[] = "Bearer ";
+	size_t plen = sizeof(prefix) - 1, tlen = strlen(token), alen, i;
+	unsigned char diff;
+
+	if (!authorization)
+		return 0;
+	alen = strlen(authorization);
+	/* Touch every byte of the expected value whatever the input, so timing leaks no prefix. */
+	diff = (unsigned char)(alen != plen + tlen);
+	for (i = 0; i < plen + tlen; i++) {
+		unsigned char want =
+			i < plen ? (unsigned char)prefix[i] : (unsigned char)token[i - plen];
+		unsigned char got = i < alen ? (unsigned char)authorization[i] : 0;
+
+		diff |= want ^ got;
+	}
+	return diff == 0;
+}
+
+/* Appends s JSON-escaped without quotes, cut after max_len bytes ("..." marks the cut). */
+static int json_escape(struct buf *out, const char *s, size_t max_len)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && s[i] && i < max_len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\')
+			err = buf_printf(out, "\\%c", c);
+		else if (c < 0x20)
+			err = buf_printf(out, "\\u%04x", c);
+		else if (c >= 0x80)
+			err = buf_puts(out, "?"); /* keeps the body valid UTF-8 */
+		else
+			err = buf_append(out, &s[i], 1);
+	}
+	if (!err && s[i])
+		err = buf_puts(out, "...");
+	return err;
+}
+
+int http_api_json_str(struct buf *out, const char *s, size_t max_len)
+{
+	int err = buf_puts(out, "\"");
+
+	if (!err)
+		err = json_escape(out, s, max_len);
+	return err ? err : buf_puts(out, "\"");
+}
+
+/* Appends {"error":"<what>: <why>"}; what may come from the client and is escaped and cut. */
+static int http_error(struct buf *body, const char **type, int code, const char *what,
+		      const char *why)
+{
+	int err = buf_puts(body, "{\"error\":\"");
+
+	*type = HTTP_API_JSON;
+	if (!err && what) {
+		err = json_escape(body, what, HTTP_API_NAME_ECHO_MAX);
+		if (!err)
+			err = buf_puts(body, ": ");
+	}
+	if (!err)
+		err = json_escape(body, why, SIZE_MAX);
+	if (!err)
+		err = buf_puts(body, "\"}\n");
+	return err ? err : code;
+}
+
+/* Finds a parameter; any parameter not listed in allowed makes the request a 400. */
+static int http_args_check(const struct http_request *req, const char *const *allowed,
+			   struct buf *body, const char **type)
+{
+	size_t i, j;
+
+	if (req->nargs > HTTP_API_MAX_ARGS)
+		return http_error(body, type, 400, NULL, "too many parameters");
+	for (i = 0; i < req->nargs; i++) {
+		for (j = 0; allowed[j]; j++)
+			if (!strcmp(req->args[i].name, allowed[j]))
+				break;
+		if (!allowed[j])
+			return http_error(body, type, 400, req->args[i].name, "unknown parameter");
+		/* A repeated parameter is ambiguous: which one would we apply? */
+		for (j = 0; j < i; j++)
+			if (!strcmp(req->args[i].name, req->args[j].name))
+				return http_error(body, type, 400, req->args[i].name,
+						  "given more than once");
+	}
+	return 0;
+}
+
+static const char *http_arg_get(const struct http_request *req, const char *name, int *present)
+{
+	size_t i;
+
+	*present = 0;
+	for (i = 0; i < req->nargs; i++) {
+		if (!strcmp(req->args[i].name, name)) {
+			*present = 1;
+			return req->args[i].value;
+		}
+	}
+	return NULL;
+}
+
+static int route_config_update(const struct http_api *api, const struct http_request *req,
+			       struct buf *body, const char **type)
+{
+	static const char *const allowed[] = { "report_period_ms", NULL };
+	const char *v;
+	unsigned ms;
+	int present, ret;
+
+	ret = http_args_check(req, allowed, body, type);
+	if (ret)
+		return ret;
+	v = http_arg_get(req, "report_period_ms", &present);
+	if (!present)
+		return http_error(body, type, 400, "report_period_ms", "missing");
+	ret = http_api_parse_uint(v, HTTP_API_PERIOD_MIN_MS, HTTP_API_PERIOD_MAX_MS, &ms);
+	if (ret == -EINVAL)
+		return http_error(body, type, 400, "report_period_ms",
+				  "must be a decimal integer (milliseconds)");
+	if (ret)
+		return http_error(body, type, 400, "report_period_ms",
+				  "must be between 100 and 3600000");
+	if (!api->set_report_period_ms)
+		return http_error(body, type, 409, "report_period_ms", "not settable in this role");
+	ret = api->set_report_period_ms(api->ctx, ms);
+	if (ret)
+		return http_error(body, type, 500, "report_period_ms", strerror(-ret));
+	*type = HTTP_API_JSON;
+	ret = buf_printf(body, "{\"report_period_ms\":%u}\n", ms);
+	return ret ? ret : 200;
+}
+
+/* Every cluster call: clustering comes with a later issue, so the role never allows it. */
+static int route_cluster(const struct http_api *api, const struct http_request *req,
+			 struct buf *body, const char **type)
+{
+	return http_error(body, type, 409, NULL, "not in a cluster");
+}
+
+static int route_metrics(const struct http_api *api, const struct http_request *req,
+			 struct buf *body, const char **type)
+{
+	static const char *const allowed[] = { NULL };
+	int ret = http_args_check(req, allowed, body, type);
+
+	if (ret)
+		return ret;
+	*type = HTTP_API_PROMETHEUS;
+	ret = api->metrics ? api->metrics(api->ctx, body) : 0;
+	return ret ? ret : 200;
+}
+
+static int route_healthz(const struct http_api *api, const struct http_request *req,
+			 struct buf *body, const char **type)
+{
+	int ret;
+
+	*type = HTTP_API_TEXT;
+	ret = buf_puts(body, "ok");
+	return ret ? ret : 200;
+}
+
+static int route_status(const struct http_api *api, const struct http_request *req,
+			struct buf *body, const char **type)
+{
+	int ret;
+
+	*type = HTTP_API_JSON;
+	ret = buf_puts(body, "{");
+	if (!ret && api->status)
+		ret = api->status(api->ctx, body);
+	if (!ret)
+		ret = buf_puts(body, "}\n");
+	return ret ? ret : 200;
+}
+
+/* A plain GET of the websocket endpoint: tell the client what it forgot. */
+static int route_collector(const struct http_api *api, const struct http_request *req,
+			   struct buf *body, const char **type)
+{
+	return http_error(body, type, 426, NULL, "/collector needs a websocket upgrade");
+}
+
+/* New endpoints (the cluster issue) are one line here. */
+static const struct route routes[] = {
+	{ "/config/update", ROUTE_AUTH, route_config_update },
+	{ "/cluster/join", ROUTE_AUTH, route_cluster },
+	{ "/cluster/leave", ROUTE_AUTH, route_cluster },
+	{ "/cluster/listnodes", ROUTE_AUTH, route_cluster },
+	{ "/cluster/remove", ROUTE_AUTH, route_cluster },
+	{ "/metrics", 0, route_metrics },
+	{ "/healthz", 0, route_healthz },
+	{ "/status", 0, route_status },
+	{ "/collector", 0, route_collector },
+};
+
+int http_api_handle(const struct http_api *api, const struct http_request *req, struct buf *body,
+		    const char **content_type)
+{
+	const struct route *r = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (!strcmp(req->path, routes[i].path)) {
+			r = &routes[i];
+			break;
+		}
+	}
+	if (!r)
+		return http_error(body, content_type, 404, NULL, "no such endpoint");
+	if (!req->is_get)
+		return http_error(body, content_type, 405, NULL, "only GET is allowed");
+	if ((r->flags & ROUTE_AUTH) && api->token && *api->token &&
+	    !http_api_token_ok(req->authorization, api->token))
+		return http_error(body, content_type, 401, NULL, "missing or wrong bearer token");
+	return r->fn(api, req, body, content_type);
+}

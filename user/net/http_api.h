@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The HTTP control API: route table, parameter validation and response bodies (no sockets). */
+#ifndef MP_HTTP_API_H
+#define MP_HTTP_API_H
+
+#include <stddef.h>
+
+#include "lib/buf.h"
+
+/* Bounds of report_period_ms accepted by /config/update (100 ms .. 1 hour). */
+#define HTTP_API_PERIOD_MIN_MS 100u
+#define HTTP_API_PERIOD_MAX_MS 3600000u
+/* More query parameters than this is a bad request: no route takes more than one. */
+#define HTTP_API_MAX_ARGS 16
+
+/* One decoded query parameter; value is NULL when the fragment had no '='. */
+struct http_arg {
+	const char *name;
+	const char *value;
+};
+
+/* One request as the transport decoded it; strings are NUL-terminated and borrowed. */
+struct http_request {
+	const char *path; /* without the query string */
+	int is_get; /* 1 for GET, 0 for any other method */
+	const struct http_arg *args;
+	size_t nargs;
+	const char *authorization; /* value of the Authorization header, or NULL */
+};
+
+/*
+ * What the API needs from the rest of the program. Each callback appends to out; a NULL
+ * callback means "not available". Return 0 or -errno.
+ * status() appends JSON object members without braces (e.g. "\"a\":1,\"b\":2") or nothing.
+ */
+struct http_api {
+	const char *token; /* NULL or "" disables authentication */
+	void *ctx;
+	int (*set_report_period_ms)(void *ctx, unsigned ms);
+	int (*metrics)(void *ctx, struct buf *out);
+	int (*status)(void *ctx, struct buf *out);
+};
+
+/* Media types of the bodies http_api_handle() produces. */
+#define HTTP_API_JSON "application/json"
+#define HTTP_API_TEXT "text/plain; charset=utf-8"
+#define HTTP_API_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
+
+/*
+ * Serves one request: appends the response body to body and sets *content_type.
+ * Returns the HTTP status code (200, 400, 401, 404, 405, 409, 426 or 500); errors carry a JSON
+ * body {"error":"..."} naming the parameter and the reason. Returns -ENOMEM when the body could
+ * not be built (the transport then answers 500 without a body).
+ */
+int http_api_handle(const struct http_api *api, const struct http_request *req, struct buf *body,
+		    const char **content_type);
+
+/*
+ * Splits a decoded "name=value" query fragment in place (the '=' becomes NUL).
+ * A fragment without '=' gives value NULL.
+ */
+void http_api_split_arg(char *frag, struct http_arg *out);
+
+/*
+ * Parses a decimal integer made only of digits (no sign, space or trailing bytes) and checks
+ * min <= value <= max. Returns 0, -EINVAL (empty or not a plain integer) or -ERANGE.
+ */
+int http_api_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
+
+/* Compares a header value with "Bearer <token>" in time independent of where they differ. */
+int http_api_token_ok(const char *authorization, const char *token);
+
+/* Appends s as a JSON string body (quotes included): escapes controls, non-ASCII becomes '?'. */
+int http_api_json_str(struct buf *out, const char *s, size_t max_len);
+
+#endif /* MP_HTTP_API_H */

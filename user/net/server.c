@@ -1,0 +1,992 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The control-plane server: one lws vhost serving /collector and the HTTP API in its own thread. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+#include <snappy-c.h>
+
+#include "net/http_api.h"
+#include "lib/log.h"
+#include "net/server.h"
+
+#define SERVER_DEFAULT_QUEUE 8
+/*
+ * Websocket fragment size: one lws_write per writeable callback. lws buffers whatever the kernel
+ * refuses and holds back the next writeable callback until it drained, so a fragment of a size
+ * the socket usually takes keeps that copy rare and small (lws-write.h "Truncated Writes").
+ */
+#define SERVER_WS_FRAGMENT (64 * 1024)
+/* HTTP body chunk per writeable callback. */
+#define SERVER_HTTP_CHUNK (16 * 1024)
+/* Longest request path or query fragment we look at; longer gets 404 / 400. */
+#define SERVER_URI_MAX 256
+/* Authorization header bytes kept; a longer header cannot match a sane token. */
+#define SERVER_AUTH_MAX 1024
+/* Too-large messages are logged at most this often. */
+#define SERVER_LOG_INTERVAL_S 10
+/* HTTP status codes counted by /metrics; anything else is counted under "other". */
+static const int server_http_codes[] = { 200, 400, 401, 404, 405, 409, 426, 500 };
+#define SERVER_NCODES (sizeof(server_http_codes) / sizeof(server_http_codes[0]))
+
+/* A rendered message; buf has LWS_PRE bytes of headroom lws writes frame headers into. */
+struct server_msg {
+	struct server_msg *next;
+	size_t len;
+	unsigned char buf[];
+};
+
+struct server_client {
+	struct server_client *next, *prev;
+	struct lws *wsi;
+	void *state;
+	int json;
+	bool dropped;
+	struct server_msg *head, *tail;
+	unsigned qlen;
+	size_t off; /* bytes of head already written */
+	unsigned owed; /* messages written whose bytes lws may still hold */
+	char peer[INET6_ADDRSTRLEN + 8];
+};
+
+struct server_report {
+	struct server_report *next;
+	void *report;
+};
+
+/* lws per-session data: either a websocket client or one HTTP transaction. */
+struct server_pss {
+	struct server_client *client;
+	struct buf body;
+	size_t off;
+};
+
+struct server {
+	struct server_config cfg;
+	struct server_callbacks cb;
+	void *ctx;
+	struct http_api api;
+	struct lws_context *lws;
+	struct lws_vhost *vhost;
+	pthread_t thread;
+	bool thread_started;
+	atomic_bool stop;
+
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	/* Under lock: reports not yet rendered, and messages not yet fully on a socket. */
+	struct server_report *pend_head, *pend_tail;
+	unsigned nlisted; /* reports on the pend list */
+	unsigned npending; /* listed plus being rendered */
+	unsigned long busy;
+	bool closing;
+
+	/* Server thread only. */
+	struct server_client *clients;
+	struct buf scratch;
+	char arg_store[HTTP_API_MAX_ARGS][SERVER_URI_MAX];
+	time_t too_large_logged;
+	unsigned long long too_large_unlogged;
+
+	atomic_ullong n_clients, n_clients_total, n_dropped, n_sent, n_bytes, n_too_large,
+		n_render_err, n_published, n_reports_dropped, n_http;
+	atomic_ullong n_http_code[SERVER_NCODES + 1];
+};
+
+static void server_lws_log(int level, const char *line)
+{
+	size_t n = strlen(line);
+
+	while (n && line[n - 1] == '\n')
+		n--;
+	/* lws warns per connection (e.g. a refused upgrade): that is not worth a default line. */
+	if (level & LLL_ERR)
+		pr_warn("server: lws: %.*s\n", (int)n, line);
+	else if (level & (LLL_WARN | LLL_NOTICE))
+		pr_info("server: lws: %.*s\n", (int)n, line);
+	else
+		pr_debug("server: lws: %.*s\n", (int)n, line);
+}
+
+static void server_set_log(void)
+{
+	int lvl = LLL_ERR | LLL_WARN;
+
+	if (log_level >= LOG_LVL_INFO)
+		lvl |= LLL_NOTICE;
+	if (log_level >= LOG_LVL_DEBUG)
+		lvl |= LLL_INFO;
+	lws_set_log_level(lvl, server_lws_log);
+}
+
+/* Messages reaching a socket change what server_flush() waits for. Call with lock held. */
+static void server_busy_sub_locked(struct server *s, unsigned long n)
+{
+	s->busy -= n;
+	if (!s->busy && !s->npending)
+		pthread_cond_broadcast(&s->idle);
+}
+
+static void server_busy_sub(struct server *s, unsigned long n)
+{
+	if (!n)
+		return;
+	pthread_mutex_lock(&s->lock);
+	server_busy_sub_locked(s, n);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void client_queue_free(struct server *s, struct server_client *c)
+{
+	struct server_msg *m;
+
+	while ((m = c->head)) {
+		c->head = m->next;
+		free(m);
+	}
+	c->tail = NULL;
+	server_busy_sub(s, c->qlen + c->owed);
+	c->qlen = 0;
+	c->owed = 0;
+	c->off = 0;
+}
+
+/* Closes a client whose queue overflowed; lws closes it from its own loop (async kill). */
+static void client_drop(struct server *s, struct server_client *c)
+{
+	c->dropped = true;
+	client_queue_free(s, c);
+	atomic_fetch_add(&s->n_dropped, 1);
+	pr_info("server: dropped slow websocket client %s: %u messages queued\n", c->peer,
+		s->cfg.queue_len);
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+static void server_log_too_large(struct server *s, size_t len)
+{
+	struct timespec now;
+
+	s->too_large_unlogged++;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (s->too_large_logged && now.tv_sec - s->too_large_logged < SERVER_LOG_INTERVAL_S)
+		return;
+	pr_warn("server: %llu message(s) over websocket.maxmessagesize (%zu) not sent, "
+		"last %zu bytes\n",
+		s->too_large_unlogged, s->cfg.max_message, len);
+	s->too_large_logged = now.tv_sec ? now.tv_sec : 1;
+	s->too_large_unlogged = 0;
+}
+
+/* Turns the rendered text into the wire payload: snappy raw block, or the JSON as is. */
+static struct server_msg *client_encode(const struct server_client *c, const struct buf *text)
+{
+	size_t cap = c->json ? text->len : snappy_max_compressed_length(text->len);
+	struct server_msg *m = malloc(sizeof(*m) + LWS_PRE + cap);
+
+	if (!m)
+		return NULL;
+	m->next = NULL;
+	m->len = cap;
+	if (c->json) {
+		memcpy(m->buf + LWS_PRE, text->data, text->len);
+	} else if (snappy_compress(text->data, text->len, (char *)m->buf + LWS_PRE, &m->len) !=
+		   SNAPPY_OK) {
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* Returns 1 when queued, 0 when the client was dropped instead. */
+static int client_enqueue(struct server *s, struct server_client *c, struct server_msg *m)
+{
+	if (c->qlen >= s->cfg.queue_len) {
+		free(m);
+		client_drop(s, c);
+		return 0;
+	}
+	if (c->tail)
+		c->tail->next = m;
+	else
+		c->head = m;
+	c->tail = m;
+	c->qlen++;
+	pthread_mutex_lock(&s->lock);
+	s->busy++;
+	pthread_mutex_unlock(&s->lock);
+	lws_callback_on_writable(c->wsi);
+	return 1;
+}
+
+/* Encodes, checks the size and queues one rendered message; returns 1 when queued. */
+static int server_queue_rendered(struct server *s, struct server_client *c)
+{
+	struct server_msg *m = client_encode(c, &s->scratch);
+
+	if (!m) {
+		atomic_fetch_add(&s->n_render_err, 1);
+		return 0;
+	}
+	if (s->cfg.max_message && m->len > s->cfg.max_message) {
+		atomic_fetch_add(&s->n_too_large, 1);
+		server_log_too_large(s, m->len);
+		free(m);
+		return 0;
+	}
+	return client_enqueue(s, c, m);
+}
+
+static void server_render_one(struct server *s, struct server_client *c, const void *report)
+{
+	int queued;
+
+	buf_reset(&s->scratch);
+	if (s->cb.render(s->ctx, report, c->state, &s->scratch)) {
+		atomic_fetch_add(&s->n_render_err, 1);
+		return;
+	}
+	/* An empty rendering means "nothing for this client this period". */
+	queued = s->scratch.len ? server_queue_rendered(s, c) : 1;
+	if (s->cb.render_result)
+		s->cb.render_result(s->ctx, c->state, queued);
+}
+
+/* Server thread, woken by lws_cancel_service(): render what publishers handed over. */
+static void server_drain_pending(struct server *s)
+{
+	struct server_report *list, *r;
+	struct server_client *c, *next;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&s->lock);
+	list = s->pend_head;
+	s->pend_head = s->pend_tail = NULL;
+	s->nlisted = 0;
+	pthread_mutex_unlock(&s->lock);
+
+	while ((r = list)) {
+		list = r->next;
+		for (c = s->clients; c; c = next) {
+			next = c->next;
+			if (!c->dropped)
+				server_render_one(s, c, r->report);
+		}
+		if (s->cb.report_free)
+			s->cb.report_free(s->ctx, r->report);
+		free(r);
+		n++;
+	}
+	if (n) {
+		pthread_mutex_lock(&s->lock);
+		s->npending -= n;
+		server_busy_sub_locked(s, 0);
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
+static void client_peer(struct lws *wsi, char *out, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN];
+	int fd = lws_get_socket_fd(wsi);
+
+	snprintf(out, len, "unknown");
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl))
+		return;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+		snprintf(out, len, "%s:%u", ip, ntohs(a->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+		/* A v4 client on a dual-stack socket reads better without the ::ffff: prefix. */
+		snprintf(out, len, IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) ? "%s:%u" : "[%s]:%u",
+			 IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) ? ip + 7 : ip, ntohs(a->sin6_port));
+	}
+}
+
+/* Returns 1 for ?format=json, 0 for the default (snappy), -1 for anything else. */
+static int ws_format(struct lws *wsi)
+{
+	char buf[64];
+	const char *v = lws_get_urlarg_by_name(wsi, "format=", buf, sizeof(buf));
+
+	if (!v || !strcmp(v, "snappy"))
+		return 0;
+	if (!strcmp(v, "json"))
+		return 1;
+	return -1;
+}
+
+/* Upgrade filter: only /collector, only known formats. Nonzero refuses the connection. */
+static int ws_filter(struct lws *wsi)
+{
+	char path[SERVER_URI_MAX];
+
+	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0 ||
+	    strcmp(path, "/collector"))
+		return 1;
+	return ws_format(wsi) < 0;
+}
+
+static int ws_established(struct server *s, struct lws *wsi, struct server_pss *pss)
+{
+	struct server_client *c = calloc(1, sizeof(*c));
+
+	memset(pss, 0, sizeof(*pss));
+	if (!c)
+		return -1;
+	c->wsi = wsi;
+	c->json = ws_format(wsi) == 1;
+	client_peer(wsi, c->peer, sizeof(c->peer));
+	if (s->cb.client_open) {
+		c->state = s->cb.client_open(s->ctx, c->json);
+		if (!c->state) {
+			pr_warn("server: failed to open client %s: %s\n", c->peer, strerror(errno));
+			free(c);
+			return -1;
+		}
+	}
+	c->next = s->clients;
+	if (s->clients)
+		s->clients->prev = c;
+	s->clients = c;
+	pss->client = c;
+	atomic_fetch_add(&s->n_clients, 1);
+	atomic_fetch_add(&s->n_clients_total, 1);
+	pr_info("server: websocket client %s connected (%s)\n", c->peer,
+		c->json ? "json" : "snappy");
+	return 0;
+}
+
+static void ws_closed(struct server *s, struct server_pss *pss)
+{
+	struct server_client *c = pss->client;
+
+	if (!c)
+		return;
+	pss->client = NULL;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	client_queue_free(s, c);
+	if (s->cb.client_close)
+		s->cb.client_close(s->ctx, c->state);
+	atomic_fetch_sub(&s->n_clients, 1);
+	pr_info("server: websocket client %s closed\n", c->peer);
+	free(c);
+}
+
+/* Writes one fragment of the head message; the next writeable callback continues. */
+static int ws_writeable(struct server *s, struct server_client *c)
+{
+	struct server_msg *m = c->head;
+	size_t chunk;
+	int flags;
+
+	if (c->dropped)
+		return -1;
+	/* lws held this callback back until the bytes of earlier writes left its buffer. */
+	server_busy_sub(s, c->owed);
+	c->owed = 0;
+	if (!m)
+		return 0;
+	chunk = m->len - c->off;
+	if (chunk > SERVER_WS_FRAGMENT)
+		chunk = SERVER_WS_FRAGMENT;
+	flags = lws_write_ws_flags(c->json ? LWS_WRITE_TEXT : LWS_WRITE_BINARY, c->off == 0,
+				   c->off + chunk == m->len);
+	/* Bytes before the fragment were already sent, so lws may put the frame header there. */
+	if (lws_write(c->wsi, m->buf + LWS_PRE + c->off, chunk, flags) < 0)
+		return -1;
+	c->off += chunk;
+	if (c->off == m->len) {
+		c->head = m->next;
+		if (!c->head)
+			c->tail = NULL;
+		c->qlen--;
+		c->owed++;
+		c->off = 0;
+		atomic_fetch_add(&s->n_sent, 1);
+		atomic_fetch_add(&s->n_bytes, m->len);
+		free(m);
+	}
+	lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+static void server_count_http(struct server *s, int code)
+{
+	size_t i;
+
+	for (i = 0; i < SERVER_NCODES; i++)
+		if (server_http_codes[i] == code)
+			break;
+	atomic_fetch_add(&s->n_http_code[i], 1);
+	atomic_fetch_add(&s->n_http, 1);
+}
+
+/*
+ * Collects the decoded query fragments into args (names and values point into store).
+ * Returns the count, or -E2BIG when a fragment is too long or there are too many.
+ */
+static int http_collect_args(struct lws *wsi, char (*store)[SERVER_URI_MAX], struct http_arg *args)
+{
+	int i;
+
+	for (i = 0; i <= HTTP_API_MAX_ARGS; i++) {
+		int flen = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+
+		if (flen <= 0)
+			break;
+		if (i == HTTP_API_MAX_ARGS || flen >= SERVER_URI_MAX)
+			return -E2BIG;
+		if (lws_hdr_copy_fragment(wsi, store[i], SERVER_URI_MAX, WSI_TOKEN_HTTP_URI_ARGS,
+					  i) < 0)
+			return -E2BIG;
+		http_api_split_arg(store[i], &args[i]);
+	}
+	return i;
+}
+
+/* Runs the API for one request; fills pss->body and returns the status code. */
+static int http_dispatch(struct server *s, struct lws *wsi, const char *uri, struct server_pss *pss,
+			 const char **type)
+{
+	struct http_arg args[HTTP_API_MAX_ARGS];
+	char auth[SERVER_AUTH_MAX];
+	struct http_request req = {
+		.path = uri,
+		.is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0,
+		.args = args,
+	};
+	int n, code;
+
+	n = http_collect_args(wsi, s->arg_store, args);
+	if (n < 0) {
+		*type = HTTP_API_JSON;
+		return buf_puts(&pss->body,
+				 "{\"error\":\"query: too long or too many parameters\"}\n")
+			       ?: 400;
+	}
+	req.nargs = (size_t)n;
+	if (lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) > 0)
+		req.authorization = auth;
+	code = http_api_handle(&s->api, &req, &pss->body, type);
+	explicit_bzero(auth, sizeof(auth));
+	return code;
+}
+
+/* LWS_CALLBACK_HTTP: build the whole response now, send headers, body when writeable. */
+static int http_request(struct server *s, struct lws *wsi, struct server_pss *pss, const char *uri)
+{
+	unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start;
+	unsigned char *end = hdr + sizeof(hdr) - 1;
+	const char *type = HTTP_API_TEXT;
+	int code;
+
+	buf_reset(&pss->body);
+	pss->off = 0;
+	code = http_dispatch(s, wsi, uri, pss, &type);
+	if (code < 0) {
+		buf_reset(&pss->body);
+		code = 500;
+		type = HTTP_API_JSON;
+		if (buf_puts(&pss->body, "{\"error\":\"out of memory\"}\n"))
+			return -1;
+	}
+	server_count_http(s, code);
+	if (lws_add_http_common_headers(wsi, (unsigned)code, type, pss->body.len, &p, end))
+		return -1;
+	if (code == 405 && lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
+						       (const unsigned char *)"GET", 3, &p, end))
+		return -1;
+	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+					(const unsigned char *)"no-store", 8, &p, end))
+		return -1;
+	if (lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int http_writeable(struct lws *wsi, struct server_pss *pss)
+{
+	unsigned char buf[LWS_PRE + SERVER_HTTP_CHUNK];
+	size_t chunk = pss->body.len - pss->off;
+	int last;
+
+	if (chunk > SERVER_HTTP_CHUNK)
+		chunk = SERVER_HTTP_CHUNK;
+	last = pss->off + chunk == pss->body.len;
+	if (chunk)
+		memcpy(buf + LWS_PRE, pss->body.data + pss->off, chunk);
+	if (lws_write(wsi, buf + LWS_PRE, chunk, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0)
+		return -1;
+	pss->off += chunk;
+	if (!last) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	buf_free(&pss->body);
+	/* Nonzero means the connection is not kept alive: close it. */
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+			   size_t len)
+{
+	struct server *s = lws_context_user(lws_get_context(wsi));
+	struct server_pss *pss = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		server_drain_pending(s);
+		return 0;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return ws_filter(wsi);
+	case LWS_CALLBACK_ESTABLISHED:
+		return ws_established(s, wsi, pss);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return pss && pss->client ? ws_writeable(s, pss->client) : 0;
+	case LWS_CALLBACK_RECEIVE:
+		return 0; /* collectors only listen; anything they send is ignored */
+	case LWS_CALLBACK_CLOSED:
+		ws_closed(s, pss);
+		return 0;
+	case LWS_CALLBACK_HTTP:
+		return http_request(s, wsi, pss, in ? (const char *)in : "");
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return pss ? http_writeable(wsi, pss) : -1;
+	case LWS_CALLBACK_CLOSED_HTTP:
+		if (pss)
+			buf_free(&pss->body);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (pss) {
+			ws_closed(s, pss);
+			buf_free(&pss->body);
+		}
+		return 0;
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}
+
+static const struct lws_protocols server_protocols[] = {
+	/* First protocol: serves HTTP and any websocket that names no subprotocol. */
+	{ "mysqlprobe", server_callback, sizeof(struct server_pss), 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+/* Prometheus text for one counter; names end in _total (promtool's lint). */
+static int metric_counter(struct buf *out, const char *name, const char *help,
+			  unsigned long long v)
+{
+	return buf_printf(out,
+			   "# HELP mysqlprobe_server_%s %s\n# TYPE mysqlprobe_server_%s counter\n"
+			   "mysqlprobe_server_%s %llu\n",
+			   name, help, name, name, v);
+}
+
+static int server_metrics_counters(struct server *s, struct buf *out)
+{
+	const struct {
+		const char *name, *help;
+		atomic_ullong *v;
+	} rows[] = {
+		{ "clients_connected_total", "Websocket clients accepted on /collector.",
+		  &s->n_clients_total },
+		{ "clients_dropped_total",
+		  "Websocket clients closed because their queue overflowed.", &s->n_dropped },
+		{ "messages_sent_total", "Websocket messages written to clients.", &s->n_sent },
+		{ "message_bytes_total", "Payload bytes of the websocket messages written.",
+		  &s->n_bytes },
+		{ "messages_too_large_total", "Messages over websocket.maxmessagesize, not sent.",
+		  &s->n_too_large },
+		{ "render_errors_total", "Reports that could not be rendered for a client.",
+		  &s->n_render_err },
+		{ "reports_published_total", "Reports handed to the server.", &s->n_published },
+		{ "reports_dropped_total", "Reports dropped because the server thread fell behind.",
+		  &s->n_reports_dropped },
+	};
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < sizeof(rows) / sizeof(rows[0]); i++)
+		err = metric_counter(out, rows[i].name, rows[i].help, atomic_load(rows[i].v));
+	return err;
+}
+
+static int server_metrics_clients(struct server *s, struct buf *out)
+{
+	struct server_client *c;
+	int err;
+
+	err = buf_printf(
+		out,
+		"# HELP mysqlprobe_server_clients Websocket clients connected now.\n"
+		"# TYPE mysqlprobe_server_clients gauge\n"
+		"mysqlprobe_server_clients %llu\n"
+		"# HELP mysqlprobe_server_client_queue_depth Messages queued for a client.\n"
+		"# TYPE mysqlprobe_server_client_queue_depth gauge\n",
+		(unsigned long long)s->n_clients);
+	for (c = s->clients; !err && c; c = c->next)
+		err = buf_printf(out, "mysqlprobe_server_client_queue_depth{client=\"%s\"} %u\n",
+				  c->peer, c->qlen);
+	return err;
+}
+
+static int server_metrics_http(struct server *s, struct buf *out)
+{
+	size_t i;
+	int err;
+
+	err = buf_puts(out,
+			"# HELP mysqlprobe_server_http_requests_total HTTP requests by status.\n"
+			"# TYPE mysqlprobe_server_http_requests_total counter\n");
+	for (i = 0; !err && i <= SERVER_NCODES; i++) {
+		char code[8] = "other";
+
+		if (i < SERVER_NCODES)
+			snprintf(code, sizeof(code), "%d", server_http_codes[i]);
+		err = buf_printf(out, "mysqlprobe_server_http_requests_total{code=\"%s\"} %llu\n",
+				  code, (unsigned long long)s->n_http_code[i]);
+	}
+	return err;
+}
+
+/* GET /metrics: the application's metrics first, then the server's own. */
+static int server_metrics(void *ctx, struct buf *out)
+{
+	struct server *s = ctx;
+	int err = s->cb.metrics ? s->cb.metrics(s->ctx, out) : 0;
+
+	if (!err)
+		err = server_metrics_counters(s, out);
+	if (!err)
+		err = server_metrics_clients(s, out);
+	if (!err)
+		err = server_metrics_http(s, out);
+	return err;
+}
+
+static int server_status(void *ctx, struct buf *out)
+{
+	struct server *s = ctx;
+	size_t before = out->len;
+	int err = s->cb.status ? s->cb.status(s->ctx, out) : 0;
+
+	if (!err && out->len != before)
+		err = buf_puts(out, ",");
+	if (!err)
+		err = buf_printf(
+			out,
+			"\"server\":{\"port\":%d,\"clients\":%llu,\"clients_dropped\":%llu,"
+			"\"messages_sent\":%llu,\"queue_len\":%u,\"max_message\":%zu}",
+			server_port(s), (unsigned long long)s->n_clients,
+			(unsigned long long)s->n_dropped, (unsigned long long)s->n_sent,
+			s->cfg.queue_len, s->cfg.max_message);
+	return err;
+}
+
+static int server_set_period(void *ctx, unsigned ms)
+{
+	struct server *s = ctx;
+
+	return s->cb.set_report_period_ms(s->ctx, ms);
+}
+
+static void *server_thread(void *arg)
+{
+	struct server *s = arg;
+
+	while (!atomic_load(&s->stop))
+		if (lws_service(s->lws, 0) < 0)
+			break;
+	return NULL;
+}
+
+/* lws does not say why a bind failed; find out by trying the same bind once more. */
+static int server_bind_errno(const struct server_config *cfg)
+{
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(cfg->port) };
+	struct sockaddr_in a4 = { .sin_family = AF_INET, .sin_port = htons(cfg->port) };
+	const char *bind_addr = cfg->bind && *cfg->bind ? cfg->bind : "::";
+	int fd, one = 1, err = EIO;
+	struct sockaddr *sa;
+	socklen_t sl;
+
+	if (inet_pton(AF_INET, bind_addr, &a4.sin_addr) == 1) {
+		sa = (struct sockaddr *)&a4;
+		sl = sizeof(a4);
+	} else if (inet_pton(AF_INET6, bind_addr, &a6.sin6_addr) == 1) {
+		sa = (struct sockaddr *)&a6;
+		sl = sizeof(a6);
+	} else {
+		return EADDRNOTAVAIL; /* an interface name lws could not resolve */
+	}
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, sa, sl) || listen(fd, 1))
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static int server_listen(struct server *s)
+{
+	struct lws_context_creation_info info = {};
+	struct in_addr v4;
+
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.user = s;
+	info.max_http_header_data = 4096;
+	s->lws = lws_create_context(&info);
+	if (!s->lws)
+		return EIO;
+
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
+	/*
+	 * lws 4.1 with IPv6 on does not match an IPv4 literal to an address and silently binds
+	 * every address instead; an IPv4-only vhost binds exactly the address asked for.
+	 */
+	if (s->cfg.bind && inet_pton(AF_INET, s->cfg.bind, &v4) == 1)
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.port = s->cfg.port;
+	info.iface = s->cfg.bind;
+	info.protocols = server_protocols;
+	info.vhost_name = "mysqlprobe";
+	s->vhost = lws_create_vhost(s->lws, &info);
+	if (!s->vhost)
+		return server_bind_errno(&s->cfg);
+	return 0;
+}
+
+static int server_copy_config(struct server *s, const struct server_config *cfg)
+{
+	const char *bind_addr = cfg->bind;
+
+	s->cfg = *cfg;
+	s->cfg.bind = NULL;
+	s->cfg.token = NULL;
+	if (!s->cfg.queue_len)
+		s->cfg.queue_len = SERVER_DEFAULT_QUEUE;
+	if (cfg->port < 0 || cfg->port > 65535)
+		return EINVAL;
+	/* lws binds every address (dual-stack) when given no interface. */
+	if (bind_addr && *bind_addr && strcmp(bind_addr, "0.0.0.0") && strcmp(bind_addr, "*")) {
+		s->cfg.bind = strdup(bind_addr);
+		if (!s->cfg.bind)
+			return ENOMEM;
+	}
+	if (cfg->token && *cfg->token) {
+		s->cfg.token = strdup(cfg->token);
+		if (!s->cfg.token)
+			return ENOMEM;
+	}
+	s->api.token = s->cfg.token;
+	s->api.ctx = s;
+	s->api.set_report_period_ms = s->cb.set_report_period_ms ? server_set_period : NULL;
+	s->api.metrics = server_metrics;
+	s->api.status = server_status;
+	return 0;
+}
+
+static int server_init_sync(struct server *s)
+{
+	pthread_condattr_t ca;
+	int err;
+
+	if (pthread_mutex_init(&s->lock, NULL))
+		return ENOMEM;
+	err = pthread_condattr_init(&ca);
+	if (!err)
+		err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (!err)
+		err = pthread_cond_init(&s->idle, &ca);
+	pthread_condattr_destroy(&ca);
+	if (err) {
+		pthread_mutex_destroy(&s->lock);
+		return err;
+	}
+	return 0;
+}
+
+struct server *server_new(const struct server_config *cfg, const struct server_callbacks *cb,
+			  void *ctx)
+{
+	struct server *s;
+	int err;
+
+	if (!cfg || !cb || !cb->render) {
+		errno = EINVAL;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->cb = *cb;
+	s->ctx = ctx;
+	err = server_init_sync(s);
+	if (err) {
+		free(s);
+		errno = err;
+		return NULL;
+	}
+	server_set_log();
+	err = server_copy_config(s, cfg);
+	if (!err)
+		err = server_listen(s);
+	if (err) {
+		pr_warn("server: failed to listen on %s:%d: %s\n", cfg->bind ? cfg->bind : "*",
+			cfg->port, strerror(err));
+		goto cleanup;
+	}
+	err = pthread_create(&s->thread, NULL, server_thread, s);
+	if (err) {
+		pr_warn("server: failed to start thread: %s\n", strerror(err));
+		goto cleanup;
+	}
+	s->thread_started = true;
+	pr_info("server: listening on %s:%d\n", s->cfg.bind ? s->cfg.bind : "*", server_port(s));
+	return s;
+cleanup:
+	server_free(s);
+	errno = err;
+	return NULL;
+}
+
+int server_port(const struct server *s)
+{
+	return s->vhost ? lws_get_vhost_listen_port(s->vhost) : -1;
+}
+
+int server_publish(struct server *s, void *report)
+{
+	struct server_report *r = malloc(sizeof(*r)), *old = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	if (!r || s->closing) {
+		pthread_mutex_unlock(&s->lock);
+		free(r);
+		if (s->cb.report_free)
+			s->cb.report_free(s->ctx, report);
+		return r ? -ESHUTDOWN : -ENOMEM;
+	}
+	r->report = report;
+	r->next = NULL;
+	if (s->nlisted >= s->cfg.queue_len) {
+		old = s->pend_head;
+		s->pend_head = old->next;
+		s->nlisted--;
+		s->npending--;
+	}
+	if (s->pend_tail && old != s->pend_tail)
+		s->pend_tail->next = r;
+	else
+		s->pend_head = r;
+	s->pend_tail = r;
+	s->nlisted++;
+	s->npending++;
+	pthread_mutex_unlock(&s->lock);
+
+	atomic_fetch_add(&s->n_published, 1);
+	if (old) {
+		atomic_fetch_add(&s->n_reports_dropped, 1);
+		/* report_free runs in the server thread otherwise; this one never reached it. */
+		if (s->cb.report_free)
+			s->cb.report_free(s->ctx, old->report);
+		free(old);
+	}
+	lws_cancel_service(s->lws);
+	return 0;
+}
+
+int server_flush(struct server *s, unsigned timeout_ms)
+{
+	struct timespec dl;
+	int err = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	lws_cancel_service(s->lws);
+	pthread_mutex_lock(&s->lock);
+	while ((s->npending || s->busy) && err != ETIMEDOUT)
+		err = pthread_cond_timedwait(&s->idle, &s->lock, &dl);
+	err = s->npending || s->busy ? -ETIMEDOUT : 0;
+	pthread_mutex_unlock(&s->lock);
+	return err;
+}
+
+void server_get_stats(struct server *s, struct server_stats *out)
+{
+	out->clients = s->n_clients;
+	out->clients_total = s->n_clients_total;
+	out->clients_dropped = s->n_dropped;
+	out->messages_sent = s->n_sent;
+	out->bytes_sent = s->n_bytes;
+	out->messages_too_large = s->n_too_large;
+	out->render_errors = s->n_render_err;
+	out->reports_published = s->n_published;
+	out->reports_dropped = s->n_reports_dropped;
+	out->http_requests = s->n_http;
+}
+
+void server_free(struct server *s)
+{
+	struct server_report *r;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->closing = true;
+	pthread_mutex_unlock(&s->lock);
+	if (s->thread_started) {
+		atomic_store(&s->stop, true);
+		lws_cancel_service(s->lws);
+		pthread_join(s->thread, NULL);
+	}
+	/* Closes every connection: ws_closed() runs here, in this thread, for each client. */
+	if (s->lws)
+		lws_context_destroy(s->lws);
+	while ((r = s->pend_head)) {
+		s->pend_head = r->next;
+		if (s->cb.report_free)
+			s->cb.report_free(s->ctx, r->report);
+		free(r);
+	}
+	buf_free(&s->scratch);
+	pthread_cond_destroy(&s->idle);
+	pthread_mutex_destroy(&s->lock);
+	free((char *)s->cfg.bind);
+	if (s->cfg.token)
+		explicit_bzero((char *)s->cfg.token, strlen(s->cfg.token));
+	free((char *)s->cfg.token);
+	free(s);
+}

@@ -1,0 +1,638 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Per-period statement aggregation keyed by (template id, db, user, client address). */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "report/agg.h"
+
+/* Upper bound on max_keys: keeps table indices in 32 bits and memory sane. */
+#define AGG_MAX_KEYS_LIMIT (1u << 24)
+#define AGG_MAX_SLOW_LIMIT 100000u
+#define AGG_TEXT_LIMIT (16u << 20)
+
+/* Open-addressing slot: idx is 1 + the row or template index, 0 = empty. */
+struct agg_slot {
+	uint64_t hash;
+	uint32_t idx;
+};
+
+struct agg_tmpl {
+	uint64_t id;
+	uint32_t off; /* into texts */
+	uint32_t len;
+};
+
+/* A key as seen by lookups, pointing at packed names (no copy of the key per lookup). */
+struct agg_kview {
+	uint64_t template_id;
+	const uint8_t *addr; /* 16 bytes, normalised */
+	uint8_t family;
+	uint16_t db_len;
+	uint16_t user_len;
+	const char *names; /* db then user */
+};
+
+struct agg {
+	struct agg_config cfg;
+	struct hist_pool pool;
+
+	struct agg_stat *stats; /* rows, insertion order */
+	uint32_t nstats;
+	uint32_t stats_cap;
+	struct agg_slot *slots; /* rows by key */
+	uint32_t slot_mask;
+	struct agg_stat other;
+
+	struct agg_tmpl *tmpls; /* max_keys entries */
+	uint32_t ntmpls;
+	struct agg_slot *tslots; /* templates by id */
+	char *texts;
+	size_t texts_len;
+	size_t texts_cap;
+
+	struct agg_slow *slow; /* max_slow entries, sql buffers preallocated */
+	uint32_t *heap; /* min-heap of indices into slow: root = fastest kept */
+	uint32_t nslow;
+	uint64_t slow_dropped;
+
+	uint64_t keys_overflow;
+	uint64_t statements;
+};
+
+static uint32_t table_size(uint32_t max_keys)
+{
+	uint32_t n = 16;
+
+	/* Load factor <= 1/2 keeps linear probing short. */
+	while (n < 2 * (uint64_t)max_keys)
+		n <<= 1;
+	return n;
+}
+
+static bool cfg_valid(const struct agg_config *c)
+{
+	return c->max_keys >= 1 && c->max_keys <= AGG_MAX_KEYS_LIMIT &&
+	       c->max_slow <= AGG_MAX_SLOW_LIMIT && c->template_max_len >= 1 &&
+	       c->template_max_len <= AGG_TEXT_LIMIT && c->sql_max_len >= 1 &&
+	       c->sql_max_len <= AGG_TEXT_LIMIT;
+}
+
+struct agg *agg_new(const struct agg_config *cfg)
+{
+	uint32_t tsize, i;
+	struct agg *a;
+
+	if (!cfg || !cfg_valid(cfg)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		goto fail;
+	a->cfg = *cfg;
+	a->other.is_other = true;
+	tsize = table_size(cfg->max_keys);
+	a->slot_mask = tsize - 1;
+	a->slots = calloc(tsize, sizeof(*a->slots));
+	a->tslots = calloc(tsize, sizeof(*a->tslots));
+	a->tmpls = calloc(cfg->max_keys, sizeof(*a->tmpls));
+	a->slow = calloc(cfg->max_slow ? cfg->max_slow : 1, sizeof(*a->slow));
+	a->heap = calloc(cfg->max_slow ? cfg->max_slow : 1, sizeof(*a->heap));
+	if (!a->slots || !a->tslots || !a->tmpls || !a->slow || !a->heap)
+		goto fail;
+	for (i = 0; i < cfg->max_slow; i++) {
+		a->slow[i].sql = malloc(cfg->sql_max_len);
+		if (!a->slow[i].sql)
+			goto fail;
+	}
+	return a;
+fail:
+	agg_free(a);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void agg_free(struct agg *a)
+{
+	uint32_t i;
+
+	if (!a)
+		return;
+	for (i = 0; i < a->nstats; i++)
+		hist_reset(&a->stats[i].lat, NULL);
+	hist_reset(&a->other.lat, NULL);
+	hist_pool_drain(&a->pool);
+	if (a->slow)
+		for (i = 0; i < a->cfg.max_slow; i++)
+			free(a->slow[i].sql);
+	free(a->slow);
+	free(a->heap);
+	free(a->stats);
+	free(a->slots);
+	free(a->tslots);
+	free(a->tmpls);
+	free(a->texts);
+	free(a);
+}
+
+static void stat_clear(struct agg_stat *s, struct hist_pool *pool)
+{
+	bool is_other = s->is_other;
+
+	hist_reset(&s->lat, pool);
+	memset(s, 0, sizeof(*s));
+	s->is_other = is_other;
+}
+
+void agg_reset(struct agg *a)
+{
+	uint32_t i;
+
+	for (i = 0; i < a->nstats; i++)
+		hist_reset(&a->stats[i].lat, &a->pool);
+	stat_clear(&a->other, &a->pool);
+	memset(a->slots, 0, (a->slot_mask + 1) * sizeof(*a->slots));
+	memset(a->tslots, 0, (a->slot_mask + 1) * sizeof(*a->tslots));
+	a->nstats = 0;
+	a->ntmpls = 0;
+	a->texts_len = 0;
+	a->nslow = 0;
+	a->slow_dropped = 0;
+	a->keys_overflow = 0;
+	a->statements = 0;
+}
+
+static uint64_t kview_hash(const struct agg_kview *k)
+{
+	uint64_t a0, a1, seed;
+
+	memcpy(&a0, k->addr, 8);
+	memcpy(&a1, k->addr + 8, 8);
+	/* The lengths go in the seed so ("ab", "c") and ("a", "bc") differ. */
+	seed = k->template_id ^ (a0 * 0x9e3779b97f4a7c15ull) ^ (a1 * 0xc2b2ae3d27d4eb4full) ^
+	       ((uint64_t)k->family << 56) ^ ((uint64_t)k->db_len << 32) ^
+	       ((uint64_t)k->user_len << 16);
+	return XXH3_64bits_withSeed(k->names, (size_t)k->db_len + k->user_len, seed);
+}
+
+/* Equality of two 16-byte addresses in two loads each: this runs once per statement, and a
+ * libc memcmp call for 16 bytes costs more than the comparison. */
+static bool addr_eq(const uint8_t *a, const uint8_t *b)
+{
+	uint64_t x[2], y[2];
+
+	memcpy(x, a, 16);
+	memcpy(y, b, 16);
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+}
+
+static bool key_eq(const struct agg_key *s, const struct agg_kview *k)
+{
+	size_t names = (size_t)k->db_len + k->user_len;
+
+	return s->template_id == k->template_id && s->family == k->family &&
+	       s->db_len == k->db_len && s->user_len == k->user_len && addr_eq(s->addr, k->addr) &&
+	       (!names || memcmp(s->names, k->names, names) == 0);
+}
+
+static void kview_from_key(struct agg_kview *v, const struct agg_key *k)
+{
+	v->template_id = k->template_id;
+	v->addr = k->addr;
+	v->family = k->family;
+	v->db_len = k->db_len;
+	v->user_len = k->user_len;
+	v->names = k->names;
+}
+
+static uint16_t name_len(const char *s, size_t n)
+{
+	return s ? (uint16_t)(n < AGG_NAME_MAX ? n : AGG_NAME_MAX) : 0;
+}
+
+void agg_key_set_names(struct agg_key *k, const char *db, size_t db_len, const char *user,
+		       size_t user_len)
+{
+	k->db_len = name_len(db, db_len);
+	k->user_len = name_len(user, user_len);
+	if (k->db_len)
+		memcpy(k->names, db, k->db_len);
+	if (k->user_len)
+		memcpy(k->names + k->db_len, user, k->user_len);
+}
+
+/*
+ * Builds a lookup view of an input. addr16 receives the normalised address and names
+ * (2 * AGG_NAME_MAX bytes) the packed db and user.
+ */
+static void kview_from_input(struct agg_kview *v, const struct agg_input *in, uint8_t *addr16,
+			     char *names)
+{
+	memset(addr16, 0, 16);
+	if (in->family == AF_INET)
+		memcpy(addr16, in->client_addr, 4);
+	else if (in->family == AF_INET6)
+		memcpy(addr16, in->client_addr, 16);
+	v->template_id = in->template_id;
+	v->addr = addr16;
+	v->family = in->family == AF_INET || in->family == AF_INET6 ? in->family : 0;
+	v->db_len = name_len(in->db, in->db_len);
+	v->user_len = name_len(in->user, in->user_len);
+	if (v->db_len)
+		memcpy(names, in->db, v->db_len);
+	if (v->user_len)
+		memcpy(names + v->db_len, in->user, v->user_len);
+	v->names = names;
+}
+
+static struct agg_slot *tmpl_slot(const struct agg *a, uint64_t id)
+{
+	uint64_t h = XXH3_64bits(&id, sizeof(id));
+	uint32_t i = (uint32_t)h & a->slot_mask;
+
+	for (;; i = (i + 1) & a->slot_mask) {
+		struct agg_slot *s = &a->tslots[i];
+
+		if (!s->idx || a->tmpls[s->idx - 1].id == id)
+			return s;
+	}
+}
+
+/* Remembers a template text for id unless already known. Returns 0 or -ENOMEM. */
+static int tmpl_store(struct agg *a, uint64_t id, const char *text, size_t len)
+{
+	struct agg_slot *s = tmpl_slot(a, id);
+	size_t cap;
+	char *p;
+
+	if (s->idx || !text || a->ntmpls >= a->cfg.max_keys)
+		return 0;
+	if (len > a->cfg.template_max_len)
+		len = a->cfg.template_max_len;
+	if (a->texts_len + len > UINT32_MAX)
+		return 0; /* offsets are 32-bit; only absurd configs get here */
+	if (a->texts_len + len > a->texts_cap) {
+		cap = a->texts_cap ? a->texts_cap : 4096;
+		while (cap < a->texts_len + len)
+			cap *= 2;
+		p = realloc(a->texts, cap);
+		if (!p)
+			return -ENOMEM;
+		a->texts = p;
+		a->texts_cap = cap;
+	}
+	memcpy(a->texts + a->texts_len, text, len);
+	a->tmpls[a->ntmpls].id = id;
+	a->tmpls[a->ntmpls].off = (uint32_t)a->texts_len;
+	a->tmpls[a->ntmpls].len = (uint32_t)len;
+	a->texts_len += len;
+	s->idx = ++a->ntmpls;
+	return 0;
+}
+
+static int stats_grow(struct agg *a)
+{
+	uint32_t cap = a->stats_cap ? a->stats_cap * 2 : 64;
+	struct agg_stat *p;
+
+	if (cap > a->cfg.max_keys)
+		cap = a->cfg.max_keys;
+	p = realloc(a->stats, cap * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	a->stats = p;
+	a->stats_cap = cap;
+	return 0;
+}
+
+/*
+ * Finds or creates the row for k. Returns the row ("other" when the table is full or memory
+ * ran out, *err then -ENOMEM), never NULL.
+ */
+static struct agg_stat *stat_lookup(struct agg *a, const struct agg_kview *k, const char *tmpl,
+				    size_t tmpl_len, int *err)
+{
+	uint64_t h = kview_hash(k);
+	uint32_t i = (uint32_t)h & a->slot_mask;
+	struct agg_slot *slot;
+	struct agg_stat *s;
+	struct agg_key *key;
+
+	for (;; i = (i + 1) & a->slot_mask) {
+		slot = &a->slots[i];
+		if (!slot->idx)
+			break;
+		if (slot->hash == h && key_eq(&a->stats[slot->idx - 1].key, k))
+			return &a->stats[slot->idx - 1];
+	}
+	if (a->nstats >= a->cfg.max_keys)
+		return &a->other;
+	if (a->nstats == a->stats_cap && (*err = stats_grow(a)))
+		return &a->other;
+	*err = tmpl_store(a, k->template_id, tmpl, tmpl_len);
+	s = &a->stats[a->nstats];
+	/* Only the fixed part: the names buffer past the used bytes is never read. */
+	memset(s, 0, offsetof(struct agg_stat, key.names));
+	key = &s->key;
+	key->template_id = k->template_id;
+	memcpy(key->addr, k->addr, 16);
+	key->family = k->family;
+	key->db_len = k->db_len;
+	key->user_len = k->user_len;
+	memcpy(key->names, k->names, (size_t)k->db_len + k->user_len);
+	slot->hash = h;
+	slot->idx = ++a->nstats;
+	return s;
+}
+
+/* Counts n errors with code; codes beyond the inline slots go to err_other. */
+static void err_add(struct agg_stat *s, uint16_t code, uint64_t n)
+{
+	unsigned int i;
+
+	for (i = 0; i < AGG_ERR_CODES; i++) {
+		if (s->err[i].count && s->err[i].code == code) {
+			s->err[i].count += n;
+			return;
+		}
+		if (!s->err[i].count) {
+			s->err[i].code = code;
+			s->err[i].count = n;
+			return;
+		}
+	}
+	s->err_other += n;
+}
+
+static bool slow_less(const struct agg_slow *x, const struct agg_slow *y)
+{
+	if (x->latency_us != y->latency_us)
+		return x->latency_us < y->latency_us;
+	return x->ts_us > y->ts_us; /* equal latency: the later one is evicted first */
+}
+
+static void heap_swap(uint32_t *h, uint32_t i, uint32_t j)
+{
+	uint32_t t = h[i];
+
+	h[i] = h[j];
+	h[j] = t;
+}
+
+static void heap_up(struct agg *a, uint32_t i)
+{
+	while (i && slow_less(&a->slow[a->heap[i]], &a->slow[a->heap[(i - 1) / 2]])) {
+		heap_swap(a->heap, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void heap_down(struct agg *a, uint32_t i)
+{
+	uint32_t l, r, m;
+
+	for (;;) {
+		l = 2 * i + 1;
+		r = l + 1;
+		m = i;
+		if (l < a->nslow && slow_less(&a->slow[a->heap[l]], &a->slow[a->heap[m]]))
+			m = l;
+		if (r < a->nslow && slow_less(&a->slow[a->heap[r]], &a->slow[a->heap[m]]))
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(a->heap, i, m);
+		i = m;
+	}
+}
+
+/*
+ * Picks the sample slot for a new slow statement: a free one, or the fastest kept one when
+ * the candidate is slower. NULL = not kept (counted as dropped).
+ */
+static struct agg_slow *slow_slot(struct agg *a, const struct agg_slow *cand, bool *is_new)
+{
+	if (a->nslow < a->cfg.max_slow) {
+		a->heap[a->nslow] = a->nslow;
+		*is_new = true;
+		return &a->slow[a->nslow];
+	}
+	a->slow_dropped++;
+	if (!a->cfg.max_slow || !slow_less(&a->slow[a->heap[0]], cand))
+		return NULL;
+	*is_new = false;
+	return &a->slow[a->heap[0]];
+}
+
+static void slow_commit(struct agg *a, bool is_new)
+{
+	if (is_new)
+		heap_up(a, a->nslow++);
+	else
+		heap_down(a, 0);
+}
+
+static void slow_fill(struct agg_slow *d, const struct agg_slow *s, const char *sql, size_t len,
+		      uint32_t cap)
+{
+	char *buf = d->sql;
+
+	*d = *s;
+	d->sql = buf;
+	d->sql_truncated = s->sql_truncated || len > cap;
+	d->sql_len = (uint32_t)(len > cap ? cap : len);
+	if (d->sql_len)
+		memcpy(d->sql, sql, d->sql_len);
+}
+
+int agg_merge_slow(struct agg *a, const struct agg_slow *s)
+{
+	struct agg_slow *d;
+	bool is_new;
+
+	d = slow_slot(a, s, &is_new);
+	if (!d)
+		return 0;
+	slow_fill(d, s, s->sql, s->sql_len, a->cfg.sql_max_len);
+	slow_commit(a, is_new);
+	return 0;
+}
+
+static void slow_add(struct agg *a, const struct agg_input *in, const struct agg_kview *k)
+{
+	struct agg_slow cand, *d;
+	bool is_new;
+
+	cand.latency_us = in->latency_us;
+	cand.ts_us = in->ts_us;
+	d = slow_slot(a, &cand, &is_new);
+	if (!d)
+		return;
+	memset(&cand, 0, offsetof(struct agg_slow, db));
+	cand.ts_us = in->ts_us;
+	cand.latency_us = in->latency_us;
+	cand.template_id = in->template_id;
+	memcpy(cand.addr, k->addr, 16);
+	cand.family = k->family;
+	cand.port = in->client_port;
+	cand.status = in->status;
+	cand.error_code = in->error_code;
+	cand.db_len = k->db_len;
+	cand.user_len = k->user_len;
+	memcpy(cand.db, k->names, k->db_len);
+	memcpy(cand.user, k->names + k->db_len, k->user_len);
+	slow_fill(d, &cand, in->sql, in->sql ? in->sql_len : 0, a->cfg.sql_max_len);
+	slow_commit(a, is_new);
+}
+
+int agg_add(struct agg *a, const struct agg_input *in)
+{
+	char names[2 * AGG_NAME_MAX];
+	struct agg_kview k;
+	struct agg_stat *s;
+	uint8_t addr[16];
+	int err = 0, herr;
+
+	kview_from_input(&k, in, addr, names);
+	s = stat_lookup(a, &k, in->template_text, in->template_text ? in->template_len : 0, &err);
+	if (s->is_other)
+		a->keys_overflow++;
+	a->statements++;
+	s->count++;
+	if (in->status == AGG_STATUS_ERROR) {
+		s->errors++;
+		err_add(s, in->error_code, 1);
+	}
+	s->rows_sent += in->rows_sent;
+	s->rows_affected += in->rows_affected;
+	s->bytes_in += in->bytes_in;
+	s->bytes_out += in->bytes_out;
+	s->no_index_used += in->no_index_used;
+	herr = hist_add(&s->lat, &a->pool, in->latency_us);
+	if (in->latency_us >= a->cfg.slow_threshold_us)
+		slow_add(a, in, &k);
+	return err ? err : herr;
+}
+
+int agg_merge_stat(struct agg *a, const struct agg_stat *src, const char *tmpl, size_t tmpl_len)
+{
+	struct agg_kview k;
+	struct agg_stat *d;
+	unsigned int i;
+	int err = 0, herr;
+
+	kview_from_key(&k, &src->key);
+	d = src->is_other ? &a->other : stat_lookup(a, &k, tmpl, tmpl_len, &err);
+	if (d->is_other)
+		a->keys_overflow += src->count;
+	a->statements += src->count;
+	d->count += src->count;
+	d->errors += src->errors;
+	for (i = 0; i < AGG_ERR_CODES; i++)
+		if (src->err[i].count)
+			err_add(d, src->err[i].code, src->err[i].count);
+	d->err_other += src->err_other;
+	d->rows_sent += src->rows_sent;
+	d->rows_affected += src->rows_affected;
+	d->bytes_in += src->bytes_in;
+	d->bytes_out += src->bytes_out;
+	d->no_index_used += src->no_index_used;
+	herr = hist_merge(&d->lat, &a->pool, &src->lat);
+	return err ? err : herr;
+}
+
+int agg_merge(struct agg *dst, const struct agg *src)
+{
+	const char *text;
+	size_t len = 0;
+	uint32_t i;
+	int err, ret = 0;
+
+	for (i = 0; i < src->nstats; i++) {
+		text = agg_template(src, src->stats[i].key.template_id, &len);
+		err = agg_merge_stat(dst, &src->stats[i], text, len);
+		if (err)
+			ret = err;
+	}
+	if (src->other.count) {
+		/* Counted in dst's keys_overflow by agg_merge_stat, as it was in src's. */
+		err = agg_merge_stat(dst, &src->other, NULL, 0);
+		if (err)
+			ret = err;
+	}
+	for (i = 0; i < src->nslow; i++)
+		agg_merge_slow(dst, &src->slow[i]);
+	dst->slow_dropped += src->slow_dropped;
+	return ret;
+}
+
+size_t agg_stat_count(const struct agg *a)
+{
+	return a->nstats;
+}
+
+const struct agg_stat *agg_stat_at(const struct agg *a, size_t i)
+{
+	return i < a->nstats ? &a->stats[i] : NULL;
+}
+
+const struct agg_stat *agg_other(const struct agg *a)
+{
+	return a->other.count ? &a->other : NULL;
+}
+
+size_t agg_slow_count(const struct agg *a)
+{
+	return a->nslow;
+}
+
+const struct agg_slow *agg_slow_at(const struct agg *a, size_t i)
+{
+	return i < a->nslow ? &a->slow[i] : NULL;
+}
+
+uint64_t agg_slow_dropped(const struct agg *a)
+{
+	return a->slow_dropped;
+}
+
+uint64_t agg_keys_overflow(const struct agg *a)
+{
+	return a->keys_overflow;
+}
+
+uint64_t agg_statements(const struct agg *a)
+{
+	return a->statements;
+}
+
+size_t agg_template_count(const struct agg *a)
+{
+	return a->ntmpls;
+}
+
+int agg_template_at(const struct agg *a, size_t i, uint64_t *id, const char **text, size_t *len)
+{
+	if (i >= a->ntmpls)
+		return -EINVAL;
+	*id = a->tmpls[i].id;
+	*text = a->texts + a->tmpls[i].off;
+	*len = a->tmpls[i].len;
+	return 0;
+}
+
+const char *agg_template(const struct agg *a, uint64_t id, size_t *len)
+{
+	struct agg_slot *s = tmpl_slot(a, id);
+
+	if (!s->idx)
+		return NULL;
+	*len = a->tmpls[s->idx - 1].len;
+	return a->texts + a->tmpls[s->idx - 1].off;
+}

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Per-period statement aggregation keyed by (template id, db, user, client address). */
+#ifndef MP_AGG_H
+#define MP_AGG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "report/hist.h"
+
+/*
+ * One aggregator per worker thread, no locking: a worker feeds its own with agg_add(); at
+ * period end the lead merges every worker's into one (agg_merge) and resets them (agg_reset).
+ * Existing keys cost one hash probe and no allocation; new keys, new templates and new
+ * histogram ranges allocate, and a reset keeps every allocation for the next period.
+ */
+
+/* db and user bytes kept per key (MySQL names are at most 64 and 80 characters). */
+#define AGG_NAME_MAX 256
+/* Distinct error codes counted per key; further codes are counted as "other". */
+#define AGG_ERR_CODES 4
+
+enum agg_status { AGG_STATUS_OK = 0, AGG_STATUS_ERROR = 1 };
+
+/* One completed statement, filled by the lead from a decoder query event. */
+struct agg_input {
+	uint64_t template_id;
+	const char *template_text; /* NULL/0 = unknown */
+	size_t template_len;
+	const char *sql; /* statement text for slow samples; NULL/0 = unknown */
+	size_t sql_len;
+	const char *db; /* NULL/0 = none */
+	size_t db_len;
+	const char *user;
+	size_t user_len;
+	uint8_t client_addr[16]; /* AF_INET: the first 4 bytes, the rest ignored */
+	uint8_t family; /* AF_INET, AF_INET6, or 0 = unknown */
+	uint16_t client_port; /* host order; kept in slow samples only */
+	uint64_t ts_us; /* request start, µs since the epoch */
+	uint64_t latency_us;
+	enum agg_status status;
+	uint16_t error_code;
+	uint64_t rows_sent;
+	uint64_t rows_affected;
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	bool no_index_used;
+};
+
+struct agg_config {
+	uint32_t max_keys; /* distinct keys per period; later keys go to "other" (>= 1) */
+	uint32_t max_slow; /* slow samples kept per period (the slowest ones); 0 = none */
+	uint64_t slow_threshold_us; /* latency >= this is a slow sample */
+	uint32_t template_max_len; /* template text kept per template id (>= 1) */
+	uint32_t sql_max_len; /* statement text kept per slow sample (>= 1) */
+};
+
+/* db and user are packed in one buffer so a lookup compares them with one memcmp. */
+struct agg_key {
+	uint64_t template_id;
+	uint8_t addr[16]; /* zero-padded for AF_INET */
+	uint8_t family;
+	uint16_t db_len;
+	uint16_t user_len;
+	char names[2 * AGG_NAME_MAX]; /* db bytes then user bytes, no NULs */
+};
+
+static inline const char *agg_key_db(const struct agg_key *k)
+{
+	return k->names;
+}
+
+static inline const char *agg_key_user(const struct agg_key *k)
+{
+	return k->names + k->db_len;
+}
+
+/* Sets db and user, each cut at AGG_NAME_MAX bytes as agg_add does. */
+void agg_key_set_names(struct agg_key *k, const char *db, size_t db_len, const char *user,
+		       size_t user_len);
+
+struct agg_err {
+	uint16_t code;
+	uint64_t count; /* 0 = free slot */
+};
+
+/* Hot counters first, the key last: an update touches few cache lines. */
+struct agg_stat {
+	uint64_t count;
+	uint64_t errors;
+	uint64_t rows_sent;
+	uint64_t rows_affected;
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	uint64_t no_index_used;
+	struct hist lat;
+	struct agg_err err[AGG_ERR_CODES];
+	uint64_t err_other; /* errors whose code did not fit in err[] */
+	bool is_other;
+	struct agg_key key; /* all zero for the "other" row */
+};
+
+struct agg_slow {
+	uint64_t ts_us;
+	uint64_t latency_us;
+	uint64_t template_id;
+	uint8_t addr[16];
+	uint8_t family;
+	uint16_t port;
+	enum agg_status status;
+	uint16_t error_code;
+	bool sql_truncated;
+	uint32_t sql_len;
+	char *sql; /* sql_max_len bytes owned by the aggregator */
+	uint16_t db_len;
+	uint16_t user_len;
+	char db[AGG_NAME_MAX];
+	char user[AGG_NAME_MAX];
+};
+
+struct agg;
+
+/* Returns a new empty aggregator, or NULL with errno set (ENOMEM, EINVAL for a bad config). */
+struct agg *agg_new(const struct agg_config *cfg);
+/* Accepts NULL. */
+void agg_free(struct agg *a);
+/* Empties the aggregator for the next period, keeping its memory. */
+void agg_reset(struct agg *a);
+
+/*
+ * Counts one statement. Returns 0, or -ENOMEM: the statement is then counted in as much as
+ * could be done without memory (possibly in the "other" row).
+ */
+int agg_add(struct agg *a, const struct agg_input *in);
+/* dst += src: rows, templates, slow samples and counters. Returns 0 or -ENOMEM. */
+int agg_merge(struct agg *dst, const struct agg *src);
+/*
+ * Adds one row (from another aggregator or a parsed report) and its template text (may be
+ * NULL). A row whose key does not fit goes to "other". Returns 0 or -ENOMEM.
+ */
+int agg_merge_stat(struct agg *a, const struct agg_stat *s, const char *tmpl, size_t tmpl_len);
+/* Offers one slow sample (kept if among the max_slow slowest). Returns 0. */
+int agg_merge_slow(struct agg *a, const struct agg_slow *s);
+
+/* Rows in insertion order, "other" excluded. */
+size_t agg_stat_count(const struct agg *a);
+const struct agg_stat *agg_stat_at(const struct agg *a, size_t i);
+/* The "other" row, or NULL when nothing overflowed. */
+const struct agg_stat *agg_other(const struct agg *a);
+/* Slow samples, in no particular order. */
+size_t agg_slow_count(const struct agg *a);
+const struct agg_slow *agg_slow_at(const struct agg *a, size_t i);
+/* Slow statements not kept because max_slow were already kept (slower ones). */
+uint64_t agg_slow_dropped(const struct agg *a);
+/* Statements counted in the "other" row because max_keys was reached. */
+uint64_t agg_keys_overflow(const struct agg *a);
+/* Statements counted this period. */
+uint64_t agg_statements(const struct agg *a);
+/* Template texts of this period's rows: count, and entry i (0 or -EINVAL). */
+size_t agg_template_count(const struct agg *a);
+int agg_template_at(const struct agg *a, size_t i, uint64_t *id, const char **text, size_t *len);
+/* Text of one template id, or NULL if this period has none. */
+const char *agg_template(const struct agg *a, uint64_t id, size_t *len);
+
+#endif /* MP_AGG_H */

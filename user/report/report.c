@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* A period's report as JSON (schema version 1, docs/REPORT.md), and reading one back. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "lib/jread.h"
+#include "report/report.h"
+
+static const struct {
+	const char *name;
+	size_t off;
+} capture_fields[] = {
+#define F(x) { #x, offsetof(struct report_capture, x) }
+	F(packets), F(bytes),	     F(dropped),      F(gaps),		F(resyncs),
+	F(tls_conns), F(decode_errors), F(unknown_stmt), F(keys_overflow),
+#undef F
+};
+#define NCAPTURE (sizeof(capture_fields) / sizeof(capture_fields[0]))
+
+static uint64_t *capture_field(struct report_capture *c, size_t i)
+{
+	return (uint64_t *)((char *)c + capture_fields[i].off);
+}
+
+static void key_u64(struct jbuf *b, const char *k, uint64_t v)
+{
+	jbuf_key(b, k);
+	jbuf_u64(b, v);
+}
+
+static void key_strn(struct jbuf *b, const char *k, const char *s, size_t n)
+{
+	jbuf_key(b, k);
+	jbuf_strn(b, s, n);
+}
+
+/* Formats an address ("" when unknown); with a port, IPv6 is bracketed: "[::1]:3306". */
+static void addr_format(char *out, size_t len, uint8_t family, const uint8_t *addr, int port)
+{
+	char ip[INET6_ADDRSTRLEN] = "";
+
+	if (family == AF_INET || family == AF_INET6)
+		inet_ntop(family, addr, ip, sizeof(ip));
+	if (port < 0)
+		snprintf(out, len, "%s", ip);
+	else if (family == AF_INET6)
+		snprintf(out, len, "[%s]:%d", ip, port);
+	else
+		snprintf(out, len, "%s:%d", ip, port);
+}
+
+static void write_capture(struct jbuf *b, const struct report_capture *c)
+{
+	struct report_capture copy = *c;
+	size_t i;
+
+	jbuf_key(b, "capture");
+	jbuf_obj_open(b);
+	for (i = 0; i < NCAPTURE; i++)
+		key_u64(b, capture_fields[i].name, *capture_field(&copy, i));
+	jbuf_obj_close(b);
+}
+
+static void write_templates(struct jbuf *b, const struct agg *a, struct template_seen *seen)
+{
+	const char *text;
+	char id_hex[17];
+	uint64_t id;
+	size_t i, len;
+
+	jbuf_key(b, "templates");
+	jbuf_obj_open(b);
+	for (i = 0; i < agg_template_count(a); i++) {
+		if (agg_template_at(a, i, &id, &text, &len))
+			continue;
+		if (seen && template_seen_add(seen, id) == 0)
+			continue; /* already sent to this client (-ENOMEM: send again) */
+		snprintf(id_hex, sizeof(id_hex), "%016llx", (unsigned long long)id);
+		key_strn(b, id_hex, text, len);
+	}
+	jbuf_obj_close(b);
+}
+
+static void write_error_codes(struct jbuf *b, const struct agg_stat *s)
+{
+	char code[8];
+	unsigned int i;
+
+	jbuf_key(b, "error_codes");
+	jbuf_obj_open(b);
+	for (i = 0; i < AGG_ERR_CODES; i++) {
+		if (!s->err[i].count)
+			continue;
+		snprintf(code, sizeof(code), "%u", s->err[i].code);
+		key_u64(b, code, s->err[i].count);
+	}
+	if (s->err_other)
+		key_u64(b, "other", s->err_other);
+	jbuf_obj_close(b);
+}
+
+static void write_stat(struct jbuf *b, const struct agg_stat *s)
+{
+	char client[INET6_ADDRSTRLEN + 8];
+
+	jbuf_obj_open(b);
+	jbuf_key(b, "template_id");
+	if (s->is_other)
+		jbuf_str(b, "other");
+	else
+		jbuf_hex64(b, s->key.template_id);
+	key_strn(b, "db", agg_key_db(&s->key), s->key.db_len);
+	key_strn(b, "user", agg_key_user(&s->key), s->key.user_len);
+	addr_format(client, sizeof(client), s->key.family, s->key.addr, -1);
+	key_strn(b, "client", client, strlen(client));
+	key_u64(b, "count", s->count);
+	key_u64(b, "errors", s->errors);
+	write_error_codes(b, s);
+	jbuf_key(b, "latency_us");
+	hist_write_json(&s->lat, b);
+	key_u64(b, "rows_sent", s->rows_sent);
+	key_u64(b, "rows_affected", s->rows_affected);
+	key_u64(b, "bytes_in", s->bytes_in);
+	key_u64(b, "bytes_out", s->bytes_out);
+	key_u64(b, "no_index_used", s->no_index_used);
+	jbuf_obj_close(b);
+}
+
+static void write_slow_one(struct jbuf *b, const struct agg_slow *s)
+{
+	char client[INET6_ADDRSTRLEN + 8];
+
+	jbuf_obj_open(b);
+	key_u64(b, "ts_us", s->ts_us);
+	key_u64(b, "latency_us", s->latency_us);
+	jbuf_key(b, "template_id");
+	jbuf_hex64(b, s->template_id);
+	key_strn(b, "sql", s->sql, s->sql_len);
+	jbuf_key(b, "sql_truncated");
+	jbuf_bool(b, s->sql_truncated);
+	key_strn(b, "db", s->db, s->db_len);
+	key_strn(b, "user", s->user, s->user_len);
+	addr_format(client, sizeof(client), s->family, s->addr, s->port);
+	key_strn(b, "client", client, strlen(client));
+	jbuf_key(b, "status");
+	jbuf_str(b, s->status == AGG_STATUS_ERROR ? "error" : "ok");
+	key_u64(b, "error_code", s->error_code);
+	jbuf_obj_close(b);
+}
+
+static int slow_by_time(const void *x, const void *y)
+{
+	const struct agg_slow *a = *(const struct agg_slow *const *)x;
+	const struct agg_slow *b = *(const struct agg_slow *const *)y;
+
+	if (a->ts_us != b->ts_us)
+		return a->ts_us < b->ts_us ? -1 : 1;
+	return a->latency_us < b->latency_us ? 1 : a->latency_us > b->latency_us ? -1 : 0;
+}
+
+/* Slow samples in time order (the aggregator keeps them in heap order). */
+static int write_slow(struct jbuf *b, const struct agg *a)
+{
+	size_t i, n = agg_slow_count(a);
+	const struct agg_slow **v = NULL;
+
+	if (n) {
+		v = calloc(n, sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		for (i = 0; i < n; i++)
+			v[i] = agg_slow_at(a, i);
+		qsort(v, n, sizeof(*v), slow_by_time);
+	}
+	jbuf_key(b, "slow");
+	jbuf_arr_open(b);
+	for (i = 0; i < n; i++)
+		write_slow_one(b, v[i]);
+	jbuf_arr_close(b);
+	free(v);
+	return 0;
+}
+
+int report_write(struct jbuf *b, const struct report_header *h, const struct report_capture *c,
+		 const struct agg *a, struct template_seen *seen)
+{
+	size_t i;
+	int err;
+
+	jbuf_obj_open(b);
+	key_u64(b, "version", REPORT_VERSION);
+	jbuf_key(b, "node");
+	jbuf_str(b, h->node);
+	jbuf_key(b, "role");
+	jbuf_str(b, h->role);
+	key_u64(b, "period_start_ms", h->period_start_ms);
+	key_u64(b, "period_end_ms", h->period_end_ms);
+	write_capture(b, c);
+	key_u64(b, "slow_dropped", agg_slow_dropped(a));
+	write_templates(b, a, seen);
+	jbuf_key(b, "stats");
+	jbuf_arr_open(b);
+	for (i = 0; i < agg_stat_count(a); i++)
+		write_stat(b, agg_stat_at(a, i));
+	if (agg_other(a))
+		write_stat(b, agg_other(a));
+	jbuf_arr_close(b);
+	err = write_slow(b, a);
+	jbuf_obj_close(b);
+	if (!err)
+		err = jbuf_error(b);
+	if (err && seen)
+		template_seen_clear(seen);
+	return err;
+}
+
+/* --- reading a report back (a master merging slaves' reports) --- */
+
+static int parse_hex64(yaml_node_t *n, uint64_t *v)
+{
+	size_t len;
+	const char *s = jread_str(n, &len);
+	char *end;
+
+	if (!s || len != 16)
+		return -EINVAL;
+	errno = 0;
+	*v = strtoull(s, &end, 16);
+	return errno || end != s + 16 ? -EINVAL : 0;
+}
+
+/* Copies a string node into a name field, cut at AGG_NAME_MAX like agg_add does. */
+static int parse_name(yaml_node_t *n, char *out, uint16_t *out_len)
+{
+	size_t len;
+	const char *s = jread_str(n, &len);
+
+	if (!s)
+		return -EINVAL;
+	*out_len = (uint16_t)(len < AGG_NAME_MAX ? len : AGG_NAME_MAX);
+	memcpy(out, s, *out_len);
+	return 0;
+}
+
+/* Parses "ip" (port == NULL) or "ip:port" / "[ip6]:port"; "" is the unknown address. */
+static int parse_addr(yaml_node_t *n, uint8_t *family, uint8_t *addr, uint16_t *port)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *ip = buf, *colon;
+	const char *s = jread_str(n, NULL);
+	unsigned long p;
+
+	if (!s || strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	memset(addr, 0, 16);
+	*family = 0;
+	if (port) {
+		colon = strrchr(buf, ':');
+		if (!colon)
+			return -EINVAL;
+		*colon = '\0';
+		p = strtoul(colon + 1, NULL, 10);
+		if (p > 65535)
+			return -EINVAL;
+		*port = (uint16_t)p;
+		if (*ip == '[' && colon > ip + 1 && colon[-1] == ']') {
+			ip++;
+			colon[-1] = '\0';
+		}
+	}
+	if (!*ip)
+		return 0;
+	if (inet_pton(AF_INET, ip, addr) == 1)
+		*family = AF_INET;
+	else if (inet_pton(AF_INET6, ip, addr) == 1)
+		*family = AF_INET6;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* An error code key: "1146" (a JSON string, so not a number node). */
+static int parse_code(const char *s, uint64_t *code)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	*code = strtoull(s, &end, 10);
+	return errno || *end || *code > UINT16_MAX ? -EINVAL : 0;
+}
+
+static int parse_error_codes(struct jread *r, yaml_node_t *obj, struct agg_stat *s)
+{
+	yaml_node_t *k, *v;
+	uint64_t code, count;
+	unsigned int slot = 0;
+	const char *name;
+	size_t i;
+
+	if (!obj || obj->type != YAML_MAPPING_NODE)
+		return -EINVAL;
+	for (i = 0; i < jread_obj_len(obj); i++) {
+		if (jread_pair(r, obj, i, &k, &v) || jread_u64(v, &count))
+			return -EINVAL;
+		name = jread_str(k, NULL);
+		if (name && strcmp(name, "other") == 0) {
+			s->err_other += count;
+			continue;
+		}
+		if (!name || parse_code(name, &code))
+			return -EINVAL;
+		if (slot < AGG_ERR_CODES) {
+			s->err[slot].code = (uint16_t)code;
+			s->err[slot++].count = count;
+		} else {
+			s->err_other += count;
+		}
+	}
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	size_t off;
+} stat_counters[] = {
+#define F(x) { #x, offsetof(struct agg_stat, x) }
+	F(count), F(errors), F(rows_sent), F(rows_affected), F(bytes_in), F(bytes_out),
+	F(no_index_used),
+#undef F
+};
+
+static int parse_stat(struct agg *a, struct jread *r, yaml_node_t *n, yaml_node_t *templates,
+		      struct hist_pool *pool)
+{
+	struct agg_stat *s;
+	const char *id, *text = NULL, *db, *user;
+	size_t i, len = 0, db_len, user_len;
+	int err = -EINVAL;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	id = jread_str(jread_get(r, n, "template_id"), NULL);
+	if (!id)
+		goto cleanup;
+	if (strcmp(id, "other") == 0)
+		s->is_other = true;
+	else if (parse_hex64(jread_get(r, n, "template_id"), &s->key.template_id))
+		goto cleanup;
+	db = jread_str(jread_get(r, n, "db"), &db_len);
+	user = jread_str(jread_get(r, n, "user"), &user_len);
+	if (!db || !user)
+		goto cleanup;
+	agg_key_set_names(&s->key, db, db_len, user, user_len);
+	if (parse_addr(jread_get(r, n, "client"), &s->key.family, s->key.addr, NULL) ||
+	    parse_error_codes(r, jread_get(r, n, "error_codes"), s))
+		goto cleanup;
+	for (i = 0; i < sizeof(stat_counters) / sizeof(stat_counters[0]); i++)
+		if (jread_u64(jread_get(r, n, stat_counters[i].name),
+			      (uint64_t *)((char *)s + stat_counters[i].off)))
+			goto cleanup;
+	err = hist_parse_node(&s->lat, pool, r, jread_get(r, n, "latency_us"));
+	if (err)
+		goto cleanup;
+	if (!s->is_other)
+		text = jread_str(jread_get(r, templates, id), &len);
+	err = agg_merge_stat(a, s, text, len);
+cleanup:
+	hist_reset(&s->lat, pool);
+	free(s);
+	return err;
+}
+
+static int parse_slow(struct agg *a, struct jread *r, yaml_node_t *n)
+{
+	struct agg_slow s = { 0 };
+	uint64_t code;
+	const char *status;
+	size_t len;
+
+	s.sql = (char *)jread_str(jread_get(r, n, "sql"), &len);
+	status = jread_str(jread_get(r, n, "status"), NULL);
+	if (!s.sql || len > UINT32_MAX || !status ||
+	    jread_u64(jread_get(r, n, "ts_us"), &s.ts_us) ||
+	    jread_u64(jread_get(r, n, "latency_us"), &s.latency_us) ||
+	    jread_u64(jread_get(r, n, "error_code"), &code) || code > UINT16_MAX ||
+	    parse_hex64(jread_get(r, n, "template_id"), &s.template_id) ||
+	    parse_name(jread_get(r, n, "db"), s.db, &s.db_len) ||
+	    parse_name(jread_get(r, n, "user"), s.user, &s.user_len) ||
+	    parse_addr(jread_get(r, n, "client"), &s.family, s.addr, &s.port))
+		return -EINVAL;
+	s.sql_len = (uint32_t)len;
+	s.error_code = (uint16_t)code;
+	s.status = strcmp(status, "error") == 0 ? AGG_STATUS_ERROR : AGG_STATUS_OK;
+	return agg_merge_slow(a, &s);
+}
+
+static int parse_header(struct jread *r, yaml_node_t *root, struct report_header *h,
+			struct report_capture *c)
+{
+	yaml_node_t *cap = jread_get(r, root, "capture");
+	const char *node, *role;
+	size_t i;
+
+	node = jread_str(jread_get(r, root, "node"), NULL);
+	role = jread_str(jread_get(r, root, "role"), NULL);
+	if (jread_u64(jread_get(r, root, "version"), &h->version) || h->version != REPORT_VERSION ||
+	    !node || !role ||
+	    jread_u64(jread_get(r, root, "period_start_ms"), &h->period_start_ms) ||
+	    jread_u64(jread_get(r, root, "period_end_ms"), &h->period_end_ms))
+		return -EINVAL;
+	snprintf(h->node, sizeof(h->node), "%s", node);
+	snprintf(h->role, sizeof(h->role), "%s", role);
+	for (i = 0; i < NCAPTURE; i++)
+		if (jread_u64(jread_get(r, cap, capture_fields[i].name), capture_field(c, i)))
+			return -EINVAL;
+	return 0;
+}
+
+int report_parse(struct agg *a, struct report_header *h, struct report_capture *c,
+		 const char *json, size_t len)
+{
+	struct hist_pool pool = { 0 };
+	struct report_header hdr;
+	struct report_capture cap;
+	yaml_node_t *root, *templates, *stats, *slow;
+	struct jread r;
+	size_t i;
+	int err;
+
+	err = jread_load(&r, json, len);
+	if (err)
+		goto cleanup;
+	root = jread_root(&r);
+	templates = jread_get(&r, root, "templates");
+	stats = jread_get(&r, root, "stats");
+	slow = jread_get(&r, root, "slow");
+	err = parse_header(&r, root, h ? h : &hdr, c ? c : &cap);
+	if (!err && (!stats || stats->type != YAML_SEQUENCE_NODE || !slow ||
+		     slow->type != YAML_SEQUENCE_NODE))
+		err = -EINVAL;
+	for (i = 0; !err && i < jread_len(stats); i++)
+		err = parse_stat(a, &r, jread_at(&r, stats, i), templates, &pool);
+	for (i = 0; !err && i < jread_len(slow); i++)
+		err = parse_slow(a, &r, jread_at(&r, slow, i));
+cleanup:
+	jread_free(&r);
+	hist_pool_drain(&pool);
+	return err;
+}

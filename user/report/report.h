@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* A period's report as JSON (schema version 1, docs/REPORT.md), and reading one back. */
+#ifndef MP_REPORT_H
+#define MP_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "report/agg.h"
+#include "lib/jbuf.h"
+#include "report/template_seen.h"
+
+#define REPORT_VERSION 1
+
+/* Capture-side counters of the period, filled by the lead. */
+struct report_capture {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t dropped;
+	uint64_t gaps;
+	uint64_t resyncs;
+	uint64_t tls_conns;
+	uint64_t decode_errors;
+	uint64_t unknown_stmt;
+	uint64_t keys_overflow; /* written as given: set it from agg_keys_overflow() */
+};
+
+struct report_header {
+	uint64_t version;
+	char node[256]; /* "host:port" */
+	char role[16]; /* "slave", "master", "standby" */
+	uint64_t period_start_ms;
+	uint64_t period_end_ms;
+};
+
+/*
+ * Appends one report to b. Templates: with seen == NULL every template text of the period is
+ * included; otherwise only ids not in seen, which are then added to seen. If writing fails,
+ * seen is cleared (it may name texts the client never got). Returns 0 or -ENOMEM.
+ */
+int report_write(struct jbuf *b, const struct report_header *h, const struct report_capture *c,
+		 const struct agg *a, struct template_seen *seen);
+
+/*
+ * Reads a report and merges its rows and slow samples into a (templates the report carries
+ * are attached to their rows). h and c may be NULL. Returns 0, -EINVAL on a malformed
+ * report or unknown version (a may be partly merged), or -ENOMEM.
+ */
+int report_parse(struct agg *a, struct report_header *h, struct report_capture *c,
+		 const char *json, size_t len);
+
+#endif /* MP_REPORT_H */

@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The slave's reporting side: per-worker aggregators, report periods, reports out. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "lib/log.h"
+#include "roles/slave_int.h"
+
+/* Statement text kept per slow sample. */
+#define SLOW_SQL_MAX 4096
+
+uint64_t slave_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void slave_report_free(struct slave_report *r)
+{
+	if (!r)
+		return;
+	agg_free(r->a);
+	free(r);
+}
+
+struct slave *slave_new(const struct slave_config *sc)
+{
+	const struct mp_config *c = sc->cfg;
+	struct slave *s = calloc(1, sizeof(*s));
+	char host[200] = "localhost";
+
+	if (!s)
+		return NULL;
+	s->sc = *sc;
+	s->acfg = (struct agg_config){
+		.max_keys = (uint32_t)c->max_keys,
+		.max_slow = (uint32_t)c->max_slow,
+		.slow_threshold_us = (uint64_t)c->slowthresholdms * 1000,
+		.template_max_len = (uint32_t)c->template_max_len,
+		.sql_max_len = SLOW_SQL_MAX,
+	};
+	gethostname(host, sizeof(host) - 1);
+	snprintf(s->node, sizeof(s->node), "%s:%lld", host, (long long)c->serverport);
+	s->period_ms = config_report_period_ms(c);
+	atomic_init(&s->next_period_ms, (unsigned)s->period_ms);
+	pthread_mutex_init(&s->snap_lock, NULL);
+	jbuf_init(&s->out);
+	jbuf_init(&s->render);
+	s->started_ms = slave_now_ms();
+	s->cur = calloc(sc->workers, sizeof(*s->cur));
+	s->spare = calloc(sc->workers, sizeof(*s->spare));
+	if (!s->cur || !s->spare)
+		goto fail;
+	for (int i = 0; i < sc->workers; i++) {
+		s->cur[i] = agg_new(&s->acfg);
+		s->spare[i] = agg_new(&s->acfg);
+		if (!s->cur[i] || !s->spare[i])
+			goto fail;
+	}
+	if (!sc->replay) {
+		/* Periods end on multiples of the period, so hosts' periods line up for merging. */
+		uint64_t now = slave_now_ms();
+
+		s->start_ms = now;
+		s->end_ms = (now / s->period_ms + 1) * s->period_ms;
+	}
+	return s;
+fail:
+	slave_free(s);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void slave_free(struct slave *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < s->sc.workers; i++) {
+		if (s->cur)
+			agg_free(s->cur[i]);
+		if (s->spare)
+			agg_free(s->spare[i]);
+	}
+	free(s->cur);
+	free(s->spare);
+	jbuf_free(&s->out);
+	jbuf_free(&s->render);
+	pthread_mutex_destroy(&s->snap_lock);
+	free(s);
+}
+
+void slave_attach(struct slave *s, struct pipeline *pl, struct source *src, struct server *srv)
+{
+	s->pl = pl;
+	s->src = src;
+	s->srv = srv;
+}
+
+/* ---------------------------------------------------------------- workers */
+
+static uint8_t af_of(uint8_t family)
+{
+	return family == 4 ? AF_INET : family == 6 ? AF_INET6 : 0;
+}
+
+void slave_on_event(void *ctx, int worker, const struct query_event *ev)
+{
+	struct slave *s = ctx;
+	struct agg_input in = {
+		.template_id = ev->template_id,
+		.template_text = ev->template,
+		.template_len = ev->template_len,
+		.sql = ev->sql,
+		.sql_len = ev->sql_len,
+		.db = ev->db,
+		.db_len = ev->db_len,
+		.user = ev->user,
+		.user_len = ev->user_len,
+		.family = af_of(ev->client.family),
+		.client_port = ev->client.port,
+		.ts_us = ev->ts_us,
+		.latency_us = ev->latency_us,
+		.status = ev->status == QE_STATUS_ERROR ? AGG_STATUS_ERROR : AGG_STATUS_OK,
+		.error_code = ev->error_code,
+		.rows_sent = ev->rows_sent,
+		.rows_affected = ev->rows_affected,
+		.bytes_in = ev->bytes_in,
+		.bytes_out = ev->bytes_out,
+		.no_index_used = ev->flags & QE_F_NO_INDEX_USED,
+	};
+	char name[48];
+
+	/*
+	 * A command without statement text (ping, quit, an execute whose prepare was never
+	 * seen) is keyed by its name in angle brackets, which no SQL template can be.
+	 */
+	if (!ev->has_template) {
+		int n = snprintf(name, sizeof(name), "<%s>", ev->command ? ev->command : "?");
+
+		in.template_text = name;
+		in.template_len = (size_t)n < sizeof(name) ? (size_t)n : sizeof(name) - 1;
+		in.template_id = XXH64(name, in.template_len, 0);
+	}
+	memcpy(in.client_addr, ev->client.addr, sizeof(in.client_addr));
+	agg_add(s->cur[worker], &in); /* -ENOMEM still counts the statement in "other" */
+}
+
+/* ---------------------------------------------------------------- periods */
+
+static void totals_read(struct slave *s, struct slave_totals *t)
+{
+	source_counters(s->src, t->cap);
+	pipeline_counters(s->pl, &t->pl);
+	t->packets = s->packets;
+	t->bytes = s->bytes;
+	t->period_ms = s->period_ms;
+}
+
+/* Hands t to the server thread (/metrics, /status). */
+static void snap_store(struct slave *s, const struct slave_totals *t)
+{
+	pthread_mutex_lock(&s->snap_lock);
+	s->snap = *t;
+	pthread_mutex_unlock(&s->snap_lock);
+}
+
+void slave_snapshot(struct slave *s)
+{
+	struct slave_totals t = s->now;
+
+	totals_read(s, &t);
+	snap_store(s, &t);
+}
+
+/* Runs in each worker inside the period-end barrier: the worker starts a fresh aggregator. */
+static void swap_agg(void *ctx, int worker)
+{
+	struct slave *s = ctx;
+	struct agg *t = s->cur[worker];
+
+	s->cur[worker] = s->spare[worker];
+	s->spare[worker] = t;
+}
+
+/* Merges aggs into r and empties them. Returns 0 or -ENOMEM. */
+static int merge_all(struct slave_report *r, struct agg **aggs, int n)
+{
+	int err = 0;
+
+	for (int i = 0; i < n; i++) {
+		err = err ?: agg_merge(r->a, aggs[i]);
+		agg_reset(aggs[i]);
+	}
+	return err;
+}
+
+static void fill_capture(struct slave *s, struct slave_report *r)
+{
+	const struct slave_totals *a = &s->prev, *b = &s->now;
+
+	r->c = (struct report_capture){
+		.packets = b->packets - a->packets,
+		.bytes = b->bytes - a->bytes,
+		.dropped = b->cap[MP_CNT_RB_FULL] - a->cap[MP_CNT_RB_FULL],
+		.gaps = b->pl.flow.gaps - a->pl.flow.gaps,
+		.resyncs = b->pl.mysql.resyncs - a->pl.mysql.resyncs,
+		.tls_conns = b->pl.mysql.tls_conns - a->pl.mysql.tls_conns,
+		.decode_errors = b->pl.mysql.decode_errors - a->pl.mysql.decode_errors,
+		.unknown_stmt = b->pl.mysql.unknown_stmt - a->pl.mysql.unknown_stmt,
+		.keys_overflow = agg_keys_overflow(r->a),
+	};
+}
+
+/* Writes the report to stdout (every template text of the period) and hands it to the
+ * server, which frees it. */
+static int publish(struct slave *s, struct slave_report *r)
+{
+	int err = 0;
+
+	if (s->sc.report_out) {
+		jbuf_reset(&s->out);
+		err = report_write(&s->out, &r->h, &r->c, r->a, NULL);
+		if (!err) {
+			jbuf_raw(&s->out, "\n", 1);
+			fwrite(s->out.out.data, 1, s->out.out.len, s->sc.report_out);
+			fflush(s->sc.report_out);
+		} else {
+			pr_warn("report: cannot write the period's report: %s\n", strerror(-err));
+		}
+	}
+	if (s->srv)
+		return server_publish(s->srv, r); /* frees r in every case */
+	slave_report_free(r);
+	return err;
+}
+
+/*
+ * Builds and sends the report of [start_ms, end_ms) from aggs, then starts the next period.
+ * The caller has already moved the period's statements into aggs.
+ */
+static int close_period(struct slave *s, struct agg **aggs, uint64_t end_ms)
+{
+	struct slave_report *r = calloc(1, sizeof(*r));
+	unsigned next;
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	r->a = agg_new(&s->acfg);
+	if (!r->a) {
+		free(r);
+		return -ENOMEM;
+	}
+	err = merge_all(r, aggs, s->sc.workers);
+	if (err)
+		pr_warn("report: merging the workers' rows failed: %s\n", strerror(-err));
+	totals_read(s, &s->now);
+	s->now.reports++;
+	s->now.statements += agg_statements(r->a);
+	s->now.keys_overflow += agg_keys_overflow(r->a);
+	s->now.slow_dropped += agg_slow_dropped(r->a);
+	r->h.version = REPORT_VERSION;
+	snprintf(r->h.node, sizeof(r->h.node), "%s", s->node);
+	snprintf(r->h.role, sizeof(r->h.role), "slave");
+	r->h.period_start_ms = s->start_ms;
+	r->h.period_end_ms = end_ms;
+	fill_capture(s, r);
+	s->prev = s->now;
+	next = atomic_load(&s->next_period_ms);
+	s->period_ms = next;
+	s->start_ms = end_ms;
+	s->end_ms = end_ms + next;
+	s->now.period_ms = next; /* the totals were just read: only the period changed */
+	snap_store(s, &s->now);
+	return publish(s, r) ?: err;
+}
+
+/* Moves every worker's statements so far into the spares, then reports them. */
+static int end_period(struct slave *s, uint64_t end_ms, uint64_t expire_ns)
+{
+	int err = pipeline_sync_each(s->pl, expire_ns, swap_agg, s);
+
+	if (err)
+		return err;
+	return close_period(s, s->spare, end_ms);
+}
+
+unsigned slave_ms_to_period_end(const struct slave *s, uint64_t now_ms)
+{
+	return now_ms >= s->end_ms ? 0 : (unsigned)(s->end_ms - now_ms);
+}
+
+int slave_tick(struct slave *s, uint64_t now_ms)
+{
+	if (s->sc.replay || now_ms < s->end_ms)
+		return 0;
+	/* A period ends at its boundary even if this call comes late: spacing stays even. */
+	return end_period(s, s->end_ms, now_ms * 1000000ULL);
+}
+
+int slave_sink(void *ctx, const struct mp_seg_hdr *h, const __u8 *payload)
+{
+	struct slave *s = ctx;
+	uint64_t ms = h->ts_ns / 1000000;
+	int err;
+
+	if (s->sc.replay) {
+		if (!s->end_ms) {
+			s->start_ms = ms / s->period_ms * s->period_ms;
+			s->end_ms = s->start_ms + s->period_ms;
+		}
+		/* Every period the capture passes through gets its report, empty ones too. */
+		while (ms >= s->end_ms) {
+			err = end_period(s, s->end_ms, 0);
+			if (err)
+				return err;
+		}
+		if (ms > s->last_seg_ms)
+			s->last_seg_ms = ms;
+	}
+	s->packets++;
+	s->bytes += h->caplen;
+	return pipeline_segment(s->pl, h, payload);
+}
+
+int slave_finish(struct slave *s, uint64_t end_ms)
+{
+	if (s->sc.replay && !s->end_ms)
+		return 0; /* an empty capture has no period */
+	if (!end_ms)
+		end_ms = s->sc.replay ? s->last_seg_ms + 1 : slave_now_ms();
+	if (end_ms < s->start_ms)
+		end_ms = s->start_ms;
+	/* The workers are gone: what they counted last is in cur (spare is empty). */
+	return close_period(s, s->cur, end_ms);
+}

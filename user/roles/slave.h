@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The slave's reporting side: per-worker aggregators, report periods, reports out. */
+#ifndef MP_SLAVE_H
+#define MP_SLAVE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cli/config.h"
+#include "pipeline/pipeline.h"
+#include "mysql/query_event.h"
+#include "capture/segment.h"
+#include "net/server.h"
+#include "capture/source.h"
+
+/*
+ * Threads: slave_on_event() runs in the workers, each on its own aggregator (no lock per
+ * statement). Everything else runs in the capture thread, except the server callbacks
+ * (slave_server_callbacks), which run in the server thread and only read snapshots taken
+ * under a lock. Reports flow one way: workers -> period merge -> stdout and server.
+ */
+struct slave;
+
+struct slave_config {
+	const struct mp_config *cfg; /* borrowed; must outlive the slave */
+	int workers;		     /* the pipeline's worker count */
+	FILE *report_out;	     /* --output report: one JSON report per line, or NULL */
+	int replay;		     /* periods follow segment time instead of the clock */
+	const char *mode;	     /* capture mode for /status ("tc", "file", ...) */
+};
+
+/* Returns NULL with errno set (ENOMEM, EINVAL). */
+struct slave *slave_new(const struct slave_config *sc);
+
+/* Accepts NULL. Frees reports still owned; call after server_free(). */
+void slave_free(struct slave *s);
+
+/* The callbacks to give server_new() with the slave as ctx. */
+extern const struct server_callbacks slave_server_callbacks;
+
+/* Wires the parts the slave reads from (all borrowed; srv may be NULL). Call once, before
+ * the first segment. */
+void slave_attach(struct slave *s, struct pipeline *pl, struct source *src, struct server *srv);
+
+/* pipeline_event_fn: counts one statement in worker's aggregator. */
+void slave_on_event(void *ctx, int worker, const struct query_event *ev);
+
+/*
+ * seg_sink: counts the segment and routes it to the pipeline. In replay mode a segment past
+ * the period's end first closes the period (and any empty ones after it). Returns 0 or -errno.
+ */
+int slave_sink(void *ctx, const struct mp_seg_hdr *h, const __u8 *payload);
+
+/* Wall clock, ms since the epoch: the clock live periods follow. */
+uint64_t slave_now_ms(void);
+
+/* Live mode: milliseconds until the current period ends (0 when it is due). */
+unsigned slave_ms_to_period_end(const struct slave *s, uint64_t now_ms);
+
+/* Live mode: closes the period if now_ms reached its end. Returns 0 or -errno. */
+int slave_tick(struct slave *s, uint64_t now_ms);
+
+/* Copies the counters behind /metrics and the period report into the snapshot the server
+ * thread reads (call after pipeline_sync()). */
+void slave_snapshot(struct slave *s);
+
+/*
+ * The final, partial period: call after pipeline_close() (every connection closed, every
+ * event counted). end_ms 0 = now (live) or the last segment's time (replay). Publishes to
+ * the server and stdout. Returns 0 or -errno.
+ */
+int slave_finish(struct slave *s, uint64_t end_ms);
+
+#endif /* MP_SLAVE_H */

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The slave's side of the server: per-client template sets, report rendering, /metrics, /status. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "roles/slave_int.h"
+#include "report/template_seen.h"
+#include "lib/version.h"
+
+/* Template ids remembered per client before its set starts over (texts are then re-sent). */
+#define CLIENT_SEEN_LIMIT 1000000
+
+struct slave_client {
+	struct template_seen *seen;
+};
+
+static void *client_open(void *ctx, int json_format)
+{
+	struct slave_client *c = calloc(1, sizeof(*c));
+
+	(void)ctx;
+	(void)json_format;
+	if (!c)
+		return NULL;
+	c->seen = template_seen_new(CLIENT_SEEN_LIMIT);
+	if (!c->seen) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void client_close(void *ctx, void *state)
+{
+	struct slave_client *c = state;
+
+	(void)ctx;
+	if (!c)
+		return;
+	template_seen_free(c->seen);
+	free(c);
+}
+
+/* The report with only the template texts this client has not been sent yet. */
+static int render(void *ctx, const void *report, void *state, struct buf *out)
+{
+	struct slave *s = ctx;
+	const struct slave_report *r = report;
+	struct slave_client *c = state;
+	int err;
+
+	jbuf_reset(&s->render);
+	err = report_write(&s->render, &r->h, &r->c, r->a, c ? c->seen : NULL);
+	return err ?: buf_append(out, s->render.out.data, s->render.out.len);
+}
+
+static void render_result(void *ctx, void *state, int queued)
+{
+	struct slave_client *c = state;
+
+	(void)ctx;
+	/* The client will never see this message: forget the texts it would have carried. */
+	if (!queued && c)
+		template_seen_clear(c->seen);
+}
+
+static void report_free_cb(void *ctx, void *report)
+{
+	(void)ctx;
+	slave_report_free(report);
+}
+
+static int set_report_period_ms(void *ctx, unsigned ms)
+{
+	struct slave *s = ctx;
+
+	atomic_store(&s->next_period_ms, ms);
+	return 0;
+}
+
+static void snap(struct slave *s, struct slave_totals *t)
+{
+	pthread_mutex_lock(&s->snap_lock);
+	*t = s->snap;
+	pthread_mutex_unlock(&s->snap_lock);
+}
+
+static int counter(struct buf *out, const char *name, const char *help, uint64_t v)
+{
+	return buf_printf(out,
+			   "# HELP mysqlprobe_%s %s\n# TYPE mysqlprobe_%s counter\nmysqlprobe_%s %llu\n",
+			   name, help, name, name, (unsigned long long)v);
+}
+
+static int metrics_capture(struct buf *out, const struct slave_totals *t)
+{
+	int err = buf_puts(out, "# HELP mysqlprobe_capture_segments_total Capture outcomes "
+				 "per segment the source saw (kept, dropped = ring buffer full, ...).\n"
+				 "# TYPE mysqlprobe_capture_segments_total counter\n");
+
+	for (int i = 0; !err && i < MP_CNT_MAX; i++)
+		err = buf_printf(out, "mysqlprobe_capture_segments_total{outcome=\"%s\"} %llu\n",
+				  mp_counter_names[i], (unsigned long long)t->cap[i]);
+	return err;
+}
+
+static int metrics(void *ctx, struct buf *out)
+{
+	struct slave *s = ctx;
+	struct slave_totals t;
+	const struct {
+		const char *name, *help;
+		uint64_t v;
+	} rows[] = {
+		{ "segments_total", "Segments delivered to the decoder.", 0 },
+		{ "payload_bytes_total", "Payload bytes delivered to the decoder.", 0 },
+		{ "connections_total", "TCP connections tracked.", 0 },
+		{ "gaps_total", "Holes in TCP byte streams (the decoder resynchronised).", 0 },
+		{ "retransmits_total", "Retransmitted segments ignored.", 0 },
+		{ "connections_refused_total", "Segments of connections over max_connections.", 0 },
+		{ "statements_total", "Statements decoded.", 0 },
+		{ "decode_errors_total", "MySQL protocol violations.", 0 },
+		{ "resyncs_total", "Decoder resynchronisations.", 0 },
+		{ "tls_connections_total", "Connections that switched to TLS (not decoded).", 0 },
+		{ "unknown_statements_total", "Executes whose prepare was never seen.", 0 },
+		{ "reports_total", "Report periods closed.", 0 },
+		{ "report_statements_total", "Statements counted in closed periods.", 0 },
+		{ "keys_overflow_total", "Statements counted in the other row.", 0 },
+		{ "slow_dropped_total", "Slow statements over max_slow, not sampled.", 0 },
+	};
+	uint64_t v[sizeof(rows) / sizeof(rows[0])];
+	int err;
+
+	snap(s, &t);
+	v[0] = t.packets, v[1] = t.bytes, v[2] = t.pl.flow.opened, v[3] = t.pl.flow.gaps;
+	v[4] = t.pl.flow.retransmits, v[5] = t.pl.flow.table_full, v[6] = t.pl.mysql.events;
+	v[7] = t.pl.mysql.decode_errors, v[8] = t.pl.mysql.resyncs, v[9] = t.pl.mysql.tls_conns;
+	v[10] = t.pl.mysql.unknown_stmt, v[11] = t.reports, v[12] = t.statements;
+	v[13] = t.keys_overflow, v[14] = t.slow_dropped;
+	err = metrics_capture(out, &t);
+	for (size_t i = 0; !err && i < sizeof(rows) / sizeof(rows[0]); i++)
+		err = counter(out, rows[i].name, rows[i].help, v[i]);
+	return err ?: buf_printf(out,
+				  "# HELP mysqlprobe_report_period_seconds Current report period.\n"
+				  "# TYPE mysqlprobe_report_period_seconds gauge\n"
+				  "mysqlprobe_report_period_seconds %.3f\n",
+				  t.period_ms / 1000.0);
+}
+
+/* /status members: what runs, where, since when, the counters and the settings (secrets
+ * redacted). */
+static int status(void *ctx, struct buf *out)
+{
+	struct slave *s = ctx;
+	struct slave_totals t;
+	struct jbuf j;
+	int err;
+
+	snap(s, &t);
+	jbuf_init(&j);
+	jbuf_obj_open(&j);
+	jbuf_key(&j, "role");
+	jbuf_str(&j, "slave");
+	jbuf_key(&j, "version");
+	jbuf_str(&j, MP_VERSION);
+	jbuf_key(&j, "node");
+	jbuf_str(&j, s->node);
+	jbuf_key(&j, "uptime_s");
+	jbuf_u64(&j, (slave_now_ms() - s->started_ms) / 1000);
+	jbuf_key(&j, "mode");
+	jbuf_str(&j, s->sc.mode);
+	jbuf_key(&j, "report_period_ms");
+	jbuf_u64(&j, t.period_ms);
+	jbuf_key(&j, "next_report_period_ms");
+	jbuf_u64(&j, atomic_load(&s->next_period_ms));
+	jbuf_key(&j, "counters");
+	jbuf_obj_open(&j);
+	for (int i = 0; i < MP_CNT_MAX; i++) {
+		jbuf_key(&j, mp_counter_names[i]);
+		jbuf_u64(&j, t.cap[i]);
+	}
+	jbuf_key(&j, "statements");
+	jbuf_u64(&j, t.pl.mysql.events);
+	jbuf_key(&j, "connections");
+	jbuf_u64(&j, t.pl.flow.opened);
+	jbuf_key(&j, "gaps");
+	jbuf_u64(&j, t.pl.flow.gaps);
+	jbuf_key(&j, "decode_errors");
+	jbuf_u64(&j, t.pl.mysql.decode_errors);
+	jbuf_key(&j, "reports");
+	jbuf_u64(&j, t.reports);
+	jbuf_obj_close(&j);
+	jbuf_key(&j, "config");
+	config_to_json(s->sc.cfg, &j, true);
+	jbuf_obj_close(&j);
+	err = jbuf_error(&j);
+	/* The server wants the members without the braces. */
+	if (!err)
+		err = buf_append(out, j.out.data + 1, j.out.len - 2);
+	jbuf_free(&j);
+	return err;
+}
+
+const struct server_callbacks slave_server_callbacks = {
+	.client_open = client_open,
+	.client_close = client_close,
+	.render = render,
+	.render_result = render_result,
+	.report_free = report_free_cb,
+	.set_report_period_ms = set_report_period_ms,
+	.metrics = metrics,
+	.status = status,
+};

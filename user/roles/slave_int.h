@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The slave's state, shared by slave.c (periods, reports) and slave_http.c (server side). */
+#ifndef MP_SLAVE_INT_H
+#define MP_SLAVE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "report/agg.h"
+#include "lib/jbuf.h"
+#include "report/report.h"
+#include "roles/slave.h"
+
+/* One period's report, handed to the server (which frees it through report_free). */
+struct slave_report {
+	struct report_header h;
+	struct report_capture c;
+	struct agg *a;
+};
+
+/* Cumulative counters, as of the last snapshot; what /metrics and /status show. */
+struct slave_totals {
+	__u64 cap[MP_CNT_MAX];		/* the source's counters */
+	struct pipeline_counters pl;	/* flows and decoder */
+	uint64_t packets, bytes;	/* segments and payload bytes delivered */
+	uint64_t reports;		/* periods closed */
+	uint64_t statements;		/* statements in closed periods */
+	uint64_t keys_overflow, slow_dropped;
+	uint64_t period_ms;
+};
+
+struct slave {
+	struct slave_config sc;
+	struct agg_config acfg;
+	struct pipeline *pl;
+	struct source *src;
+	struct server *srv;
+	char node[256];
+
+	/* Per worker: the aggregator the worker fills and a spare, swapped at period end. */
+	struct agg **cur;
+	struct agg **spare;
+
+	/* Capture thread only. */
+	uint64_t period_ms;
+	uint64_t start_ms, end_ms; /* current period; end_ms 0 until the first segment (replay) */
+	uint64_t last_seg_ms;
+	uint64_t packets, bytes;
+	struct slave_totals prev;  /* totals at the start of the current period */
+	struct slave_totals now;
+	struct jbuf out;	   /* --output report line */
+
+	/* Set by the server thread (/config/update), applied from the next period. */
+	atomic_uint next_period_ms;
+
+	/* Server thread reads, capture thread writes. */
+	pthread_mutex_t snap_lock;
+	struct slave_totals snap;
+	uint64_t started_ms;
+	struct jbuf render;	   /* server thread only: one client's report text */
+};
+
+/* Accepts NULL. */
+void slave_report_free(struct slave_report *r);
+
+#endif /* MP_SLAVE_INT_H */
