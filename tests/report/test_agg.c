@@ -631,7 +631,7 @@ static void test_error_codes_merge_exact(void **state)
 		for (i = 0; i < 3000; i++) {
 			in = input(1 + rnd() % 2, "db", "u", "10.0.0.1", 5);
 			in.status = AGG_STATUS_ERROR;
-			/* Worker k mostly sees codes from 1000 + 10k: the tables fill differently. */
+			/* Worker k mostly sees codes from 1000 + 10k: tables fill differently. */
 			k = rnd() % 5 ? i % 4 : (unsigned int)(rnd() % 4);
 			in.error_code = (uint16_t)(1000 + (i % 4) * 10 + rnd() % (round + 5));
 			assert_int_equal(agg_add(w[k], &in), 0);
