@@ -77,6 +77,17 @@ def check_periods(path):
     mp.check([done_in[i] for i in range(len(reports))] == per,
              'each statement is counted in the period it completed in',
              f'{per} vs {[done_in[i] for i in range(len(reports))]}')
+    # Schema v2: each row counts one command class, the event's.
+    cls = {'query': 'query', 'execute': 'execute', 'bulk_execute': 'execute',
+           'prepare': 'prepare'}
+    ev_cmd = collections.Counter(cls.get(e['command'], 'other') for e in events)
+    row_cmd = collections.Counter()
+    for r in reports:
+        for row in r['stats']:
+            row_cmd[row['command']] += row['count']
+    mp.check(all(r['version'] == 2 for r in reports) and row_cmd == ev_cmd and
+             row_cmd['other'] > 0, 'rows by command == events by command class',
+             f'{dict(row_cmd)} vs {dict(ev_cmd)}')
     err = [row for r in reports for row in r['stats'] if row['errors']]
     mp.check(sum(row['errors'] for row in err) == 7 and
              all(row['error_codes'] == {'1146': row['errors']} for row in err),

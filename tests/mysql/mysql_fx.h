@@ -300,6 +300,7 @@ static inline uint8_t fx_resultset(struct fx *f, uint8_t seq, int ncols, int nro
 
 struct fx_ev {
 	char command[32];
+	uint8_t cmd; /* the command byte, which command names */
 	char sql[512];
 	int sql_null;
 	size_t sql_len;
@@ -347,6 +348,7 @@ static inline void fx_on_event(void *ctx, const struct query_event *ev)
 		return;
 	e = &r->ev[r->n++];
 	fx_copy(e->command, sizeof(e->command), ev->command, strlen(ev->command), NULL);
+	e->cmd = ev->cmd;
 	fx_copy(e->sql, sizeof(e->sql), ev->sql, ev->sql_len, &e->sql_null);
 	e->sql_len = ev->sql_len;
 	fx_copy(e->user, sizeof(e->user), ev->user, ev->user_len, &e->user_null);

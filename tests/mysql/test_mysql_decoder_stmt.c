@@ -166,6 +166,12 @@ static void prepared(int deprecate_eof)
 	assert_int_equal(r.ev[10].status, QE_STATUS_ERROR);
 	assert_string_equal(r.ev[11].sql, "SELECT 1");
 	assert_int_equal(r.ev[11].rows_sent, 1);
+	/* The command byte travels with its name (the aggregator keys rows by it). */
+	assert_int_equal(r.ev[0].cmd, COM_STMT_PREPARE);
+	assert_int_equal(r.ev[1].cmd, COM_STMT_EXECUTE);
+	assert_int_equal(r.ev[5].cmd, COM_STMT_FETCH);
+	assert_int_equal(r.ev[6].cmd, COM_STMT_CLOSE);
+	assert_int_equal(r.ev[11].cmd, COM_QUERY);
 	assert_int_equal(r.cnt.unknown_stmt, 1);
 	assert_int_equal(r.cnt.decode_errors, 0);
 	fx_result_free(&r);

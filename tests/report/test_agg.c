@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Tests the aggregator: keys, counters, error codes, overflow, slow samples, merge. */
+/* Tests the aggregator: keys, commands, counters, error codes, overflow, slow samples, merge. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -51,6 +51,26 @@ static struct agg *new_agg(const struct agg_config *cfg)
 	return a;
 }
 
+static bool no_other(const struct agg *a)
+{
+	unsigned int c;
+
+	for (c = 0; c < AGG_CMD_COUNT; c++)
+		if (agg_other(a, c))
+			return false;
+	return true;
+}
+
+static uint64_t err_count(const struct agg_stat *s, uint16_t code)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->err_n; i++)
+		if (s->err_code[i] == code)
+			return s->err_count[i];
+	return 0;
+}
+
 static void test_keys(void **state)
 {
 	struct agg *a = new_agg(&default_cfg);
@@ -85,9 +105,64 @@ static void test_keys(void **state)
 	assert_int_equal(agg_add(a, &in), 0);
 	assert_int_equal(agg_stat_count(a), 9);
 	assert_int_equal(agg_stat_at(a, 6)->count, 2);
-	assert_null(agg_other(a));
+	assert_true(no_other(a));
 	assert_int_equal(agg_statements(a), 11);
 	agg_free(a);
+}
+
+/* The prepare of a statement and its executes share a template, never a row. */
+static void test_command_in_key(void **state)
+{
+	struct agg *a = new_agg(&default_cfg);
+	struct agg_input in = input(1, "db1", "u1", "10.0.0.1", 50);
+	const struct agg_stat *s;
+	int i;
+
+	(void)state;
+	in.command = AGG_CMD_PREPARE;
+	in.latency_us = 900;
+	assert_int_equal(agg_add(a, &in), 0);
+	in.command = AGG_CMD_EXECUTE;
+	for (i = 0; i < 5; i++) {
+		in.latency_us = 10 + i;
+		assert_int_equal(agg_add(a, &in), 0);
+	}
+	in.command = AGG_CMD_QUERY;
+	assert_int_equal(agg_add(a, &in), 0);
+	in.command = AGG_CMD_OTHER;
+	assert_int_equal(agg_add(a, &in), 0);
+	in.command = (enum agg_cmd)77; /* out of range: counted as other */
+	assert_int_equal(agg_add(a, &in), 0);
+	assert_int_equal(agg_stat_count(a), 4);
+	s = agg_stat_at(a, 0);
+	assert_int_equal(s->key.command, AGG_CMD_PREPARE);
+	assert_int_equal(s->count, 1);
+	assert_int_equal(s->lat.max, 900);
+	s = agg_stat_at(a, 1);
+	assert_int_equal(s->key.command, AGG_CMD_EXECUTE);
+	assert_int_equal(s->count, 5);
+	assert_int_equal(s->lat.max, 14); /* the prepare's 900 µs is not in the executes' */
+	assert_int_equal(agg_stat_at(a, 2)->key.command, AGG_CMD_QUERY);
+	assert_int_equal(agg_stat_at(a, 3)->key.command, AGG_CMD_OTHER);
+	assert_int_equal(agg_stat_at(a, 3)->count, 2);
+	assert_int_equal(agg_template_count(a), 1);
+	agg_free(a);
+}
+
+static void test_cmd_names(void **state)
+{
+	enum agg_cmd c;
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < AGG_CMD_COUNT; i++) {
+		assert_int_equal(agg_cmd_parse(agg_cmd_name(i), &c), 0);
+		assert_int_equal(c, i);
+	}
+	assert_string_equal(agg_cmd_name(AGG_CMD_EXECUTE), "execute");
+	assert_null(agg_cmd_name(AGG_CMD_COUNT));
+	assert_int_equal(agg_cmd_parse("Execute", &c), -EINVAL);
+	assert_int_equal(agg_cmd_parse("", &c), -EINVAL);
 }
 
 static void test_counters_and_errors(void **state)
@@ -124,15 +199,57 @@ static void test_counters_and_errors(void **state)
 	assert_int_equal(s->lat.min, 10);
 	assert_int_equal(s->lat.max, 19);
 	assert_int_equal(s->lat.sum, 145);
-	/* Four inline codes in first-seen order, the rest in "other". */
-	assert_int_equal(s->err[0].code, 1146);
-	assert_int_equal(s->err[0].count, 2);
-	assert_int_equal(s->err[1].code, 1062);
-	assert_int_equal(s->err[1].count, 2);
-	assert_int_equal(s->err[2].code, 1213);
-	assert_int_equal(s->err[3].code, 1205);
-	assert_int_equal(s->err_other, 2); /* 1045, 1064 */
+	/* Six codes: every one counted by itself, in ascending order. */
+	assert_int_equal(s->err_n, 6);
+	assert_int_equal(s->err_code[0], 1045);
+	assert_int_equal(s->err_count[0], 1);
+	assert_int_equal(s->err_code[1], 1062);
+	assert_int_equal(s->err_count[1], 2);
+	assert_int_equal(s->err_code[2], 1064);
+	assert_int_equal(s->err_code[3], 1146);
+	assert_int_equal(s->err_count[3], 2);
+	assert_int_equal(s->err_code[4], 1205);
+	assert_int_equal(s->err_code[5], 1213);
+	assert_int_equal(s->err_other, 0);
 	agg_free(a);
+}
+
+/* Past AGG_ERR_CODES codes, a row keeps the smallest ones and sums the others. */
+static void test_error_codes_overflow(void **state)
+{
+	struct agg_stat s = { 0 };
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < AGG_ERR_CODES; i++)
+		agg_stat_err_add(&s, (uint16_t)(2000 + 10 * i), i + 1);
+	assert_int_equal(s.err_n, AGG_ERR_CODES);
+	assert_int_equal(s.err_other, 0);
+	/* Above every kept code: straight to other. */
+	agg_stat_err_add(&s, 9000, 7);
+	assert_int_equal(s.err_other, 7);
+	assert_int_equal(err_count(&s, 9000), 0);
+	/* A known code is still counted by name when the table is full. */
+	agg_stat_err_add(&s, 2000, 5);
+	assert_int_equal(err_count(&s, 2000), 6);
+	/* Below the largest kept code: it takes that code's place, whose count joins other. */
+	agg_stat_err_add(&s, 1000, 3);
+	assert_int_equal(s.err_n, AGG_ERR_CODES);
+	assert_int_equal(s.err_code[0], 1000);
+	assert_int_equal(s.err_count[0], 3);
+	assert_int_equal(s.err_code[AGG_ERR_CODES - 1], 2000 + 10 * (AGG_ERR_CODES - 2));
+	assert_int_equal(err_count(&s, 2000 + 10 * (AGG_ERR_CODES - 1)), 0);
+	assert_int_equal(s.err_other, 7 + AGG_ERR_CODES);
+	/* The evicted code now counts in other, even when it comes back. */
+	agg_stat_err_add(&s, 2000 + 10 * (AGG_ERR_CODES - 1), 1);
+	assert_int_equal(s.err_other, 8 + AGG_ERR_CODES);
+	for (i = 1; i < s.err_n; i++)
+		assert_true(s.err_code[i - 1] < s.err_code[i]);
+	/* Codes 0 and 65535 are codes like any other. */
+	agg_stat_err_add(&s, 0, 1);
+	assert_int_equal(s.err_code[0], 0);
+	agg_stat_err_add(&s, 65535, 1);
+	assert_int_equal(s.err_other, 10 + AGG_ERR_CODES + AGG_ERR_CODES - 2);
 }
 
 static void test_overflow_to_other(void **state)
@@ -152,12 +269,26 @@ static void test_overflow_to_other(void **state)
 		assert_int_equal(agg_add(a, &in), 0);
 	}
 	assert_int_equal(agg_stat_count(a), 3);
-	o = agg_other(a);
+	o = agg_other(a, AGG_CMD_QUERY);
 	assert_non_null(o);
 	assert_true(o->is_other);
 	assert_int_equal(o->count, 4);
 	assert_int_equal(o->lat.count, 4);
 	assert_int_equal(agg_keys_overflow(a), 4);
+	/* Overflowing statements of other commands get their command's "other" row. */
+	in = input(6, "db", "u", "10.1.1.1", 10);
+	in.command = AGG_CMD_PREPARE;
+	assert_int_equal(agg_add(a, &in), 0);
+	in.command = AGG_CMD_EXECUTE;
+	assert_int_equal(agg_add(a, &in), 0);
+	assert_int_equal(agg_add(a, &in), 0);
+	assert_int_equal(agg_other(a, AGG_CMD_QUERY)->count, 4);
+	assert_int_equal(agg_other(a, AGG_CMD_PREPARE)->count, 1);
+	assert_int_equal(agg_other(a, AGG_CMD_EXECUTE)->count, 2);
+	assert_int_equal(agg_other(a, AGG_CMD_EXECUTE)->key.command, AGG_CMD_EXECUTE);
+	assert_null(agg_other(a, AGG_CMD_OTHER));
+	assert_null(agg_other(a, AGG_CMD_COUNT));
+	assert_int_equal(agg_keys_overflow(a), 7);
 	/* An existing key still finds its row when the table is full. */
 	in = input(2, "db", "u", "10.1.1.1", 10);
 	assert_int_equal(agg_add(a, &in), 0);
@@ -166,7 +297,7 @@ static void test_overflow_to_other(void **state)
 	assert_int_equal(agg_template_count(a), 3);
 	agg_reset(a);
 	assert_int_equal(agg_stat_count(a), 0);
-	assert_null(agg_other(a));
+	assert_true(no_other(a));
 	assert_int_equal(agg_keys_overflow(a), 0);
 	assert_int_equal(agg_template_count(a), 0);
 	in = input(9, "db", "u", "10.1.1.1", 10);
@@ -289,10 +420,11 @@ static struct agg_input random_input(char *db, char *user, char *ip)
 	sprintf(user, "user%u", (unsigned)(rnd() % 4));
 	sprintf(ip, rnd() % 2 ? "10.0.0.%u" : "fd00::%u", (unsigned)(rnd() % 5));
 	in = input(rnd() % 20, db, user, ip, rnd() % 300000);
+	in.command = (enum agg_cmd)(rnd() % AGG_CMD_COUNT);
 	in.ts_us = 1000000 + rnd() % 1000000000;
-	in.status = rnd() % 7 == 0 ? AGG_STATUS_ERROR : AGG_STATUS_OK;
-	/* At most AGG_ERR_CODES codes per row, so every count is exact. */
-	in.error_code = in.status ? (uint16_t)(1000 + rnd() % AGG_ERR_CODES) : 0;
+	in.status = rnd() % 3 == 0 ? AGG_STATUS_ERROR : AGG_STATUS_OK;
+	/* More codes than a row keeps: which ones it keeps must not depend on the merges. */
+	in.error_code = in.status ? (uint16_t)(1000 + rnd() % (AGG_ERR_CODES + 8)) : 0;
 	in.rows_sent = rnd() % 100;
 	in.rows_affected = rnd() % 10;
 	in.bytes_in = rnd() % 5000;
@@ -312,16 +444,6 @@ static const struct agg_stat *find_row(const struct agg *a, const struct agg_key
 	return NULL;
 }
 
-static uint64_t err_count(const struct agg_stat *s, uint16_t code)
-{
-	unsigned int i;
-
-	for (i = 0; i < AGG_ERR_CODES; i++)
-		if (s->err[i].count && s->err[i].code == code)
-			return s->err[i].count;
-	return 0;
-}
-
 static void assert_rows_equal(const struct agg_stat *x, const struct agg_stat *y)
 {
 	unsigned int i;
@@ -333,12 +455,13 @@ static void assert_rows_equal(const struct agg_stat *x, const struct agg_stat *y
 	assert_int_equal(x->bytes_in, y->bytes_in);
 	assert_int_equal(x->bytes_out, y->bytes_out);
 	assert_int_equal(x->no_index_used, y->no_index_used);
-	/* Inline order may differ between the two. */
-	for (i = 0; i < AGG_ERR_CODES; i++)
-		if (x->err[i].count)
-			assert_int_equal(x->err[i].count, err_count(y, x->err[i].code));
-	assert_int_equal(x->err_other, 0);
-	assert_int_equal(y->err_other, 0);
+	/* Error codes: the same codes, counts and "other", exactly. */
+	assert_int_equal(x->err_n, y->err_n);
+	for (i = 0; i < x->err_n; i++) {
+		assert_int_equal(x->err_code[i], y->err_code[i]);
+		assert_int_equal(x->err_count[i], y->err_count[i]);
+	}
+	assert_int_equal(x->err_other, y->err_other);
 	assert_int_equal(x->lat.count, y->lat.count);
 	assert_int_equal(x->lat.sum, y->lat.sum);
 	assert_int_equal(x->lat.min, y->lat.min);
@@ -394,8 +517,8 @@ static void assert_aggs_equal(const struct agg *x, const struct agg *y)
 
 static void test_merge_equals_single(void **state)
 {
-	/* 2400 possible keys: below max_keys, since which keys overflow depends on order. */
-	struct agg_config cfg = { .max_keys = 5000, .max_slow = 10, .slow_threshold_us = 100000,
+	/* 9600 possible keys: below max_keys, since which keys overflow depends on order. */
+	struct agg_config cfg = { .max_keys = 10000, .max_slow = 10, .slow_threshold_us = 100000,
 				  .template_max_len = 4096, .sql_max_len = 4096 };
 	struct agg *w1 = new_agg(&cfg), *w2 = new_agg(&cfg);
 	struct agg *one = new_agg(&cfg), *merged = new_agg(&cfg);
@@ -414,7 +537,7 @@ static void test_merge_equals_single(void **state)
 		assert_int_equal(agg_merge(merged, w1), 0);
 		assert_int_equal(agg_merge(merged, w2), 0);
 		assert_true(agg_slow_count(merged) == cfg.max_slow);
-		assert_null(agg_other(one));
+		assert_true(no_other(one));
 		assert_aggs_equal(one, merged);
 		agg_reset(w1);
 		agg_reset(w2);
@@ -425,6 +548,121 @@ static void test_merge_equals_single(void **state)
 	agg_free(w2);
 	agg_free(one);
 	agg_free(merged);
+}
+
+static void add_errors(struct agg *a, uint16_t first, uint16_t last, uint64_t times)
+{
+	struct agg_input in = input(1, "db", "u", "10.0.0.1", 5);
+	unsigned int code;
+	uint64_t t;
+
+	in.status = AGG_STATUS_ERROR;
+	for (code = first; code <= last; code++) {
+		for (t = 0; t < times; t++) {
+			in.error_code = (uint16_t)code;
+			assert_int_equal(agg_add(a, &in), 0);
+		}
+	}
+}
+
+/* Merges of rows with overlapping and with disjoint code sets count every code exactly. */
+static void test_error_codes_merge_sets(void **state)
+{
+	struct agg *w1 = new_agg(&default_cfg), *w2 = new_agg(&default_cfg);
+	struct agg *one = new_agg(&default_cfg), *dst = new_agg(&default_cfg);
+	const struct agg_stat *s;
+	unsigned int i;
+
+	(void)state;
+	/* Overlapping: 1000..1009 twice each and 1005..1014 three times each. */
+	add_errors(w1, 1000, 1009, 2);
+	add_errors(w2, 1005, 1014, 3);
+	assert_int_equal(agg_merge(dst, w2), 0);
+	assert_int_equal(agg_merge(dst, w1), 0);
+	s = agg_stat_at(dst, 0);
+	assert_int_equal(s->errors, 50);
+	assert_int_equal(s->err_n, 15);
+	for (i = 1000; i <= 1014; i++)
+		assert_int_equal(err_count(s, (uint16_t)i),
+				 (i <= 1009 ? 2 : 0) + (i >= 1005 ? 3 : 0));
+	assert_int_equal(s->err_other, 0);
+	/* Disjoint, 20 codes in all: the 16 smallest by name, the 4 others summed, exactly as
+	 * one aggregator that saw everything counts them, whichever side comes first. */
+	agg_reset(w1);
+	agg_reset(w2);
+	agg_reset(dst);
+	add_errors(w1, 2000, 2009, 1);
+	add_errors(w2, 1000, 1009, 4);
+	add_errors(one, 2000, 2009, 1);
+	add_errors(one, 1000, 1009, 4);
+	assert_int_equal(agg_merge(dst, w1), 0);
+	assert_int_equal(agg_merge(dst, w2), 0);
+	s = agg_stat_at(dst, 0);
+	assert_int_equal(s->err_n, AGG_ERR_CODES);
+	for (i = 1000; i <= 1009; i++)
+		assert_int_equal(err_count(s, (uint16_t)i), 4);
+	for (i = 2000; i < 2000 + AGG_ERR_CODES - 10; i++)
+		assert_int_equal(err_count(s, (uint16_t)i), 1);
+	assert_int_equal(s->err_other, 20 - AGG_ERR_CODES);
+	assert_aggs_equal(one, dst);
+	agg_free(w1);
+	agg_free(w2);
+	agg_free(one);
+	agg_free(dst);
+}
+
+/*
+ * Many codes on few keys, split over four workers and merged in different orders and
+ * groupings (workers, then hosts): every result equals the single aggregator, codes beyond
+ * AGG_ERR_CODES included.
+ */
+static void test_error_codes_merge_exact(void **state)
+{
+	struct agg *w[4], *one = new_agg(&default_cfg), *flat = new_agg(&default_cfg);
+	struct agg *h1 = new_agg(&default_cfg), *h2 = new_agg(&default_cfg);
+	struct agg *tree = new_agg(&default_cfg);
+	struct agg_input in;
+	unsigned int i, k, round;
+
+	(void)state;
+	for (i = 0; i < 4; i++)
+		w[i] = new_agg(&default_cfg);
+	for (round = 0; round < 20; round++) {
+		for (i = 0; i < 3000; i++) {
+			in = input(1 + rnd() % 2, "db", "u", "10.0.0.1", 5);
+			in.status = AGG_STATUS_ERROR;
+			/* Worker k mostly sees codes from 1000 + 10k: tables fill differently. */
+			k = rnd() % 5 ? i % 4 : (unsigned int)(rnd() % 4);
+			in.error_code = (uint16_t)(1000 + (i % 4) * 10 + rnd() % (round + 5));
+			assert_int_equal(agg_add(w[k], &in), 0);
+			assert_int_equal(agg_add(one, &in), 0);
+		}
+		for (i = 4; i-- > 0;)
+			assert_int_equal(agg_merge(flat, w[i]), 0);
+		assert_int_equal(agg_merge(h1, w[2]), 0);
+		assert_int_equal(agg_merge(h1, w[0]), 0);
+		assert_int_equal(agg_merge(h2, w[3]), 0);
+		assert_int_equal(agg_merge(h2, w[1]), 0);
+		assert_int_equal(agg_merge(tree, h2), 0);
+		assert_int_equal(agg_merge(tree, h1), 0);
+		assert_aggs_equal(one, flat);
+		assert_aggs_equal(one, tree);
+		assert_true(agg_stat_at(one, 0)->err_other > 0); /* 20 codes or more */
+		for (i = 0; i < 4; i++)
+			agg_reset(w[i]);
+		agg_reset(one);
+		agg_reset(flat);
+		agg_reset(h1);
+		agg_reset(h2);
+		agg_reset(tree);
+	}
+	for (i = 0; i < 4; i++)
+		agg_free(w[i]);
+	agg_free(one);
+	agg_free(flat);
+	agg_free(h1);
+	agg_free(h2);
+	agg_free(tree);
 }
 
 static void test_merge_overflow(void **state)
@@ -449,7 +687,7 @@ static void test_merge_overflow(void **state)
 	assert_int_equal(agg_merge(dst, w2), 0);
 	assert_int_equal(agg_stat_count(dst), 4);
 	assert_int_equal(agg_statements(dst), 12);
-	assert_int_equal(agg_other(dst)->count, 8);
+	assert_int_equal(agg_other(dst, AGG_CMD_QUERY)->count, 8);
 	assert_int_equal(agg_keys_overflow(dst), 8);
 	agg_free(w1);
 	agg_free(w2);
@@ -460,13 +698,18 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_command_in_key),
+		cmocka_unit_test(test_cmd_names),
 		cmocka_unit_test(test_counters_and_errors),
+		cmocka_unit_test(test_error_codes_overflow),
 		cmocka_unit_test(test_overflow_to_other),
 		cmocka_unit_test(test_slow_samples),
 		cmocka_unit_test(test_no_slow_kept),
 		cmocka_unit_test(test_templates),
 		cmocka_unit_test(test_long_names_cut),
 		cmocka_unit_test(test_merge_equals_single),
+		cmocka_unit_test(test_error_codes_merge_sets),
+		cmocka_unit_test(test_error_codes_merge_exact),
 		cmocka_unit_test(test_merge_overflow),
 	};
 

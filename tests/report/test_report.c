@@ -21,7 +21,7 @@ static const struct agg_config cfg = {
 };
 
 static const struct report_header hdr = {
-	.version = 1, .node = "db1:8667", .role = "slave",
+	.version = REPORT_VERSION, .node = "db1:8667", .role = "slave",
 	.period_start_ms = 1700000000000ull, .period_end_ms = 1700000005000ull,
 };
 
@@ -74,13 +74,14 @@ static void test_exact_small_report(void **state)
 	assert_int_equal(agg_add(a, &in), 0);
 	assert_string_equal(
 		render(&b, a, NULL),
-		"{\"version\":1,\"node\":\"db1:8667\",\"role\":\"slave\","
+		"{\"version\":2,\"node\":\"db1:8667\",\"role\":\"slave\","
 		"\"period_start_ms\":1700000000000,\"period_end_ms\":1700000005000,"
 		"\"capture\":{\"packets\":1,\"bytes\":2,\"dropped\":3,\"gaps\":4,\"resyncs\":5,"
 		"\"tls_conns\":6,\"decode_errors\":7,\"unknown_stmt\":8,\"keys_overflow\":9},"
 		"\"slow_dropped\":0,"
 		"\"templates\":{\"0000000000000abc\":\"SELECT ?\"},"
-		"\"stats\":[{\"template_id\":\"0000000000000abc\",\"db\":\"shop\",\"user\":\"app\","
+		"\"stats\":[{\"template_id\":\"0000000000000abc\",\"command\":\"query\","
+		"\"db\":\"shop\",\"user\":\"app\","
 		"\"client\":\"10.0.0.1\",\"count\":1,\"errors\":0,\"error_codes\":{},"
 		"\"latency_us\":{\"sum\":5,\"min\":5,\"max\":5,\"p50\":5,\"p95\":5,\"p99\":5,"
 		"\"hist\":[[5,1]]},\"rows_sent\":1,\"rows_affected\":0,\"bytes_in\":40,"
@@ -90,7 +91,10 @@ static void test_exact_small_report(void **state)
 	agg_free(a);
 }
 
-/* Fills an aggregator with two rows, an overflow row, errors and slow samples. */
+/*
+ * Fills an aggregator with two rows (executes, queries), two overflow rows (a query, the
+ * executes' prepare), errors and slow samples.
+ */
 static struct agg *sample_agg(void)
 {
 	struct agg *a = agg_new(&cfg);
@@ -98,6 +102,7 @@ static struct agg *sample_agg(void)
 
 	assert_non_null(a);
 	in = input(1, "SELECT * FROM t WHERE id = ?", "10.0.0.1", 500);
+	in.command = AGG_CMD_EXECUTE;
 	assert_int_equal(agg_add(a, &in), 0);
 	in.latency_us = 2500;
 	in.status = AGG_STATUS_ERROR;
@@ -109,6 +114,9 @@ static struct agg *sample_agg(void)
 	in.no_index_used = true;
 	assert_int_equal(agg_add(a, &in), 0);
 	in = input(3, "DELETE FROM t", "10.0.0.3", 10); /* third key: "other" */
+	assert_int_equal(agg_add(a, &in), 0);
+	in = input(1, "SELECT * FROM t WHERE id = ?", "10.0.0.1", 20);
+	in.command = AGG_CMD_PREPARE; /* a new key too: the prepare's "other" */
 	assert_int_equal(agg_add(a, &in), 0);
 	return a;
 }
@@ -128,7 +136,7 @@ static void test_shape(void **state)
 	assert_int_equal(jread_load(&r, json, strlen(json)), 0);
 	root = jread_root(&r);
 	assert_int_equal(jread_u64(jread_get(&r, root, "version"), &v), 0);
-	assert_int_equal(v, 1);
+	assert_int_equal(v, 2);
 	assert_string_equal(jread_str(jread_get(&r, root, "role"), NULL), "slave");
 	n = jread_get(&r, root, "capture");
 	assert_int_equal(jread_obj_len(n), 9);
@@ -139,9 +147,10 @@ static void test_shape(void **state)
 	assert_string_equal(jread_str(jread_get(&r, n, "0000000000000002"), NULL),
 			    "UPDATE t SET a = ?");
 	n = jread_get(&r, root, "stats");
-	assert_int_equal(jread_len(n), 3);
+	assert_int_equal(jread_len(n), 4);
 	st = jread_at(&r, n, 0);
 	assert_string_equal(jread_str(jread_get(&r, st, "template_id"), NULL), "0000000000000001");
+	assert_string_equal(jread_str(jread_get(&r, st, "command"), NULL), "execute");
 	assert_string_equal(jread_str(jread_get(&r, st, "client"), NULL), "10.0.0.1");
 	assert_int_equal(jread_u64(jread_get(&r, st, "errors"), &v), 0);
 	assert_int_equal(v, 1);
@@ -151,12 +160,20 @@ static void test_shape(void **state)
 	assert_true(v >= 2475 && v <= 2500);
 	assert_int_equal(jread_len(jread_get(&r, jread_get(&r, st, "latency_us"), "hist")), 2);
 	st = jread_at(&r, n, 1);
+	assert_string_equal(jread_str(jread_get(&r, st, "command"), NULL), "query");
 	assert_string_equal(jread_str(jread_get(&r, st, "client"), NULL), "fd00::1");
 	assert_int_equal(jread_u64(jread_get(&r, st, "no_index_used"), &v), 0);
 	assert_int_equal(v, 1);
+	/* Overflow rows come last, one per command. */
 	st = jread_at(&r, n, 2);
 	assert_string_equal(jread_str(jread_get(&r, st, "template_id"), NULL), "other");
+	assert_string_equal(jread_str(jread_get(&r, st, "command"), NULL), "query");
 	assert_string_equal(jread_str(jread_get(&r, st, "client"), NULL), "");
+	st = jread_at(&r, n, 3);
+	assert_string_equal(jread_str(jread_get(&r, st, "template_id"), NULL), "other");
+	assert_string_equal(jread_str(jread_get(&r, st, "command"), NULL), "prepare");
+	assert_int_equal(jread_u64(jread_get(&r, st, "count"), &v), 0);
+	assert_int_equal(v, 1);
 	/* Slow samples come in time order with "ip:port" clients. */
 	n = jread_get(&r, root, "slow");
 	assert_int_equal(jread_len(n), 2);
@@ -344,7 +361,9 @@ static void test_read_back(void **state)
 		assert_memory_equal(x->key.names, y->key.names, x->key.db_len + x->key.user_len);
 		assert_int_equal(x->count, y->count);
 		assert_int_equal(x->errors, y->errors);
-		assert_int_equal(x->err[0].code, y->err[0].code);
+		assert_int_equal(x->err_n, y->err_n);
+		assert_memory_equal(x->err_code, y->err_code, sizeof(x->err_code));
+		assert_memory_equal(x->err_count, y->err_count, sizeof(x->err_count));
 		assert_int_equal(x->rows_affected, y->rows_affected);
 		assert_int_equal(x->lat.sum, y->lat.sum);
 		assert_int_equal(x->lat.min, y->lat.min);
@@ -354,7 +373,9 @@ static void test_read_back(void **state)
 		text = agg_template(back, x->key.template_id, &len);
 		assert_non_null(text);
 	}
-	assert_int_equal(agg_other(back)->count, 1);
+	assert_int_equal(agg_other(back, AGG_CMD_QUERY)->count, 1);
+	assert_int_equal(agg_other(back, AGG_CMD_PREPARE)->count, 1);
+	assert_null(agg_other(back, AGG_CMD_EXECUTE));
 	assert_int_equal(agg_slow_count(back), 2);
 	/* Rendering the read-back aggregator gives the same document (slow in time order). */
 	{
@@ -370,6 +391,108 @@ static void test_read_back(void **state)
 	jbuf_free(&b);
 	agg_free(a);
 	agg_free(back);
+}
+
+/* Parses doc with the first occurrence of from replaced by to. */
+static int parse_edited(const char *doc, const char *from, const char *to)
+{
+	const char *at = strstr(doc, from);
+	struct agg *a = agg_new(&cfg);
+	char *edited;
+	size_t n;
+	int err;
+
+	assert_non_null(at);
+	assert_non_null(a);
+	n = strlen(doc) - strlen(from) + strlen(to);
+	edited = malloc(n + 1);
+	assert_non_null(edited);
+	snprintf(edited, n + 1, "%.*s%s%s", (int)(at - doc), doc, to, at + strlen(from));
+	err = report_parse(a, NULL, NULL, edited, n);
+	free(edited);
+	agg_free(a);
+	return err;
+}
+
+static void test_parse_rejects(void **state)
+{
+	struct agg *a = sample_agg();
+	struct jbuf b;
+	const char *doc;
+
+	(void)state;
+	jbuf_init(&b);
+	doc = render(&b, a, NULL);
+	assert_int_equal(parse_edited(doc, "\"version\"", "\"version\""), 0);
+	/* Version 1 rows mix commands: they cannot be merged into version 2 rows. */
+	assert_int_equal(parse_edited(doc, "\"version\":2", "\"version\":1"), -EINVAL);
+	assert_int_equal(parse_edited(doc, "\"command\":\"execute\",", ""), -EINVAL);
+	assert_int_equal(parse_edited(doc, "\"execute\"", "\"Execute\""), -EINVAL);
+	assert_int_equal(parse_edited(doc, "\"execute\"", "3"), -EINVAL);
+	/* Error codes must add up to errors, with no zero count and no code above 65535. */
+	assert_int_equal(parse_edited(doc, "{\"1146\":1}", "{\"1146\":2}"), -EINVAL);
+	assert_int_equal(parse_edited(doc, "{\"1146\":1}", "{\"1146\":1,\"1062\":0}"), -EINVAL);
+	assert_int_equal(parse_edited(doc, "{\"1146\":1}", "{\"70000\":1}"), -EINVAL);
+	assert_int_equal(parse_edited(doc, "{\"1146\":1}", "{\"-1\":1}"), -EINVAL);
+	assert_int_equal(parse_edited(doc, "{\"1146\":1}", "{\"1062\":1}"), 0);
+	/* "other" only stands for codes above a full table of AGG_ERR_CODES codes. */
+	assert_int_equal(parse_edited(doc, "{\"1146\":1}", "{\"other\":1}"), -EINVAL);
+	jbuf_free(&b);
+	agg_free(a);
+}
+
+static void add_errors(struct agg *a, unsigned int first, unsigned int last, unsigned int times)
+{
+	struct agg_input in = input(9, "SELECT ?", "10.0.0.9", 5);
+	unsigned int code, t;
+
+	in.command = AGG_CMD_EXECUTE;
+	in.status = AGG_STATUS_ERROR;
+	for (code = first; code <= last; code++) {
+		for (t = 0; t < times; t++) {
+			in.error_code = (uint16_t)code;
+			assert_int_equal(agg_add(a, &in), 0);
+		}
+	}
+}
+
+/*
+ * Two hosts' reports with more codes in all than a row keeps, read back into one aggregator:
+ * the document is the one a single agent seeing both hosts' statements writes.
+ */
+static void test_error_codes_merge_through_reports(void **state)
+{
+	struct agg *h1 = agg_new(&cfg), *h2 = agg_new(&cfg), *one = agg_new(&cfg);
+	struct agg *merged = agg_new(&cfg);
+	struct jbuf b, b1;
+
+	(void)state;
+	assert_true(h1 && h2 && one && merged);
+	jbuf_init(&b);
+	jbuf_init(&b1);
+	add_errors(h1, 1500, 1500 + AGG_ERR_CODES, 2); /* a full table and "other" */
+	add_errors(h2, 1000, 1009, 3);
+	add_errors(h2, 1505, 1509, 1);
+	add_errors(one, 1500, 1500 + AGG_ERR_CODES, 2);
+	add_errors(one, 1000, 1009, 3);
+	add_errors(one, 1505, 1509, 1);
+	render(&b, h1, NULL);
+	assert_non_null(strstr(b.out.data, "\"other\":2}"));
+	assert_int_equal(report_parse(merged, NULL, NULL, b.out.data, b.out.len), 0);
+	render(&b, h2, NULL);
+	assert_int_equal(report_parse(merged, NULL, NULL, b.out.data, b.out.len), 0);
+	render(&b, one, NULL);
+	render(&b1, merged, NULL);
+	assert_string_equal(b.out.data, b1.out.data);
+	/* 1000..1009 by name, then 1500..1505; 1506..1509 and above are in "other". */
+	assert_non_null(strstr(b.out.data, "\"1000\":3,"));
+	assert_non_null(strstr(b.out.data, "\"1505\":3,\"other\":"));
+	jbuf_free(&b);
+	jbuf_free(&b1);
+	agg_free(h1);
+	agg_free(h2);
+	agg_free(one);
+	agg_free(merged);
 }
 
 /* Long texts (beyond libyaml's 1024-byte simple-key window) read back intact. */
@@ -420,6 +543,8 @@ int main(void)
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_jbuf_commas),
 		cmocka_unit_test(test_read_back),
+		cmocka_unit_test(test_parse_rejects),
+		cmocka_unit_test(test_error_codes_merge_through_reports),
 		cmocka_unit_test(test_long_template_reads_back),
 	};
 

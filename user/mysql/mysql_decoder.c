@@ -229,6 +229,7 @@ void mysql_emit(struct mysql_conn *c, struct mysql_req *req, int idx)
 		ev.db_len = c->db.len;
 	}
 	ev.command = mysql_cmd_name(req->cmd);
+	ev.cmd = req->cmd;
 	event_sql(c, req, idx, &ev);
 	ev.status = rs->error ? QE_STATUS_ERROR : QE_STATUS_OK;
 	if (rs->error) {

@@ -45,6 +45,7 @@ struct query_event {
 	const char *db;
 	size_t db_len;
 	const char *command; /* lower-case command name, NUL-terminated, static */
+	uint8_t cmd;	     /* the request's command byte (COM_*), which command names */
 	const char *sql;     /* statement text (prepared text for execute) */
 	size_t sql_len;	     /* bytes at sql (<= the decoder's cap) */
 	const char *template; /* filled by the caller (templater) */

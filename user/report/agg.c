@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Per-period statement aggregation keyed by (template id, db, user, client address). */
+/* Per-period statement aggregation keyed by (template id, command, db, user, client address). */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -33,6 +33,7 @@ struct agg_kview {
 	uint64_t template_id;
 	const uint8_t *addr; /* 16 bytes, normalised */
 	uint8_t family;
+	uint8_t command;
 	uint16_t db_len;
 	uint16_t user_len;
 	const char *names; /* db then user */
@@ -47,7 +48,7 @@ struct agg {
 	uint32_t stats_cap;
 	struct agg_slot *slots; /* rows by key */
 	uint32_t slot_mask;
-	struct agg_stat other;
+	struct agg_stat other[AGG_CMD_COUNT]; /* overflow rows, by command */
 
 	struct agg_tmpl *tmpls; /* max_keys entries */
 	uint32_t ntmpls;
@@ -64,6 +65,31 @@ struct agg {
 	uint64_t keys_overflow;
 	uint64_t statements;
 };
+
+static const char *const cmd_names[AGG_CMD_COUNT] = {
+	[AGG_CMD_QUERY] = "query",
+	[AGG_CMD_EXECUTE] = "execute",
+	[AGG_CMD_PREPARE] = "prepare",
+	[AGG_CMD_OTHER] = "other",
+};
+
+const char *agg_cmd_name(enum agg_cmd c)
+{
+	return (unsigned int)c < AGG_CMD_COUNT ? cmd_names[c] : NULL;
+}
+
+int agg_cmd_parse(const char *name, enum agg_cmd *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < AGG_CMD_COUNT; i++) {
+		if (strcmp(name, cmd_names[i]) == 0) {
+			*c = (enum agg_cmd)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
 
 static uint32_t table_size(uint32_t max_keys)
 {
@@ -96,7 +122,10 @@ struct agg *agg_new(const struct agg_config *cfg)
 	if (!a)
 		goto fail;
 	a->cfg = *cfg;
-	a->other.is_other = true;
+	for (i = 0; i < AGG_CMD_COUNT; i++) {
+		a->other[i].is_other = true;
+		a->other[i].key.command = (uint8_t)i;
+	}
 	tsize = table_size(cfg->max_keys);
 	a->slot_mask = tsize - 1;
 	a->slots = calloc(tsize, sizeof(*a->slots));
@@ -126,7 +155,8 @@ void agg_free(struct agg *a)
 		return;
 	for (i = 0; i < a->nstats; i++)
 		hist_reset(&a->stats[i].lat, NULL);
-	hist_reset(&a->other.lat, NULL);
+	for (i = 0; i < AGG_CMD_COUNT; i++)
+		hist_reset(&a->other[i].lat, NULL);
 	hist_pool_drain(&a->pool);
 	if (a->slow)
 		for (i = 0; i < a->cfg.max_slow; i++)
@@ -141,13 +171,15 @@ void agg_free(struct agg *a)
 	free(a);
 }
 
-static void stat_clear(struct agg_stat *s, struct hist_pool *pool)
+/* Empties an "other" row, which keeps its command. */
+static void other_clear(struct agg_stat *s, struct hist_pool *pool)
 {
-	bool is_other = s->is_other;
+	uint8_t command = s->key.command;
 
 	hist_reset(&s->lat, pool);
 	memset(s, 0, sizeof(*s));
-	s->is_other = is_other;
+	s->is_other = true;
+	s->key.command = command;
 }
 
 void agg_reset(struct agg *a)
@@ -156,7 +188,8 @@ void agg_reset(struct agg *a)
 
 	for (i = 0; i < a->nstats; i++)
 		hist_reset(&a->stats[i].lat, &a->pool);
-	stat_clear(&a->other, &a->pool);
+	for (i = 0; i < AGG_CMD_COUNT; i++)
+		other_clear(&a->other[i], &a->pool);
 	memset(a->slots, 0, (a->slot_mask + 1) * sizeof(*a->slots));
 	memset(a->tslots, 0, (a->slot_mask + 1) * sizeof(*a->tslots));
 	a->nstats = 0;
@@ -176,8 +209,8 @@ static uint64_t kview_hash(const struct agg_kview *k)
 	memcpy(&a1, k->addr + 8, 8);
 	/* The lengths go in the seed so ("ab", "c") and ("a", "bc") differ. */
 	seed = k->template_id ^ (a0 * 0x9e3779b97f4a7c15ull) ^ (a1 * 0xc2b2ae3d27d4eb4full) ^
-	       ((uint64_t)k->family << 56) ^ ((uint64_t)k->db_len << 32) ^
-	       ((uint64_t)k->user_len << 16);
+	       ((uint64_t)k->family << 56) ^ ((uint64_t)k->command << 48) ^
+	       ((uint64_t)k->db_len << 32) ^ ((uint64_t)k->user_len << 16);
 	return XXH3_64bits_withSeed(k->names, (size_t)k->db_len + k->user_len, seed);
 }
 
@@ -197,7 +230,8 @@ static bool key_eq(const struct agg_key *s, const struct agg_kview *k)
 	size_t names = (size_t)k->db_len + k->user_len;
 
 	return s->template_id == k->template_id && s->family == k->family &&
-	       s->db_len == k->db_len && s->user_len == k->user_len && addr_eq(s->addr, k->addr) &&
+	       s->command == k->command && s->db_len == k->db_len && s->user_len == k->user_len &&
+	       addr_eq(s->addr, k->addr) &&
 	       (!names || memcmp(s->names, k->names, names) == 0);
 }
 
@@ -206,6 +240,7 @@ static void kview_from_key(struct agg_kview *v, const struct agg_key *k)
 	v->template_id = k->template_id;
 	v->addr = k->addr;
 	v->family = k->family;
+	v->command = k->command;
 	v->db_len = k->db_len;
 	v->user_len = k->user_len;
 	v->names = k->names;
@@ -242,6 +277,8 @@ static void kview_from_input(struct agg_kview *v, const struct agg_input *in, ui
 	v->template_id = in->template_id;
 	v->addr = addr16;
 	v->family = in->family == AF_INET || in->family == AF_INET6 ? in->family : 0;
+	v->command = (unsigned int)in->command < AGG_CMD_COUNT ? (uint8_t)in->command :
+								   AGG_CMD_OTHER;
 	v->db_len = name_len(in->db, in->db_len);
 	v->user_len = name_len(in->user, in->user_len);
 	if (v->db_len)
@@ -332,9 +369,9 @@ static struct agg_stat *stat_lookup(struct agg *a, const struct agg_kview *k, co
 			return &a->stats[slot->idx - 1];
 	}
 	if (a->nstats >= a->cfg.max_keys)
-		return &a->other;
+		return &a->other[k->command];
 	if (a->nstats == a->stats_cap && (*err = stats_grow(a)))
-		return &a->other;
+		return &a->other[k->command];
 	*err = tmpl_store(a, k->template_id, tmpl, tmpl_len);
 	s = &a->stats[a->nstats];
 	/* Only the fixed part: the names buffer past the used bytes is never read. */
@@ -343,6 +380,7 @@ static struct agg_stat *stat_lookup(struct agg *a, const struct agg_kview *k, co
 	key->template_id = k->template_id;
 	memcpy(key->addr, k->addr, 16);
 	key->family = k->family;
+	key->command = k->command;
 	key->db_len = k->db_len;
 	key->user_len = k->user_len;
 	memcpy(key->names, k->names, (size_t)k->db_len + k->user_len);
@@ -351,23 +389,34 @@ static struct agg_stat *stat_lookup(struct agg *a, const struct agg_kview *k, co
 	return s;
 }
 
-/* Counts n errors with code; codes beyond the inline slots go to err_other. */
-static void err_add(struct agg_stat *s, uint16_t code, uint64_t n)
+/*
+ * The table stays sorted so that "above every kept code" is one comparison with the last,
+ * and the code evicted by a smaller one is always the last (agg.h says why the smallest).
+ */
+void agg_stat_err_add(struct agg_stat *s, uint16_t code, uint64_t n)
 {
-	unsigned int i;
+	unsigned int i = 0, last;
 
-	for (i = 0; i < AGG_ERR_CODES; i++) {
-		if (s->err[i].count && s->err[i].code == code) {
-			s->err[i].count += n;
-			return;
-		}
-		if (!s->err[i].count) {
-			s->err[i].code = code;
-			s->err[i].count = n;
-			return;
-		}
+	while (i < s->err_n && s->err_code[i] < code)
+		i++;
+	if (i < s->err_n && s->err_code[i] == code) {
+		s->err_count[i] += n;
+		return;
 	}
-	s->err_other += n;
+	if (i == AGG_ERR_CODES) {
+		s->err_other += n;
+		return;
+	}
+	if (s->err_n == AGG_ERR_CODES) {
+		s->err_other += s->err_count[AGG_ERR_CODES - 1];
+		s->err_n--;
+	}
+	last = s->err_n;
+	memmove(&s->err_code[i + 1], &s->err_code[i], (last - i) * sizeof(s->err_code[0]));
+	memmove(&s->err_count[i + 1], &s->err_count[i], (last - i) * sizeof(s->err_count[0]));
+	s->err_code[i] = code;
+	s->err_count[i] = n;
+	s->err_n++;
 }
 
 static bool slow_less(const struct agg_slow *x, const struct agg_slow *y)
@@ -507,7 +556,7 @@ int agg_add(struct agg *a, const struct agg_input *in)
 	s->count++;
 	if (in->status == AGG_STATUS_ERROR) {
 		s->errors++;
-		err_add(s, in->error_code, 1);
+		agg_stat_err_add(s, in->error_code, 1);
 	}
 	s->rows_sent += in->rows_sent;
 	s->rows_affected += in->rows_affected;
@@ -528,15 +577,16 @@ int agg_merge_stat(struct agg *a, const struct agg_stat *src, const char *tmpl, 
 	int err = 0, herr;
 
 	kview_from_key(&k, &src->key);
-	d = src->is_other ? &a->other : stat_lookup(a, &k, tmpl, tmpl_len, &err);
+	if (k.command >= AGG_CMD_COUNT)
+		k.command = AGG_CMD_OTHER;
+	d = src->is_other ? &a->other[k.command] : stat_lookup(a, &k, tmpl, tmpl_len, &err);
 	if (d->is_other)
 		a->keys_overflow += src->count;
 	a->statements += src->count;
 	d->count += src->count;
 	d->errors += src->errors;
-	for (i = 0; i < AGG_ERR_CODES; i++)
-		if (src->err[i].count)
-			err_add(d, src->err[i].code, src->err[i].count);
+	for (i = 0; i < src->err_n && i < AGG_ERR_CODES; i++)
+		agg_stat_err_add(d, src->err_code[i], src->err_count[i]);
 	d->err_other += src->err_other;
 	d->rows_sent += src->rows_sent;
 	d->rows_affected += src->rows_affected;
@@ -560,9 +610,11 @@ int agg_merge(struct agg *dst, const struct agg *src)
 		if (err)
 			ret = err;
 	}
-	if (src->other.count) {
+	for (i = 0; i < AGG_CMD_COUNT; i++) {
+		if (!src->other[i].count)
+			continue;
 		/* Counted in dst's keys_overflow by agg_merge_stat, as it was in src's. */
-		err = agg_merge_stat(dst, &src->other, NULL, 0);
+		err = agg_merge_stat(dst, &src->other[i], NULL, 0);
 		if (err)
 			ret = err;
 	}
@@ -582,9 +634,11 @@ const struct agg_stat *agg_stat_at(const struct agg *a, size_t i)
 	return i < a->nstats ? &a->stats[i] : NULL;
 }
 
-const struct agg_stat *agg_other(const struct agg *a)
+const struct agg_stat *agg_other(const struct agg *a, enum agg_cmd c)
 {
-	return a->other.count ? &a->other : NULL;
+	if ((unsigned int)c >= AGG_CMD_COUNT || !a->other[c].count)
+		return NULL;
+	return &a->other[c];
 }
 
 size_t agg_slow_count(const struct agg *a)

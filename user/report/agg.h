@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Per-period statement aggregation keyed by (template id, db, user, client address). */
+/* Per-period statement aggregation keyed by (template id, command, db, user, client address). */
 #ifndef MP_AGG_H
 #define MP_AGG_H
 
@@ -18,14 +18,44 @@
 
 /* db and user bytes kept per key (MySQL names are at most 64 and 80 characters). */
 #define AGG_NAME_MAX 256
-/* Distinct error codes counted per key; further codes are counted as "other". */
-#define AGG_ERR_CODES 4
+/*
+ * Error codes counted one by one per key. A row keeps the AGG_ERR_CODES numerically smallest
+ * codes it has seen and sums every larger one in err_other. That choice, and not "the first
+ * codes seen", is what keeps merges exact: a code goes to err_other only once AGG_ERR_CODES
+ * smaller codes were seen, and a merge only adds codes, so in the merged row too it has
+ * AGG_ERR_CODES smaller ones and belongs to err_other. Whatever the order and grouping of
+ * merges (workers, hosts), a row's codes are those one aggregator seeing all the statements
+ * would have counted. Bounded rather than growable: a row's size stays fixed (160 bytes of
+ * codes) and no error, however varied, allocates on the hot path; 16 distinct codes for one
+ * statement key in one period is already unusual, and err_other says when it happened.
+ */
+#define AGG_ERR_CODES 16
 
 enum agg_status { AGG_STATUS_OK = 0, AGG_STATUS_ERROR = 1 };
+
+/*
+ * What kind of command a row counts, part of the key: a COM_STMT_PREPARE shares its
+ * statement's template with the executes, and must not be counted, nor timed, with them.
+ * "other" is every command that is neither a statement nor its preparation (ping, quit,
+ * stmt_close, init_db, stmt_fetch, ...): not part of a query rate.
+ */
+enum agg_cmd {
+	AGG_CMD_QUERY = 0, /* COM_QUERY, one row per statement of a multi-statement query */
+	AGG_CMD_EXECUTE = 1, /* COM_STMT_EXECUTE, MariaDB's COM_STMT_BULK_EXECUTE */
+	AGG_CMD_PREPARE = 2, /* COM_STMT_PREPARE */
+	AGG_CMD_OTHER = 3,
+};
+#define AGG_CMD_COUNT 4
+
+/* "query", "execute", "prepare" or "other"; NULL for a value out of range. */
+const char *agg_cmd_name(enum agg_cmd c);
+/* Reads a name agg_cmd_name gives. Returns 0 or -EINVAL. */
+int agg_cmd_parse(const char *name, enum agg_cmd *c);
 
 /* One completed statement, filled by the lead from a decoder query event. */
 struct agg_input {
 	uint64_t template_id;
+	enum agg_cmd command;
 	const char *template_text; /* NULL/0 = unknown */
 	size_t template_len;
 	const char *sql; /* statement text for slow samples; NULL/0 = unknown */
@@ -61,6 +91,7 @@ struct agg_key {
 	uint64_t template_id;
 	uint8_t addr[16]; /* zero-padded for AF_INET */
 	uint8_t family;
+	uint8_t command; /* enum agg_cmd */
 	uint16_t db_len;
 	uint16_t user_len;
 	char names[2 * AGG_NAME_MAX]; /* db bytes then user bytes, no NULs */
@@ -80,11 +111,6 @@ static inline const char *agg_key_user(const struct agg_key *k)
 void agg_key_set_names(struct agg_key *k, const char *db, size_t db_len, const char *user,
 		       size_t user_len);
 
-struct agg_err {
-	uint16_t code;
-	uint64_t count; /* 0 = free slot */
-};
-
 /* Hot counters first, the key last: an update touches few cache lines. */
 struct agg_stat {
 	uint64_t count;
@@ -95,11 +121,16 @@ struct agg_stat {
 	uint64_t bytes_out;
 	uint64_t no_index_used;
 	struct hist lat;
-	struct agg_err err[AGG_ERR_CODES];
-	uint64_t err_other; /* errors whose code did not fit in err[] */
+	uint64_t err_count[AGG_ERR_CODES]; /* count of err_code[i], never 0 for i < err_n */
+	uint64_t err_other; /* errors whose code is above every code in err_code[] */
+	uint16_t err_code[AGG_ERR_CODES]; /* ascending */
+	uint8_t err_n;
 	bool is_other;
-	struct agg_key key; /* all zero for the "other" row */
+	struct agg_key key; /* an "other" row: all zero but the command */
 };
+
+/* Counts n (>= 1) errors of code in a row, keeping the smallest codes (AGG_ERR_CODES). */
+void agg_stat_err_add(struct agg_stat *s, uint16_t code, uint64_t n);
 
 struct agg_slow {
 	uint64_t ts_us;
@@ -137,7 +168,8 @@ int agg_add(struct agg *a, const struct agg_input *in);
 int agg_merge(struct agg *dst, const struct agg *src);
 /*
  * Adds one row (from another aggregator or a parsed report) and its template text (may be
- * NULL). A row whose key does not fit goes to "other". Returns 0 or -ENOMEM.
+ * NULL). A row whose key does not fit goes to the "other" row of its command. Returns 0 or
+ * -ENOMEM.
  */
 int agg_merge_stat(struct agg *a, const struct agg_stat *s, const char *tmpl, size_t tmpl_len);
 /* Offers one slow sample (kept if among the max_slow slowest). Returns 0. */
@@ -146,8 +178,11 @@ int agg_merge_slow(struct agg *a, const struct agg_slow *s);
 /* Rows in insertion order, "other" excluded. */
 size_t agg_stat_count(const struct agg *a);
 const struct agg_stat *agg_stat_at(const struct agg *a, size_t i);
-/* The "other" row, or NULL when nothing overflowed. */
-const struct agg_stat *agg_other(const struct agg *a);
+/*
+ * The "other" row of one command: statements of keys beyond max_keys, one row per command
+ * so that even those are never counted with another command. NULL when none overflowed.
+ */
+const struct agg_stat *agg_other(const struct agg *a, enum agg_cmd c);
 /* Slow samples, in no particular order. */
 size_t agg_slow_count(const struct agg *a);
 const struct agg_slow *agg_slow_at(const struct agg *a, size_t i);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* A period's report as JSON (schema version 1, docs/REPORT.md), and reading one back. */
+/* A period's report as JSON (schema version 2, docs/REPORT.md), and reading one back. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
@@ -86,6 +86,7 @@ static void write_templates(struct jbuf *b, const struct agg *a, struct template
 	jbuf_obj_close(b);
 }
 
+/* Codes in ascending order, then "other" (the codes above them), as the row keeps them. */
 static void write_error_codes(struct jbuf *b, const struct agg_stat *s)
 {
 	char code[8];
@@ -93,11 +94,9 @@ static void write_error_codes(struct jbuf *b, const struct agg_stat *s)
 
 	jbuf_key(b, "error_codes");
 	jbuf_obj_open(b);
-	for (i = 0; i < AGG_ERR_CODES; i++) {
-		if (!s->err[i].count)
-			continue;
-		snprintf(code, sizeof(code), "%u", s->err[i].code);
-		key_u64(b, code, s->err[i].count);
+	for (i = 0; i < s->err_n; i++) {
+		snprintf(code, sizeof(code), "%u", s->err_code[i]);
+		key_u64(b, code, s->err_count[i]);
 	}
 	if (s->err_other)
 		key_u64(b, "other", s->err_other);
@@ -114,6 +113,8 @@ static void write_stat(struct jbuf *b, const struct agg_stat *s)
 		jbuf_str(b, "other");
 	else
 		jbuf_hex64(b, s->key.template_id);
+	jbuf_key(b, "command");
+	jbuf_str(b, agg_cmd_name(s->key.command));
 	key_strn(b, "db", agg_key_db(&s->key), s->key.db_len);
 	key_strn(b, "user", agg_key_user(&s->key), s->key.user_len);
 	addr_format(client, sizeof(client), s->key.family, s->key.addr, -1);
@@ -207,8 +208,9 @@ int report_write(struct jbuf *b, const struct report_header *h, const struct rep
 	jbuf_arr_open(b);
 	for (i = 0; i < agg_stat_count(a); i++)
 		write_stat(b, agg_stat_at(a, i));
-	if (agg_other(a))
-		write_stat(b, agg_other(a));
+	for (i = 0; i < AGG_CMD_COUNT; i++)
+		if (agg_other(a, i))
+			write_stat(b, agg_other(a, i));
 	jbuf_arr_close(b);
 	err = write_slow(b, a);
 	jbuf_obj_close(b);
@@ -296,33 +298,43 @@ static int parse_code(const char *s, uint64_t *code)
 	return errno || *end || *code > UINT16_MAX ? -EINVAL : 0;
 }
 
+/*
+ * Reads "error_codes" into a row whose errors is already set. The codes must account for
+ * every error, and "other" may only stand for codes above a full table: anything else would
+ * let a merge count a code both by name and in "other".
+ */
 static int parse_error_codes(struct jread *r, yaml_node_t *obj, struct agg_stat *s)
 {
+	uint64_t code, count, sum = 0, other = 0;
+	bool has_other = false;
 	yaml_node_t *k, *v;
-	uint64_t code, count;
-	unsigned int slot = 0;
 	const char *name;
 	size_t i;
 
 	if (!obj || obj->type != YAML_MAPPING_NODE)
 		return -EINVAL;
 	for (i = 0; i < jread_obj_len(obj); i++) {
-		if (jread_pair(r, obj, i, &k, &v) || jread_u64(v, &count))
+		if (jread_pair(r, obj, i, &k, &v) || jread_u64(v, &count) || !count)
 			return -EINVAL;
 		name = jread_str(k, NULL);
-		if (name && strcmp(name, "other") == 0) {
-			s->err_other += count;
-			continue;
-		}
-		if (!name || parse_code(name, &code))
+		if (!name)
 			return -EINVAL;
-		if (slot < AGG_ERR_CODES) {
-			s->err[slot].code = (uint16_t)code;
-			s->err[slot++].count = count;
+		if (strcmp(name, "other") == 0) {
+			if (has_other)
+				return -EINVAL;
+			has_other = true;
+			other = count;
+		} else if (parse_code(name, &code)) {
+			return -EINVAL;
 		} else {
-			s->err_other += count;
+			agg_stat_err_add(s, (uint16_t)code, count);
 		}
+		if (__builtin_add_overflow(sum, count, &sum))
+			return -EINVAL;
 	}
+	if (sum != s->errors || (has_other && s->err_n < AGG_ERR_CODES))
+		return -EINVAL;
+	s->err_other += other;
 	return 0;
 }
 
@@ -339,8 +351,9 @@ static const struct {
 static int parse_stat(struct agg *a, struct jread *r, yaml_node_t *n, yaml_node_t *templates,
 		      struct hist_pool *pool)
 {
+	const char *id, *text = NULL, *db, *user, *cmd;
+	enum agg_cmd command;
 	struct agg_stat *s;
-	const char *id, *text = NULL, *db, *user;
 	size_t i, len = 0, db_len, user_len;
 	int err = -EINVAL;
 
@@ -354,18 +367,21 @@ static int parse_stat(struct agg *a, struct jread *r, yaml_node_t *n, yaml_node_
 		s->is_other = true;
 	else if (parse_hex64(jread_get(r, n, "template_id"), &s->key.template_id))
 		goto cleanup;
+	cmd = jread_str(jread_get(r, n, "command"), NULL);
 	db = jread_str(jread_get(r, n, "db"), &db_len);
 	user = jread_str(jread_get(r, n, "user"), &user_len);
-	if (!db || !user)
+	if (!cmd || agg_cmd_parse(cmd, &command) || !db || !user)
 		goto cleanup;
+	s->key.command = (uint8_t)command;
 	agg_key_set_names(&s->key, db, db_len, user, user_len);
-	if (parse_addr(jread_get(r, n, "client"), &s->key.family, s->key.addr, NULL) ||
-	    parse_error_codes(r, jread_get(r, n, "error_codes"), s))
+	if (parse_addr(jread_get(r, n, "client"), &s->key.family, s->key.addr, NULL))
 		goto cleanup;
 	for (i = 0; i < sizeof(stat_counters) / sizeof(stat_counters[0]); i++)
 		if (jread_u64(jread_get(r, n, stat_counters[i].name),
 			      (uint64_t *)((char *)s + stat_counters[i].off)))
 			goto cleanup;
+	if (parse_error_codes(r, jread_get(r, n, "error_codes"), s))
+		goto cleanup;
 	err = hist_parse_node(&s->lat, pool, r, jread_get(r, n, "latency_us"));
 	if (err)
 		goto cleanup;

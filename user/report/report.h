@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* A period's report as JSON (schema version 1, docs/REPORT.md), and reading one back. */
+/* A period's report as JSON (schema version 2, docs/REPORT.md), and reading one back. */
 #ifndef MP_REPORT_H
 #define MP_REPORT_H
 
@@ -10,7 +10,7 @@
 #include "lib/jbuf.h"
 #include "report/template_seen.h"
 
-#define REPORT_VERSION 1
+#define REPORT_VERSION 2
 
 /* Capture-side counters of the period, filled by the lead. */
 struct report_capture {

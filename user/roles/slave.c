@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include "lib/log.h"
+#include "mysql/mysql_proto.h"
 #include "roles/slave_int.h"
 
 /* Statement text kept per slow sample. */
@@ -110,11 +111,31 @@ static uint8_t af_of(uint8_t family)
 	return family == 4 ? AF_INET : family == 6 ? AF_INET6 : 0;
 }
 
+/*
+ * The row's command: what the server counts as Com_stmt_execute and Com_stmt_prepare
+ * (a bulk execute runs a prepared statement too) and the text queries, apart from the rest.
+ */
+static enum agg_cmd cmd_class(uint8_t cmd)
+{
+	switch (cmd) {
+	case COM_QUERY:
+		return AGG_CMD_QUERY;
+	case COM_STMT_EXECUTE:
+	case COM_STMT_BULK_EXECUTE:
+		return AGG_CMD_EXECUTE;
+	case COM_STMT_PREPARE:
+		return AGG_CMD_PREPARE;
+	default:
+		return AGG_CMD_OTHER;
+	}
+}
+
 void slave_on_event(void *ctx, int worker, const struct query_event *ev)
 {
 	struct slave *s = ctx;
 	struct agg_input in = {
 		.template_id = ev->template_id,
+		.command = cmd_class(ev->cmd),
 		.template_text = ev->template,
 		.template_len = ev->template_len,
 		.sql = ev->sql,
