@@ -143,13 +143,14 @@ $(BUILD)/bench/%: bench/%.c $(LIBMP) $(SKEL) | $(BUILD)/bench
 	$(call msg,BENCH,$@)
 	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -MF $@.d $< $(LIBMP) $(LDFLAGS) $(LDLIBS) -o $@
 
-# Fuzzers: userspace modules rebuilt with clang's libFuzzer instrumentation.
+# Fuzzers: userspace modules rebuilt with clang's libFuzzer instrumentation. Every object stops
+# at its first sanitizer report (-fno-sanitize-recover) so a report fails the fuzz run.
 FUZZ_OBJS := $(patsubst user/%.c,$(OUTPUT)/fuzz/%.o,$(filter-out %_bpf.c,$(USER_SRCS)))
 $(OUTPUT)/fuzz/%.o: user/%.c
 	$(call msg,CC-FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(filter-out -O2 -g $(SAN_FLAGS),$(CFLAGS)) $(DEPFLAGS) -DMP_NO_BPF -g -O1 \
-		-fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+		-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -c $< -o $@
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) | $(BUILD)/fuzz
 	$(call msg,FUZZ,$@)
