@@ -487,8 +487,18 @@ static void test_config_update(void **unused)
 		config_update(s, "?report_period_ms=500&report_period_ms=600", "more than once"),
 		400);
 	assert_int_equal(config_update(s, "?a%22b=1", "a\\\"b: unknown parameter"), 400);
+	/* An empty fragment is skipped, never the end of the checks after it. */
+	assert_int_equal(
+		config_update(s, "?report_period_ms=500&&report_period_ms=99", "more than once"),
+		400);
+	assert_int_equal(config_update(s, "?&&foo=1&report_period_ms=500", "foo: unknown"), 400);
+	assert_int_equal(config_update(s, "?report_period_ms=500&&&&&&&&&&&&&&&&&&&&x=1",
+				       "x: unknown parameter"),
+			 400);
 	assert_int_equal(app.period_calls, 3);
 	assert_int_equal(app.period_ms, 3600000);
+	assert_int_equal(config_update(s, "?&&report_period_ms=200", NULL), 200);
+	assert_int_equal(app.period_ms, 200);
 
 	assert_int_equal(http_get(server_port(s), "/cluster/join?addr=10.0.0.1:8667",
 				  "Bearer " TOKEN, &body),

@@ -444,25 +444,40 @@ static void server_count_http(struct server *s, int code)
 
 /*
  * Collects the decoded query fragments into args (names and values point into store).
+ * Empty fragments ("a=1&&b=2", a trailing '&') are skipped: lws reports them with length 0,
+ * the same as a fragment that does not exist, so only lws_hdr_copy_fragment() (-1 past the
+ * last one) tells the end; stopping at the first empty one let "?p=1&&p=2" or "?&&foo=1"
+ * slip past the duplicate and unknown-parameter checks. The header's own size (lws's ah
+ * buffer) bounds how many fragments there can be. (lws 4.1 turns a trailing '&' into a
+ * fragment "/", which the route then refuses as an unknown parameter: an error, not a gap.)
  * Returns the count, or -E2BIG when a fragment is too long or there are too many.
  */
 static int http_collect_args(struct lws *wsi, char (*store)[SERVER_URI_MAX], struct http_arg *args)
 {
-	int i;
+	int frag, n = 0;
 
-	for (i = 0; i <= HTTP_API_MAX_ARGS; i++) {
-		int flen = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+	for (frag = 0;; frag++) {
+		int flen = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, frag);
 
-		if (flen <= 0)
-			break;
-		if (i == HTTP_API_MAX_ARGS || flen >= SERVER_URI_MAX)
+		if (flen >= SERVER_URI_MAX)
 			return -E2BIG;
-		if (lws_hdr_copy_fragment(wsi, store[i], SERVER_URI_MAX, WSI_TOKEN_HTTP_URI_ARGS,
-					  i) < 0)
+		if (flen <= 0) {
+			char probe[1];
+
+			if (lws_hdr_copy_fragment(wsi, probe, sizeof(probe), WSI_TOKEN_HTTP_URI_ARGS,
+						  frag) < 0)
+				break; /* past the last fragment */
+			continue;
+		}
+		if (n == HTTP_API_MAX_ARGS)
 			return -E2BIG;
-		http_api_split_arg(store[i], &args[i]);
+		if (lws_hdr_copy_fragment(wsi, store[n], SERVER_URI_MAX, WSI_TOKEN_HTTP_URI_ARGS,
+					  frag) < 0)
+			return -E2BIG;
+		http_api_split_arg(store[n], &args[n]);
+		n++;
 	}
-	return i;
+	return n;
 }
 
 /* Runs the API for one request; fills pss->body and returns the status code. */
