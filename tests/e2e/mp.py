@@ -223,10 +223,11 @@ class MariaDB:
 
 # ---------------------------------------------------------------- the agent
 class Agent:
-    """build/mysqlprobe running in the background; stdout lines collected as they come."""
+    """build/mysqlprobe running in the background; stdout lines collected as they come.
+    wrapper: a command that runs the agent (e.g. setpriv with a capability set)."""
 
-    def __init__(self, args, netns=None, env=None):
-        self.argv = wrap(netns, [BIN] + list(args))
+    def __init__(self, args, netns=None, env=None, wrapper=(), binary=None):
+        self.argv = wrap(netns, list(wrapper) + [binary or BIN] + list(args))
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env, errors='replace')
         self.lines, self.err = [], []
