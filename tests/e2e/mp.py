@@ -368,10 +368,11 @@ class Collector:
 
     Binary frames are snappy raw blocks (python3-snappy), ?format=json gives text frames."""
 
-    def __init__(self, port, json_format=False, host='127.0.0.1'):
+    def __init__(self, port, json_format=False, host='127.0.0.1', token=None):
         import websocket
         url = f'ws://{host}:{port}/collector' + ('?format=json' if json_format else '')
-        self.ws = websocket.create_connection(url, timeout=30)
+        header = [f'Authorization: Bearer {token}'] if token is not None else []
+        self.ws = websocket.create_connection(url, timeout=30, header=header)
         self.json_format = json_format
         self.reports = []   # (arrival monotonic time, report dict)
         self.frames = set()  # opcode names seen

@@ -61,6 +61,17 @@ def select_count(reports):
     return n
 
 
+def check_not_dumpable(name, pid):
+    """A non-dumpable process's /proc files belong to root whatever its uid: the kernel's own
+    sign that it writes no core dump and that processes of its user cannot ptrace it."""
+    with open(f'/proc/{pid}/status') as f:
+        uid = re.search(r'^Uid:\s+(\d+)', f.read(), re.M).group(1)
+    owner = os.stat(f'/proc/{pid}/environ').st_uid
+    mp.check(uid == NOBODY and owner == 0,
+             f'{name}: runs as {NOBODY} and is not dumpable (secrets stay out of core dumps)',
+             f'uid {uid}, /proc/PID/environ owned by {owner}')
+
+
 def capture_case(name, db, ns, binary, caps, mode, want_mode, want_missing=None):
     before = com_select(db)
     agent = mp.Agent(['-i', 'lo', '-p', str(PORT), '--mode', mode, '-o', 'report',
@@ -75,6 +86,8 @@ def capture_case(name, db, ns, binary, caps, mode, want_mode, want_missing=None)
                      err[-600:])
         else:
             mp.check('falling back' not in err, f'{name}: no fallback', err[-600:])
+        if not want_missing and mode == 'tc':
+            check_not_dumpable(name, agent.proc.pid)
         mp.run_py(ns, WORKLOAD, PORT, N)
         server = com_select(db) - before
         mp.wait_until(lambda: select_count(agent.json_lines()) >= server, timeout=20,

@@ -259,6 +259,7 @@ struct wsc {
 	struct buf cur;
 	int nmsgs, binary[WSC_MAX_MSGS];
 	struct buf msgs[WSC_MAX_MSGS];
+	const char *auth; /* Authorization header of the upgrade, or NULL */
 };
 
 static int wsc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -267,6 +268,16 @@ static int wsc_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 	struct wsc *c = user;
 
 	switch (reason) {
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+		if (c && c->auth) {
+			unsigned char **p = in, *end = *p + len;
+
+			if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
+							 (const unsigned char *)c->auth,
+							 (int)strlen(c->auth), p, end))
+				return -1;
+		}
+		break;
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		c->established = 1;
 		break;
@@ -299,12 +310,13 @@ static const struct lws_protocols wsc_protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
-static void wsc_connect(struct wsc *c, int port, const char *path)
+static void wsc_connect_auth(struct wsc *c, int port, const char *path, const char *auth)
 {
 	struct lws_context_creation_info info = {};
 	struct lws_client_connect_info ci = {};
 
 	memset(c, 0, sizeof(*c));
+	c->auth = auth;
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = wsc_protocols;
 	c->ctx = lws_create_context(&info);
@@ -318,6 +330,11 @@ static void wsc_connect(struct wsc *c, int port, const char *path)
 	ci.userdata = c;
 	ci.pwsi = &c->wsi;
 	assert_non_null(lws_client_connect_via_info(&ci));
+}
+
+static void wsc_connect(struct wsc *c, int port, const char *path)
+{
+	wsc_connect_auth(c, port, path, NULL);
 }
 
 /* Services the client until *flag is set; fails the test after WAIT_MS. */
@@ -526,18 +543,58 @@ static void test_token(void **unused)
 		http_get(port, "/config/update?report_period_ms=500", "Basic " TOKEN, NULL), 401);
 	assert_int_equal(http_get(port, "/cluster/leave", NULL, NULL), 401);
 	assert_int_equal(app.period_calls, 0);
-	/* Read-only endpoints stay open. */
+	/* Numbers stay open (probes, Prometheus); what shows SQL or settings does not. */
 	assert_int_equal(http_get(port, "/healthz", NULL, NULL), 200);
 	assert_int_equal(http_get(port, "/metrics", NULL, NULL), 200);
+	assert_int_equal(http_get(port, "/status", NULL, NULL), 401);
+	assert_int_equal(http_get(port, "/status", "Bearer nope", NULL), 401);
+	assert_int_equal(http_get(port, "/status", "Bearer " TOKEN, NULL), 200);
+	assert_int_equal(http_get(port, "/collector", NULL, NULL), 401);
+	assert_int_equal(http_get(port, "/cluster/listnodes", NULL, NULL), 401);
 	assert_int_equal(
 		http_get(port, "/config/update?report_period_ms=500", "Bearer " TOKEN, NULL), 200);
 	assert_int_equal(app.period_calls, 1);
 	server_free(s);
 
-	/* Without a token configured, config is open. */
+	/* Without a token configured, config is open on loopback... */
 	s = start(&app, NULL, 0, 0);
 	assert_int_equal(
 		http_get(server_port(s), "/config/update?report_period_ms=700", NULL, NULL), 200);
+	assert_int_equal(app.period_ms, 700);
+	server_free(s);
+}
+
+/* ...and refused where the port reaches beyond loopback (every address here). */
+static void test_exposed_without_token(void **unused)
+{
+	struct server_config cfg = { .bind = "0.0.0.0", .port = 0 };
+	struct test_app app = {};
+	struct buf body = {};
+	struct server *s;
+	int port;
+
+	s = server_new(&cfg, &app_cb, &app);
+	assert_non_null(s);
+	port = server_port(s);
+	assert_int_equal(http_get(port, "/config/update?report_period_ms=700", NULL, &body), 403);
+	assert_non_null(strstr(body.data, "http.token is not set"));
+	buf_free(&body);
+	assert_int_equal(http_get(port, "/cluster/leave", NULL, NULL), 403);
+	assert_int_equal(app.period_calls, 0);
+	assert_int_equal(http_get(port, "/status", NULL, NULL), 200);
+	assert_int_equal(http_get(port, "/metrics", NULL, &body), 200);
+	assert_non_null(
+		strstr(body.data, "mysqlprobe_server_http_requests_total{code=\"403\"} 2\n"));
+	buf_free(&body);
+	server_free(s);
+
+	/* A token lifts the refusal for whoever has it. */
+	cfg.token = TOKEN;
+	s = server_new(&cfg, &app_cb, &app);
+	assert_non_null(s);
+	assert_int_equal(http_get(server_port(s), "/config/update?report_period_ms=700",
+				  "Bearer " TOKEN, NULL),
+			 200);
 	assert_int_equal(app.period_ms, 700);
 	server_free(s);
 }
@@ -569,7 +626,12 @@ static void test_metrics(void **unused)
 	assert_int_equal(http_get(port, "/nope", NULL, NULL), 404);
 	assert_int_equal(http_get(port, "/cluster/leave", NULL, NULL), 401);
 	assert_int_equal(http_get(port, "/cluster/leave", NULL, NULL), 401);
+	/* With a token, /collector (reports carry SQL) needs it too. */
 	wsc_connect(&c, port, "/collector");
+	wsc_until(&c, &c.closed);
+	assert_false(c.established);
+	wsc_free(&c);
+	wsc_connect_auth(&c, port, "/collector", "Bearer " TOKEN);
 	wsc_until(&c, &c.established);
 	stats_until(s, clients_are, 1);
 
@@ -581,6 +643,7 @@ static void test_metrics(void **unused)
 		strstr(body.data, "mysqlprobe_server_http_requests_total{code=\"401\"} 2\n"));
 	assert_non_null(strstr(body.data, "mysqlprobe_server_clients 1\n"));
 	assert_non_null(strstr(body.data, "mysqlprobe_server_clients_dropped_total 0\n"));
+	assert_non_null(strstr(body.data, "mysqlprobe_server_clients_unauthorized_total 1\n"));
 	snprintf(want, sizeof(want), "mysqlprobe_server_client_queue_depth{client=\"127.0.0.1:");
 	assert_non_null(strstr(body.data, want));
 	buf_free(&body);
@@ -864,6 +927,7 @@ int main(void)
 		cmocka_unit_test(test_healthz_404_405),
 		cmocka_unit_test(test_config_update),
 		cmocka_unit_test(test_token),
+		cmocka_unit_test(test_exposed_without_token),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_metrics_promtool),

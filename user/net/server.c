@@ -35,7 +35,7 @@
 /* Too-large messages are logged at most this often. */
 #define SERVER_LOG_INTERVAL_S 10
 /* HTTP status codes counted by /metrics; anything else is counted under "other". */
-static const int server_http_codes[] = { 200, 400, 401, 404, 405, 409, 426, 500 };
+static const int server_http_codes[] = { 200, 400, 401, 403, 404, 405, 409, 426, 500 };
 #define SERVER_NCODES (sizeof(server_http_codes) / sizeof(server_http_codes[0]))
 
 /* A rendered message; buf has LWS_PRE bytes of headroom lws writes frame headers into. */
@@ -98,7 +98,7 @@ struct server {
 	unsigned long long too_large_unlogged;
 
 	atomic_ullong n_clients, n_clients_total, n_dropped, n_sent, n_bytes, n_too_large,
-		n_render_err, n_published, n_reports_dropped, n_http;
+		n_render_err, n_published, n_reports_dropped, n_http, n_ws_unauthorized;
 	atomic_ullong n_http_code[SERVER_NCODES + 1];
 };
 
@@ -332,13 +332,25 @@ static int ws_format(struct lws *wsi)
 }
 
 /* Upgrade filter: only /collector, only known formats. Nonzero refuses the connection. */
-static int ws_filter(struct lws *wsi)
+/* Reports carry SQL samples: with http.token set, a /collector upgrade needs it too. */
+static int ws_filter(struct server *s, struct lws *wsi)
 {
-	char path[SERVER_URI_MAX];
+	char path[SERVER_URI_MAX], auth[SERVER_AUTH_MAX];
+	int ok;
 
 	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0 ||
 	    strcmp(path, "/collector"))
 		return 1;
+	if (s->cfg.token) {
+		if (lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) <= 0)
+			auth[0] = '\0';
+		ok = http_api_token_ok(auth, s->cfg.token);
+		explicit_bzero(auth, sizeof(auth));
+		if (!ok) {
+			atomic_fetch_add(&s->n_ws_unauthorized, 1);
+			return 1;
+		}
+	}
 	return ws_format(wsi) < 0;
 }
 
@@ -575,7 +587,7 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 		server_drain_pending(s);
 		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return ws_filter(wsi);
+		return ws_filter(s, wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 		return ws_established(s, wsi, pss);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
@@ -640,6 +652,9 @@ static int server_metrics_counters(struct server *s, struct buf *out)
 		{ "reports_published_total", "Reports handed to the server.", &s->n_published },
 		{ "reports_dropped_total", "Reports dropped because the server thread fell behind.",
 		  &s->n_reports_dropped },
+		{ "clients_unauthorized_total",
+		  "Websocket upgrades refused for a missing or wrong bearer token.",
+		  &s->n_ws_unauthorized },
 	};
 	size_t i;
 	int err = 0;
@@ -798,6 +813,21 @@ static int server_listen(struct server *s)
 	return 0;
 }
 
+/* Whether the bind address (or interface) keeps the port on this host; NULL = every address. */
+static bool bind_is_loopback(const char *bind)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (!bind)
+		return false;
+	if (inet_pton(AF_INET, bind, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, bind, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return !strcmp(bind, "lo") || !strcmp(bind, "localhost");
+}
+
 static int server_copy_config(struct server *s, const struct server_config *cfg)
 {
 	const char *bind_addr = cfg->bind;
@@ -821,6 +851,7 @@ static int server_copy_config(struct server *s, const struct server_config *cfg)
 			return ENOMEM;
 	}
 	s->api.token = s->cfg.token;
+	s->api.exposed = !bind_is_loopback(s->cfg.bind);
 	s->api.ctx = s;
 	s->api.set_report_period_ms = s->cb.set_report_period_ms ? server_set_period : NULL;
 	s->api.metrics = server_metrics;
@@ -885,6 +916,11 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
 	}
 	s->thread_started = true;
 	pr_info("server: listening on %s:%d\n", s->cfg.bind ? s->cfg.bind : "*", server_port(s));
+	if (s->api.exposed && !s->cfg.token)
+		pr_warn("server: %s:%d reaches beyond loopback and http.token is not set: reports "
+			"(with SQL samples) are readable from the network, and endpoints that change "
+			"state answer 403\n",
+			s->cfg.bind ? s->cfg.bind : "*", server_port(s));
 	return s;
 cleanup:
 	server_free(s);
