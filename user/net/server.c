@@ -35,7 +35,7 @@
 /* Too-large messages are logged at most this often. */
 #define SERVER_LOG_INTERVAL_S 10
 /* HTTP status codes counted by /metrics; anything else is counted under "other". */
-static const int server_http_codes[] = { 200, 400, 401, 403, 404, 405, 409, 426, 500 };
+static const int server_http_codes[] = { 200, 400, 401, 403, 404, 405, 409, 413, 426, 500 };
 #define SERVER_NCODES (sizeof(server_http_codes) / sizeof(server_http_codes[0]))
 
 /* A rendered message; buf has LWS_PRE bytes of headroom lws writes frame headers into. */
@@ -520,6 +520,43 @@ static int http_dispatch(struct server *s, struct lws *wsi, const char *uri, str
 	return code;
 }
 
+/* Whether the request announces a body (a non-zero Content-Length, or chunked). */
+static bool http_has_body(struct lws *wsi)
+{
+	char v[32];
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+		return true;
+	if (lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+		return false;
+	return strspn(v, "0") != strlen(v);
+}
+
+/*
+ * Every route takes its parameters in the query: a body is a client mistake. Answer 413 at
+ * once and close, rather than serving the request: lws then waits for the body before it
+ * lets us write, so a served request got headers and never its body, and the response
+ * buffer of each such request leaked.
+ */
+static int http_refuse_body(struct server *s, struct lws *wsi)
+{
+	static const char msg[] = "{\"error\":\"request bodies are not accepted\"}\n";
+	unsigned char out[LWS_PRE + 512 + sizeof(msg)], *start = out + LWS_PRE, *p = start;
+	unsigned char *end = out + sizeof(out) - 1;
+
+	server_count_http(s, 413);
+	if (lws_add_http_common_headers(wsi, 413, HTTP_API_JSON, sizeof(msg) - 1, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+					(const unsigned char *)"close", 5, &p, end))
+		return -1;
+	if (lws_finalize_http_header(wsi, &p, end) || end - p < (long)sizeof(msg))
+		return -1;
+	memcpy(p, msg, sizeof(msg) - 1);
+	p += sizeof(msg) - 1;
+	lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL);
+	return -1; /* close: the body that follows is never read */
+}
+
 /* LWS_CALLBACK_HTTP: build the whole response now, send headers, body when writeable. */
 static int http_request(struct server *s, struct lws *wsi, struct server_pss *pss, const char *uri)
 {
@@ -530,6 +567,8 @@ static int http_request(struct server *s, struct lws *wsi, struct server_pss *ps
 
 	buf_reset(&pss->body);
 	pss->off = 0;
+	if (http_has_body(wsi))
+		return http_refuse_body(s, wsi);
 	code = http_dispatch(s, wsi, uri, pss, &type);
 	if (code < 0) {
 		buf_reset(&pss->body);
