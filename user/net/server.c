@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <libwebsockets.h>
@@ -98,7 +99,12 @@ struct server {
 	unsigned long long too_large_unlogged;
 
 	atomic_ullong n_clients, n_clients_total, n_dropped, n_sent, n_bytes, n_too_large,
-		n_render_err, n_published, n_reports_dropped, n_http, n_ws_unauthorized;
+		n_render_err, n_published, n_reports_dropped, n_http, n_ws_unauthorized,
+		n_not_http, n_conn_full;
+	/* Connections lws holds now, and its table size (server_fd_limit()). Server thread. */
+	unsigned long conns, conn_limit;
+	bool conn_full;
+	time_t conn_full_logged;
 	atomic_ullong n_http_code[SERVER_NCODES + 1];
 };
 
@@ -115,6 +121,35 @@ static void server_lws_log(int level, const char *line)
 		pr_info("server: lws: %.*s\n", (int)n, line);
 	else
 		pr_debug("server: lws: %.*s\n", (int)n, line);
+}
+
+/*
+ * lws stops accepting while its connection table is full and resumes as connections close;
+ * past the process's own descriptor limit it instead spins on accept() failing with EMFILE
+ * and logs every failure. So the table must fill before the process runs out: its size is
+ * the descriptor limit less what the rest of the agent opens (BPF maps and links, pcap
+ * handles, files), raised first to the hard limit where that is allowed.
+ */
+#define SERVER_FD_RESERVE 64
+#define SERVER_FD_MAX 65536
+static unsigned server_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 1024 - SERVER_FD_RESERVE;
+	if (rl.rlim_cur < rl.rlim_max && rl.rlim_cur < SERVER_FD_MAX) {
+		rlim_t want = rl.rlim_max < SERVER_FD_MAX ? rl.rlim_max : SERVER_FD_MAX;
+		struct rlimit nl = { .rlim_cur = want, .rlim_max = rl.rlim_max };
+
+		if (!setrlimit(RLIMIT_NOFILE, &nl))
+			rl.rlim_cur = want;
+	}
+	if (rl.rlim_cur > SERVER_FD_MAX)
+		rl.rlim_cur = SERVER_FD_MAX;
+	if (rl.rlim_cur < 2 * SERVER_FD_RESERVE)
+		return (unsigned)rl.rlim_cur / 2;
+	return (unsigned)(rl.rlim_cur - SERVER_FD_RESERVE);
 }
 
 static void server_set_log(void)
@@ -615,6 +650,39 @@ static int http_writeable(struct lws *wsi, struct server_pss *pss)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/*
+ * lws's table includes its own descriptors (listen sockets, the cancel pipe): "full" is a few
+ * short of the limit. Full means new connections wait in the kernel's backlog until some
+ * close; say so once per SERVER_FULL_LOG_S, and count each time it fills.
+ */
+#define SERVER_FULL_SLACK 4
+#define SERVER_FULL_LOG_S 10
+static void conn_opened(struct server *s)
+{
+	time_t now;
+
+	s->conns++;
+	if (s->conn_full || s->conns + SERVER_FULL_SLACK < s->conn_limit)
+		return;
+	s->conn_full = true;
+	atomic_fetch_add(&s->n_conn_full, 1);
+	now = time(NULL);
+	if (now - s->conn_full_logged >= SERVER_FULL_LOG_S) {
+		s->conn_full_logged = now;
+		pr_warn("server: %lu connections open, the most this process's open-file limit "
+			"allows: new ones wait until some close (raise LimitNOFILE / ulimit -n)\n",
+			s->conns);
+	}
+}
+
+static void conn_closed(struct server *s)
+{
+	if (s->conns)
+		s->conns--;
+	if (s->conns + 2 * SERVER_FULL_SLACK < s->conn_limit)
+		s->conn_full = false;
+}
+
 static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 			   size_t len)
 {
@@ -622,6 +690,18 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	struct server_pss *pss = user;
 
 	switch (reason) {
+	case LWS_CALLBACK_WSI_CREATE:
+		conn_opened(s);
+		return 0;
+	case LWS_CALLBACK_RAW_ADOPT:
+	case LWS_CALLBACK_RAW_RX:
+		/*
+		 * lws hands a request it cannot parse as HTTP (CONNECT, say) to the vhost's protocol
+		 * as a raw socket, which then has no deadline at all: nothing here speaks raw.
+		 */
+		if (reason == LWS_CALLBACK_RAW_ADOPT)
+			atomic_fetch_add(&s->n_not_http, 1);
+		return -1;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		server_drain_pending(s);
 		return 0;
@@ -645,6 +725,7 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 			buf_free(&pss->body);
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
+		conn_closed(s);
 		if (pss) {
 			ws_closed(s, pss);
 			buf_free(&pss->body);
@@ -694,6 +775,12 @@ static int server_metrics_counters(struct server *s, struct buf *out)
 		{ "clients_unauthorized_total",
 		  "Websocket upgrades refused for a missing or wrong bearer token.",
 		  &s->n_ws_unauthorized },
+		{ "connections_not_http_total",
+		  "Connections closed at once because they did not speak HTTP (e.g. CONNECT).",
+		  &s->n_not_http },
+		{ "connections_full_total",
+		  "Times the connection table filled (new connections then wait).",
+		  &s->n_conn_full },
 	};
 	size_t i;
 	int err = 0;
@@ -710,12 +797,18 @@ static int server_metrics_clients(struct server *s, struct buf *out)
 
 	err = buf_printf(
 		out,
+		"# HELP mysqlprobe_server_connections TCP connections the server holds now.\n"
+		"# TYPE mysqlprobe_server_connections gauge\n"
+		"mysqlprobe_server_connections %lu\n"
+		"# HELP mysqlprobe_server_connections_limit Connections the server holds at most.\n"
+		"# TYPE mysqlprobe_server_connections_limit gauge\n"
+		"mysqlprobe_server_connections_limit %lu\n"
 		"# HELP mysqlprobe_server_clients Websocket clients connected now.\n"
 		"# TYPE mysqlprobe_server_clients gauge\n"
 		"mysqlprobe_server_clients %llu\n"
 		"# HELP mysqlprobe_server_client_queue_depth Messages queued for a client.\n"
 		"# TYPE mysqlprobe_server_client_queue_depth gauge\n",
-		(unsigned long long)s->n_clients);
+		s->conns, s->conn_limit, (unsigned long long)s->n_clients);
 	for (c = s->clients; !err && c; c = c->next)
 		err = buf_printf(out, "mysqlprobe_server_client_queue_depth{client=\"%s\"} %u\n",
 				  c->peer, c->qlen);
@@ -830,6 +923,8 @@ static int server_listen(struct server *s)
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.user = s;
 	info.max_http_header_data = 4096;
+	s->conn_limit = server_fd_limit();
+	info.fd_limit_per_thread = (unsigned)s->conn_limit;
 	s->lws = lws_create_context(&info);
 	if (!s->lws)
 		return EIO;
