@@ -73,6 +73,11 @@ void source_counters(struct source *s, __u64 out[MP_CNT_MAX])
 	s->ops->counters(s, out);
 }
 
+int source_devices(struct source *s, struct source_dev *out, int max)
+{
+	return s->ops->devices ? s->ops->devices(s, out, max) : -EOPNOTSUPP;
+}
+
 const char *source_name(const struct source *s)
 {
 	return s->ops->name;
