@@ -72,7 +72,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-.PHONY: all tests test unit bench fuzz fuzz-build vmlinux deps clean help check-layers
+.PHONY: all tests test unit bench fuzz fuzz-build vmlinux deps clean help check-layers install
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -86,6 +86,7 @@ help:
 	@echo 'make unit       unit tests only (no root needed); add SANITIZER=address,undefined'
 	@echo 'make bench      run the benchmarks and rewrite BENCHMARKS.md'
 	@echo 'make fuzz       run every libFuzzer target for FUZZ_SECONDS (default 60) each'
+	@echo 'make install    install the binary, /etc/mysqlprobe/mysqlprobe.yaml, the systemd unit and the mysqlprobe user'
 	@echo 'make vmlinux    regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel'\''s BTF'
 	@echo 'make clean      remove .output/ and build/'
 	@echo 'V=1 shows commands; NO_BPF=1 builds the pcap-only agent'
@@ -143,13 +144,14 @@ $(BUILD)/bench/%: bench/%.c $(LIBMP) $(SKEL) | $(BUILD)/bench
 	$(call msg,BENCH,$@)
 	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -MF $@.d $< $(LIBMP) $(LDFLAGS) $(LDLIBS) -o $@
 
-# Fuzzers: userspace modules rebuilt with clang's libFuzzer instrumentation.
+# Fuzzers: userspace modules rebuilt with clang's libFuzzer instrumentation. Every object stops
+# at its first sanitizer report (-fno-sanitize-recover) so a report fails the fuzz run.
 FUZZ_OBJS := $(patsubst user/%.c,$(OUTPUT)/fuzz/%.o,$(filter-out %_bpf.c,$(USER_SRCS)))
 $(OUTPUT)/fuzz/%.o: user/%.c
 	$(call msg,CC-FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(filter-out -O2 -g $(SAN_FLAGS),$(CFLAGS)) $(DEPFLAGS) -DMP_NO_BPF -g -O1 \
-		-fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+		-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -c $< -o $@
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) | $(BUILD)/fuzz
 	$(call msg,FUZZ,$@)
@@ -186,6 +188,27 @@ check-layers:
 
 -include $(wildcard $(OUTPUT)/user/*/*.d $(OUTPUT)/user/*.d $(OUTPUT)/fuzz/*/*.d $(BUILD)/tests/*.d \
 	$(BUILD)/bench/*.d $(BUILD)/fuzz/*.d)
+
+# make install [DESTDIR=...] [PREFIX=/usr/local]: the binary, the config (readable by the
+# service user only: it may hold secrets), the systemd unit, and the service user itself
+# (only when installing into the running system, i.e. without DESTDIR).
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+UNITDIR ?= /etc/systemd/system
+install: $(BUILD)/mysqlprobe
+	$(Q)install -D -m 0755 $(BUILD)/mysqlprobe $(DESTDIR)$(PREFIX)/sbin/mysqlprobe
+	$(Q)install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/mysqlprobe/README.md
+	$(Q)if [ -z "$(DESTDIR)" ] && ! getent passwd mysqlprobe >/dev/null; then \
+		useradd --system --user-group --no-create-home --home-dir /var/lib/mysqlprobe \
+			--shell /usr/sbin/nologin mysqlprobe; fi
+	$(Q)install -d -m 0750 $(DESTDIR)$(SYSCONFDIR)/mysqlprobe
+	$(Q)test -e $(DESTDIR)$(SYSCONFDIR)/mysqlprobe/mysqlprobe.yaml || \
+		install -m 0640 conf/mysqlprobe.yaml $(DESTDIR)$(SYSCONFDIR)/mysqlprobe/mysqlprobe.yaml
+	$(Q)if [ -z "$(DESTDIR)" ]; then chgrp -R mysqlprobe $(SYSCONFDIR)/mysqlprobe; fi
+	$(Q)sed 's|/usr/local/|$(PREFIX)/|g; s|/etc/mysqlprobe/|$(SYSCONFDIR)/mysqlprobe/|g' \
+		conf/mysqlprobe.service > $(BUILD)/mysqlprobe.service
+	$(Q)install -D -m 0644 $(BUILD)/mysqlprobe.service $(DESTDIR)$(UNITDIR)/mysqlprobe.service
+	$(Q)if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 vmlinux:
 	$(Q)mkdir -p vmlinux/$(ARCH)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "cli/cli.h"
@@ -297,6 +298,11 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "template"))
 		return template_cli_main(argc - 1, argv + 1);
+	/* The agent holds secrets (http.token, watcher.password): no core dump may carry them,
+	 * and no process of another user may ptrace it or read its memory. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
+		fprintf(stderr, "mysqlprobe: warning: cannot mark the process non-dumpable: %s\n",
+			strerror(errno));
 	err = cli_parse(argc, argv, &a.cfg, &a.x);
 	if (err < 0)
 		return 2;

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "cli/config.h"
@@ -67,7 +69,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.max_keys, 10000);
 	assert_int_equal(c.max_slow, 100);
 	assert_int_equal(c.template_max_len, 4096);
-	assert_string_equal(c.http_bind, "0.0.0.0");
+	assert_string_equal(c.http_bind, "127.0.0.1"); /* the API stays on this host unless asked */
 	assert_string_equal(c.http_token, "");
 	assert_int_equal(c.output, OUTPUT_REPORT);
 	assert_int_equal(c.log_level, 0);
@@ -383,6 +385,66 @@ static void test_missing_file(void **state)
 	config_free(&c);
 }
 
+/* Writes text to a new 0600 file; returns its path (static buffer per call site). */
+static void write_file(char *path, const char *text, mode_t mode)
+{
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static void test_secret_files(void **state)
+{
+	char tok[] = "/tmp/mp-test-tok-XXXXXX", empty[] = "/tmp/mp-test-empty-XXXXXX";
+	char err[256];
+	struct mp_config c;
+
+	(void)state;
+	write_file(tok, "s3cret-token\nsecond line ignored\n", 0600);
+	write_file(empty, "\nnot-this\n", 0600);
+
+	/* The first line, without its newline, becomes the secret. */
+	assert_int_equal(config_init(&c), 0);
+	assert_int_equal(config_set(&c, "http.token_file", tok, err, sizeof(err)), 0);
+	assert_int_equal(config_read_secret_files(&c, err, sizeof(err)), 0);
+	assert_string_equal(c.http_token, "s3cret-token");
+	config_free(&c);
+
+	/* Both ways at once is ambiguous. */
+	assert_int_equal(config_init(&c), 0);
+	assert_int_equal(config_set(&c, "http.token_file", tok, err, sizeof(err)), 0);
+	assert_int_equal(config_set(&c, "http.token", "other", err, sizeof(err)), 0);
+	assert_int_equal(config_read_secret_files(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "http.token_file: http.token is set too"));
+	config_free(&c);
+
+	/* An empty first line or a missing file: the key, the path and why; never the bytes. */
+	assert_int_equal(config_init(&c), 0);
+	assert_int_equal(config_set(&c, "watcher.password_file", empty, err, sizeof(err)), 0);
+	assert_int_equal(config_read_secret_files(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "watcher.password_file: "));
+	assert_non_null(strstr(err, "the first line is empty"));
+	assert_null(strstr(err, "not-this"));
+	config_free(&c);
+	unlink(empty);
+	assert_int_equal(config_init(&c), 0);
+	assert_int_equal(config_set(&c, "watcher.password_file", empty, err, sizeof(err)), 0);
+	assert_int_equal(config_read_secret_files(&c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "No such file or directory"));
+	config_free(&c);
+
+	/* No *_file key: nothing changes. */
+	assert_int_equal(config_init(&c), 0);
+	assert_int_equal(config_set(&c, "http.token", "flag-token", err, sizeof(err)), 0);
+	assert_int_equal(config_read_secret_files(&c, err, sizeof(err)), 0);
+	assert_string_equal(c.http_token, "flag-token");
+	config_free(&c);
+	unlink(tok);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -394,6 +456,7 @@ int main(void)
 		cmocka_unit_test(test_good_forms),
 		cmocka_unit_test(test_config_set),
 		cmocka_unit_test(test_secrets_redacted),
+		cmocka_unit_test(test_secret_files),
 		cmocka_unit_test(test_yaml_dump_round_trip),
 		cmocka_unit_test(test_missing_file),
 	};

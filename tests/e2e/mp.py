@@ -223,10 +223,11 @@ class MariaDB:
 
 # ---------------------------------------------------------------- the agent
 class Agent:
-    """build/mysqlprobe running in the background; stdout lines collected as they come."""
+    """build/mysqlprobe running in the background; stdout lines collected as they come.
+    wrapper: a command that runs the agent (e.g. setpriv with a capability set)."""
 
-    def __init__(self, args, netns=None, env=None):
-        self.argv = wrap(netns, [BIN] + list(args))
+    def __init__(self, args, netns=None, env=None, wrapper=(), binary=None):
+        self.argv = wrap(netns, list(wrapper) + [binary or BIN] + list(args))
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env, errors='replace')
         self.lines, self.err = [], []
@@ -367,10 +368,11 @@ class Collector:
 
     Binary frames are snappy raw blocks (python3-snappy), ?format=json gives text frames."""
 
-    def __init__(self, port, json_format=False, host='127.0.0.1'):
+    def __init__(self, port, json_format=False, host='127.0.0.1', token=None):
         import websocket
         url = f'ws://{host}:{port}/collector' + ('?format=json' if json_format else '')
-        self.ws = websocket.create_connection(url, timeout=30)
+        header = [f'Authorization: Bearer {token}'] if token is not None else []
+        self.ws = websocket.create_connection(url, timeout=30, header=header)
         self.json_format = json_format
         self.reports = []   # (arrival monotonic time, report dict)
         self.frames = set()  # opcode names seen

@@ -66,6 +66,8 @@ def check_http_api():
     mp.check(st == 409 and 'cluster' in body, '/cluster/listnodes: 409 not in a cluster',
              f'{st} {body}')
     st, body = mp.http_get(f'{base}/status')
+    mp.check(st == 401, '/status without the token: 401 (it shows settings)', f'{st} {body}')
+    st, body = mp.http_get(f'{base}/status', token=TOKEN)
     status = json.loads(body) if st == 200 else {}
     mp.check(st == 200 and status.get('role') == 'slave' and status.get('mode') == 'tc' and
              status.get('report_period_ms') == PERIOD_MS and 'counters' in status,
@@ -83,6 +85,23 @@ def check_http_api():
         mp.check(r.returncode == 0, 'promtool check metrics passes', r.stdout + r.stderr)
     else:
         mp.skip('promtool check metrics passes', 'promtool not installed (Debian prometheus)')
+
+
+def check_secret_flag(agent):
+    """A token given as a flag: a warning, gone from the process list, /collector guarded."""
+    import websocket
+    with open(f'/proc/{agent.proc.pid}/cmdline', 'rb') as f:
+        cmdline = f.read().decode(errors='replace')
+    mp.check(TOKEN not in cmdline and '--http.token' in cmdline,
+             'a --http.token flag is overwritten in the process list', cmdline.replace('\0', ' '))
+    mp.check(any('shows in the process list' in l and 'http.token_file' in l for l in agent.err),
+             'and the agent warns about it, pointing to http.token_file', str(agent.err[:5]))
+    try:
+        websocket.create_connection(f'ws://127.0.0.1:{HTTP}/collector', timeout=10).close()
+        refused = False
+    except Exception:
+        refused = True
+    mp.check(refused, '/collector without the token is refused (reports carry SQL)')
 
 
 def check_period_change(col):
@@ -119,10 +138,11 @@ def main():
                               str(PERIOD_MS), '--serverport', str(HTTP), '--http.token', TOKEN,
                               '--slowthresholdms', '50'])
             agent.wait_ready()
-            early = mp.Collector(HTTP)
+            check_secret_flag(agent)
+            early = mp.Collector(HTTP, token=TOKEN)
             sent = traffic('a', 50)
             early.wait(2)
-            late = mp.Collector(HTTP, json_format=True)
+            late = mp.Collector(HTTP, json_format=True, token=TOKEN)
             sent += traffic('b', 50)
             db.sql('SELECT SLEEP(0.1)')
             sent += 1
@@ -132,7 +152,8 @@ def main():
             # The final period: a long one, statements in it, then SIGTERM.
             mp.http_get(f'http://127.0.0.1:{HTTP}/config/update?report_period_ms=3600000',
                         token=TOKEN)
-            mp.poll(lambda: json.loads(mp.http_get(f'http://127.0.0.1:{HTTP}/status')[1])
+            mp.poll(lambda: json.loads(mp.http_get(f'http://127.0.0.1:{HTTP}/status',
+                                                   token=TOKEN)[1])
                     ['report_period_ms'] == 3600000, what='the long period started')
             sent += traffic('c', 25)
             mp.poll(lambda: sum('no_such_c' in l for l in agent.lines) >= 25,

@@ -259,6 +259,7 @@ struct wsc {
 	struct buf cur;
 	int nmsgs, binary[WSC_MAX_MSGS];
 	struct buf msgs[WSC_MAX_MSGS];
+	const char *auth; /* Authorization header of the upgrade, or NULL */
 };
 
 static int wsc_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -267,6 +268,16 @@ static int wsc_callback(struct lws *wsi, enum lws_callback_reasons reason, void 
 	struct wsc *c = user;
 
 	switch (reason) {
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+		if (c && c->auth) {
+			unsigned char **p = in, *end = *p + len;
+
+			if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
+							 (const unsigned char *)c->auth,
+							 (int)strlen(c->auth), p, end))
+				return -1;
+		}
+		break;
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
 		c->established = 1;
 		break;
@@ -299,12 +310,13 @@ static const struct lws_protocols wsc_protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
-static void wsc_connect(struct wsc *c, int port, const char *path)
+static void wsc_connect_auth(struct wsc *c, int port, const char *path, const char *auth)
 {
 	struct lws_context_creation_info info = {};
 	struct lws_client_connect_info ci = {};
 
 	memset(c, 0, sizeof(*c));
+	c->auth = auth;
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = wsc_protocols;
 	c->ctx = lws_create_context(&info);
@@ -318,6 +330,11 @@ static void wsc_connect(struct wsc *c, int port, const char *path)
 	ci.userdata = c;
 	ci.pwsi = &c->wsi;
 	assert_non_null(lws_client_connect_via_info(&ci));
+}
+
+static void wsc_connect(struct wsc *c, int port, const char *path)
+{
+	wsc_connect_auth(c, port, path, NULL);
 }
 
 /* Services the client until *flag is set; fails the test after WAIT_MS. */
@@ -487,8 +504,18 @@ static void test_config_update(void **unused)
 		config_update(s, "?report_period_ms=500&report_period_ms=600", "more than once"),
 		400);
 	assert_int_equal(config_update(s, "?a%22b=1", "a\\\"b: unknown parameter"), 400);
+	/* An empty fragment is skipped, never the end of the checks after it. */
+	assert_int_equal(
+		config_update(s, "?report_period_ms=500&&report_period_ms=99", "more than once"),
+		400);
+	assert_int_equal(config_update(s, "?&&foo=1&report_period_ms=500", "foo: unknown"), 400);
+	assert_int_equal(config_update(s, "?report_period_ms=500&&&&&&&&&&&&&&&&&&&&x=1",
+				       "x: unknown parameter"),
+			 400);
 	assert_int_equal(app.period_calls, 3);
 	assert_int_equal(app.period_ms, 3600000);
+	assert_int_equal(config_update(s, "?&&report_period_ms=200", NULL), 200);
+	assert_int_equal(app.period_ms, 200);
 
 	assert_int_equal(http_get(server_port(s), "/cluster/join?addr=10.0.0.1:8667",
 				  "Bearer " TOKEN, &body),
@@ -516,18 +543,58 @@ static void test_token(void **unused)
 		http_get(port, "/config/update?report_period_ms=500", "Basic " TOKEN, NULL), 401);
 	assert_int_equal(http_get(port, "/cluster/leave", NULL, NULL), 401);
 	assert_int_equal(app.period_calls, 0);
-	/* Read-only endpoints stay open. */
+	/* Numbers stay open (probes, Prometheus); what shows SQL or settings does not. */
 	assert_int_equal(http_get(port, "/healthz", NULL, NULL), 200);
 	assert_int_equal(http_get(port, "/metrics", NULL, NULL), 200);
+	assert_int_equal(http_get(port, "/status", NULL, NULL), 401);
+	assert_int_equal(http_get(port, "/status", "Bearer nope", NULL), 401);
+	assert_int_equal(http_get(port, "/status", "Bearer " TOKEN, NULL), 200);
+	assert_int_equal(http_get(port, "/collector", NULL, NULL), 401);
+	assert_int_equal(http_get(port, "/cluster/listnodes", NULL, NULL), 401);
 	assert_int_equal(
 		http_get(port, "/config/update?report_period_ms=500", "Bearer " TOKEN, NULL), 200);
 	assert_int_equal(app.period_calls, 1);
 	server_free(s);
 
-	/* Without a token configured, config is open. */
+	/* Without a token configured, config is open on loopback... */
 	s = start(&app, NULL, 0, 0);
 	assert_int_equal(
 		http_get(server_port(s), "/config/update?report_period_ms=700", NULL, NULL), 200);
+	assert_int_equal(app.period_ms, 700);
+	server_free(s);
+}
+
+/* ...and refused where the port reaches beyond loopback (every address here). */
+static void test_exposed_without_token(void **unused)
+{
+	struct server_config cfg = { .bind = "0.0.0.0", .port = 0 };
+	struct test_app app = {};
+	struct buf body = {};
+	struct server *s;
+	int port;
+
+	s = server_new(&cfg, &app_cb, &app);
+	assert_non_null(s);
+	port = server_port(s);
+	assert_int_equal(http_get(port, "/config/update?report_period_ms=700", NULL, &body), 403);
+	assert_non_null(strstr(body.data, "http.token is not set"));
+	buf_free(&body);
+	assert_int_equal(http_get(port, "/cluster/leave", NULL, NULL), 403);
+	assert_int_equal(app.period_calls, 0);
+	assert_int_equal(http_get(port, "/status", NULL, NULL), 200);
+	assert_int_equal(http_get(port, "/metrics", NULL, &body), 200);
+	assert_non_null(
+		strstr(body.data, "mysqlprobe_server_http_requests_total{code=\"403\"} 2\n"));
+	buf_free(&body);
+	server_free(s);
+
+	/* A token lifts the refusal for whoever has it. */
+	cfg.token = TOKEN;
+	s = server_new(&cfg, &app_cb, &app);
+	assert_non_null(s);
+	assert_int_equal(http_get(server_port(s), "/config/update?report_period_ms=700",
+				  "Bearer " TOKEN, NULL),
+			 200);
 	assert_int_equal(app.period_ms, 700);
 	server_free(s);
 }
@@ -559,7 +626,12 @@ static void test_metrics(void **unused)
 	assert_int_equal(http_get(port, "/nope", NULL, NULL), 404);
 	assert_int_equal(http_get(port, "/cluster/leave", NULL, NULL), 401);
 	assert_int_equal(http_get(port, "/cluster/leave", NULL, NULL), 401);
+	/* With a token, /collector (reports carry SQL) needs it too. */
 	wsc_connect(&c, port, "/collector");
+	wsc_until(&c, &c.closed);
+	assert_false(c.established);
+	wsc_free(&c);
+	wsc_connect_auth(&c, port, "/collector", "Bearer " TOKEN);
 	wsc_until(&c, &c.established);
 	stats_until(s, clients_are, 1);
 
@@ -571,6 +643,7 @@ static void test_metrics(void **unused)
 		strstr(body.data, "mysqlprobe_server_http_requests_total{code=\"401\"} 2\n"));
 	assert_non_null(strstr(body.data, "mysqlprobe_server_clients 1\n"));
 	assert_non_null(strstr(body.data, "mysqlprobe_server_clients_dropped_total 0\n"));
+	assert_non_null(strstr(body.data, "mysqlprobe_server_clients_unauthorized_total 1\n"));
 	snprintf(want, sizeof(want), "mysqlprobe_server_client_queue_depth{client=\"127.0.0.1:");
 	assert_non_null(strstr(body.data, want));
 	buf_free(&body);
@@ -640,6 +713,68 @@ static void test_keepalive_big_body(void **unused)
 	assert_non_null(second);
 	assert_int_equal(strcmp(raw.data + raw.len - 4, "\r\nok"), 0);
 	buf_free(&raw);
+	server_free(s);
+}
+
+/* Writes req on a new connection and reads until the server closes (fails after WAIT_MS). */
+static void raw_exchange(int port, const char *req, size_t len, struct buf *raw)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct timeval tv = { .tv_sec = WAIT_MS / 1000 };
+	long long deadline = now_ms() + WAIT_MS;
+	char buf[16384];
+	int fd, n;
+
+	memset(raw, 0, sizeof(*raw));
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(write(fd, req, len), (ssize_t)len);
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		assert_true(now_ms() < deadline);
+		assert_int_equal(buf_append(raw, buf, n), 0);
+	}
+	assert_int_equal(n, 0); /* closed by the server, not timed out */
+	close(fd);
+	assert_non_null(raw->data);
+}
+
+/*
+ * A GET with a body (every route takes its parameters in the query): 413 with a reason, the
+ * connection closed, nothing leaked (the ASan build's LeakSanitizer checks at exit) — before,
+ * such a request got headers and never a body, and leaked its response buffer.
+ */
+static void test_request_body(void **unused)
+{
+	static const char *const reqs[] = {
+		"GET /status HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nZ",
+		"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\nabc",
+		"GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nZ\r\n",
+	};
+	static const char zero[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+				   "Connection: close\r\n\r\n";
+	struct test_app app = {};
+	struct server *s = start(&app, NULL, 0, 0);
+	struct buf raw, body = {};
+	int i;
+
+	for (i = 0; i < 300; i++) {
+		raw_exchange(server_port(s), reqs[i % 3], strlen(reqs[i % 3]), &raw);
+		if (strncmp(raw.data, "HTTP/1.1 413", 12) ||
+		    !strstr(raw.data, "{\"error\":\"request bodies are not accepted\"}\n"))
+			fail_msg("request %d: %s", i % 3, raw.data);
+		buf_free(&raw);
+	}
+	/* An empty body is no body. */
+	raw_exchange(server_port(s), zero, sizeof(zero) - 1, &raw);
+	assert_int_equal(strncmp(raw.data, "HTTP/1.1 200", 12), 0);
+	buf_free(&raw);
+	assert_int_equal(http_get(server_port(s), "/metrics", NULL, &body), 200);
+	assert_non_null(
+		strstr(body.data, "mysqlprobe_server_http_requests_total{code=\"413\"} 300\n"));
+	buf_free(&body);
 	server_free(s);
 }
 
@@ -854,10 +989,12 @@ int main(void)
 		cmocka_unit_test(test_healthz_404_405),
 		cmocka_unit_test(test_config_update),
 		cmocka_unit_test(test_token),
+		cmocka_unit_test(test_exposed_without_token),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_metrics_promtool),
 		cmocka_unit_test(test_keepalive_big_body),
+		cmocka_unit_test(test_request_body),
 		cmocka_unit_test(test_ws_snappy_and_json),
 		cmocka_unit_test(test_ws_refused),
 		cmocka_unit_test(test_too_large),

@@ -384,6 +384,37 @@ static void test_templates(void **state)
 	assert_int_equal(errno, EINVAL);
 }
 
+/*
+ * An empty statement (COM_QUERY "", server error 1065) has an empty template: its row and its
+ * text must be kept without touching a NULL text buffer (undefined behaviour the sanitizer build
+ * aborted on at the next period close).
+ */
+static void test_empty_template(void **state)
+{
+	struct agg_input in = input(7, "db", "u", "10.0.0.1", 1);
+	struct agg *a = new_agg(&default_cfg), *m = new_agg(&default_cfg);
+	const char *text;
+	uint64_t id;
+	size_t len;
+
+	(void)state;
+	in.template_text = "";
+	in.template_len = 0;
+	in.sql = "";
+	in.sql_len = 0;
+	assert_int_equal(agg_add(a, &in), 0);
+	assert_int_equal(agg_template_count(a), 1);
+	assert_int_equal(agg_template_at(a, 0, &id, &text, &len), 0);
+	assert_int_equal(id, 7);
+	assert_int_equal(len, 0);
+	assert_non_null(agg_template(a, 7, &len));
+	assert_int_equal(len, 0);
+	assert_int_equal(agg_merge(m, a), 0);
+	assert_int_equal(agg_template_count(m), 1);
+	agg_free(a);
+	agg_free(m);
+}
+
 static void test_long_names_cut(void **state)
 {
 	struct agg *a = new_agg(&default_cfg);
@@ -706,6 +737,7 @@ int main(void)
 		cmocka_unit_test(test_slow_samples),
 		cmocka_unit_test(test_no_slow_kept),
 		cmocka_unit_test(test_templates),
+		cmocka_unit_test(test_empty_template),
 		cmocka_unit_test(test_long_names_cut),
 		cmocka_unit_test(test_merge_equals_single),
 		cmocka_unit_test(test_error_codes_merge_sets),

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lib/log.h"
+#include "capture/privs.h"
 #include "capture/source.h"
 
 int source_mode_parse(const char *s, enum source_mode *mode)
@@ -22,6 +23,10 @@ int source_mode_parse(const char *s, enum source_mode *mode)
 static struct source *open_live(const struct source_config *cfg)
 {
 	struct source *s;
+#ifndef MP_NO_BPF
+	char caps[64];
+	int err;
+#endif
 
 	if (cfg->mode == SRC_PCAP)
 		return source_pcap_open(cfg);
@@ -33,8 +38,14 @@ static struct source *open_live(const struct source_config *cfg)
 		return s;
 	/* Only the reasons a privilege or kernel fixes are worth a fallback;
 	 * a bad device name fails the same way under pcap and says so there. */
-	pr_warn("mysqlprobe: %s capture unavailable (%s); falling back to pcap\n",
-		cfg->mode == SRC_XDP ? "xdp" : "tc", strerror(errno));
+	err = errno;
+	if (err == EPERM &&
+	    privs_missing(cfg->mode == SRC_XDP ? PRIVS_BPF_XDP : PRIVS_BPF_TC, caps, sizeof(caps)) > 0)
+		pr_warn("mysqlprobe: %s capture unavailable (%s: missing %s); falling back to pcap\n",
+			cfg->mode == SRC_XDP ? "xdp" : "tc", strerror(err), caps);
+	else
+		pr_warn("mysqlprobe: %s capture unavailable (%s); falling back to pcap\n",
+			cfg->mode == SRC_XDP ? "xdp" : "tc", strerror(err));
 #endif
 	s = source_pcap_open(cfg);
 	return s;
@@ -60,6 +71,11 @@ void source_counters(struct source *s, __u64 out[MP_CNT_MAX])
 {
 	memset(out, 0, sizeof(__u64) * MP_CNT_MAX);
 	s->ops->counters(s, out);
+}
+
+int source_devices(struct source *s, struct source_dev *out, int max)
+{
+	return s->ops->devices ? s->ops->devices(s, out, max) : -EOPNOTSUPP;
 }
 
 const char *source_name(const struct source *s)

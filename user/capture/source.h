@@ -27,11 +27,18 @@ struct source_config {
 
 struct source;
 
-/* Per-mode operations; every source implements them. */
+/* One capture device and whether the source captures on it right now. */
+struct source_dev {
+	char name[16]; /* IF_NAMESIZE */
+	int attached;
+};
+
+/* Per-mode operations; every source implements them (devices: live BPF sources only). */
 struct source_ops {
 	const char *name;
 	int (*poll)(struct source *s, int timeout_ms);
 	void (*counters)(struct source *s, __u64 out[MP_CNT_MAX]);
+	int (*devices)(struct source *s, struct source_dev *out, int max);
 	void (*free)(struct source *s);
 };
 
@@ -62,6 +69,14 @@ int source_poll(struct source *s, int timeout_ms);
 
 /* Cumulative counters since open (enum mp_counter order). */
 void source_counters(struct source *s, __u64 out[MP_CNT_MAX]);
+
+/*
+ * Fills out with up to max devices and whether each is attached now (a device that was
+ * deleted is not, until one of its name is back and re-attached). Returns the count, or
+ * -EOPNOTSUPP for sources that do not follow devices (pcap, file). Call from the polling
+ * thread.
+ */
+int source_devices(struct source *s, struct source_dev *out, int max);
 
 /* "tc", "xdp", "pcap" or "file": what actually runs after any fallback. */
 const char *source_name(const struct source *s);

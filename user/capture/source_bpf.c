@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,7 +29,8 @@
 
 struct bpf_dev {
 	char name[IF_NAMESIZE];
-	int ifindex;
+	int ifindex;			/* 0 while the device is gone */
+	int attached;			/* our programs are on it now */
 	int loopback;
 	int tc_ingress, tc_egress, xdp; /* what we attached */
 	int qdisc_owned;		/* we created (or adopted) the clsact qdisc */
@@ -45,6 +48,9 @@ struct source_bpf {
 	__u64 short_records;
 	int ncpus;
 	__u64 *percpu;
+	int native;		/* xdp in driver mode */
+	int nl_fd;		/* rtnetlink link events: a device went or came */
+	__u64 next_check_ns;	/* devices are re-checked at least this often anyway */
 };
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -275,11 +281,101 @@ static int on_record(void *ctx, void *data, size_t size)
 	return s->base.sink.fn(s->base.sink.ctx, &h, (const __u8 *)data + sizeof(h));
 }
 
+/*
+ * Devices come and go (a bond rebuilt, a veth recreated, a driver reloaded): the kernel
+ * removes our programs with the device, and a new device of the same name starts bare. A
+ * link event (rtnetlink) or, as a safety net, a second without one makes us compare each
+ * device's current ifindex with the one we attached to; the event only wakes us, so no
+ * netlink message needs parsing. A device that is gone is said once and reported by
+ * source_devices(); when one of that name is back, we attach to it again.
+ */
+#define DEV_CHECK_NS 1000000000ull
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+}
+
+static int link_events(struct source_bpf *s)
+{
+	char buf[8192];
+	int any = 0;
+	ssize_t n;
+
+	if (s->nl_fd < 0)
+		return 0;
+	while ((n = recv(s->nl_fd, buf, sizeof(buf), MSG_DONTWAIT)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOBUFS) /* events were lost: re-check everything */
+				any = 1;
+			break;
+		}
+		any = 1;
+	}
+	return any;
+}
+
+static void dev_follow(struct source_bpf *s, struct bpf_dev *d)
+{
+	int idx = (int)if_nametoindex(d->name);
+	int err;
+
+	if (d->attached && idx == d->ifindex)
+		return;
+	if (d->attached) {
+		/* The device we attached to is gone, and our programs with it. */
+		pr_warn("bpf: device %s is gone: not capturing on it until it is back\n", d->name);
+		d->attached = d->xdp = d->tc_ingress = d->tc_egress = d->qdisc_owned = 0;
+		d->ifindex = 0;
+	}
+	if (!idx)
+		return;
+	d->ifindex = idx;
+	err = dev_attach(s, d, s->native);
+	if (err) {
+		dev_detach(s, d);
+		d->ifindex = 0; /* try again at the next check */
+		pr_debug("bpf: cannot attach to %s yet: %s\n", d->name, strerror(-err));
+		return;
+	}
+	d->attached = 1;
+	pr_warn("bpf: device %s is back (ifindex %d): capturing on it again\n", d->name, idx);
+}
+
+static void devs_follow(struct source_bpf *s)
+{
+	__u64 now = mono_ns();
+
+	if (!link_events(s) && now < s->next_check_ns)
+		return;
+	s->next_check_ns = now + DEV_CHECK_NS;
+	for (int i = 0; i < s->ndevs; i++)
+		dev_follow(s, &s->devs[i]);
+}
+
+static int bpf_devices(struct source *base, struct source_dev *out, int max)
+{
+	struct source_bpf *s = (struct source_bpf *)base;
+	int i;
+
+	for (i = 0; i < s->ndevs && i < max; i++) {
+		snprintf(out[i].name, sizeof(out[i].name), "%s", s->devs[i].name);
+		out[i].attached = s->devs[i].attached;
+	}
+	return i;
+}
+
 static int bpf_poll(struct source *base, int timeout_ms)
 {
 	struct source_bpf *s = (struct source_bpf *)base;
 	int n;
 
+	devs_follow(s);
 	n = ring_buffer__poll(s->rb, timeout_ms);
 	if (n == -EINTR)
 		return 0;
@@ -308,7 +404,10 @@ static void bpf_free(struct source *base)
 	struct source_bpf *s = (struct source_bpf *)base;
 
 	for (int i = 0; i < s->ndevs; i++)
-		dev_detach(s, &s->devs[i]);
+		if (s->devs[i].attached || s->devs[i].ifindex)
+			dev_detach(s, &s->devs[i]);
+	if (s->nl_fd >= 0)
+		close(s->nl_fd);
 	ring_buffer__free(s->rb);
 	capture_bpf__destroy(s->skel);
 	free(s->percpu);
@@ -319,6 +418,7 @@ static const struct source_ops tc_ops = {
 	.name = "tc",
 	.poll = bpf_poll,
 	.counters = bpf_counters,
+	.devices = bpf_devices,
 	.free = bpf_free,
 };
 
@@ -326,6 +426,7 @@ static const struct source_ops xdp_ops = {
 	.name = "xdp",
 	.poll = bpf_poll,
 	.counters = bpf_counters,
+	.devices = bpf_devices,
 	.free = bpf_free,
 };
 
@@ -380,8 +481,25 @@ static int devs_attach(struct source_bpf *s, const struct source_config *cfg)
 			pr_info("bpf: failed to attach to %s: %s\n", d->name, strerror(-err));
 			return err;
 		}
+		d->attached = 1;
 	}
 	return 0;
+}
+
+/* A socket that becomes readable when any link changes; -1 (and a check every second) if not. */
+static int link_events_open(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		pr_info("bpf: no link events (%s): devices are re-checked every second\n",
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 struct source *source_bpf_open(const struct source_config *cfg)
@@ -394,6 +512,8 @@ struct source *source_bpf_open(const struct source_config *cfg)
 	if (!s)
 		return NULL;
 	s->mode = cfg->mode;
+	s->native = cfg->xdp_native;
+	s->nl_fd = -1;
 	s->base.ops = cfg->mode == SRC_XDP ? &xdp_ops : &tc_ops;
 	s->mono_to_real = mono_to_real_offset();
 	s->ncpus = libbpf_num_possible_cpus();
@@ -409,6 +529,9 @@ struct source *source_bpf_open(const struct source_config *cfg)
 	err = bpf_load(s, cfg);
 	if (err)
 		goto cleanup;
+	/* Before attaching: an event between the two is then seen, not lost. */
+	s->nl_fd = link_events_open();
+	s->next_check_ns = mono_ns() + DEV_CHECK_NS;
 	err = devs_attach(s, cfg);
 	if (err)
 		goto cleanup;

@@ -9,6 +9,7 @@
 #include <pcap/pcap.h>
 
 #include "lib/log.h"
+#include "capture/privs.h"
 #include "capture/source.h"
 
 /* Headers in front of the payload at most: SLL2 + IPv6 + extension headers + TCP options. */
@@ -179,7 +180,13 @@ static int open_dev(struct source_pcap *s, const char *name, const struct source
 	pcap_set_tstamp_precision(d->p, PCAP_TSTAMP_PRECISION_NANO);
 	err = pcap_activate(d->p);
 	if (err < 0) {
-		pr_warn("pcap: failed to activate %s: %s\n", name, pcap_geterr(d->p));
+		char caps[32];
+
+		if (err == PCAP_ERROR_PERM_DENIED && privs_missing(PRIVS_PCAP, caps, sizeof(caps)) > 0)
+			pr_warn("pcap: failed to activate %s: %s (missing %s)\n", name,
+				pcap_geterr(d->p), caps);
+		else
+			pr_warn("pcap: failed to activate %s: %s\n", name, pcap_geterr(d->p));
 		return err == PCAP_ERROR_PERM_DENIED ? -EPERM : -ENODEV;
 	}
 	d->linktype = pcap_datalink(d->p);

@@ -123,7 +123,24 @@ static void find_config_file(int argc, char **argv, const struct option *lo, str
 	opterr = 1;
 }
 
-static int set_flag(struct mp_config *cfg, const char *key, const char *value)
+/*
+ * A secret given as a flag is in the process list for anyone to read: say so, and overwrite
+ * our copy of argv so /proc/PID/cmdline stops showing it once the agent has started.
+ */
+static void hide_secret_flag(const char *key, char *value)
+{
+	const struct config_option *o = config_find(key);
+
+	if (!o || !(o->flags & CONFIG_SECRET) || !value || !*value)
+		return;
+	fprintf(stderr,
+		"mysqlprobe: warning: --%s on the command line shows in the process list until "
+		"start-up; put it in %s_file or the config file instead\n",
+		key, key);
+	memset(value, 'x', strlen(value));
+}
+
+static int set_flag(struct mp_config *cfg, const char *key, char *value)
 {
 	char err[256];
 	int rc = config_set(cfg, key, value, err, sizeof(err));
@@ -132,6 +149,7 @@ static int set_flag(struct mp_config *cfg, const char *key, const char *value)
 		fprintf(stderr, "mysqlprobe: --%s\n", err);
 	else if (rc)
 		fprintf(stderr, "mysqlprobe: --%s: %s\n", key, strerror(-rc));
+	hide_secret_flag(key, value);
 	return rc;
 }
 
@@ -203,6 +221,11 @@ int cli_parse(int argc, char **argv, struct mp_config *cfg, struct cli_extra *x)
 		}
 	}
 	rc = apply_flags(argc, argv, lo, cfg, x);
+	if (!rc) {
+		rc = config_read_secret_files(cfg, err, sizeof(err));
+		if (rc == -EINVAL)
+			fprintf(stderr, "mysqlprobe: %s\n", err);
+	}
 	if (!rc)
 		cfg->log_level += x->verbose;
 cleanup:

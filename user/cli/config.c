@@ -6,8 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
+#include "lib/log.h"
 #include "cli/config.h"
 
 static const char *const probe_modes[] = { "tc", "xdp", "pcap", NULL };
@@ -55,6 +59,8 @@ const struct config_option config_options[] = {
 	ROW("watcher.uname", STRING, watcher_uname, "", 0, 0, 0, "user of the watcher account (cluster; not used yet)"),
 	ROW("watcher.password", STRING, watcher_password, "", 0, 0, CONFIG_SECRET,
 	    "password of the watcher account (secret) (cluster; not used yet)"),
+	ROW("watcher.password_file", STRING, watcher_password_file, "", 0, 0, 0,
+	    "read watcher.password from the first line of this file"),
 	ROW("websocket.maxmessagesize", UINT, websocket_maxmessagesize, "16777216", 1024,
 	    1073741824, 0, "largest websocket message accepted or sent (bytes)"),
 	ROW("websocket.queue", INT, websocket_queue, "8", 1, 1024, 0,
@@ -67,9 +73,12 @@ const struct config_option config_options[] = {
 	    "slow samples per period (the slowest are kept)"),
 	ROW("template_max_len", INT, template_max_len, "4096", 64, 1048576, 0,
 	    "template text length cap (bytes)"),
-	ROW("http.bind", STRING, http_bind, "0.0.0.0", 0, 0, 0, "address the HTTP port binds to"),
+	ROW("http.bind", STRING, http_bind, "127.0.0.1", 0, 0, 0,
+	    "address the HTTP port binds to (0.0.0.0: every address)"),
 	ROW("http.token", STRING, http_token, "", 0, 0, CONFIG_SECRET,
 	    "bearer token required by the HTTP API when set (secret)"),
+	ROW("http.token_file", STRING, http_token_file, "", 0, 0, 0,
+	    "read http.token from the first line of this file (keeps it out of the process list)"),
 	ENUM("output", output, "report", output_modes,
 	     "what goes to stdout: events, report, segments or none"),
 	ENUM("log_level", log_level, "warn", log_levels, "warn, info or debug"),
@@ -347,7 +356,11 @@ void config_free(struct mp_config *c)
 	for (i = 0; i < config_options_count; i++) {
 		o = &config_options[i];
 		if (o->type == CONFIG_STRING) {
-			free(*(char **)field(c, o));
+			char *p = *(char **)field(c, o);
+
+			if (p && (o->flags & CONFIG_SECRET))
+				explicit_bzero(p, strlen(p));
+			free(p);
 			*(char **)field(c, o) = NULL;
 		} else if (o->type == CONFIG_STRLIST) {
 			strlist_free(field(c, o));
@@ -708,4 +721,98 @@ void config_to_yaml(const struct mp_config *c, struct jbuf *b, bool redact)
 		write_value(c, &config_options[i], b, redact);
 		jbuf_raw(b, "\n", 1);
 	}
+}
+
+/* Secrets that may come from a file instead of the config or the command line. */
+static const struct {
+	const char *file_key, *secret_key;
+} secret_files[] = {
+	{ "http.token_file", "http.token" },
+	{ "watcher.password_file", "watcher.password" },
+};
+
+/* Reads the first line of path (at most SECRET_MAX bytes) into a new string in *out. */
+#define SECRET_MAX 4096
+static int read_secret(const char *path, char **out, bool *loose)
+{
+	char buf[SECRET_MAX + 2];
+	struct stat st;
+	size_t n = 0;
+	ssize_t r;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		err = -errno;
+		goto cleanup;
+	}
+	*loose = (st.st_mode & 0077) != 0;
+	while (n < sizeof(buf) - 1 && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) != 0) {
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			err = -errno;
+			goto cleanup;
+		}
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	n = strcspn(buf, "\r\n");
+	if (n > SECRET_MAX) {
+		err = -EFBIG;
+		goto cleanup;
+	}
+	buf[n] = '\0';
+	if (!n || strlen(buf) != n) {
+		err = -ENODATA; /* empty first line, or a NUL inside it */
+		goto cleanup;
+	}
+	*out = strdup(buf);
+	if (!*out)
+		err = -ENOMEM;
+cleanup:
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	return err;
+}
+
+int config_read_secret_files(struct mp_config *c, char *err, size_t errlen)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(secret_files) / sizeof(secret_files[0]); i++) {
+		const struct config_option *fo = config_find(secret_files[i].file_key);
+		const struct config_option *so = config_find(secret_files[i].secret_key);
+		const char *path = *(char *const *)cfield(c, fo);
+		char **secret = (char **)field(c, so);
+		bool loose = false;
+		char *v = NULL;
+		int ret;
+
+		if (!*path)
+			continue;
+		if (**secret) {
+			snprintf(err, errlen, "%s: %s is set too; give only one", fo->name, so->name);
+			return -EINVAL;
+		}
+		ret = read_secret(path, &v, &loose);
+		if (ret == -ENOMEM)
+			return ret;
+		if (ret) {
+			/* The path and the reason only: never a byte of the file. */
+			snprintf(err, errlen, "%s: %s: %s", fo->name, path,
+				 ret == -ENODATA ? "the first line is empty"
+				 : ret == -EFBIG ? "the first line is longer than 4096 bytes"
+						 : strerror(-ret));
+			return -EINVAL;
+		}
+		if (loose)
+			pr_warn("mysqlprobe: %s: %s is readable by group or others (chmod 600)\n",
+				fo->name, path);
+		free(*secret);
+		*secret = v;
+	}
+	return 0;
 }

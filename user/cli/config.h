@@ -62,6 +62,7 @@ struct mp_config {
 	bool pusher_preconnect;
 	char *watcher_uname;
 	char *watcher_password;
+	char *watcher_password_file;
 	uint64_t websocket_maxmessagesize;
 	int64_t websocket_queue;
 	int64_t report_period_ms; /* 0 = interval * 1000; use config_report_period_ms() */
@@ -70,6 +71,7 @@ struct mp_config {
 	int64_t template_max_len;
 	char *http_bind;
 	char *http_token;
+	char *http_token_file;
 	int output; /* enum output_mode */
 	int log_level; /* enum log_level */
 };
@@ -118,6 +120,15 @@ int config_set(struct mp_config *c, const char *key, const char *value, char *er
 	       size_t errlen);
 
 /* The report period in ms: report_period_ms, or interval * 1000 when it is 0. */
+/*
+ * Fills each secret from its *_file key (http.token_file -> http.token, ...): the first line
+ * of the file, without its line end. Call once after the file and the flags are applied.
+ * Returns 0; -EINVAL with err naming the key, the path and the reason (never the contents)
+ * when a file cannot be read, its first line is empty, or the secret is given both ways;
+ * -ENOMEM. Warns when a file is readable by group or others.
+ */
+int config_read_secret_files(struct mp_config *c, char *err, size_t errlen);
+
 uint64_t config_report_period_ms(const struct mp_config *c);
 /* Name of an enum value ("tc", "report", "info"), or "?". */
 const char *config_enum_name(const char *key, int value);

@@ -9,8 +9,16 @@
 /* Parameter names echoed back in errors are cut here so a hostile URI cannot grow a body. */
 #define HTTP_API_NAME_ECHO_MAX 64
 
+/*
+ * Who may call a route. /healthz and /metrics (numbers only: liveness probes and Prometheus)
+ * are open; whatever shows SQL or settings (/status, /collector) needs the token when one is
+ * set; whatever changes state needs it too, and is refused outright on a port reachable from
+ * the network when no token is set (a DBA's agent must not be reconfigured by anyone who can
+ * reach it).
+ */
 enum route_flags {
-	ROUTE_AUTH = 1, /* needs the bearer token when one is configured */
+	ROUTE_PRIVATE = 1, /* needs the bearer token when one is configured */
+	ROUTE_CHANGES = 2, /* changes state: as PRIVATE, and refused when exposed without a token */
 };
 
 typedef int (*route_fn)(const struct http_api *api, const struct http_request *req,
@@ -247,15 +255,15 @@ static int route_collector(const struct http_api *api, const struct http_request
 
 /* New endpoints (the cluster issue) are one line here. */
 static const struct route routes[] = {
-	{ "/config/update", ROUTE_AUTH, route_config_update },
-	{ "/cluster/join", ROUTE_AUTH, route_cluster },
-	{ "/cluster/leave", ROUTE_AUTH, route_cluster },
-	{ "/cluster/listnodes", ROUTE_AUTH, route_cluster },
-	{ "/cluster/remove", ROUTE_AUTH, route_cluster },
+	{ "/config/update", ROUTE_CHANGES, route_config_update },
+	{ "/cluster/join", ROUTE_CHANGES, route_cluster },
+	{ "/cluster/leave", ROUTE_CHANGES, route_cluster },
+	{ "/cluster/listnodes", ROUTE_PRIVATE, route_cluster },
+	{ "/cluster/remove", ROUTE_CHANGES, route_cluster },
 	{ "/metrics", 0, route_metrics },
 	{ "/healthz", 0, route_healthz },
-	{ "/status", 0, route_status },
-	{ "/collector", 0, route_collector },
+	{ "/status", ROUTE_PRIVATE, route_status },
+	{ "/collector", ROUTE_PRIVATE, route_collector },
 };
 
 int http_api_handle(const struct http_api *api, const struct http_request *req, struct buf *body,
@@ -274,8 +282,12 @@ int http_api_handle(const struct http_api *api, const struct http_request *req, 
 		return http_error(body, content_type, 404, NULL, "no such endpoint");
 	if (!req->is_get)
 		return http_error(body, content_type, 405, NULL, "only GET is allowed");
-	if ((r->flags & ROUTE_AUTH) && api->token && *api->token &&
+	if (r->flags && api->token && *api->token &&
 	    !http_api_token_ok(req->authorization, api->token))
 		return http_error(body, content_type, 401, NULL, "missing or wrong bearer token");
+	if ((r->flags & ROUTE_CHANGES) && !(api->token && *api->token) && api->exposed)
+		return http_error(body, content_type, 403, NULL,
+				  "http.token is not set: endpoints that change state are refused "
+				  "while http.bind reaches beyond loopback");
 	return r->fn(api, req, body, content_type);
 }

@@ -3,6 +3,7 @@
 #ifndef MP_HTTP_API_H
 #define MP_HTTP_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "lib/buf.h"
@@ -35,6 +36,7 @@ struct http_request {
  */
 struct http_api {
 	const char *token; /* NULL or "" disables authentication */
+	bool exposed; /* bound beyond loopback: without a token, state changes are refused */
 	void *ctx;
 	int (*set_report_period_ms)(void *ctx, unsigned ms);
 	int (*metrics)(void *ctx, struct buf *out);
@@ -48,7 +50,7 @@ struct http_api {
 
 /*
  * Serves one request: appends the response body to body and sets *content_type.
- * Returns the HTTP status code (200, 400, 401, 404, 405, 409, 426 or 500); errors carry a JSON
+ * Returns the HTTP status code (200, 400, 401, 403, 404, 405, 409, 426 or 500); errors carry a JSON
  * body {"error":"..."} naming the parameter and the reason. Returns -ENOMEM when the body could
  * not be built (the transport then answers 500 without a body).
  */

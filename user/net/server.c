@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <libwebsockets.h>
@@ -35,7 +36,7 @@
 /* Too-large messages are logged at most this often. */
 #define SERVER_LOG_INTERVAL_S 10
 /* HTTP status codes counted by /metrics; anything else is counted under "other". */
-static const int server_http_codes[] = { 200, 400, 401, 404, 405, 409, 426, 500 };
+static const int server_http_codes[] = { 200, 400, 401, 403, 404, 405, 409, 413, 426, 500 };
 #define SERVER_NCODES (sizeof(server_http_codes) / sizeof(server_http_codes[0]))
 
 /* A rendered message; buf has LWS_PRE bytes of headroom lws writes frame headers into. */
@@ -98,7 +99,12 @@ struct server {
 	unsigned long long too_large_unlogged;
 
 	atomic_ullong n_clients, n_clients_total, n_dropped, n_sent, n_bytes, n_too_large,
-		n_render_err, n_published, n_reports_dropped, n_http;
+		n_render_err, n_published, n_reports_dropped, n_http, n_ws_unauthorized,
+		n_not_http, n_conn_full;
+	/* Connections lws holds now, and its table size (server_fd_limit()). Server thread. */
+	unsigned long conns, conn_limit;
+	bool conn_full;
+	time_t conn_full_logged;
 	atomic_ullong n_http_code[SERVER_NCODES + 1];
 };
 
@@ -115,6 +121,35 @@ static void server_lws_log(int level, const char *line)
 		pr_info("server: lws: %.*s\n", (int)n, line);
 	else
 		pr_debug("server: lws: %.*s\n", (int)n, line);
+}
+
+/*
+ * lws stops accepting while its connection table is full and resumes as connections close;
+ * past the process's own descriptor limit it instead spins on accept() failing with EMFILE
+ * and logs every failure. So the table must fill before the process runs out: its size is
+ * the descriptor limit less what the rest of the agent opens (BPF maps and links, pcap
+ * handles, files), raised first to the hard limit where that is allowed.
+ */
+#define SERVER_FD_RESERVE 64
+#define SERVER_FD_MAX 65536
+static unsigned server_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 1024 - SERVER_FD_RESERVE;
+	if (rl.rlim_cur < rl.rlim_max && rl.rlim_cur < SERVER_FD_MAX) {
+		rlim_t want = rl.rlim_max < SERVER_FD_MAX ? rl.rlim_max : SERVER_FD_MAX;
+		struct rlimit nl = { .rlim_cur = want, .rlim_max = rl.rlim_max };
+
+		if (!setrlimit(RLIMIT_NOFILE, &nl))
+			rl.rlim_cur = want;
+	}
+	if (rl.rlim_cur > SERVER_FD_MAX)
+		rl.rlim_cur = SERVER_FD_MAX;
+	if (rl.rlim_cur < 2 * SERVER_FD_RESERVE)
+		return (unsigned)rl.rlim_cur / 2;
+	return (unsigned)(rl.rlim_cur - SERVER_FD_RESERVE);
 }
 
 static void server_set_log(void)
@@ -332,13 +367,25 @@ static int ws_format(struct lws *wsi)
 }
 
 /* Upgrade filter: only /collector, only known formats. Nonzero refuses the connection. */
-static int ws_filter(struct lws *wsi)
+/* Reports carry SQL samples: with http.token set, a /collector upgrade needs it too. */
+static int ws_filter(struct server *s, struct lws *wsi)
 {
-	char path[SERVER_URI_MAX];
+	char path[SERVER_URI_MAX], auth[SERVER_AUTH_MAX];
+	int ok;
 
 	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0 ||
 	    strcmp(path, "/collector"))
 		return 1;
+	if (s->cfg.token) {
+		if (lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) <= 0)
+			auth[0] = '\0';
+		ok = http_api_token_ok(auth, s->cfg.token);
+		explicit_bzero(auth, sizeof(auth));
+		if (!ok) {
+			atomic_fetch_add(&s->n_ws_unauthorized, 1);
+			return 1;
+		}
+	}
 	return ws_format(wsi) < 0;
 }
 
@@ -444,25 +491,40 @@ static void server_count_http(struct server *s, int code)
 
 /*
  * Collects the decoded query fragments into args (names and values point into store).
+ * Empty fragments ("a=1&&b=2", a trailing '&') are skipped: lws reports them with length 0,
+ * the same as a fragment that does not exist, so only lws_hdr_copy_fragment() (-1 past the
+ * last one) tells the end; stopping at the first empty one let "?p=1&&p=2" or "?&&foo=1"
+ * slip past the duplicate and unknown-parameter checks. The header's own size (lws's ah
+ * buffer) bounds how many fragments there can be. (lws 4.1 turns a trailing '&' into a
+ * fragment "/", which the route then refuses as an unknown parameter: an error, not a gap.)
  * Returns the count, or -E2BIG when a fragment is too long or there are too many.
  */
 static int http_collect_args(struct lws *wsi, char (*store)[SERVER_URI_MAX], struct http_arg *args)
 {
-	int i;
+	int frag, n = 0;
 
-	for (i = 0; i <= HTTP_API_MAX_ARGS; i++) {
-		int flen = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+	for (frag = 0;; frag++) {
+		int flen = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, frag);
 
-		if (flen <= 0)
-			break;
-		if (i == HTTP_API_MAX_ARGS || flen >= SERVER_URI_MAX)
+		if (flen >= SERVER_URI_MAX)
 			return -E2BIG;
-		if (lws_hdr_copy_fragment(wsi, store[i], SERVER_URI_MAX, WSI_TOKEN_HTTP_URI_ARGS,
-					  i) < 0)
+		if (flen <= 0) {
+			char probe[1];
+
+			if (lws_hdr_copy_fragment(wsi, probe, sizeof(probe), WSI_TOKEN_HTTP_URI_ARGS,
+						  frag) < 0)
+				break; /* past the last fragment */
+			continue;
+		}
+		if (n == HTTP_API_MAX_ARGS)
 			return -E2BIG;
-		http_api_split_arg(store[i], &args[i]);
+		if (lws_hdr_copy_fragment(wsi, store[n], SERVER_URI_MAX, WSI_TOKEN_HTTP_URI_ARGS,
+					  frag) < 0)
+			return -E2BIG;
+		http_api_split_arg(store[n], &args[n]);
+		n++;
 	}
-	return i;
+	return n;
 }
 
 /* Runs the API for one request; fills pss->body and returns the status code. */
@@ -493,6 +555,43 @@ static int http_dispatch(struct server *s, struct lws *wsi, const char *uri, str
 	return code;
 }
 
+/* Whether the request announces a body (a non-zero Content-Length, or chunked). */
+static bool http_has_body(struct lws *wsi)
+{
+	char v[32];
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+		return true;
+	if (lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+		return false;
+	return strspn(v, "0") != strlen(v);
+}
+
+/*
+ * Every route takes its parameters in the query: a body is a client mistake. Answer 413 at
+ * once and close, rather than serving the request: lws then waits for the body before it
+ * lets us write, so a served request got headers and never its body, and the response
+ * buffer of each such request leaked.
+ */
+static int http_refuse_body(struct server *s, struct lws *wsi)
+{
+	static const char msg[] = "{\"error\":\"request bodies are not accepted\"}\n";
+	unsigned char out[LWS_PRE + 512 + sizeof(msg)], *start = out + LWS_PRE, *p = start;
+	unsigned char *end = out + sizeof(out) - 1;
+
+	server_count_http(s, 413);
+	if (lws_add_http_common_headers(wsi, 413, HTTP_API_JSON, sizeof(msg) - 1, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+					(const unsigned char *)"close", 5, &p, end))
+		return -1;
+	if (lws_finalize_http_header(wsi, &p, end) || end - p < (long)sizeof(msg))
+		return -1;
+	memcpy(p, msg, sizeof(msg) - 1);
+	p += sizeof(msg) - 1;
+	lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL);
+	return -1; /* close: the body that follows is never read */
+}
+
 /* LWS_CALLBACK_HTTP: build the whole response now, send headers, body when writeable. */
 static int http_request(struct server *s, struct lws *wsi, struct server_pss *pss, const char *uri)
 {
@@ -503,6 +602,8 @@ static int http_request(struct server *s, struct lws *wsi, struct server_pss *ps
 
 	buf_reset(&pss->body);
 	pss->off = 0;
+	if (http_has_body(wsi))
+		return http_refuse_body(s, wsi);
 	code = http_dispatch(s, wsi, uri, pss, &type);
 	if (code < 0) {
 		buf_reset(&pss->body);
@@ -549,6 +650,39 @@ static int http_writeable(struct lws *wsi, struct server_pss *pss)
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
+/*
+ * lws's table includes its own descriptors (listen sockets, the cancel pipe): "full" is a few
+ * short of the limit. Full means new connections wait in the kernel's backlog until some
+ * close; say so once per SERVER_FULL_LOG_S, and count each time it fills.
+ */
+#define SERVER_FULL_SLACK 4
+#define SERVER_FULL_LOG_S 10
+static void conn_opened(struct server *s)
+{
+	time_t now;
+
+	s->conns++;
+	if (s->conn_full || s->conns + SERVER_FULL_SLACK < s->conn_limit)
+		return;
+	s->conn_full = true;
+	atomic_fetch_add(&s->n_conn_full, 1);
+	now = time(NULL);
+	if (now - s->conn_full_logged >= SERVER_FULL_LOG_S) {
+		s->conn_full_logged = now;
+		pr_warn("server: %lu connections open, the most this process's open-file limit "
+			"allows: new ones wait until some close (raise LimitNOFILE / ulimit -n)\n",
+			s->conns);
+	}
+}
+
+static void conn_closed(struct server *s)
+{
+	if (s->conns)
+		s->conns--;
+	if (s->conns + 2 * SERVER_FULL_SLACK < s->conn_limit)
+		s->conn_full = false;
+}
+
 static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 			   size_t len)
 {
@@ -556,11 +690,23 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	struct server_pss *pss = user;
 
 	switch (reason) {
+	case LWS_CALLBACK_WSI_CREATE:
+		conn_opened(s);
+		return 0;
+	case LWS_CALLBACK_RAW_ADOPT:
+	case LWS_CALLBACK_RAW_RX:
+		/*
+		 * lws hands a request it cannot parse as HTTP (CONNECT, say) to the vhost's protocol
+		 * as a raw socket, which then has no deadline at all: nothing here speaks raw.
+		 */
+		if (reason == LWS_CALLBACK_RAW_ADOPT)
+			atomic_fetch_add(&s->n_not_http, 1);
+		return -1;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		server_drain_pending(s);
 		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return ws_filter(wsi);
+		return ws_filter(s, wsi);
 	case LWS_CALLBACK_ESTABLISHED:
 		return ws_established(s, wsi, pss);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
@@ -579,6 +725,7 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 			buf_free(&pss->body);
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
+		conn_closed(s);
 		if (pss) {
 			ws_closed(s, pss);
 			buf_free(&pss->body);
@@ -625,6 +772,15 @@ static int server_metrics_counters(struct server *s, struct buf *out)
 		{ "reports_published_total", "Reports handed to the server.", &s->n_published },
 		{ "reports_dropped_total", "Reports dropped because the server thread fell behind.",
 		  &s->n_reports_dropped },
+		{ "clients_unauthorized_total",
+		  "Websocket upgrades refused for a missing or wrong bearer token.",
+		  &s->n_ws_unauthorized },
+		{ "connections_not_http_total",
+		  "Connections closed at once because they did not speak HTTP (e.g. CONNECT).",
+		  &s->n_not_http },
+		{ "connections_full_total",
+		  "Times the connection table filled (new connections then wait).",
+		  &s->n_conn_full },
 	};
 	size_t i;
 	int err = 0;
@@ -641,12 +797,18 @@ static int server_metrics_clients(struct server *s, struct buf *out)
 
 	err = buf_printf(
 		out,
+		"# HELP mysqlprobe_server_connections TCP connections the server holds now.\n"
+		"# TYPE mysqlprobe_server_connections gauge\n"
+		"mysqlprobe_server_connections %lu\n"
+		"# HELP mysqlprobe_server_connections_limit Connections the server holds at most.\n"
+		"# TYPE mysqlprobe_server_connections_limit gauge\n"
+		"mysqlprobe_server_connections_limit %lu\n"
 		"# HELP mysqlprobe_server_clients Websocket clients connected now.\n"
 		"# TYPE mysqlprobe_server_clients gauge\n"
 		"mysqlprobe_server_clients %llu\n"
 		"# HELP mysqlprobe_server_client_queue_depth Messages queued for a client.\n"
 		"# TYPE mysqlprobe_server_client_queue_depth gauge\n",
-		(unsigned long long)s->n_clients);
+		s->conns, s->conn_limit, (unsigned long long)s->n_clients);
 	for (c = s->clients; !err && c; c = c->next)
 		err = buf_printf(out, "mysqlprobe_server_client_queue_depth{client=\"%s\"} %u\n",
 				  c->peer, c->qlen);
@@ -761,6 +923,8 @@ static int server_listen(struct server *s)
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.user = s;
 	info.max_http_header_data = 4096;
+	s->conn_limit = server_fd_limit();
+	info.fd_limit_per_thread = (unsigned)s->conn_limit;
 	s->lws = lws_create_context(&info);
 	if (!s->lws)
 		return EIO;
@@ -781,6 +945,21 @@ static int server_listen(struct server *s)
 	if (!s->vhost)
 		return server_bind_errno(&s->cfg);
 	return 0;
+}
+
+/* Whether the bind address (or interface) keeps the port on this host; NULL = every address. */
+static bool bind_is_loopback(const char *bind)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (!bind)
+		return false;
+	if (inet_pton(AF_INET, bind, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, bind, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return !strcmp(bind, "lo") || !strcmp(bind, "localhost");
 }
 
 static int server_copy_config(struct server *s, const struct server_config *cfg)
@@ -806,6 +985,7 @@ static int server_copy_config(struct server *s, const struct server_config *cfg)
 			return ENOMEM;
 	}
 	s->api.token = s->cfg.token;
+	s->api.exposed = !bind_is_loopback(s->cfg.bind);
 	s->api.ctx = s;
 	s->api.set_report_period_ms = s->cb.set_report_period_ms ? server_set_period : NULL;
 	s->api.metrics = server_metrics;
@@ -870,6 +1050,11 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
 	}
 	s->thread_started = true;
 	pr_info("server: listening on %s:%d\n", s->cfg.bind ? s->cfg.bind : "*", server_port(s));
+	if (s->api.exposed && !s->cfg.token)
+		pr_warn("server: %s:%d reaches beyond loopback and http.token is not set: reports "
+			"(with SQL samples) are readable from the network, and endpoints that change "
+			"state answer 403\n",
+			s->cfg.bind ? s->cfg.bind : "*", server_port(s));
 	return s;
 cleanup:
 	server_free(s);

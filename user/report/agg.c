@@ -314,7 +314,9 @@ static int tmpl_store(struct agg *a, uint64_t id, const char *text, size_t len)
 		len = a->cfg.template_max_len;
 	if (a->texts_len + len > UINT32_MAX)
 		return 0; /* offsets are 32-bit; only absurd configs get here */
-	if (a->texts_len + len > a->texts_cap) {
+	/* The first store allocates even for an empty text (COM_QUERY ""): texts is then never
+	 * NULL while a template exists, so neither memcpy nor agg_template_at() sees a NULL base. */
+	if (!a->texts || a->texts_len + len > a->texts_cap) {
 		cap = a->texts_cap ? a->texts_cap : 4096;
 		while (cap < a->texts_len + len)
 			cap *= 2;

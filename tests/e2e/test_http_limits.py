@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""The HTTP port under connection abuse, with the agent's open-file limit low (prlimit 256).
+
+- CONNECT (lws hands it over as a raw socket, which had no deadline and was never closed):
+  600 at once are all closed within seconds, /healthz answers meanwhile, each one counted.
+- More half-sent requests than descriptors: the agent neither spins on accept() (its CPU time
+  stays near zero) nor floods its log (one rate-limited line instead of one per failed
+  accept), counts the full table in /metrics, and serves /healthz again as soon as the
+  connections go.
+"""
+import os
+import re
+import resource
+import socket
+import time
+
+import mp
+
+HTTP = 8668
+NOFILE = 256
+
+
+def agent_cpu(pid):
+    with open(f'/proc/{pid}/stat') as f:
+        v = f.read().rsplit(')', 1)[1].split()
+    return (int(v[11]) + int(v[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def healthz(timeout=1.0):
+    try:
+        st, body = mp.http_get(f'http://127.0.0.1:{HTTP}/healthz', timeout=timeout)
+        return st == 200
+    except OSError:
+        return False
+
+
+def metric(name):
+    st, body = mp.http_get(f'http://127.0.0.1:{HTTP}/metrics')
+    m = re.search(rf'^{name} (\d+)$', body, re.M)
+    return int(m.group(1)) if st == 200 and m else None
+
+
+def open_many(n, payload):
+    out = []
+    for _ in range(n):
+        s = socket.create_connection(('127.0.0.1', HTTP), timeout=5)
+        s.sendall(payload)
+        out.append(s)
+    return out
+
+
+def closed_by_peer(s):
+    s.settimeout(0)
+    try:
+        return s.recv(1) == b''
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def connect_case(agent):
+    socks = open_many(600, b'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n')
+    try:
+        mp.check(healthz(), '/healthz answers while 600 CONNECTs are open')
+        all_closed = mp.wait_until(lambda: all(closed_by_peer(s) for s in socks), timeout=10,
+                                   every=0.1, what='CONNECTs closed')
+        mp.check(all_closed, 'every CONNECT is closed by the agent',
+                 f'{sum(not closed_by_peer(s) for s in socks)} still open')
+    finally:
+        for s in socks:
+            s.close()
+    mp.check(metric('mysqlprobe_server_connections_not_http_total') == 600,
+             'each CONNECT is counted', str(metric('mysqlprobe_server_connections_not_http_total')))
+
+
+def exhaustion_case(agent):
+    lines0 = len(agent.err)
+    socks = []
+    try:
+        # More half-sent requests than the agent has descriptors for; the last ones wait in
+        # the kernel's backlog, so open without waiting for an accept.
+        for _ in range(NOFILE + 100):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(('127.0.0.1', HTTP))
+            socks.append(s)
+        mp.wait_until(lambda: metric_quick('mysqlprobe_server_connections_full_total'),
+                      timeout=5, every=0.1, what='the table to fill')
+        c0, t0 = agent_cpu(agent.proc.pid), time.time()
+        mp.wait_until(lambda: time.time() - t0 >= 2.0, timeout=3, every=0.1,
+                      what='two seconds of a full table')
+        cpu = agent_cpu(agent.proc.pid) - c0
+        mp.check(cpu < 0.5, 'a full table does not make the agent spin',
+                 f'{cpu:.2f} s of CPU in 2 s')
+    finally:
+        for s in socks:
+            s.close()
+    back = mp.wait_until(healthz, timeout=10, every=0.1, what='/healthz back')
+    mp.check(back, '/healthz answers again once the connections go')
+    new = agent.err[lines0:]
+    full = [l for l in new if 'connections open' in l]
+    mp.check(len(new) <= 5 and len(full) == 1,
+             'one rate-limited log line instead of one per failed accept',
+             f'{len(new)} lines: {new[:3]}')
+    n = metric('mysqlprobe_server_connections_full_total')
+    mp.check(n is not None and n >= 1, 'the full table is counted in /metrics', str(n))
+    lim = metric('mysqlprobe_server_connections_limit')
+    mp.check(lim is not None and lim < NOFILE, 'the table is smaller than the open-file limit',
+             str(lim))
+
+
+def metric_quick(name):
+    """A metric read that tolerates a full table (the request itself may have to wait)."""
+    try:
+        st, body = mp.http_get(f'http://127.0.0.1:{HTTP}/metrics', timeout=0.5)
+    except OSError:
+        return True  # no answer at all: the table is full
+    m = re.search(rf'^{name} (\d+)$', body, re.M)
+    return bool(m and int(m.group(1)))
+
+
+def main():
+    mp.need_root('namespaces')
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    with mp.Netns('httplim') as ns:
+        mp.enter_netns(ns)
+        agent = mp.Agent(['-o', 'none', '--serverport', str(HTTP), '-p', '3399'],
+                         wrapper=['prlimit', f'--nofile={NOFILE}'])
+        try:
+            agent.wait_ready()
+            for case in (connect_case, exhaustion_case):
+                try:
+                    case(agent)
+                except Exception as e:  # one case's failure must not hide the next
+                    mp.fail(f'{case.__name__} raised', repr(e))
+        finally:
+            rc = agent.stop()
+        mp.check(rc == 0, 'the agent exits 0 on SIGTERM', f'rc={rc} {agent.err[-3:]}')
+    mp.done()
+
+
+if __name__ == '__main__':
+    main()
