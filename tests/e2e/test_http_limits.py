@@ -101,9 +101,9 @@ def exhaustion_case(agent):
     mp.check(back, '/healthz answers again once the connections go')
     new = agent.err[lines0:]
     # The CONNECT flood before may already have filled the table and said so: the line is
-    # rate-limited (one per 10 s), so it shows once over the whole run, here or there.
+    # rate-limited (one per 10 s), so it shows once or twice over the whole run, here or there.
     full = [l for l in agent.err if 'connections open' in l]
-    mp.check(len(new) <= 5 and len(full) == 1,
+    mp.check(len(new) <= 5 and 1 <= len(full) <= 2,
              'one rate-limited log line instead of one per failed accept',
              f'{len(new)} new lines: {new[:3]}; "connections open" lines: {len(full)}')
     n = metric('mysqlprobe_server_connections_full_total')
