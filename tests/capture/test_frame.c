@@ -60,7 +60,7 @@ static void expect_kept(int lt, const __u8 *b, size_t len, int dir, __u32 plen, 
 	struct mp_seg_hdr h;
 	const __u8 *payload;
 
-	assert_int_equal(frame_parse(lt, b, len, &pf, &h, &payload), MP_CNT_KEPT);
+	assert_int_equal(frame_parse(lt, b, len, len, &pf, &h, &payload), MP_CNT_KEPT);
 	assert_int_equal(h.dir, dir);
 	assert_int_equal(h.len, plen);
 	assert_int_equal(h.caplen, plen);
@@ -131,17 +131,17 @@ static void test_rejections_counted(void **state)
 
 	(void)state;
 	n = ipv4_tcp(b, 14, 40000, 5432, 0x18, 5);
-	assert_int_equal(frame_parse(PKT_LINK_ETHERNET, b, n, &pf, &h, &p), MP_CNT_OTHER_PORT);
+	assert_int_equal(frame_parse(PKT_LINK_ETHERNET, b, n, n, &pf, &h, &p), MP_CNT_OTHER_PORT);
 	n = ipv4_tcp(b, 14, 40000, 3306, 0x10, 0);
-	assert_int_equal(frame_parse(PKT_LINK_ETHERNET, b, n, &pf, &h, &p), MP_CNT_NO_PAYLOAD);
+	assert_int_equal(frame_parse(PKT_LINK_ETHERNET, b, n, n, &pf, &h, &p), MP_CNT_NO_PAYLOAD);
 	b[14 + 9] = 17;
-	assert_int_equal(frame_parse(PKT_LINK_ETHERNET, b, n, &pf, &h, &p), MP_CNT_NOT_TCP);
+	assert_int_equal(frame_parse(PKT_LINK_ETHERNET, b, n, n, &pf, &h, &p), MP_CNT_NOT_TCP);
 	b[14 + 9] = 6;
 	b[14 + 6] = 0x20; /* more fragments */
-	assert_int_equal(frame_parse(PKT_LINK_ETHERNET, b, n, &pf, &h, &p), MP_CNT_NOT_TCP);
+	assert_int_equal(frame_parse(PKT_LINK_ETHERNET, b, n, n, &pf, &h, &p), MP_CNT_NOT_TCP);
 	b[14 + 6] = 0;
 	b[12] = 0x08, b[13] = 0x06; /* ARP */
-	assert_int_equal(frame_parse(PKT_LINK_ETHERNET, b, n, &pf, &h, &p), MP_CNT_NOT_TCP);
+	assert_int_equal(frame_parse(PKT_LINK_ETHERNET, b, n, n, &pf, &h, &p), MP_CNT_NOT_TCP);
 }
 
 /* Cut before the end of the fixed TCP header: malformed. Cut later (TCP
@@ -156,7 +156,8 @@ static void test_cut_frames(void **state)
 
 	(void)state;
 	for (size_t cut = 0; cut < n; cut++) {
-		int r = frame_parse(PKT_LINK_ETHERNET, b, cut, &pf, &h, &p);
+		/* the capture kept cut bytes of the n on the wire */
+		int r = frame_parse(PKT_LINK_ETHERNET, b, cut, n, &pf, &h, &p);
 
 		if (cut < fixed) {
 			assert_int_equal(r, MP_CNT_MALFORMED);
@@ -169,6 +170,40 @@ static void test_cut_frames(void **state)
 	}
 }
 
+/* An IP packet longer than its frame on the wire is malformed (the BPF program sees the
+ * whole frame and says so too); the capture cutting the frame is not. Length 0 (BIG TCP,
+ * jumbogram) takes the wire length, not what was captured. */
+static void test_lengths_against_the_wire(void **state)
+{
+	__u8 b[256] = { [12] = 0x08 };
+	size_t n = ipv4_tcp(b, 14, 40000, 3306, 0x18, 20);
+	struct mp_seg_hdr h;
+	const __u8 *p;
+
+	(void)state;
+	assert_int_equal(frame_parse(PKT_LINK_ETHERNET, b, n - 1, n - 1, &pf, &h, &p),
+			 MP_CNT_MALFORMED);
+	assert_int_equal(frame_parse(PKT_LINK_ETHERNET, b, n - 1, n, &pf, &h, &p), MP_CNT_KEPT);
+	assert_int_equal(h.len, 20);
+	assert_int_equal(h.caplen, 19);
+	b[14 + 2] = b[14 + 3] = 0; /* IPv4 total length 0 */
+	assert_int_equal(frame_parse(PKT_LINK_ETHERNET, b, n - 10, n + 100, &pf, &h, &p),
+			 MP_CNT_KEPT);
+	assert_int_equal(h.len, 120);
+	assert_int_equal(h.caplen, 10);
+	memset(b, 0, sizeof(b));
+	b[12] = 0x86, b[13] = 0xdd;
+	n = ipv6_tcp(b, 14, 40000, 3306, 9);
+	assert_int_equal(frame_parse(PKT_LINK_ETHERNET, b, n - 1, n - 1, &pf, &h, &p),
+			 MP_CNT_MALFORMED);
+	assert_int_equal(frame_parse(PKT_LINK_ETHERNET, b, n - 1, n, &pf, &h, &p), MP_CNT_KEPT);
+	assert_int_equal(h.caplen, 8);
+	b[14 + 4] = b[14 + 5] = 0; /* IPv6 payload length 0 */
+	assert_int_equal(frame_parse(PKT_LINK_ETHERNET, b, n, n + 30, &pf, &h, &p), MP_CNT_KEPT);
+	assert_int_equal(h.len, 39);
+	assert_int_equal(h.caplen, 9);
+}
+
 static void test_snaplen(void **state)
 {
 	struct port_filter small = pf;
@@ -179,7 +214,7 @@ static void test_snaplen(void **state)
 
 	(void)state;
 	small.snaplen = 64;
-	assert_int_equal(frame_parse(PKT_LINK_ETHERNET, b, n, &small, &h, &p), MP_CNT_KEPT);
+	assert_int_equal(frame_parse(PKT_LINK_ETHERNET, b, n, n, &small, &h, &p), MP_CNT_KEPT);
 	assert_int_equal(h.len, 300);
 	assert_int_equal(h.caplen, 64);
 	assert_int_equal(h.seq, 0xdeadbeef);
@@ -193,6 +228,7 @@ int main(void)
 		cmocka_unit_test(test_other_link_types),
 		cmocka_unit_test(test_rejections_counted),
 		cmocka_unit_test(test_cut_frames),
+		cmocka_unit_test(test_lengths_against_the_wire),
 		cmocka_unit_test(test_snaplen),
 	};
 

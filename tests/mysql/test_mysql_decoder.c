@@ -368,6 +368,62 @@ static void test_multi_result_ok(void **state)
 	fx_free(&f);
 }
 
+/* Runs f through a decoder without a statement splitter (split_sql is optional), each
+ * chunk whole or byte by byte. */
+static void run_nosplit(struct fx *f, int bytes, struct fx_result *r)
+{
+	static const struct mysql_callbacks cb = { .on_event = fx_on_event };
+	struct mysql_conn *c;
+
+	fx_flush(f);
+	memset(r, 0, sizeof(*r));
+	c = mysql_conn_new(&cb, r, NULL, &r->cnt);
+	assert_non_null(c);
+	for (size_t i = 0; i < f->n; i++) {
+		const uint8_t *d = (const uint8_t *)f->c[i].data;
+
+		for (size_t off = 0; off < f->c[i].len; off += bytes ? 1 : f->c[i].len)
+			mysql_feed(c, f->c[i].dir, d + off, bytes ? 1 : f->c[i].len - off,
+				   1000000000ull + i * 1000000ull);
+	}
+	mysql_close(c, 2000000000ull);
+	mysql_conn_free(c);
+}
+
+/* A schema change tracked in the first result's OK applies when the statement (here the
+ * whole unsplit query) ends, packets later: the decoder keeps its own copy of the name. */
+static void test_schema_change_before_last_result(void **state)
+{
+	struct fx f;
+	struct fx_result r;
+	FP(ok);
+
+	fx_init(&f);
+	connect_fx(&f, CAPS_BASE, "u", "d");
+	fx_cmd(&f, COM_QUERY, "USE logs; SELECT 1");
+	fp_u8(fp_u8(fp_u8(&ok, 0), 0), 0);
+	fp_u16(fp_u16(&ok, 0x0002 | SERVER_MORE_RESULTS_EXISTS | SERVER_SESSION_STATE_CHANGED), 0);
+	fp_u8(&ok, 0); /* info */
+	fp_u8(&ok, 7); /* session state length */
+	fp_u8(fp_u8(&ok, SESSION_TRACK_SCHEMA), 5);
+	fp_lstr(&ok, "logs");
+	FX_PKT(&f, MP_DIR_TO_CLIENT, 1, &ok);
+	fx_resultset(&f, 2, 1, 1, 0, 2);
+	fx_cmd(&f, COM_QUERY, "SELECT 2");
+	fx_ok(&f, 1, 0, 2);
+	for (int bytes = 0; bytes < 2; bytes++) {
+		run_nosplit(&f, bytes, &r);
+		assert_int_equal(r.n, 2);
+		assert_ev(&r.ev[0], "query", "USE logs; SELECT 1", QE_STATUS_OK);
+		assert_string_equal(r.ev[0].db, "d"); /* the schema it ran in */
+		assert_int_equal(r.ev[0].rows_sent, 1);
+		assert_string_equal(r.ev[1].db, "logs");
+		assert_int_equal(r.cnt.decode_errors, 0);
+		fx_result_free(&r);
+	}
+	fx_free(&f);
+}
+
 static void test_big_packet(void **state)
 {
 	size_t len = 17u << 20, kept = 1024; /* > 16 MiB: two physical packets */
@@ -491,6 +547,7 @@ int main(void)
 		cmocka_unit_test(test_init_db_use),
 		cmocka_unit_test(test_change_user),
 		cmocka_unit_test(test_multi_result_ok),
+		cmocka_unit_test(test_schema_change_before_last_result),
 		cmocka_unit_test(test_big_packet),
 		cmocka_unit_test(test_query_attributes),
 		cmocka_unit_test(test_other_commands),

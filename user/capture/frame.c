@@ -18,7 +18,8 @@
 /* Parse state: a bounded cursor over the captured bytes. */
 struct pcur {
 	const __u8 *p;
-	size_t cap; /* captured bytes */
+	size_t cap;  /* captured bytes */
+	size_t wire; /* bytes the frame had on the wire (>= cap) */
 	size_t off;
 	size_t ip_payload;
 };
@@ -135,8 +136,11 @@ static int parse_ipv4(struct pcur *c, struct mp_seg_hdr *h)
 		return MP_CNT_NOT_TCP;
 	tot = rd16(ip + 2);
 	if (tot == 0) /* IPv4 BIG TCP: the frame length is the truth */
-		tot = c->cap - c->off;
-	if (tot < ihl)
+		tot = c->wire - c->off;
+	/* Lengths are checked against the frame on the wire, as the BPF program checks them
+	 * against the packet: a packet longer than its frame is malformed, a frame the capture
+	 * cut (snap length) is not. */
+	if (tot < ihl || tot > c->wire - c->off)
 		return MP_CNT_MALFORMED;
 	memset(h->saddr, 0, sizeof(h->saddr));
 	memset(h->daddr, 0, sizeof(h->daddr));
@@ -160,7 +164,9 @@ static int parse_ipv6(struct pcur *c, struct mp_seg_hdr *h)
 		return MP_CNT_MALFORMED;
 	plen = rd16(ip + 4);
 	if (plen == 0) /* jumbogram */
-		plen = c->cap - c->off - 40;
+		plen = c->wire - c->off - 40;
+	if (plen > c->wire - c->off - 40) /* longer than the frame on the wire */
+		return MP_CNT_MALFORMED;
 	nh = ip[6];
 	memcpy(h->saddr, ip + 8, 16);
 	memcpy(h->daddr, ip + 24, 16);
@@ -193,10 +199,10 @@ int port_filter_dir(const struct port_filter *pf, __u16 sport, __u16 dport)
 	return -1;
 }
 
-int frame_parse(int linktype, const __u8 *frame, size_t caplen, const struct port_filter *pf,
-		 struct mp_seg_hdr *h, const __u8 **payload)
+int frame_parse(int linktype, const __u8 *frame, size_t caplen, size_t wirelen,
+		const struct port_filter *pf, struct mp_seg_hdr *h, const __u8 **payload)
 {
-	struct pcur c = { .p = frame, .cap = caplen };
+	struct pcur c = { .p = frame, .cap = caplen, .wire = wirelen > caplen ? wirelen : caplen };
 	const __u8 *th;
 	size_t doff, plen, avail, snap;
 	int ver, res, dir;

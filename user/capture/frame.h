@@ -30,15 +30,16 @@ struct port_filter {
 int frame_linktype_ok(int linktype);
 
 /*
- * Parses one frame of caplen captured bytes with the same rules as the BPF
- * program: keeps TCP segments on a configured port that carry payload or
- * SYN/FIN/RST. On MP_CNT_KEPT, *hdr is filled (ts_ns and ifindex left to the
- * caller) and *payload points at hdr->caplen bytes inside frame. Any other
- * return value is the counter explaining why nothing was kept. A payload cut
- * by the capture's own snap length is kept with caplen < len.
+ * Parses one frame, caplen bytes captured of wirelen on the wire (pcap's caplen and len),
+ * with the same rules as the BPF program (tests/bpf/test_frame_diff.c holds them to it):
+ * keeps TCP segments on a configured port that carry payload or SYN/FIN/RST. On
+ * MP_CNT_KEPT, *hdr is filled (ts_ns and ifindex left to the caller) and *payload points
+ * at hdr->caplen bytes inside frame. Any other return value is the counter explaining why
+ * nothing was kept. A payload cut by the capture's own snap length is kept with
+ * caplen < len; a packet longer than its frame on the wire is malformed.
  */
-int frame_parse(int linktype, const __u8 *frame, size_t caplen, const struct port_filter *pf,
-		 struct mp_seg_hdr *hdr, const __u8 **payload);
+int frame_parse(int linktype, const __u8 *frame, size_t caplen, size_t wirelen,
+		const struct port_filter *pf, struct mp_seg_hdr *hdr, const __u8 **payload);
 
 /* Direction for a port pair, as the BPF program decides it; -1 when neither matches. */
 int port_filter_dir(const struct port_filter *pf, __u16 sport, __u16 dport);

@@ -44,7 +44,7 @@ static void on_frame(struct source_pcap *s, struct pcap_dev *d, const struct pca
 	int res;
 
 	s->cnt[MP_CNT_SEEN]++;
-	res = frame_parse(d->linktype, frame, ph->caplen, &s->pf, &h, &payload);
+	res = frame_parse(d->linktype, frame, ph->caplen, ph->len, &s->pf, &h, &payload);
 	s->cnt[res]++;
 	if (res != MP_CNT_KEPT || s->sink_err)
 		return;

@@ -7,8 +7,12 @@
 #include "lib/compat.h"
 
 #include "capture_abi.h"
-#include "mysql/mysql_decoder_int.h"
+#include "lib/buf.h"
+#include "mysql/mysql_decoder.h"
+#include "mysql/mysql_packet.h"
 #include "mysql/mysql_proto.h"
+#include "mysql/mysql_resp.h"
+#include "mysql/mysql_stmt.h"
 
 #define DEF_MAX_SQL (1u << 20)
 #define DEF_MAX_PENDING 64
@@ -27,6 +31,82 @@
 /* A request slot's text buffer grown past this by one long statement is
  * released when the slot is reused. */
 #define TEXT_SHRINK (64 * 1024)
+/* ERR_Packet messages are kept up to this many bytes (MySQL's own cap is 512). */
+#define ERR_MSG_MAX 512
+
+enum mysql_phase {
+	PH_INIT,      /* nothing decided: greeting or a connection joined mid-stream */
+	PH_GREETING,  /* the server greeting starts the to-client stream */
+	PH_HANDSHAKE, /* greeting seen, waiting for the handshake response */
+	PH_AUTH,      /* handshake response seen, until the server's OK or ERR */
+	PH_COMMAND,   /* command phase */
+};
+
+struct mysql_req {
+	uint8_t cmd;
+	uint8_t mode; /* enum mysql_resp_mode */
+	uint8_t seq;  /* last sequence id the client sent for this request */
+	uint8_t cursor; /* COM_STMT_EXECUTE asked for a cursor */
+	uint8_t truncated;
+	uint32_t stmt_id;
+	uint64_t ts_first; /* first byte of the request */
+	uint64_t ts_last;  /* last byte of the request */
+	uint64_t bytes_in;
+	struct buf text; /* SQL (query, prepare), schema (init_db), user (change_user) */
+	struct buf aux;	 /* change_user: schema */
+	int aux_known;
+};
+
+/* What the response so far says about the statement being answered; its event is made
+ * from this. */
+struct stmt_tally {
+	int started; /* a packet of this statement's response arrived */
+	uint64_t ts_start; /* statement start: request's first byte, or previous statement's end */
+	uint64_t ts_first_byte, ts_last;
+	uint64_t bytes_out, rows_sent, rows_affected;
+	uint32_t flags;
+	int error;
+	uint16_t err_code;
+	char sqlstate[6];
+	char err_msg[ERR_MSG_MAX];
+	size_t err_len;
+	/* SESSION_TRACK_SCHEMA of an OK: the current schema once the statement is done. A
+	 * copy, since the statement may end packets later (another result set). */
+	int schema_changed, schema_kept;
+	struct buf schema;
+};
+
+struct mysql_conn {
+	const struct mysql_callbacks *cb;
+	void *ctx;
+	struct mysql_limits lim;
+	struct mysql_counters own_cnt;
+	struct mysql_counters *cnt;
+	struct mysql_framer fr[2];
+	int phase;
+	int opened; /* the capture saw the connection open: its first bytes are the greeting */
+	int stopped;
+	int tls;
+	int compressed;
+	int closed;
+	int infile_active; /* LOCAL INFILE: to-server packets are file data until an empty one */
+	uint32_t caps_server, caps_client, caps; /* caps = effective (both sides) */
+	int caps_known;
+	uint64_t conn_id;
+	int conn_id_known;
+	struct buf user, db, server_version;
+	int user_known, db_known;
+	/* pending requests, oldest first */
+	struct mysql_req *q;
+	size_t q_head, q_len;
+	struct mysql_resp rs;	 /* the parser of the oldest request's response */
+	struct stmt_tally tally; /* its statement so far */
+	/* a multi-statement COM_QUERY at the head: its statements, the one being answered */
+	int split_n, split_i;
+	size_t *split_off, *split_len;
+	int *split_call;
+	struct mysql_stmt_table stmts;
+};
 
 struct cmd_info {
 	const char *name;
@@ -35,41 +115,41 @@ struct cmd_info {
 
 /* Text Protocol and Prepared Statements command bytes 0x00..0x1f. */
 static const struct cmd_info cmd_table[0x20] = {
-	[COM_SLEEP] = { "sleep", RM_ONE },
-	[COM_QUIT] = { "quit", RM_NONE },
-	[COM_INIT_DB] = { "init_db", RM_ONE },
-	[COM_QUERY] = { "query", RM_RESULT },
-	[COM_FIELD_LIST] = { "field_list", RM_ROWS },
-	[0x05] = { "create_db", RM_ONE },
-	[0x06] = { "drop_db", RM_ONE },
-	[0x07] = { "refresh", RM_ONE },
-	[0x08] = { "shutdown", RM_ONE },
-	[COM_STATISTICS] = { "statistics", RM_ONE },
-	[COM_PROCESS_INFO] = { "process_info", RM_RESULT },
-	[0x0b] = { "connect", RM_ONE },
-	[0x0c] = { "process_kill", RM_ONE },
-	[0x0d] = { "debug", RM_ONE },
-	[COM_PING] = { "ping", RM_ONE },
-	[0x0f] = { "time", RM_ONE },
-	[0x10] = { "delayed_insert", RM_ONE },
-	[COM_CHANGE_USER] = { "change_user", RM_AUTH },
-	[COM_BINLOG_DUMP] = { "binlog_dump", RM_STREAM },
-	[0x13] = { "table_dump", RM_ONE },
-	[0x14] = { "connect_out", RM_ONE },
-	[0x15] = { "register_slave", RM_ONE },
-	[COM_STMT_PREPARE] = { "prepare", RM_PREPARE },
-	[COM_STMT_EXECUTE] = { "execute", RM_RESULT },
-	[COM_STMT_SEND_LONG_DATA] = { "send_long_data", RM_NONE },
-	[COM_STMT_CLOSE] = { "stmt_close", RM_NONE },
-	[COM_STMT_RESET] = { "stmt_reset", RM_ONE },
-	[COM_SET_OPTION] = { "set_option", RM_ONE },
-	[COM_STMT_FETCH] = { "stmt_fetch", RM_ROWS },
-	[0x1d] = { "daemon", RM_ONE },
-	[COM_BINLOG_DUMP_GTID] = { "binlog_dump_gtid", RM_STREAM },
-	[COM_RESET_CONNECTION] = { "reset_connection", RM_ONE },
+	[COM_SLEEP] = { "sleep", MYSQL_RM_ONE },
+	[COM_QUIT] = { "quit", MYSQL_RM_NONE },
+	[COM_INIT_DB] = { "init_db", MYSQL_RM_ONE },
+	[COM_QUERY] = { "query", MYSQL_RM_RESULT },
+	[COM_FIELD_LIST] = { "field_list", MYSQL_RM_ROWS },
+	[0x05] = { "create_db", MYSQL_RM_ONE },
+	[0x06] = { "drop_db", MYSQL_RM_ONE },
+	[0x07] = { "refresh", MYSQL_RM_ONE },
+	[0x08] = { "shutdown", MYSQL_RM_ONE },
+	[COM_STATISTICS] = { "statistics", MYSQL_RM_ONE },
+	[COM_PROCESS_INFO] = { "process_info", MYSQL_RM_RESULT },
+	[0x0b] = { "connect", MYSQL_RM_ONE },
+	[0x0c] = { "process_kill", MYSQL_RM_ONE },
+	[0x0d] = { "debug", MYSQL_RM_ONE },
+	[COM_PING] = { "ping", MYSQL_RM_ONE },
+	[0x0f] = { "time", MYSQL_RM_ONE },
+	[0x10] = { "delayed_insert", MYSQL_RM_ONE },
+	[COM_CHANGE_USER] = { "change_user", MYSQL_RM_AUTH },
+	[COM_BINLOG_DUMP] = { "binlog_dump", MYSQL_RM_STREAM },
+	[0x13] = { "table_dump", MYSQL_RM_ONE },
+	[0x14] = { "connect_out", MYSQL_RM_ONE },
+	[0x15] = { "register_slave", MYSQL_RM_ONE },
+	[COM_STMT_PREPARE] = { "prepare", MYSQL_RM_PREPARE },
+	[COM_STMT_EXECUTE] = { "execute", MYSQL_RM_RESULT },
+	[COM_STMT_SEND_LONG_DATA] = { "send_long_data", MYSQL_RM_NONE },
+	[COM_STMT_CLOSE] = { "stmt_close", MYSQL_RM_NONE },
+	[COM_STMT_RESET] = { "stmt_reset", MYSQL_RM_ONE },
+	[COM_SET_OPTION] = { "set_option", MYSQL_RM_ONE },
+	[COM_STMT_FETCH] = { "stmt_fetch", MYSQL_RM_ROWS },
+	[0x1d] = { "daemon", MYSQL_RM_ONE },
+	[COM_BINLOG_DUMP_GTID] = { "binlog_dump_gtid", MYSQL_RM_STREAM },
+	[COM_RESET_CONNECTION] = { "reset_connection", MYSQL_RM_ONE },
 };
 
-static const struct cmd_info bulk_execute = { "bulk_execute", RM_RESULT };
+static const struct cmd_info bulk_execute = { "bulk_execute", MYSQL_RM_RESULT };
 
 static const struct cmd_info *cmd_info(uint8_t cmd)
 {
@@ -78,7 +158,7 @@ static const struct cmd_info *cmd_info(uint8_t cmd)
 	return cmd == COM_STMT_BULK_EXECUTE ? &bulk_execute : NULL;
 }
 
-const char *mysql_cmd_name(uint8_t cmd)
+static const char *cmd_name(uint8_t cmd)
 {
 	const struct cmd_info *ci = cmd_info(cmd);
 
@@ -103,13 +183,28 @@ static void violation(struct mysql_conn *c, int dir)
 		stop(c);
 }
 
-void mysql_set_db(struct mysql_conn *c, const void *s, size_t len)
+/* Replaces the connection's current schema (s NULL: unknown). */
+static void set_db(struct mysql_conn *c, const void *s, size_t len)
 {
 	buf_reset(&c->db);
 	c->db_known = s && !buf_append(&c->db, s, len);
 }
 
+static void set_user(struct mysql_conn *c, const void *s, size_t len)
+{
+	buf_reset(&c->user);
+	c->user_known = !buf_append(&c->user, s, len);
+}
+
 /* ---------------------------------------------------------------- queue */
+
+static struct mysql_req *mysql_head(struct mysql_conn *c)
+{
+	return c->q_len ? &c->q[c->q_head] : NULL;
+}
+
+static void response_start(struct mysql_conn *c);
+static void emit(struct mysql_conn *c, struct mysql_req *req, int idx);
 
 static struct mysql_req *q_at(struct mysql_conn *c, size_t i)
 {
@@ -120,7 +215,7 @@ static void q_pop(struct mysql_conn *c)
 {
 	c->q_head = (c->q_head + 1) % c->lim.max_pending;
 	c->q_len--;
-	mysql_resp_start(c);
+	response_start(c);
 }
 
 /* Requests without a response are reported when they reach the head, so
@@ -129,11 +224,12 @@ static void drain_no_response(struct mysql_conn *c)
 {
 	struct mysql_req *req;
 
-	while ((req = mysql_head(c)) && (req->mode == RM_NONE || req->mode == RM_STREAM)) {
-		mysql_emit(c, req, -1);
+	while ((req = mysql_head(c)) &&
+	       (req->mode == MYSQL_RM_NONE || req->mode == MYSQL_RM_STREAM)) {
+		emit(c, req, -1);
 		if (req->cmd == COM_STMT_CLOSE)
 			mysql_stmt_del(&c->stmts, req->stmt_id);
-		if (req->mode == RM_STREAM)
+		if (req->mode == MYSQL_RM_STREAM)
 			stop(c); /* replication stream: nothing more to decode */
 		q_pop(c);
 	}
@@ -144,7 +240,7 @@ static void drop_pending(struct mysql_conn *c)
 	c->cnt->dropped_requests += c->q_len;
 	c->q_len = 0;
 	c->infile_active = 0;
-	mysql_resp_start(c);
+	response_start(c);
 }
 
 /* ---------------------------------------------------------------- events */
@@ -197,26 +293,27 @@ static uint64_t split_bytes_in(struct mysql_conn *c, struct mysql_req *req, int 
 
 	if (idx > 0)
 		return c->split_len[idx];
-	for (int i = 1; i < c->rs.split_n; i++)
+	for (int i = 1; i < c->split_n; i++)
 		rest += c->split_len[i];
 	return req->bytes_in > rest ? req->bytes_in - rest : 0;
 }
 
-void mysql_emit(struct mysql_conn *c, struct mysql_req *req, int idx)
+/* Emits the event of statement idx of req (-1: the whole request) from c->tally. */
+static void emit(struct mysql_conn *c, struct mysql_req *req, int idx)
 {
-	struct mysql_resp *rs = &c->rs;
+	struct stmt_tally *t = &c->tally;
 	struct query_event ev;
 
 	memset(&ev, 0, sizeof(ev));
-	ev.ts_us = rs->ts_start / 1000;
-	if (req->mode == RM_NONE || req->mode == RM_STREAM) {
+	ev.ts_us = t->ts_start / 1000;
+	if (req->mode == MYSQL_RM_NONE || req->mode == MYSQL_RM_STREAM) {
 		ev.ts_us = req->ts_first / 1000;
 		ev.latency_us = (req->ts_last - req->ts_first) / 1000;
 		ev.flags |= QE_F_NO_RESPONSE;
 	} else {
-		ev.latency_us = rs->ts_last > rs->ts_start ? (rs->ts_last - rs->ts_start) / 1000 : 0;
-		ev.first_byte_us = rs->ts_first_byte > rs->ts_start ?
-					   (rs->ts_first_byte - rs->ts_start) / 1000 : 0;
+		ev.latency_us = t->ts_last > t->ts_start ? (t->ts_last - t->ts_start) / 1000 : 0;
+		ev.first_byte_us = t->ts_first_byte > t->ts_start ?
+					   (t->ts_first_byte - t->ts_start) / 1000 : 0;
 	}
 	ev.conn_id = c->conn_id;
 	ev.conn_id_known = c->conn_id_known;
@@ -228,21 +325,21 @@ void mysql_emit(struct mysql_conn *c, struct mysql_req *req, int idx)
 		ev.db = c->db.len ? c->db.data : "";
 		ev.db_len = c->db.len;
 	}
-	ev.command = mysql_cmd_name(req->cmd);
+	ev.command = cmd_name(req->cmd);
 	ev.cmd = req->cmd;
 	event_sql(c, req, idx, &ev);
-	ev.status = rs->error ? QE_STATUS_ERROR : QE_STATUS_OK;
-	if (rs->error) {
-		ev.error_code = rs->err_code;
-		memcpy(ev.sqlstate, rs->sqlstate, sizeof(ev.sqlstate));
-		ev.error_msg = rs->err_msg;
-		ev.error_msg_len = rs->err_len;
+	ev.status = t->error ? QE_STATUS_ERROR : QE_STATUS_OK;
+	if (t->error) {
+		ev.error_code = t->err_code;
+		memcpy(ev.sqlstate, t->sqlstate, sizeof(ev.sqlstate));
+		ev.error_msg = t->err_msg;
+		ev.error_msg_len = t->err_len;
 	}
-	ev.rows_sent = rs->rows_sent;
-	ev.rows_affected = rs->rows_affected;
+	ev.rows_sent = t->rows_sent;
+	ev.rows_affected = t->rows_affected;
 	ev.bytes_in = idx >= 0 ? split_bytes_in(c, req, idx) : req->bytes_in;
-	ev.bytes_out = rs->bytes_out;
-	ev.flags |= rs->flags;
+	ev.bytes_out = t->bytes_out;
+	ev.flags |= t->flags;
 	if (c->compressed)
 		ev.flags |= QE_F_COMPRESSED;
 	c->cnt->events++;
@@ -270,7 +367,8 @@ static size_t skip_space_comments(const char *s, size_t n, size_t i)
 	return i;
 }
 
-int mysql_sql_use(const char *s, size_t n, const char **db, size_t *db_len)
+/* Recognises `USE db` (comments, backquotes). Returns 0 and the schema, or -1. */
+static int sql_use(const char *s, size_t n, const char **db, size_t *db_len)
 {
 	size_t i = skip_space_comments(s, n, 0), b;
 
@@ -308,13 +406,204 @@ int mysql_sql_use(const char *s, size_t n, const char **db, size_t *db_len)
 	return 0;
 }
 
-/* ---------------------------------------------------------------- handshake */
+/* ---------------------------------------------------------------- responses */
 
-static void set_user(struct mysql_conn *c, const void *s, size_t len)
+/*
+ * The response parser (mysql_resp.c) only says what each packet was; what follows from it
+ * is decided here: statement tallies, events, the current schema and user, the prepared
+ * statements, LOCAL INFILE, and where a multi-statement query's statements end.
+ */
+
+static void tally_reset(struct stmt_tally *t, uint64_t ts_start)
 {
-	buf_reset(&c->user);
-	c->user_known = !buf_append(&c->user, s, len);
+	t->started = 0;
+	t->ts_start = ts_start;
+	t->ts_first_byte = t->ts_last = ts_start;
+	t->bytes_out = t->rows_sent = t->rows_affected = 0;
+	t->flags = 0;
+	t->error = 0;
+	t->err_code = 0;
+	t->sqlstate[0] = 0;
+	t->err_len = 0;
+	t->schema_changed = 0;
 }
+
+/* Prepares the parser and the tally for the current head request. */
+static void response_start(struct mysql_conn *c)
+{
+	struct mysql_req *req = mysql_head(c);
+
+	c->split_n = c->split_i = 0;
+	if (!req)
+		return;
+	tally_reset(&c->tally, req->ts_first);
+	/* COM_FIELD_LIST's "rows" are column definitions. */
+	mysql_resp_start(&c->rs, req->mode, req->seq, req->cmd != COM_FIELD_LIST);
+	if (req->cmd == COM_QUERY && c->cb->split_sql && req->text.len) {
+		int n = c->cb->split_sql(c->ctx, req->text.data, req->text.len, c->split_off,
+					 c->split_len, c->split_call, c->lim.max_split);
+
+		if (n > 1 && n <= c->lim.max_split)
+			c->split_n = n;
+	}
+}
+
+/* Emits statement idx (or the whole request), then applies what its success changed. */
+static void stmt_done(struct mysql_conn *c, struct mysql_req *req, int idx)
+{
+	struct stmt_tally *t = &c->tally;
+
+	emit(c, req, idx);
+	if (t->error)
+		return;
+	if (t->schema_changed) {
+		set_db(c, !t->schema_kept ? NULL : t->schema.len ? t->schema.data : "",
+		       t->schema.len);
+	} else if (req->cmd == COM_INIT_DB) {
+		set_db(c, req->text.data, req->text.len);
+	} else if (req->cmd == COM_QUERY) {
+		const char *sql = req->text.data, *db;
+		size_t len = req->text.len, db_len;
+
+		if (idx >= 0) {
+			sql += c->split_off[idx];
+			len = c->split_len[idx];
+		}
+		if (!sql_use(sql, len, &db, &db_len))
+			set_db(c, db, db_len);
+	}
+	tally_reset(t, t->ts_last);
+}
+
+static uint32_t index_flags(uint16_t status)
+{
+	return (status & SERVER_QUERY_NO_INDEX_USED ? QE_F_NO_INDEX_USED : 0) |
+	       (status & SERVER_QUERY_NO_GOOD_INDEX_USED ? QE_F_NO_GOOD_INDEX_USED : 0);
+}
+
+/* One result of a command ended (an OK, or a result set's terminator); more: another
+ * result follows (SERVER_MORE_RESULTS_EXISTS). Says which statement it completes. */
+static void result_end(struct mysql_conn *c, struct mysql_req *req,
+		       const struct mysql_resp_out *o, int more)
+{
+	struct stmt_tally *t = &c->tally;
+
+	t->rows_sent += o->rows;
+	t->rows_affected += o->affected_rows;
+	if (o->schema) {
+		buf_reset(&t->schema);
+		t->schema_changed = 1;
+		t->schema_kept = !buf_append(&t->schema, o->schema, o->schema_len);
+	}
+	t->flags |= index_flags(o->status);
+	if (o->status & SERVER_STATUS_CURSOR_EXISTS && req->cmd == COM_STMT_EXECUTE)
+		t->flags |= QE_F_CURSOR;
+	if (c->split_n > 1) {
+		int i = c->split_i;
+
+		/* A CALL returns its result sets and then its own OK: it ends at the OK. */
+		if (!more && i < c->split_n - 1) {
+			/* The server saw fewer statements than the splitter (a ';' inside
+			 * BEGIN ... END): this one runs to the end of the text. */
+			if (i == 0) {
+				stmt_done(c, req, -1);
+			} else {
+				c->split_len[i] = req->text.len - c->split_off[i];
+				stmt_done(c, req, i);
+			}
+		} else if (i < c->split_n - 1 && (!c->split_call[i] || o->what == MYSQL_RW_OK)) {
+			stmt_done(c, req, i);
+			c->split_i++;
+		} else if (!more) {
+			stmt_done(c, req, i);
+		}
+	} else if (!more) {
+		stmt_done(c, req, -1);
+	}
+}
+
+static void result_error(struct mysql_conn *c, struct mysql_req *req,
+			 const struct mysql_resp_out *o)
+{
+	struct stmt_tally *t = &c->tally;
+	size_t l = o->err_len < sizeof(t->err_msg) ? o->err_len : sizeof(t->err_msg);
+
+	t->rows_sent += o->rows;
+	t->error = 1;
+	t->err_code = o->err_code;
+	t->sqlstate[0] = 0;
+	if (o->sqlstate) {
+		memcpy(t->sqlstate, o->sqlstate, 5);
+		t->sqlstate[5] = 0;
+	}
+	memcpy(t->err_msg, o->err_msg, l);
+	t->err_len = l;
+	/* An ERR ends a multi-statement batch: the server runs nothing after it. */
+	stmt_done(c, req, c->split_n > 1 ? c->split_i : -1);
+}
+
+static void prepared(struct mysql_conn *c, struct mysql_req *req, const struct mysql_resp_out *o)
+{
+	req->stmt_id = o->stmt_id;
+	if (mysql_stmt_put(&c->stmts, req->stmt_id, req->text.data, req->text.len,
+			   req->truncated) == -ENOSPC)
+		c->cnt->stmt_table_full++;
+}
+
+/* COM_CHANGE_USER succeeded: new user and schema, prepared statements are gone. */
+static void user_changed(struct mysql_conn *c, struct mysql_req *req)
+{
+	set_user(c, req->text.data, req->text.len);
+	if (req->aux_known && req->aux.len)
+		set_db(c, req->aux.data, req->aux.len);
+	else
+		set_db(c, NULL, 0);
+	mysql_stmt_clear(&c->stmts);
+}
+
+/* Feeds one to-client packet to the head request: returns the parser's MYSQL_RESP_*. */
+static int response_packet(struct mysql_conn *c, struct mysql_req *req, const struct mysql_pkt *p)
+{
+	struct stmt_tally *t = &c->tally;
+	struct mysql_resp_out o;
+	int r = mysql_resp_packet(&c->rs, p, &o);
+
+	if (r == MYSQL_RESP_NOT_MINE) {
+		stmt_done(c, req, -1); /* it ended before p, which is not counted in it */
+		return r;
+	}
+	if (!t->started) {
+		t->started = 1;
+		t->ts_first_byte = p->ts_first;
+	}
+	t->ts_last = p->ts_last;
+	t->bytes_out += p->wire;
+	if (r == MYSQL_RESP_BAD || (r == MYSQL_RESP_MORE && o.what == MYSQL_RW_PART))
+		return r; /* most packets: a row or a definition */
+	switch (o.what) {
+	case MYSQL_RW_OK:
+	case MYSQL_RW_ROWS_END:
+		result_end(c, req, &o, r == MYSQL_RESP_MORE);
+		break;
+	case MYSQL_RW_ERR:
+		result_error(c, req, &o);
+		break;
+	case MYSQL_RW_INFILE:
+		c->infile_active = 1;
+		break;
+	case MYSQL_RW_PREPARED:
+		prepared(c, req, &o);
+		/* fallthrough */
+	default:
+		if (r == MYSQL_RESP_DONE)
+			stmt_done(c, req, -1);
+	}
+	if (r == MYSQL_RESP_DONE && req->mode == MYSQL_RM_AUTH && !t->error)
+		user_changed(c, req);
+	return r;
+}
+
+/* ---------------------------------------------------------------- handshake */
 
 static void midstream(struct mysql_conn *c)
 {
@@ -402,12 +691,12 @@ static void parse_handshake_response(struct mysql_conn *c, const struct mysql_pk
 		goto caps;
 	}
 	if (caps & CLIENT_CONNECT_WITH_DB && !mp_cstr(d, n, &off, &s, &l) && l)
-		mysql_set_db(c, s, l);
+		set_db(c, s, l);
 caps:
 	c->caps_client = caps;
 	c->caps = caps & c->caps_server;
 	c->caps_known = 1;
-	c->deprecate_eof = !!(c->caps & CLIENT_DEPRECATE_EOF);
+	mysql_resp_set_caps(&c->rs, c->caps);
 }
 
 /* Server packets after the handshake response, until OK or ERR. */
@@ -604,7 +893,7 @@ static void on_request(struct mysql_conn *c, const struct mysql_pkt *p)
 	buf_reset_shrink(&req->text, TEXT_SHRINK);
 	parse_request(c, req, p);
 	if (c->q_len == 1) {
-		mysql_resp_start(c);
+		response_start(c);
 		drain_no_response(c);
 	}
 }
@@ -629,7 +918,7 @@ static void on_client_packet(struct mysql_conn *c, const struct mysql_pkt *p)
 	if (head && (c->infile_active || p->seq != 0)) {
 		head->bytes_in += p->wire;
 		head->seq = p->seq;
-		c->rs.next_seq = p->seq + 1;
+		mysql_resp_client_packet(&c->rs, p->seq);
 		if (c->infile_active && p->len == 0)
 			c->infile_active = 0; /* the empty packet ends the file */
 		return;
@@ -651,17 +940,17 @@ static void on_response(struct mysql_conn *c, const struct mysql_pkt *p)
 			c->cnt->skipped_responses++;
 			return;
 		}
-		r = mysql_resp_packet(c, req, p);
-		if (r == RESP_CONT)
+		r = response_packet(c, req, p);
+		if (r == MYSQL_RESP_MORE)
 			return;
 		c->infile_active = 0;
-		if (r == RESP_ERROR)
+		if (r == MYSQL_RESP_BAD)
 			c->cnt->dropped_requests++;
 		q_pop(c);
 		drain_no_response(c);
-		if (r == RESP_ERROR)
+		if (r == MYSQL_RESP_BAD)
 			violation(c, MP_DIR_TO_CLIENT);
-		if (r != RESP_NOT_MINE)
+		if (r != MYSQL_RESP_NOT_MINE)
 			return;
 	}
 }
@@ -718,7 +1007,7 @@ static int header_ok(void *ctx, int dir, uint8_t seq, uint32_t len)
 	if (c->phase != PH_COMMAND)
 		return 1;
 	if (dir == MP_DIR_TO_SERVER) {
-		if (seq == 0 || (head && (c->infile_active || head->mode == RM_AUTH)))
+		if (seq == 0 || (head && (c->infile_active || head->mode == MYSQL_RM_AUTH)))
 			return 1;
 	} else if (head) {
 		return 1;
@@ -807,17 +1096,17 @@ static int probe_client_head(struct mysql_req *req, const uint8_t *b, uint32_t l
 	if (b0 == 0xff)
 		return len >= 3;
 	switch (req->mode) {
-	case RM_RESULT:
+	case MYSQL_RM_RESULT:
 		return (b0 == 0x00 && len >= 7) || b0 == 0xfb || (b0 >= 1 && b0 < 0xfb && len <= 2) ||
 		       (b0 == 0xfc && len >= 3 && len <= 4);
-	case RM_PREPARE:
+	case MYSQL_RM_PREPARE:
 		return b0 == 0x00 && len == 12;
-	case RM_ONE:
+	case MYSQL_RM_ONE:
 		return (b0 == 0x00 && len >= 7) || (b0 == 0xfe && len <= 5) ||
 		       req->cmd == COM_STATISTICS;
-	case RM_ROWS:
+	case MYSQL_RM_ROWS:
 		return b0 == 0xfe || (req->cmd == COM_STMT_FETCH ? b0 == 0x00 : b0 == 0x03);
-	case RM_AUTH:
+	case MYSQL_RM_AUTH:
 		return b0 == 0x00 || b0 == 0xfe || b0 == 0x01;
 	}
 	return 0;
@@ -842,11 +1131,11 @@ static int probe_client(struct mysql_conn *c, const uint8_t *b, size_t n)
 	req = mysql_head(c);
 	/* Only the start of a response can be recognised, and only for a request
 	 * we saw: anything before that is skipped. */
-	if (!req || c->rs.started || c->phase != PH_COMMAND)
+	if (!req || c->tally.started || c->phase != PH_COMMAND)
 		return MP_PROBE_NO;
 	if (n < 5)
 		return MP_PROBE_MORE;
-	if (b[3] != c->rs.next_seq)
+	if (b[3] != mysql_resp_next_seq(&c->rs))
 		return MP_PROBE_NO;
 	return probe_client_head(req, b, mp_u24(b)) ? MP_PROBE_YES : MP_PROBE_NO;
 }
@@ -889,7 +1178,7 @@ struct mysql_conn *mysql_conn_new(const struct mysql_callbacks *cb, void *ctx,
 	c->lim.max_stmts = c->lim.max_stmts ?: DEF_MAX_STMTS;
 	c->lim.max_split = c->lim.max_split > 0 ? c->lim.max_split : DEF_MAX_SPLIT;
 	c->cnt = cnt ?: &c->own_cnt;
-	c->deprecate_eof = -1;
+	mysql_resp_init(&c->rs);
 	c->q = calloc(c->lim.max_pending, sizeof(*c->q));
 	c->split_off = calloc(c->lim.max_split, sizeof(*c->split_off));
 	c->split_len = calloc(c->lim.max_split, sizeof(*c->split_len));
@@ -931,6 +1220,7 @@ void mysql_conn_free(struct mysql_conn *c)
 	buf_free(&c->user);
 	buf_free(&c->db);
 	buf_free(&c->server_version);
+	buf_free(&c->tally.schema);
 	free(c);
 }
 
@@ -984,7 +1274,9 @@ void mysql_close(struct mysql_conn *c, uint64_t ts_ns)
 	if (c->closed)
 		return;
 	c->closed = 1;
-	if (!c->stopped && (head = mysql_head(c)) && mysql_resp_flush(c, head)) {
+	/* A prepare whose optional EOF never came is complete. */
+	if (!c->stopped && (head = mysql_head(c)) && mysql_resp_complete_but_eof(&c->rs)) {
+		stmt_done(c, head, -1);
 		q_pop(c);
 		drain_no_response(c);
 	}
