@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* The report bus: closed reports by seq in a bounded history that every output reads at its pace. */
+/* The report bus: closed reports by seq in a bounded history each output reads at its own pace. */
 #ifndef MP_BUS_H
 #define MP_BUS_H
 
