@@ -441,3 +441,13 @@ uint64_t bus_reader_dropped(struct bus_reader *r)
 	pthread_mutex_unlock(&r->bus->lock);
 	return n;
 }
+
+uint64_t bus_reader_lag(struct bus_reader *r)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&r->bus->lock);
+	n = reader_lag(r);
+	pthread_mutex_unlock(&r->bus->lock);
+	return n;
+}

@@ -120,7 +120,8 @@ struct bus_stats {
 
 void bus_get_stats(struct bus *b, struct bus_stats *out);
 
-/* Per reader: reports it lost so far. */
+/* Per reader: reports it lost so far, and reports held that it has not read. */
 uint64_t bus_reader_dropped(struct bus_reader *r);
+uint64_t bus_reader_lag(struct bus_reader *r);
 
 #endif /* MP_BUS_H */
