@@ -79,10 +79,8 @@ def main():
             gen = threading.Thread(target=traffic, args=(stop,), daemon=True)
             gen.start()
             if not mp.wait_until(lambda: len(fast.reports) >= 40, timeout=60):
-                mp.diag(f'fast: {len(fast.reports)} closed {fast.closed} agent {agent.poll()}')
-                mp.diag(mp.http_get(f'http://127.0.0.1:{HTTP}/metrics')[1])
-                mp.diag(mp.http_get(f'http://127.0.0.1:{HTTP}/status')[1])
-                raise TimeoutError('40 reports')
+                raise TimeoutError(f'40 reports: got {len(fast.reports)}, client closed '
+                                   f'{fast.closed}, agent exit status {agent.poll()}')
             mp.poll(lambda: metric(mp.http_get(f'http://127.0.0.1:{HTTP}/metrics')[1],
                                    'mysqlprobe_output_reports_dropped_total', 'collector'),
                     timeout=30, what='the stuck client losing reports')
