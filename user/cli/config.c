@@ -62,7 +62,7 @@ const struct config_option config_options[] = {
 	ROW("websocket.maxmessagesize", UINT, websocket_maxmessagesize, "16777216", 1024,
 	    1073741824, 0, "largest websocket message accepted or sent (bytes)"),
 	ROW("websocket.queue", INT, websocket_queue, "8", 1, 1024, 0,
-	    "messages queued per websocket client before reports are dropped for it"),
+	    "reports a live /collector client may lag before its oldest are dropped for it"),
 	ROW("report_period_ms", INT, report_period_ms, "0", 100, 3600000, CONFIG_ZERO_OK,
 	    "report period in ms (0 = interval * 1000)"),
 	ROW("max_keys", INT, max_keys, "10000", 1, 1000000, 0,
