@@ -105,8 +105,8 @@ void server_get_stats(struct server *s, struct server_stats *out);
 
 /*
  * Stops the thread, closes every connection (client_close for each; their bus readers are
- * freed) and frees the server. Call server_flush() first to deliver queued messages. Accepts
- * NULL.
+ * freed) and frees the server. Call server_flush() first to deliver queued messages, and only
+ * once no thread publishes on the bus any more (a publish wakes the server). Accepts NULL.
  */
 void server_free(struct server *s);
 
