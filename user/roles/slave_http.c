@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The slave's side of the server: per-client template sets, report rendering, /metrics, /status. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,23 +114,29 @@ static int metrics_capture(struct buf *out, const struct slave_totals *t)
 /* The report bus: per kind of output, what it took and what it lost; the replay buffer. */
 static int metrics_bus(struct slave *s, struct buf *out)
 {
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} per_kind[] = {
+		{ "output_reports_dropped_total",
+		  "Reports an output lost (it lagged its queue or the buffer), per kind of output.",
+		  offsetof(struct bus_kind_stats, dropped) },
+		{ "output_reports_total", "Reports an output took from the bus, per kind of output.",
+		  offsetof(struct bus_kind_stats, delivered) },
+	};
 	struct bus_stats st;
-	int err;
+	int err = 0;
 
 	slave_bus_stats(s, &st);
-	err = buf_puts(out, "# HELP mysqlprobe_output_reports_dropped_total Reports an output lost "
-			     "(it lagged its queue or the buffer), per kind of output.\n"
-			     "# TYPE mysqlprobe_output_reports_dropped_total counter\n");
-	for (size_t i = 0; !err && i < st.nkinds; i++)
-		err = buf_printf(out, "mysqlprobe_output_reports_dropped_total{output=\"%s\"} %llu\n",
-				  st.kinds[i].kind, (unsigned long long)st.kinds[i].dropped);
-	if (!err)
-		err = buf_puts(out, "# HELP mysqlprobe_output_reports_total Reports an output took "
-				     "from the bus, per kind of output.\n"
-				     "# TYPE mysqlprobe_output_reports_total counter\n");
-	for (size_t i = 0; !err && i < st.nkinds; i++)
-		err = buf_printf(out, "mysqlprobe_output_reports_total{output=\"%s\"} %llu\n",
-				  st.kinds[i].kind, (unsigned long long)st.kinds[i].delivered);
+	for (size_t m = 0; !err && m < sizeof(per_kind) / sizeof(per_kind[0]); m++) {
+		err = buf_printf(out, "# HELP mysqlprobe_%s %s\n# TYPE mysqlprobe_%s counter\n",
+				  per_kind[m].name, per_kind[m].help, per_kind[m].name);
+		for (size_t i = 0; !err && i < st.nkinds; i++)
+			err = buf_printf(out, "mysqlprobe_%s{output=\"%s\"} %llu\n", per_kind[m].name,
+					  st.kinds[i].kind,
+					  (unsigned long long)*(const uint64_t *)((const char *)&st.kinds[i] +
+										per_kind[m].off));
+	}
 	return err ?: buf_printf(out,
 				  "# HELP mysqlprobe_report_seq Seq of the last report closed.\n"
 				  "# TYPE mysqlprobe_report_seq gauge\n"
