@@ -140,6 +140,7 @@ void slave_free(struct slave *s)
 		if (s->spare)
 			agg_free(s->spare[i]);
 	}
+	agg_free(s->merge);
 	free(s->cur);
 	free(s->spare);
 	jbuf_free(&s->render);
@@ -239,16 +240,49 @@ static void swap_agg(void *ctx, int worker)
 	s->spare[worker] = t;
 }
 
-/* Merges aggs into r and empties them. Returns 0 or -ENOMEM. */
-static int merge_all(struct slave_report *r, struct agg **aggs, int n)
+/* Merges aggs into dst and empties them. Returns 0 or -ENOMEM. */
+static int merge_all(struct agg *dst, struct agg **aggs, int n)
 {
 	int err = 0;
 
 	for (int i = 0; i < n; i++) {
-		err = err ?: agg_merge(r->a, aggs[i]);
+		err = err ?: agg_merge(dst, aggs[i]);
 		agg_reset(aggs[i]);
 	}
 	return err;
+}
+
+/*
+ * The period's rows in an aggregator sized to them. The bus keeps up to
+ * cluster.buffer_periods reports, and a full-size aggregator reserves max_keys slots and
+ * max_slow statement buffers whatever it holds, so the workers merge into the reused s->merge
+ * and the report gets a copy of just its rows and samples. *err: a merge that ran out of
+ * memory (the report then lacks rows, counted in "other" where possible). NULL: no report.
+ */
+static struct agg *report_agg(struct slave *s, struct agg **aggs, int *err)
+{
+	struct agg_config c = s->acfg;
+	struct agg *a;
+
+	if (!s->merge)
+		s->merge = agg_new(&s->acfg);
+	if (!s->merge) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	*err = merge_all(s->merge, aggs, s->sc.workers);
+	c.max_keys = agg_stat_count(s->merge) ? (uint32_t)agg_stat_count(s->merge) : 1;
+	c.max_slow = (uint32_t)agg_slow_count(s->merge);
+	a = agg_new(&c);
+	if (a) {
+		*err = agg_merge(a, s->merge) ?: *err;
+		agg_reset(s->merge);
+		return a;
+	}
+	/* No memory for the copy: the full-size one becomes the report. */
+	a = s->merge;
+	s->merge = NULL;
+	return a;
 }
 
 static void fill_capture(struct slave *s, struct slave_report *r)
@@ -318,12 +352,11 @@ static int close_period(struct slave *s, struct agg **aggs, uint64_t end_ms)
 
 	if (!r)
 		return -ENOMEM;
-	r->a = agg_new(&s->acfg);
+	r->a = report_agg(s, aggs, &err);
 	if (!r->a) {
 		free(r);
-		return -ENOMEM;
+		return err;
 	}
-	err = merge_all(r, aggs, s->sc.workers);
 	if (err)
 		pr_warn("report: merging the workers' rows failed: %s\n", strerror(-err));
 	totals_read(s, &s->now);

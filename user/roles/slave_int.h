@@ -43,6 +43,7 @@ struct slave {
 	/* Per worker: the aggregator the worker fills and a spare, swapped at period end. */
 	struct agg **cur;
 	struct agg **spare;
+	struct agg *merge; /* capture thread: the workers' rows meet here, reused every period */
 
 	/* Capture thread only. */
 	uint64_t period_ms;
