@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Entry point: parses the command line, opens the source, runs the pipeline until told to stop. */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -246,6 +247,7 @@ static int start_slave(struct agent *a)
 		goto fail;
 	/* Replay is offline work: no port to listen on (two replays can run side by side). */
 	if (a->live) {
+		svc.bus = slave_bus(a->slave);
 		a->srv = server_new(&svc, &slave_server_callbacks, a->slave);
 		if (!a->srv) {
 			fprintf(stderr, "mysqlprobe: cannot serve HTTP on %s:%lld: %s\n",
@@ -273,8 +275,12 @@ static int stop_agent(struct agent *a)
 			err = slave_finish(a->slave, 0);
 		if (err)
 			fprintf(stderr, "mysqlprobe: final report: %s\n", strerror(-err));
+		/* Every output takes the final report: bounded waits, each output its own. */
 		if (a->srv && server_flush(a->srv, 3000))
 			pr_warn("report: clients did not take the final report within 3 s\n");
+		/* Offline, stdout is lossless: it gets every report, however long it takes. */
+		if (slave_flush(a->slave, a->live ? 3000 : UINT_MAX))
+			pr_warn("report: stdout did not take the final report within 3 s\n");
 		print_decode_counters(a->pl);
 	}
 	server_free(a->srv);
@@ -339,7 +345,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (a.slave)
-		slave_attach(a.slave, a.pl, a.src, a.srv);
+		slave_attach(a.slave, a.pl, a.src);
 	announce(&a.sc, a.src, a.srv);
 	err = run(&a);
 	err = stop_agent(&a) ?: err;

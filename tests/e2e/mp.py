@@ -366,11 +366,14 @@ def http_get(url, token=None, timeout=10):
 class Collector:
     """A /collector websocket client in a thread: every report with its arrival time.
 
-    Binary frames are snappy raw blocks (python3-snappy), ?format=json gives text frames."""
+    Binary frames are snappy raw blocks (python3-snappy), ?format=json gives text frames;
+    since=SEQ asks for the buffered reports after SEQ first."""
 
-    def __init__(self, port, json_format=False, host='127.0.0.1', token=None):
+    def __init__(self, port, json_format=False, host='127.0.0.1', since=None, token=None):
         import websocket
-        url = f'ws://{host}:{port}/collector' + ('?format=json' if json_format else '')
+        query = (['format=json'] if json_format else []) + \
+            ([f'since={since}'] if since is not None else [])
+        url = f'ws://{host}:{port}/collector' + ('?' + '&'.join(query) if query else '')
         header = [f'Authorization: Bearer {token}'] if token is not None else []
         self.ws = websocket.create_connection(url, timeout=30, header=header)
         self.json_format = json_format

@@ -49,6 +49,21 @@ static void check_parse_uint(const char *s)
 	}
 }
 
+/* The /collector query: accepted with a sane result, or refused with one JSON error object. */
+static void check_collector(const struct http_request *req)
+{
+	struct http_collector_params p;
+	struct buf body = {};
+	int code = http_api_collector_params(req, &p, &body);
+
+	if (code == 0 && (body.len || (p.json != 0 && p.json != 1)))
+		abort();
+	if (code > 0 && (code != 400 || strncmp(body.data, "{\"error\":\"", 10) ||
+			 strcmp(body.data + body.len - 3, "\"}\n")))
+		abort();
+	buf_free(&body);
+}
+
 /*
  * Input: byte 0 = flags (bit 0 GET, bit 1 token set, bit 2 Authorization present), then lines:
  * path, Authorization value, then one query fragment per line (as lws would decode them).
@@ -98,6 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	buf_free(&body);
+	check_collector(&req);
 	free(buf);
 	return 0;
 }

@@ -21,8 +21,10 @@ static const struct agg_config cfg = {
 };
 
 static const struct report_header hdr = {
-	.version = REPORT_VERSION, .node = "db1:8667", .role = "slave",
+	.version = REPORT_VERSION, .node = "db1:8667", .role = "slave", .seq = 42, .term = 3,
 	.period_start_ms = 1700000000000ull, .period_end_ms = 1700000005000ull,
+	.noutputs = 2,
+	.outputs = { { "stdout", 1, 0 }, { "collector", 2, 5 } },
 };
 
 static const struct report_capture cap = {
@@ -74,10 +76,12 @@ static void test_exact_small_report(void **state)
 	assert_int_equal(agg_add(a, &in), 0);
 	assert_string_equal(
 		render(&b, a, NULL),
-		"{\"version\":2,\"node\":\"db1:8667\",\"role\":\"slave\","
+		"{\"version\":2,\"node\":\"db1:8667\",\"role\":\"slave\",\"seq\":42,\"term\":3,"
 		"\"period_start_ms\":1700000000000,\"period_end_ms\":1700000005000,"
 		"\"capture\":{\"packets\":1,\"bytes\":2,\"dropped\":3,\"gaps\":4,\"resyncs\":5,"
 		"\"tls_conns\":6,\"decode_errors\":7,\"unknown_stmt\":8,\"keys_overflow\":9},"
+		"\"outputs\":{\"stdout\":{\"readers\":1,\"dropped\":0},"
+		"\"collector\":{\"readers\":2,\"dropped\":5}},"
 		"\"slow_dropped\":0,"
 		"\"templates\":{\"0000000000000abc\":\"SELECT ?\"},"
 		"\"stats\":[{\"template_id\":\"0000000000000abc\",\"command\":\"query\","
@@ -350,6 +354,10 @@ static void test_read_back(void **state)
 	render(&b, a, NULL);
 	assert_int_equal(report_parse(back, &h, &c, b.out.data, b.out.len), 0);
 	assert_string_equal(h.node, "db1:8667");
+	assert_int_equal(h.seq, 42);
+	assert_int_equal(h.term, 3);
+	assert_int_equal(h.noutputs, 2);
+	assert_memory_equal(h.outputs, hdr.outputs, 2 * sizeof(hdr.outputs[0]));
 	assert_int_equal(h.period_end_ms, hdr.period_end_ms);
 	assert_memory_equal(&c, &cap, sizeof(c));
 	assert_int_equal(agg_stat_count(back), agg_stat_count(a));
@@ -387,6 +395,26 @@ static void test_read_back(void **state)
 		jbuf_free(&b2);
 	}
 	assert_int_equal(report_parse(back, NULL, NULL, "{\"version\":2}", 13), -EINVAL);
+	/* seq and term are required; outputs may be left out. */
+	{
+		char *doc = strdup(b.out.data), *p = strstr(doc, "\"seq\"");
+
+		assert_non_null(p);
+		p[1] = 'x';
+		assert_int_equal(report_parse(back, NULL, NULL, doc, strlen(doc)), -EINVAL);
+		free(doc);
+		char minimal[512];
+
+		snprintf(minimal, sizeof(minimal),
+			 "{\"version\":%d,\"node\":\"n\",\"role\":\"slave\",\"seq\":1,\"term\":0,"
+			 "\"period_start_ms\":0,\"period_end_ms\":1,\"capture\":{\"packets\":0,"
+			 "\"bytes\":0,\"dropped\":0,\"gaps\":0,\"resyncs\":0,\"tls_conns\":0,"
+			 "\"decode_errors\":0,\"unknown_stmt\":0,\"keys_overflow\":0},"
+			 "\"templates\":{},\"stats\":[],\"slow\":[]}",
+			 REPORT_VERSION);
+		assert_int_equal(report_parse(back, &h, NULL, minimal, strlen(minimal)), 0);
+		assert_int_equal(h.noutputs, 0);
+	}
 	assert_int_equal(report_parse(back, NULL, NULL, "{", 1), -EINVAL);
 	jbuf_free(&b);
 	agg_free(a);

@@ -49,6 +49,8 @@ struct mp_config {
 	bool cluster_gossip;
 	char *cluster_group;
 	int64_t cluster_port;
+	int64_t cluster_buffer_periods;
+	int64_t cluster_buffer_mb;
 	struct config_strlist probe_device;
 	struct config_portlist probe_port;
 	uint64_t probe_snappylength;

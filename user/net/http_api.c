@@ -253,6 +253,63 @@ static int route_collector(const struct http_api *api, const struct http_request
 	return http_error(body, type, 426, NULL, "/collector needs a websocket upgrade");
 }
 
+/* Digits only, at most UINT64_MAX. Returns 0, -EINVAL or -ERANGE. */
+static int parse_u64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	int range = 0;
+	size_t i;
+
+	if (!s || !*s)
+		return -EINVAL;
+	for (i = 0; s[i]; i++) {
+		unsigned d = (unsigned)(s[i] - '0');
+
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		if (v > (UINT64_MAX - d) / 10)
+			range = 1;
+		else
+			v = v * 10 + d;
+	}
+	if (range)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int http_api_collector_params(const struct http_request *req, struct http_collector_params *out,
+			      struct buf *body)
+{
+	static const char *const allowed[] = { "format", "since", NULL };
+	const char *type;
+	size_t i;
+	int ret = http_args_check(req, allowed, body, &type);
+
+	memset(out, 0, sizeof(*out));
+	if (ret)
+		return ret;
+	for (i = 0; i < req->nargs; i++) {
+		const char *v = req->args[i].value;
+
+		if (!strcmp(req->args[i].name, "format")) {
+			if (v && !strcmp(v, "json"))
+				out->json = 1;
+			else if (!v || strcmp(v, "snappy"))
+				return http_error(body, &type, 400, "format",
+						  "must be snappy or json");
+			continue;
+		}
+		ret = parse_u64(v, &out->since);
+		if (ret)
+			return http_error(body, &type, 400, "since",
+					  ret == -ERANGE ? "too large (at most 18446744073709551615)"
+							 : "must be a decimal report seq");
+		out->has_since = 1;
+	}
+	return 0;
+}
+
 /* New endpoints (the cluster issue) are one line here. */
 static const struct route routes[] = {
 	{ "/config/update", ROUTE_CHANGES, route_config_update },

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/buf.h"
 
@@ -68,6 +69,21 @@ void http_api_split_arg(char *frag, struct http_arg *out);
  * min <= value <= max. Returns 0, -EINVAL (empty or not a plain integer) or -ERANGE.
  */
 int http_api_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
+
+/* What a /collector client asked for in its upgrade request. */
+struct http_collector_params {
+	int json; /* format=json: text frames of plain JSON; default (format=snappy): binary */
+	int has_since; /* since=SEQ given: replay the buffered reports after SEQ first */
+	uint64_t since;
+};
+
+/*
+ * Validates the query of a /collector upgrade (format=snappy|json, since=SEQ, each at most
+ * once, nothing else). Returns 0 with *out filled, or 400 with {"error":"..."} in body naming
+ * the parameter and the reason, or -ENOMEM.
+ */
+int http_api_collector_params(const struct http_request *req, struct http_collector_params *out,
+			      struct buf *body);
 
 /* Compares a header value with "Bearer <token>" in time independent of where they differ. */
 int http_api_token_ok(const char *authorization, const char *token);

@@ -22,6 +22,11 @@
 
 #define SERVER_DEFAULT_QUEUE 8
 /*
+ * Rendered messages per client: one being written and one ready. Further reports stay in the
+ * bus, shared and unrendered, until the client has room: a slow client costs no memory.
+ */
+#define SERVER_RENDER_AHEAD 2
+/*
  * Websocket fragment size: one lws_write per writeable callback. lws buffers whatever the kernel
  * refuses and holds back the next writeable callback until it drained, so a fragment of a size
  * the socket usually takes keeps that copy rare and small (lws-write.h "Truncated Writes").
@@ -51,17 +56,13 @@ struct server_client {
 	struct lws *wsi;
 	void *state;
 	int json;
-	bool dropped;
+	struct bus_reader *reader;
+	uint64_t lost; /* reports skipped for this client (render errors) not yet told to it */
 	struct server_msg *head, *tail;
 	unsigned qlen;
 	size_t off; /* bytes of head already written */
 	unsigned owed; /* messages written whose bytes lws may still hold */
 	char peer[INET6_ADDRSTRLEN + 8];
-};
-
-struct server_report {
-	struct server_report *next;
-	void *report;
 };
 
 /* lws per-session data: either a websocket client or one HTTP transaction. */
@@ -83,13 +84,8 @@ struct server {
 	atomic_bool stop;
 
 	pthread_mutex_t lock;
-	pthread_cond_t idle;
-	/* Under lock: reports not yet rendered, and messages not yet fully on a socket. */
-	struct server_report *pend_head, *pend_tail;
-	unsigned nlisted; /* reports on the pend list */
-	unsigned npending; /* listed plus being rendered */
+	/* Under lock: messages not yet fully on a socket, and reports being rendered. */
 	unsigned long busy;
-	bool closing;
 
 	/* Server thread only. */
 	struct server_client *clients;
@@ -98,9 +94,8 @@ struct server {
 	time_t too_large_logged;
 	unsigned long long too_large_unlogged;
 
-	atomic_ullong n_clients, n_clients_total, n_dropped, n_sent, n_bytes, n_too_large,
-		n_render_err, n_published, n_reports_dropped, n_http, n_ws_unauthorized,
-		n_not_http, n_conn_full;
+	atomic_ullong n_clients, n_clients_total, n_sent, n_bytes, n_too_large, n_render_err,
+		n_rendered, n_http, n_ws_unauthorized, n_not_http, n_conn_full;
 	/* Connections lws holds now, and its table size (server_fd_limit()). Server thread. */
 	unsigned long conns, conn_limit;
 	bool conn_full;
@@ -163,20 +158,13 @@ static void server_set_log(void)
 	lws_set_log_level(lvl, server_lws_log);
 }
 
-/* Messages reaching a socket change what server_flush() waits for. Call with lock held. */
-static void server_busy_sub_locked(struct server *s, unsigned long n)
-{
-	s->busy -= n;
-	if (!s->busy && !s->npending)
-		pthread_cond_broadcast(&s->idle);
-}
-
+/* Messages reaching a socket change what server_flush() waits for. */
 static void server_busy_sub(struct server *s, unsigned long n)
 {
 	if (!n)
 		return;
 	pthread_mutex_lock(&s->lock);
-	server_busy_sub_locked(s, n);
+	s->busy -= n;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -195,15 +183,11 @@ static void client_queue_free(struct server *s, struct server_client *c)
 	c->off = 0;
 }
 
-/* Closes a client whose queue overflowed; lws closes it from its own loop (async kill). */
-static void client_drop(struct server *s, struct server_client *c)
+static void server_busy_add(struct server *s)
 {
-	c->dropped = true;
-	client_queue_free(s, c);
-	atomic_fetch_add(&s->n_dropped, 1);
-	pr_info("server: dropped slow websocket client %s: %u messages queued\n", c->peer,
-		s->cfg.queue_len);
-	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	pthread_mutex_lock(&s->lock);
+	s->busy++;
+	pthread_mutex_unlock(&s->lock);
 }
 
 static void server_log_too_large(struct server *s, size_t len)
@@ -241,23 +225,16 @@ static struct server_msg *client_encode(const struct server_client *c, const str
 	return m;
 }
 
-/* Returns 1 when queued, 0 when the client was dropped instead. */
+/* The client has room (client_pump() renders only then). Returns 1. */
 static int client_enqueue(struct server *s, struct server_client *c, struct server_msg *m)
 {
-	if (c->qlen >= s->cfg.queue_len) {
-		free(m);
-		client_drop(s, c);
-		return 0;
-	}
 	if (c->tail)
 		c->tail->next = m;
 	else
 		c->head = m;
 	c->tail = m;
 	c->qlen++;
-	pthread_mutex_lock(&s->lock);
-	s->busy++;
-	pthread_mutex_unlock(&s->lock);
+	server_busy_add(s);
 	lws_callback_on_writable(c->wsi);
 	return 1;
 }
@@ -280,52 +257,66 @@ static int server_queue_rendered(struct server *s, struct server_client *c)
 	return client_enqueue(s, c, m);
 }
 
-static void server_render_one(struct server *s, struct server_client *c, const void *report)
+/* Renders and queues one report for c; a report c will not get is added to its lost. */
+static void server_render_one(struct server *s, struct server_client *c, const void *report,
+			      uint64_t lost)
 {
 	int queued;
 
+	lost += c->lost;
 	buf_reset(&s->scratch);
-	if (s->cb.render(s->ctx, report, c->state, &s->scratch)) {
+	if (s->cb.render(s->ctx, report, lost, c->state, &s->scratch)) {
 		atomic_fetch_add(&s->n_render_err, 1);
+		c->lost = lost + 1;
 		return;
 	}
+	atomic_fetch_add(&s->n_rendered, 1);
 	/* An empty rendering means "nothing for this client this period". */
 	queued = s->scratch.len ? server_queue_rendered(s, c) : 1;
+	c->lost = queued ? 0 : lost + 1;
 	if (s->cb.render_result)
 		s->cb.render_result(s->ctx, c->state, queued);
 }
 
-/* Server thread, woken by lws_cancel_service(): render what publishers handed over. */
-static void server_drain_pending(struct server *s)
+/*
+ * Renders c's next reports from the bus while it has room. Replay (since=) and live are one
+ * path: the client's bus reader walks the history in seq order, so the seam between them has
+ * neither a gap nor a duplicate.
+ */
+static void client_pump(struct server *s, struct server_client *c)
 {
-	struct server_report *list, *r;
-	struct server_client *c, *next;
-	unsigned n = 0;
+	struct bus_item *it;
+	uint64_t lost;
 
-	pthread_mutex_lock(&s->lock);
-	list = s->pend_head;
-	s->pend_head = s->pend_tail = NULL;
-	s->nlisted = 0;
-	pthread_mutex_unlock(&s->lock);
-
-	while ((r = list)) {
-		list = r->next;
-		for (c = s->clients; c; c = next) {
-			next = c->next;
-			if (!c->dropped)
-				server_render_one(s, c, r->report);
+	while (c->qlen < SERVER_RENDER_AHEAD) {
+		/* Counted busy from the read on, so server_flush() never sees a report in flight
+		 * as neither pending in the bus nor queued. */
+		server_busy_add(s);
+		if (bus_read(c->reader, &it, &lost)) {
+			server_busy_sub(s, 1);
+			return;
 		}
-		if (s->cb.report_free)
-			s->cb.report_free(s->ctx, r->report);
-		free(r);
-		n++;
+		server_render_one(s, c, bus_item_obj(it), lost);
+		bus_item_put(s->cfg.bus, it);
+		server_busy_sub(s, 1);
 	}
-	if (n) {
-		pthread_mutex_lock(&s->lock);
-		s->npending -= n;
-		server_busy_sub_locked(s, 0);
-		pthread_mutex_unlock(&s->lock);
-	}
+}
+
+/* Server thread, woken by lws_cancel_service() after a publish: feed every client. */
+static void server_pump_all(struct server *s)
+{
+	struct server_client *c;
+
+	for (c = s->clients; c; c = c->next)
+		client_pump(s, c);
+}
+
+/* Bus wake callback, in the publisher's thread: only wakes the server thread. */
+static void server_wake(void *ctx)
+{
+	struct server *s = ctx;
+
+	lws_cancel_service(s->lws);
 }
 
 static void client_peer(struct lws *wsi, char *out, size_t len)
@@ -353,25 +344,59 @@ static void client_peer(struct lws *wsi, char *out, size_t len)
 	}
 }
 
-/* Returns 1 for ?format=json, 0 for the default (snappy), -1 for anything else. */
-static int ws_format(struct lws *wsi)
-{
-	char buf[64];
-	const char *v = lws_get_urlarg_by_name(wsi, "format=", buf, sizeof(buf));
+static int http_collect_args(struct lws *wsi, char (*store)[SERVER_URI_MAX],
+			     struct http_arg *args);
+static void server_count_http(struct server *s, int code);
 
-	if (!v || !strcmp(v, "snappy"))
-		return 0;
-	if (!strcmp(v, "json"))
-		return 1;
-	return -1;
+/*
+ * The /collector query: 0 with *p filled, or the status code of a refusal with its JSON body
+ * in body (400 for a bad parameter).
+ */
+static int ws_params(struct server *s, struct lws *wsi, struct http_collector_params *p,
+		     struct buf *body)
+{
+	struct http_arg args[HTTP_API_MAX_ARGS];
+	struct http_request req = { .path = "/collector", .is_get = 1, .args = args };
+	int n = http_collect_args(wsi, s->arg_store, args);
+
+	if (n < 0) {
+		memset(p, 0, sizeof(*p));
+		return buf_puts(body, "{\"error\":\"query: too long or too many parameters\"}\n")
+			       ?: 400;
+	}
+	req.nargs = (size_t)n;
+	return http_api_collector_params(&req, p, body);
 }
 
-/* Upgrade filter: only /collector, only known formats. Nonzero refuses the connection. */
-/* Reports carry SQL samples: with http.token set, a /collector upgrade needs it too. */
+/* Answers a refused upgrade with a plain HTTP status and a JSON reason, then closes. */
+static int ws_refuse(struct lws *wsi, int code, const struct buf *body)
+{
+	unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start;
+	unsigned char *end = hdr + sizeof(hdr) - 1;
+	unsigned char *msg;
+
+	if (lws_add_http_common_headers(wsi, (unsigned)code, HTTP_API_JSON, body->len, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return 1;
+	msg = malloc(LWS_PRE + body->len);
+	if (msg) {
+		memcpy(msg + LWS_PRE, body->data, body->len);
+		lws_write(wsi, msg + LWS_PRE, body->len, LWS_WRITE_HTTP_FINAL);
+		free(msg);
+	}
+	return 1;
+}
+
+/*
+ * Upgrade filter: only /collector, only with the token when one is set (reports carry SQL
+ * samples), only valid parameters. Nonzero refuses the connection.
+ */
 static int ws_filter(struct server *s, struct lws *wsi)
 {
 	char path[SERVER_URI_MAX], auth[SERVER_AUTH_MAX];
-	int ok;
+	struct http_collector_params p;
+	struct buf body = {};
+	int code, ret = 0, ok;
 
 	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0 ||
 	    strcmp(path, "/collector"))
@@ -383,26 +408,69 @@ static int ws_filter(struct server *s, struct lws *wsi)
 		explicit_bzero(auth, sizeof(auth));
 		if (!ok) {
 			atomic_fetch_add(&s->n_ws_unauthorized, 1);
-			return 1;
+			server_count_http(s, 401);
+			if (buf_puts(&body, "{\"error\":\"missing or wrong bearer token\"}\n"))
+				return 1;
+			ret = ws_refuse(wsi, 401, &body);
+			buf_free(&body);
+			return ret;
 		}
 	}
-	return ws_format(wsi) < 0;
+	code = ws_params(s, wsi, &p, &body);
+	if (code) {
+		server_count_http(s, code > 0 ? code : 500);
+		ret = code > 0 ? ws_refuse(wsi, code, &body) : 1;
+	}
+	buf_free(&body);
+	return ret;
+}
+
+static struct bus_reader *ws_reader(struct server *s, const struct http_collector_params *p)
+{
+	struct bus_reader_config rc = {
+		.kind = "collector",
+		/* A client resuming with since= (a master) catches up on all the history holds. */
+		.queue = p->has_since ? 0 : s->cfg.queue_len,
+		.start = p->has_since ? BUS_START_AFTER : BUS_START_LIVE,
+		.since = p->since,
+		.wake = server_wake,
+		.ctx = s,
+		.owner = s,
+	};
+
+	if (!s->cfg.bus) {
+		errno = ENOTCONN;
+		return NULL;
+	}
+	return bus_reader_new(s->cfg.bus, &rc);
 }
 
 static int ws_established(struct server *s, struct lws *wsi, struct server_pss *pss)
 {
 	struct server_client *c = calloc(1, sizeof(*c));
+	struct http_collector_params p;
+	struct buf body = {};
 
 	memset(pss, 0, sizeof(*pss));
 	if (!c)
 		return -1;
+	/* The filter accepted these parameters already. */
+	ws_params(s, wsi, &p, &body);
+	buf_free(&body);
 	c->wsi = wsi;
-	c->json = ws_format(wsi) == 1;
+	c->json = p.json;
 	client_peer(wsi, c->peer, sizeof(c->peer));
+	c->reader = ws_reader(s, &p);
+	if (!c->reader) {
+		pr_warn("server: failed to open client %s: %s\n", c->peer, strerror(errno));
+		free(c);
+		return -1;
+	}
 	if (s->cb.client_open) {
 		c->state = s->cb.client_open(s->ctx, c->json);
 		if (!c->state) {
 			pr_warn("server: failed to open client %s: %s\n", c->peer, strerror(errno));
+			bus_reader_free(c->reader);
 			free(c);
 			return -1;
 		}
@@ -414,8 +482,9 @@ static int ws_established(struct server *s, struct lws *wsi, struct server_pss *
 	pss->client = c;
 	atomic_fetch_add(&s->n_clients, 1);
 	atomic_fetch_add(&s->n_clients_total, 1);
-	pr_info("server: websocket client %s connected (%s)\n", c->peer,
-		c->json ? "json" : "snappy");
+	pr_info("server: websocket client %s connected (%s%s)\n", c->peer,
+		c->json ? "json" : "snappy", p.has_since ? ", replay" : "");
+	client_pump(s, c);
 	return 0;
 }
 
@@ -433,6 +502,7 @@ static void ws_closed(struct server *s, struct server_pss *pss)
 	if (c->next)
 		c->next->prev = c->prev;
 	client_queue_free(s, c);
+	bus_reader_free(c->reader);
 	if (s->cb.client_close)
 		s->cb.client_close(s->ctx, c->state);
 	atomic_fetch_sub(&s->n_clients, 1);
@@ -447,8 +517,6 @@ static int ws_writeable(struct server *s, struct server_client *c)
 	size_t chunk;
 	int flags;
 
-	if (c->dropped)
-		return -1;
 	/* lws held this callback back until the bytes of earlier writes left its buffer. */
 	server_busy_sub(s, c->owed);
 	c->owed = 0;
@@ -473,6 +541,7 @@ static int ws_writeable(struct server *s, struct server_client *c)
 		atomic_fetch_add(&s->n_sent, 1);
 		atomic_fetch_add(&s->n_bytes, m->len);
 		free(m);
+		client_pump(s, c);
 	}
 	lws_callback_on_writable(c->wsi);
 	return 0;
@@ -703,7 +772,7 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 			atomic_fetch_add(&s->n_not_http, 1);
 		return -1;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-		server_drain_pending(s);
+		server_pump_all(s);
 		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return ws_filter(s, wsi);
@@ -760,8 +829,6 @@ static int server_metrics_counters(struct server *s, struct buf *out)
 	} rows[] = {
 		{ "clients_connected_total", "Websocket clients accepted on /collector.",
 		  &s->n_clients_total },
-		{ "clients_dropped_total",
-		  "Websocket clients closed because their queue overflowed.", &s->n_dropped },
 		{ "messages_sent_total", "Websocket messages written to clients.", &s->n_sent },
 		{ "message_bytes_total", "Payload bytes of the websocket messages written.",
 		  &s->n_bytes },
@@ -769,9 +836,8 @@ static int server_metrics_counters(struct server *s, struct buf *out)
 		  &s->n_too_large },
 		{ "render_errors_total", "Reports that could not be rendered for a client.",
 		  &s->n_render_err },
-		{ "reports_published_total", "Reports handed to the server.", &s->n_published },
-		{ "reports_dropped_total", "Reports dropped because the server thread fell behind.",
-		  &s->n_reports_dropped },
+		{ "reports_rendered_total", "Reports rendered for a websocket client.",
+		  &s->n_rendered },
 		{ "clients_unauthorized_total",
 		  "Websocket upgrades refused for a missing or wrong bearer token.",
 		  &s->n_ws_unauthorized },
@@ -806,12 +872,21 @@ static int server_metrics_clients(struct server *s, struct buf *out)
 		"# HELP mysqlprobe_server_clients Websocket clients connected now.\n"
 		"# TYPE mysqlprobe_server_clients gauge\n"
 		"mysqlprobe_server_clients %llu\n"
-		"# HELP mysqlprobe_server_client_queue_depth Messages queued for a client.\n"
+		"# HELP mysqlprobe_server_client_queue_depth Reports a client has not been sent yet "
+		"(rendered or still in the bus).\n"
 		"# TYPE mysqlprobe_server_client_queue_depth gauge\n",
 		s->conns, s->conn_limit, (unsigned long long)s->n_clients);
 	for (c = s->clients; !err && c; c = c->next)
-		err = buf_printf(out, "mysqlprobe_server_client_queue_depth{client=\"%s\"} %u\n",
-				  c->peer, c->qlen);
+		err = buf_printf(out, "mysqlprobe_server_client_queue_depth{client=\"%s\"} %llu\n",
+				  c->peer, (unsigned long long)(c->qlen + bus_reader_lag(c->reader)));
+	if (!err)
+		err = buf_puts(out, "# HELP mysqlprobe_server_client_reports_dropped Reports a "
+				     "connected client lost (it lagged its queue or the buffer).\n"
+				     "# TYPE mysqlprobe_server_client_reports_dropped gauge\n");
+	for (c = s->clients; !err && c; c = c->next)
+		err = buf_printf(out,
+				  "mysqlprobe_server_client_reports_dropped{client=\"%s\"} %llu\n",
+				  c->peer, (unsigned long long)bus_reader_dropped(c->reader));
 	return err;
 }
 
@@ -860,10 +935,9 @@ static int server_status(void *ctx, struct buf *out)
 	if (!err)
 		err = buf_printf(
 			out,
-			"\"server\":{\"port\":%d,\"clients\":%llu,\"clients_dropped\":%llu,"
+			"\"server\":{\"port\":%d,\"clients\":%llu,"
 			"\"messages_sent\":%llu,\"queue_len\":%u,\"max_message\":%zu}",
-			server_port(s), (unsigned long long)s->n_clients,
-			(unsigned long long)s->n_dropped, (unsigned long long)s->n_sent,
+			server_port(s), (unsigned long long)s->n_clients, (unsigned long long)s->n_sent,
 			s->cfg.queue_len, s->cfg.max_message);
 	return err;
 }
@@ -995,22 +1069,7 @@ static int server_copy_config(struct server *s, const struct server_config *cfg)
 
 static int server_init_sync(struct server *s)
 {
-	pthread_condattr_t ca;
-	int err;
-
-	if (pthread_mutex_init(&s->lock, NULL))
-		return ENOMEM;
-	err = pthread_condattr_init(&ca);
-	if (!err)
-		err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	if (!err)
-		err = pthread_cond_init(&s->idle, &ca);
-	pthread_condattr_destroy(&ca);
-	if (err) {
-		pthread_mutex_destroy(&s->lock);
-		return err;
-	}
-	return 0;
+	return pthread_mutex_init(&s->lock, NULL) ? ENOMEM : 0;
 }
 
 struct server *server_new(const struct server_config *cfg, const struct server_callbacks *cb,
@@ -1067,91 +1126,50 @@ int server_port(const struct server *s)
 	return s->vhost ? lws_get_vhost_listen_port(s->vhost) : -1;
 }
 
-int server_publish(struct server *s, void *report)
+static long long mono_ms(void)
 {
-	struct server_report *r = malloc(sizeof(*r)), *old = NULL;
+	struct timespec ts;
 
-	pthread_mutex_lock(&s->lock);
-	if (!r || s->closing) {
-		pthread_mutex_unlock(&s->lock);
-		free(r);
-		if (s->cb.report_free)
-			s->cb.report_free(s->ctx, report);
-		return r ? -ESHUTDOWN : -ENOMEM;
-	}
-	r->report = report;
-	r->next = NULL;
-	if (s->nlisted >= s->cfg.queue_len) {
-		old = s->pend_head;
-		s->pend_head = old->next;
-		s->nlisted--;
-		s->npending--;
-	}
-	if (s->pend_tail && old != s->pend_tail)
-		s->pend_tail->next = r;
-	else
-		s->pend_head = r;
-	s->pend_tail = r;
-	s->nlisted++;
-	s->npending++;
-	pthread_mutex_unlock(&s->lock);
-
-	atomic_fetch_add(&s->n_published, 1);
-	if (old) {
-		atomic_fetch_add(&s->n_reports_dropped, 1);
-		/* report_free runs in the server thread otherwise; this one never reached it. */
-		if (s->cb.report_free)
-			s->cb.report_free(s->ctx, old->report);
-		free(old);
-	}
-	lws_cancel_service(s->lws);
-	return 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 int server_flush(struct server *s, unsigned timeout_ms)
 {
-	struct timespec dl;
-	int err = 0;
+	long long deadline = mono_ms() + timeout_ms;
 
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	dl.tv_sec += timeout_ms / 1000;
-	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (dl.tv_nsec >= 1000000000L) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000L;
+	/* Reports waiting in the bus and bytes leaving sockets signal nobody: look every 2 ms. */
+	for (;;) {
+		bool idle;
+
+		pthread_mutex_lock(&s->lock);
+		idle = !s->busy;
+		pthread_mutex_unlock(&s->lock);
+		if (idle && (!s->cfg.bus || !bus_pending(s->cfg.bus, s)))
+			return 0;
+		if (mono_ms() >= deadline)
+			return -ETIMEDOUT;
+		lws_cancel_service(s->lws);
+		usleep(2000);
 	}
-	lws_cancel_service(s->lws);
-	pthread_mutex_lock(&s->lock);
-	while ((s->npending || s->busy) && err != ETIMEDOUT)
-		err = pthread_cond_timedwait(&s->idle, &s->lock, &dl);
-	err = s->npending || s->busy ? -ETIMEDOUT : 0;
-	pthread_mutex_unlock(&s->lock);
-	return err;
 }
 
 void server_get_stats(struct server *s, struct server_stats *out)
 {
 	out->clients = s->n_clients;
 	out->clients_total = s->n_clients_total;
-	out->clients_dropped = s->n_dropped;
 	out->messages_sent = s->n_sent;
 	out->bytes_sent = s->n_bytes;
 	out->messages_too_large = s->n_too_large;
 	out->render_errors = s->n_render_err;
-	out->reports_published = s->n_published;
-	out->reports_dropped = s->n_reports_dropped;
+	out->reports_rendered = s->n_rendered;
 	out->http_requests = s->n_http;
 }
 
 void server_free(struct server *s)
 {
-	struct server_report *r;
-
 	if (!s)
 		return;
-	pthread_mutex_lock(&s->lock);
-	s->closing = true;
-	pthread_mutex_unlock(&s->lock);
 	if (s->thread_started) {
 		atomic_store(&s->stop, true);
 		lws_cancel_service(s->lws);
@@ -1160,14 +1178,7 @@ void server_free(struct server *s)
 	/* Closes every connection: ws_closed() runs here, in this thread, for each client. */
 	if (s->lws)
 		lws_context_destroy(s->lws);
-	while ((r = s->pend_head)) {
-		s->pend_head = r->next;
-		if (s->cb.report_free)
-			s->cb.report_free(s->ctx, r->report);
-		free(r);
-	}
 	buf_free(&s->scratch);
-	pthread_cond_destroy(&s->idle);
 	pthread_mutex_destroy(&s->lock);
 	free((char *)s->cfg.bind);
 	if (s->cfg.token)

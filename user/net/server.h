@@ -4,8 +4,10 @@
 #define MP_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/buf.h"
+#include "report/bus.h"
 
 struct server;
 
@@ -13,17 +15,25 @@ struct server_config {
 	const char *bind; /* address or interface; NULL, "" or "0.0.0.0" = every address */
 	int port; /* 0 = let the kernel choose (see server_port()) */
 	size_t max_message; /* websocket.maxmessagesize: larger messages are not sent; 0 = no cap */
-	unsigned queue_len; /* websocket.queue: messages per client before it is dropped; 0 = 8 */
+	/*
+	 * websocket.queue: reports a live client may lag before its oldest are dropped for it
+	 * (counted); 0 = 8. A client that asked since= is bound by the bus history instead.
+	 */
+	unsigned queue_len;
+	struct bus *bus; /* the reports /collector serves; borrowed, must outlive the server */
 	const char *token; /* http.token: NULL or "" = no authentication; copied, never logged */
 };
 
 /*
  * Threading contract: every callback below runs in the server thread (or, at teardown, in the
- * thread calling server_free() after the server thread has ended), never two at once — except
- * report_free, which also runs in the publisher's thread for a report the server never
- * rendered (refused by server_publish() or dropped because the server thread fell behind).
+ * thread calling server_free() after the server thread has ended), never two at once.
  * Callbacks that read state shared with other threads (counters, the template store) must do
  * so thread-safely. ctx is the pointer given to server_new().
+ *
+ * Reports come from the bus: each /collector client is a bus reader of kind "collector"
+ * and the server renders a client's next report only when it has room (at most two rendered
+ * messages per client), so a slow client costs the others nothing and loses reports (counted
+ * by the bus) rather than memory.
  */
 struct server_callbacks {
 	/*
@@ -35,20 +45,20 @@ struct server_callbacks {
 	/* The client is gone (closed, dropped, or server_free()); release its state. */
 	void (*client_close)(void *ctx, void *client_state);
 	/*
-	 * Serialises report for one client into out (empty on entry), e.g. JSON including only the
-	 * template texts this client still needs. Returns 0 or -errno (the client skips this
-	 * report; counted). Required.
+	 * Serialises report (a bus item's object) for one client into out (empty on entry), e.g.
+	 * JSON including only the template texts this client still needs. lost: reports this
+	 * client will never get between the previous one it was sent (or its since=) and this
+	 * one. Returns 0 or -errno (the client skips this report; counted, and added to the next
+	 * one's lost). Required.
 	 */
-	int (*render)(void *ctx, const void *report, void *client_state, struct buf *out);
+	int (*render)(void *ctx, const void *report, uint64_t lost, void *client_state,
+		      struct buf *out);
 	/*
 	 * After each successful render(): queued is 1 when the message went into the client's send
-	 * queue, 0 when it was discarded (over max_message, encoding failure, or the client was
-	 * dropped for a full queue). Lets the report builder forget templates it marked as sent
+	 * queue, 0 when it was discarded (over max_message, encoding failure). Lets the report builder forget templates it marked as sent
 	 * to this client in a message the client will never see. May be NULL.
 	 */
 	void (*render_result)(void *ctx, void *client_state, int queued);
-	/* Frees a report given to server_publish() once every client rendered it. May be NULL. */
-	void (*report_free)(void *ctx, void *report);
 	/* GET /config/update: applies from the next period. Returns 0 or -errno. May be NULL. */
 	int (*set_report_period_ms)(void *ctx, unsigned ms);
 	/* GET /metrics: appends the application's Prometheus text. 0 or -errno. May be NULL. */
@@ -65,13 +75,11 @@ struct server_callbacks {
 struct server_stats {
 	unsigned long long clients; /* connected /collector clients now */
 	unsigned long long clients_total; /* accepted since start */
-	unsigned long long clients_dropped; /* closed because their queue overflowed */
 	unsigned long long messages_sent; /* whole messages handed to the socket */
 	unsigned long long bytes_sent; /* payload bytes of those messages */
 	unsigned long long messages_too_large;
 	unsigned long long render_errors;
-	unsigned long long reports_published;
-	unsigned long long reports_dropped; /* server thread too far behind the publisher */
+	unsigned long long reports_rendered; /* reports rendered for a client (replays too) */
 	unsigned long long http_requests;
 };
 
@@ -86,20 +94,8 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
 int server_port(const struct server *s);
 
 /*
- * Hands a report to the server: ownership passes to the server in every case, success or not;
- * the server calls report_free(ctx, report) after rendering it for every client connected when
- * it is processed (or at once when there are none, or on error). The report must stay
- * unchanged until then. Never blocks on clients: it queues and wakes the server thread.
- * Returns 0, -ENOMEM, or -ESHUTDOWN after server_free() started (on error the report is
- * already freed).
- * If the server thread falls more than queue_len reports behind, the oldest pending report is
- * freed unsent and counted in reports_dropped. Thread-safe.
- */
-int server_publish(struct server *s, void *report);
-
-/*
- * Waits until every published report is rendered and every queued message has been written to
- * its client's socket, or timeout_ms passes. Returns 0 or -ETIMEDOUT. Thread-safe; used at
+ * Waits until every client has read every report published on the bus so far and every queued
+ * message has been written to its client's socket, or timeout_ms passes. Returns 0 or -ETIMEDOUT. Thread-safe; used at
  * shutdown so the final report reaches every client.
  */
 int server_flush(struct server *s, unsigned timeout_ms);
@@ -108,9 +104,9 @@ int server_flush(struct server *s, unsigned timeout_ms);
 void server_get_stats(struct server *s, struct server_stats *out);
 
 /*
- * Stops the thread, closes every connection (client_close for each), frees pending reports
- * (report_free) and the server. Call server_flush() first to deliver queued messages, and only
- * once no other thread can call server_publish() any more. Accepts NULL.
+ * Stops the thread, closes every connection (client_close for each; their bus readers are
+ * freed) and frees the server. Call server_flush() first to deliver queued messages, and only
+ * once no thread publishes on the bus any more (a publish wakes the server). Accepts NULL.
  */
 void server_free(struct server *s);
 

@@ -129,7 +129,8 @@ static int split_sql(void *ctx, const char *sql, size_t len, size_t *off, size_t
 	if (max > 64)
 		max = 64;
 	n = sql_split(sql, len, spans, max);
-	for (int i = 0; i < n; i++) {
+	/* n counts every statement, also those past max that have no span (and no slot). */
+	for (int i = 0; i < n && i < max; i++) {
 		off[i] = spans[i].off;
 		len_out[i] = spans[i].len;
 		is_call[i] = sql_is_call(sql + spans[i].off, spans[i].len);

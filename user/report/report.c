@@ -66,6 +66,22 @@ static void write_capture(struct jbuf *b, const struct report_capture *c)
 	jbuf_obj_close(b);
 }
 
+static void write_outputs(struct jbuf *b, const struct report_header *h)
+{
+	size_t i;
+
+	jbuf_key(b, "outputs");
+	jbuf_obj_open(b);
+	for (i = 0; i < h->noutputs && i < REPORT_MAX_OUTPUTS; i++) {
+		jbuf_key(b, h->outputs[i].kind);
+		jbuf_obj_open(b);
+		key_u64(b, "readers", h->outputs[i].readers);
+		key_u64(b, "dropped", h->outputs[i].dropped);
+		jbuf_obj_close(b);
+	}
+	jbuf_obj_close(b);
+}
+
 static void write_templates(struct jbuf *b, const struct agg *a, struct template_seen *seen)
 {
 	const char *text;
@@ -199,9 +215,12 @@ int report_write(struct jbuf *b, const struct report_header *h, const struct rep
 	jbuf_str(b, h->node);
 	jbuf_key(b, "role");
 	jbuf_str(b, h->role);
+	key_u64(b, "seq", h->seq);
+	key_u64(b, "term", h->term);
 	key_u64(b, "period_start_ms", h->period_start_ms);
 	key_u64(b, "period_end_ms", h->period_end_ms);
 	write_capture(b, c);
+	write_outputs(b, h);
 	key_u64(b, "slow_dropped", agg_slow_dropped(a));
 	write_templates(b, a, seen);
 	jbuf_key(b, "stats");
@@ -418,6 +437,36 @@ static int parse_slow(struct agg *a, struct jread *r, yaml_node_t *n)
 	return agg_merge_slow(a, &s);
 }
 
+/* "outputs" is optional: a report of a node without outputs may leave it out. */
+static int parse_outputs(struct jread *r, yaml_node_t *obj, struct report_header *h)
+{
+	yaml_node_t *k, *v;
+	const char *kind;
+	size_t i, len;
+
+	h->noutputs = 0;
+	if (!obj)
+		return 0;
+	if (obj->type != YAML_MAPPING_NODE || jread_obj_len(obj) > REPORT_MAX_OUTPUTS)
+		return -EINVAL;
+	for (i = 0; i < jread_obj_len(obj); i++) {
+		struct report_output *o = &h->outputs[i];
+
+		memset(o, 0, sizeof(*o));
+		if (jread_pair(r, obj, i, &k, &v))
+			return -EINVAL;
+		kind = jread_str(k, &len);
+		if (!kind || len >= sizeof(o->kind) ||
+		    jread_u64(jread_get(r, v, "readers"), &o->readers) ||
+		    jread_u64(jread_get(r, v, "dropped"), &o->dropped))
+			return -EINVAL;
+		memcpy(o->kind, kind, len);
+		o->kind[len] = '\0';
+		h->noutputs++;
+	}
+	return 0;
+}
+
 static int parse_header(struct jread *r, yaml_node_t *root, struct report_header *h,
 			struct report_capture *c)
 {
@@ -428,7 +477,9 @@ static int parse_header(struct jread *r, yaml_node_t *root, struct report_header
 	node = jread_str(jread_get(r, root, "node"), NULL);
 	role = jread_str(jread_get(r, root, "role"), NULL);
 	if (jread_u64(jread_get(r, root, "version"), &h->version) || h->version != REPORT_VERSION ||
-	    !node || !role ||
+	    !node || !role || jread_u64(jread_get(r, root, "seq"), &h->seq) ||
+	    jread_u64(jread_get(r, root, "term"), &h->term) ||
+	    parse_outputs(r, jread_get(r, root, "outputs"), h) ||
 	    jread_u64(jread_get(r, root, "period_start_ms"), &h->period_start_ms) ||
 	    jread_u64(jread_get(r, root, "period_end_ms"), &h->period_end_ms))
 		return -EINVAL;

@@ -25,12 +25,24 @@ struct report_capture {
 	uint64_t keys_overflow; /* written as given: set it from agg_keys_overflow() */
 };
 
+/* One kind of output of the report bus (stdout, collector, ...), as of the report's close. */
+#define REPORT_MAX_OUTPUTS 8
+struct report_output {
+	char kind[16];
+	uint64_t readers; /* outputs of this kind now (e.g. connected /collector clients) */
+	uint64_t dropped; /* reports they lost since the previous report */
+};
+
 struct report_header {
 	uint64_t version;
 	char node[256]; /* "host:port" */
 	char role[16]; /* "slave", "master", "standby" */
+	uint64_t seq; /* per node, +1 for every report it closes, 1 for the first of a run */
+	uint64_t term; /* cluster term of the producer; 0 on a lone slave */
 	uint64_t period_start_ms;
 	uint64_t period_end_ms;
+	size_t noutputs;
+	struct report_output outputs[REPORT_MAX_OUTPUTS];
 };
 
 /*

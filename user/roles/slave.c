@@ -31,6 +31,33 @@ void slave_report_free(struct slave_report *r)
 	free(r);
 }
 
+static void bus_free_report(void *obj)
+{
+	slave_report_free(obj);
+}
+
+/* The bus and, with -o report, the stdout output reading it. Returns 0 or -errno. */
+static int slave_outputs_new(struct slave *s)
+{
+	const struct mp_config *c = s->sc.cfg;
+	struct bus_config bc = {
+		.history = (size_t)c->cluster_buffer_periods,
+		.history_bytes = (size_t)c->cluster_buffer_mb << 20,
+		.free_obj = bus_free_report,
+	};
+
+	s->bus = bus_new(&bc);
+	if (!s->bus)
+		return -errno;
+	if (s->sc.report_out) {
+		/* Offline, nothing live can be delayed: stdout then gets every report. */
+		s->out = stdout_out_new(s->bus, s->sc.report_out, s->sc.replay);
+		if (!s->out)
+			return -errno;
+	}
+	return 0;
+}
+
 struct slave *slave_new(const struct slave_config *sc)
 {
 	const struct mp_config *c = sc->cfg;
@@ -52,12 +79,11 @@ struct slave *slave_new(const struct slave_config *sc)
 	s->period_ms = config_report_period_ms(c);
 	atomic_init(&s->next_period_ms, (unsigned)s->period_ms);
 	pthread_mutex_init(&s->snap_lock, NULL);
-	jbuf_init(&s->out);
 	jbuf_init(&s->render);
 	s->started_ms = slave_now_ms();
 	s->cur = calloc(sc->workers, sizeof(*s->cur));
 	s->spare = calloc(sc->workers, sizeof(*s->spare));
-	if (!s->cur || !s->spare)
+	if (!s->cur || !s->spare || slave_outputs_new(s))
 		goto fail;
 	for (int i = 0; i < sc->workers; i++) {
 		s->cur[i] = agg_new(&s->acfg);
@@ -79,29 +105,54 @@ fail:
 	return NULL;
 }
 
+int slave_flush(struct slave *s, unsigned timeout_ms)
+{
+	return s->out ? stdout_out_flush(s->out, timeout_ms) : 0;
+}
+
+struct bus *slave_bus(struct slave *s)
+{
+	return s->bus;
+}
+
+void slave_bus_stats(struct slave *s, struct bus_stats *out)
+{
+	bus_get_stats(s->bus, out);
+}
+
 void slave_free(struct slave *s)
 {
+	bool stuck = false;
+
 	if (!s)
 		return;
+	if (s->bus)
+		bus_close(s->bus);
+	if (stdout_out_free(s->out)) {
+		pr_warn("report: stdout is stuck; leaving its last reports behind\n");
+		stuck = true;
+	}
+	/* A stuck writer still holds a report: the bus stays (the process is exiting). */
+	if (!stuck)
+		bus_free(s->bus);
 	for (int i = 0; i < s->sc.workers; i++) {
 		if (s->cur)
 			agg_free(s->cur[i]);
 		if (s->spare)
 			agg_free(s->spare[i]);
 	}
+	agg_free(s->merge);
 	free(s->cur);
 	free(s->spare);
-	jbuf_free(&s->out);
 	jbuf_free(&s->render);
 	pthread_mutex_destroy(&s->snap_lock);
 	free(s);
 }
 
-void slave_attach(struct slave *s, struct pipeline *pl, struct source *src, struct server *srv)
+void slave_attach(struct slave *s, struct pipeline *pl, struct source *src)
 {
 	s->pl = pl;
 	s->src = src;
-	s->srv = srv;
 }
 
 /* ---------------------------------------------------------------- workers */
@@ -210,16 +261,49 @@ static void swap_agg(void *ctx, int worker)
 	s->spare[worker] = t;
 }
 
-/* Merges aggs into r and empties them. Returns 0 or -ENOMEM. */
-static int merge_all(struct slave_report *r, struct agg **aggs, int n)
+/* Merges aggs into dst and empties them. Returns 0 or -ENOMEM. */
+static int merge_all(struct agg *dst, struct agg **aggs, int n)
 {
 	int err = 0;
 
 	for (int i = 0; i < n; i++) {
-		err = err ?: agg_merge(r->a, aggs[i]);
+		err = err ?: agg_merge(dst, aggs[i]);
 		agg_reset(aggs[i]);
 	}
 	return err;
+}
+
+/*
+ * The period's rows in an aggregator sized to them. The bus keeps up to
+ * cluster.buffer_periods reports, and a full-size aggregator reserves max_keys slots and
+ * max_slow statement buffers whatever it holds, so the workers merge into the reused s->merge
+ * and the report gets a copy of just its rows and samples. *err: a merge that ran out of
+ * memory (the report then lacks rows, counted in "other" where possible). NULL: no report.
+ */
+static struct agg *report_agg(struct slave *s, struct agg **aggs, int *err)
+{
+	struct agg_config c = s->acfg;
+	struct agg *a;
+
+	if (!s->merge)
+		s->merge = agg_new(&s->acfg);
+	if (!s->merge) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	*err = merge_all(s->merge, aggs, s->sc.workers);
+	c.max_keys = agg_stat_count(s->merge) ? (uint32_t)agg_stat_count(s->merge) : 1;
+	c.max_slow = (uint32_t)agg_slow_count(s->merge);
+	a = agg_new(&c);
+	if (a) {
+		*err = agg_merge(a, s->merge) ?: *err;
+		agg_reset(s->merge);
+		return a;
+	}
+	/* No memory for the copy: the full-size one becomes the report. */
+	a = s->merge;
+	s->merge = NULL;
+	return a;
 }
 
 static void fill_capture(struct slave *s, struct slave_report *r)
@@ -239,27 +323,42 @@ static void fill_capture(struct slave *s, struct slave_report *r)
 	};
 }
 
-/* Writes the report to stdout (every template text of the period) and hands it to the
- * server, which frees it. */
-static int publish(struct slave *s, struct slave_report *r)
+/* Each kind of output and what it lost since the previous report (DESIGN: "in the next
+ * report"). */
+static void fill_outputs(struct slave *s, struct report_header *h)
 {
-	int err = 0;
+	struct bus_stats st;
+	size_t i;
 
-	if (s->sc.report_out) {
-		jbuf_reset(&s->out);
-		err = report_write(&s->out, &r->h, &r->c, r->a, NULL);
-		if (!err) {
-			jbuf_raw(&s->out, "\n", 1);
-			fwrite(s->out.out.data, 1, s->out.out.len, s->sc.report_out);
-			fflush(s->sc.report_out);
-		} else {
-			pr_warn("report: cannot write the period's report: %s\n", strerror(-err));
-		}
+	bus_get_stats(s->bus, &st);
+	for (i = 0; i < st.nkinds && i < REPORT_MAX_OUTPUTS; i++) {
+		struct report_output *o = &h->outputs[i];
+
+		snprintf(o->kind, sizeof(o->kind), "%s", st.kinds[i].kind);
+		o->readers = st.kinds[i].readers;
+		o->dropped = st.kinds[i].dropped - s->kind_dropped[i];
+		s->kind_dropped[i] = st.kinds[i].dropped;
 	}
-	if (s->srv)
-		return server_publish(s->srv, r); /* frees r in every case */
-	slave_report_free(r);
-	return err;
+	h->noutputs = i;
+}
+
+/*
+ * What a report costs in memory, for cluster.buffer_mb: rows with about two histogram groups
+ * each, template texts and slow samples. An estimate, not an account.
+ */
+static size_t report_bytes(const struct slave_report *r)
+{
+	size_t n = sizeof(*r), i, len;
+	const char *text;
+	uint64_t id;
+
+	n += (agg_stat_count(r->a) + 1) * (sizeof(struct agg_stat) + 2 * HIST_SUB * 4);
+	for (i = 0; i < agg_template_count(r->a); i++)
+		if (!agg_template_at(r->a, i, &id, &text, &len))
+			n += len + 32;
+	for (i = 0; i < agg_slow_count(r->a); i++)
+		n += sizeof(struct agg_slow) + agg_slow_at(r->a, i)->sql_len;
+	return n;
 }
 
 /*
@@ -274,12 +373,11 @@ static int close_period(struct slave *s, struct agg **aggs, uint64_t end_ms)
 
 	if (!r)
 		return -ENOMEM;
-	r->a = agg_new(&s->acfg);
+	r->a = report_agg(s, aggs, &err);
 	if (!r->a) {
 		free(r);
-		return -ENOMEM;
+		return err;
 	}
-	err = merge_all(r, aggs, s->sc.workers);
 	if (err)
 		pr_warn("report: merging the workers' rows failed: %s\n", strerror(-err));
 	totals_read(s, &s->now);
@@ -290,6 +388,9 @@ static int close_period(struct slave *s, struct agg **aggs, uint64_t end_ms)
 	r->h.version = REPORT_VERSION;
 	snprintf(r->h.node, sizeof(r->h.node), "%s", s->node);
 	snprintf(r->h.role, sizeof(r->h.role), "slave");
+	r->h.seq = ++s->seq;
+	r->h.term = 0; /* no cluster yet */
+	fill_outputs(s, &r->h);
 	r->h.period_start_ms = s->start_ms;
 	r->h.period_end_ms = end_ms;
 	fill_capture(s, r);
@@ -300,7 +401,8 @@ static int close_period(struct slave *s, struct agg **aggs, uint64_t end_ms)
 	s->end_ms = end_ms + next;
 	s->now.period_ms = next; /* the totals were just read: only the period changed */
 	snap_store(s, &s->now);
-	return publish(s, r) ?: err;
+	/* Never waits for an output (live); frees r on error. */
+	return bus_publish(s->bus, r->h.seq, r, report_bytes(r)) ?: err;
 }
 
 /* Moves every worker's statements so far into the spares, then reports them. */

@@ -11,13 +11,16 @@
 #include "mysql/query_event.h"
 #include "capture/segment.h"
 #include "net/server.h"
+#include "report/bus.h"
 #include "capture/source.h"
 
 /*
  * Threads: slave_on_event() runs in the workers, each on its own aggregator (no lock per
  * statement). Everything else runs in the capture thread, except the server callbacks
  * (slave_server_callbacks), which run in the server thread and only read snapshots taken
- * under a lock. Reports flow one way: workers -> period merge -> stdout and server.
+ * under a lock. Reports flow one way: workers -> period merge -> the report bus, which every
+ * output (stdout in a thread of its own, each /collector client) reads at its own pace; the
+ * bus's history is the buffer /collector?since= replays.
  */
 struct slave;
 
@@ -32,15 +35,20 @@ struct slave_config {
 /* Returns NULL with errno set (ENOMEM, EINVAL). */
 struct slave *slave_new(const struct slave_config *sc);
 
-/* Accepts NULL. Frees reports still owned; call after server_free(). */
+/* Accepts NULL. Closes the bus, ends the stdout output; call after server_free(). */
 void slave_free(struct slave *s);
+
+/* The bus the slave publishes its reports on (give it to server_new()). */
+struct bus *slave_bus(struct slave *s);
+
+/* Waits until stdout has written every report closed so far, or timeout_ms: 0 or -ETIMEDOUT. */
+int slave_flush(struct slave *s, unsigned timeout_ms);
 
 /* The callbacks to give server_new() with the slave as ctx. */
 extern const struct server_callbacks slave_server_callbacks;
 
-/* Wires the parts the slave reads from (all borrowed; srv may be NULL). Call once, before
- * the first segment. */
-void slave_attach(struct slave *s, struct pipeline *pl, struct source *src, struct server *srv);
+/* Wires the parts the slave reads from (borrowed). Call once, before the first segment. */
+void slave_attach(struct slave *s, struct pipeline *pl, struct source *src);
 
 /* pipeline_event_fn: counts one statement in worker's aggregator. */
 void slave_on_event(void *ctx, int worker, const struct query_event *ev);
@@ -66,8 +74,8 @@ void slave_snapshot(struct slave *s);
 
 /*
  * The final, partial period: call after pipeline_close() (every connection closed, every
- * event counted). end_ms 0 = now (live) or the last segment's time (replay). Publishes to
- * the server and stdout. Returns 0 or -errno.
+ * event counted). end_ms 0 = now (live) or the last segment's time (replay). Publishes it
+ * on the bus. Returns 0 or -errno.
  */
 int slave_finish(struct slave *s, uint64_t end_ms);
 

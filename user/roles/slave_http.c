@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* The slave's side of the server: per-client template sets, report rendering, /metrics, /status. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,8 +43,13 @@ static void client_close(void *ctx, void *state)
 	free(c);
 }
 
-/* The report with only the template texts this client has not been sent yet. */
-static int render(void *ctx, const void *report, void *state, struct buf *out)
+/*
+ * The report with only the template texts this client has not been sent yet. A report after
+ * a gap in what this client received (a replay from before the buffer, or reports it lost
+ * lagging) starts with "lost": N — per client, so it is spliced in front of the shared
+ * report's members rather than kept in the report.
+ */
+static int render(void *ctx, const void *report, uint64_t lost, void *state, struct buf *out)
 {
 	struct slave *s = ctx;
 	const struct slave_report *r = report;
@@ -52,7 +58,13 @@ static int render(void *ctx, const void *report, void *state, struct buf *out)
 
 	jbuf_reset(&s->render);
 	err = report_write(&s->render, &r->h, &r->c, r->a, c ? c->seen : NULL);
-	return err ?: buf_append(out, s->render.out.data, s->render.out.len);
+	if (err)
+		return err;
+	if (!lost)
+		return buf_append(out, s->render.out.data, s->render.out.len);
+	err = buf_printf(out, "{\"lost\":%llu,", (unsigned long long)lost);
+	/* report_write wrote one object: "{" then its members. */
+	return err ?: buf_append(out, s->render.out.data + 1, s->render.out.len - 1);
 }
 
 static void render_result(void *ctx, void *state, int queued)
@@ -63,12 +75,6 @@ static void render_result(void *ctx, void *state, int queued)
 	/* The client will never see this message: forget the texts it would have carried. */
 	if (!queued && c)
 		template_seen_clear(c->seen);
-}
-
-static void report_free_cb(void *ctx, void *report)
-{
-	(void)ctx;
-	slave_report_free(report);
 }
 
 static int set_report_period_ms(void *ctx, unsigned ms)
@@ -103,6 +109,46 @@ static int metrics_capture(struct buf *out, const struct slave_totals *t)
 		err = buf_printf(out, "mysqlprobe_capture_segments_total{outcome=\"%s\"} %llu\n",
 				  mp_counter_names[i], (unsigned long long)t->cap[i]);
 	return err;
+}
+
+/* The report bus: per kind of output, what it took and what it lost; the replay buffer. */
+static int metrics_bus(struct slave *s, struct buf *out)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} per_kind[] = {
+		{ "output_reports_dropped_total",
+		  "Reports an output lost (it lagged its queue or the buffer), per kind of output.",
+		  offsetof(struct bus_kind_stats, dropped) },
+		{ "output_reports_total", "Reports an output took from the bus, per kind of output.",
+		  offsetof(struct bus_kind_stats, delivered) },
+	};
+	struct bus_stats st;
+	int err = 0;
+
+	slave_bus_stats(s, &st);
+	for (size_t m = 0; !err && m < sizeof(per_kind) / sizeof(per_kind[0]); m++) {
+		err = buf_printf(out, "# HELP mysqlprobe_%s %s\n# TYPE mysqlprobe_%s counter\n",
+				  per_kind[m].name, per_kind[m].help, per_kind[m].name);
+		for (size_t i = 0; !err && i < st.nkinds; i++)
+			err = buf_printf(out, "mysqlprobe_%s{output=\"%s\"} %llu\n", per_kind[m].name,
+					  st.kinds[i].kind,
+					  (unsigned long long)*(const uint64_t *)((const char *)&st.kinds[i] +
+										per_kind[m].off));
+	}
+	return err ?: buf_printf(out,
+				  "# HELP mysqlprobe_report_seq Seq of the last report closed.\n"
+				  "# TYPE mysqlprobe_report_seq gauge\n"
+				  "mysqlprobe_report_seq %llu\n"
+				  "# HELP mysqlprobe_report_buffer_reports Reports kept for replay.\n"
+				  "# TYPE mysqlprobe_report_buffer_reports gauge\n"
+				  "mysqlprobe_report_buffer_reports %zu\n"
+				  "# HELP mysqlprobe_report_buffer_bytes Estimated memory of the kept "
+				  "reports.\n"
+				  "# TYPE mysqlprobe_report_buffer_bytes gauge\n"
+				  "mysqlprobe_report_buffer_bytes %zu\n",
+				  (unsigned long long)st.last_seq, st.held, st.held_bytes);
 }
 
 static int metrics(void *ctx, struct buf *out)
@@ -141,6 +187,7 @@ static int metrics(void *ctx, struct buf *out)
 	err = metrics_capture(out, &t);
 	for (size_t i = 0; !err && i < sizeof(rows) / sizeof(rows[0]); i++)
 		err = counter(out, rows[i].name, rows[i].help, v[i]);
+	err = err ?: metrics_bus(s, out);
 	return err ?: buf_printf(out,
 				  "# HELP mysqlprobe_report_period_seconds Current report period.\n"
 				  "# TYPE mysqlprobe_report_period_seconds gauge\n"
@@ -154,10 +201,12 @@ static int status(void *ctx, struct buf *out)
 {
 	struct slave *s = ctx;
 	struct slave_totals t;
+	struct bus_stats bs;
 	struct jbuf j;
 	int err;
 
 	snap(s, &t);
+	slave_bus_stats(s, &bs);
 	jbuf_init(&j);
 	jbuf_obj_open(&j);
 	jbuf_key(&j, "role");
@@ -174,6 +223,17 @@ static int status(void *ctx, struct buf *out)
 	jbuf_u64(&j, t.period_ms);
 	jbuf_key(&j, "next_report_period_ms");
 	jbuf_u64(&j, atomic_load(&s->next_period_ms));
+	jbuf_key(&j, "seq");
+	jbuf_u64(&j, bs.last_seq);
+	jbuf_key(&j, "buffer");
+	jbuf_obj_open(&j);
+	jbuf_key(&j, "reports");
+	jbuf_u64(&j, bs.held);
+	jbuf_key(&j, "bytes");
+	jbuf_u64(&j, bs.held_bytes);
+	jbuf_key(&j, "oldest_seq");
+	jbuf_u64(&j, bs.oldest_seq);
+	jbuf_obj_close(&j);
 	jbuf_key(&j, "counters");
 	jbuf_obj_open(&j);
 	for (int i = 0; i < MP_CNT_MAX; i++) {
@@ -207,7 +267,6 @@ const struct server_callbacks slave_server_callbacks = {
 	.client_close = client_close,
 	.render = render,
 	.render_result = render_result,
-	.report_free = report_free_cb,
 	.set_report_period_ms = set_report_period_ms,
 	.metrics = metrics,
 	.status = status,

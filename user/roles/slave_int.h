@@ -7,11 +7,13 @@
 #include <stdatomic.h>
 
 #include "report/agg.h"
+#include "report/bus.h"
 #include "lib/jbuf.h"
 #include "report/report.h"
 #include "roles/slave.h"
+#include "roles/stdout_out.h"
 
-/* One period's report, handed to the server (which frees it through report_free). */
+/* One period's report: immutable once published on the bus, which frees it. */
 struct slave_report {
 	struct report_header h;
 	struct report_capture c;
@@ -34,12 +36,14 @@ struct slave {
 	struct agg_config acfg;
 	struct pipeline *pl;
 	struct source *src;
-	struct server *srv;
+	struct bus *bus; /* closed reports to every output; its history is the replay buffer */
+	struct stdout_out *out; /* -o report, or NULL */
 	char node[256];
 
 	/* Per worker: the aggregator the worker fills and a spare, swapped at period end. */
 	struct agg **cur;
 	struct agg **spare;
+	struct agg *merge; /* capture thread: the workers' rows meet here, reused every period */
 
 	/* Capture thread only. */
 	uint64_t period_ms;
@@ -48,7 +52,8 @@ struct slave {
 	uint64_t packets, bytes;
 	struct slave_totals prev;  /* totals at the start of the current period */
 	struct slave_totals now;
-	struct jbuf out;	   /* --output report line */
+	uint64_t seq; /* of the last report closed: 1 for the first of this run */
+	uint64_t kind_dropped[BUS_MAX_KINDS]; /* bus drops per kind at the last report */
 
 	/* Set by the server thread (/config/update), applied from the next period. */
 	atomic_uint next_period_ms;
@@ -62,5 +67,7 @@ struct slave {
 
 /* Accepts NULL. */
 void slave_report_free(struct slave_report *r);
+/* Reports ever closed, the last seq, the buffer's size: for /metrics and /status. */
+void slave_bus_stats(struct slave *s, struct bus_stats *out);
 
 #endif /* MP_SLAVE_INT_H */
