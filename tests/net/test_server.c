@@ -833,7 +833,7 @@ static void test_request_body(void **unused)
 	assert_non_null(
 		strstr(body.data, "mysqlprobe_server_http_requests_total{code=\"413\"} 300\n"));
 	buf_free(&body);
-	server_free(s);
+	stop(s, &app);
 }
 
 static void test_ws_snappy_and_json(void **unused)
