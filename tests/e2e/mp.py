@@ -544,12 +544,12 @@ class Agent:
             out.append(line.rstrip('\n'))
 
     def wait_ready(self, timeout=20):
-        """The agent prints 'ready' on stderr once capture is attached."""
+        """The agent prints 'mysqlprobe: ready: ...' on stderr once capture is attached."""
         def ready():
             if self.proc.poll() is not None:
                 raise RuntimeError('agent exited %s: %s' % (self.proc.returncode,
                                                              '\n'.join(self.err[-20:])))
-            return any('ready' in l for l in self.err)
+            return any(l.startswith('mysqlprobe: ready:') for l in self.err)
         poll(ready, timeout=timeout, what='agent ready')
 
     def stop(self, sig=signal.SIGTERM, timeout=30):

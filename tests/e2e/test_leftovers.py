@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 """Nothing is left attached after the agent exits, and a SIGKILLed agent's
 leftovers are replaced by the next start instead of making it fail."""
+import json
 import signal
 
 import mp
@@ -69,6 +70,14 @@ def one_mode(ns, db, devs, mode):
     mp.check('already captured by a running mysqlprobe' in '\n'.join(b.err),
              f'{mode}: a second agent leaves the running one alone',
              '\n'.join(b.err[-5:]))
+    # It fell back to pcap: its start-up line and /status say so, and what was asked for.
+    mp.check(f'ready: mode pcap ({mode} requested)' in '\n'.join(b.err),
+             f'{mode}: the second agent\'s ready line names pcap and the {mode} asked for',
+             '\n'.join(b.err[-5:]))
+    st = json.loads(ns.run(['curl', '-sS', 'http://127.0.0.1:8667/status']).stdout)
+    mp.check(st.get('mode') == 'pcap' and st.get('requested_mode') == mode,
+             f'{mode}: its /status says mode pcap, requested_mode {mode}',
+             f'{st.get("mode")} {st.get("requested_mode")}')
     b.stop()
     mp.check(traffic_seen(ns, db, a), f'{mode}: first agent still captures')
     a.stop(signal.SIGINT)

@@ -19,6 +19,15 @@ int source_mode_parse(const char *s, enum source_mode *mode)
 	return 0;
 }
 
+const char *source_mode_name(enum source_mode mode)
+{
+	static const char *const names[] = {
+		[SRC_TC] = "tc", [SRC_XDP] = "xdp", [SRC_PCAP] = "pcap", [SRC_FILE] = "file",
+	};
+
+	return (unsigned)mode < sizeof(names) / sizeof(names[0]) ? names[mode] : "?";
+}
+
 static struct source *open_live(const struct source_config *cfg)
 {
 	struct source *s;
@@ -34,7 +43,7 @@ static struct source *open_live(const struct source_config *cfg)
 	/* Only the reasons a privilege or kernel fixes are worth a fallback;
 	 * a bad device name fails the same way under pcap and says so there. */
 	pr_warn("mysqlprobe: %s capture unavailable (%s); falling back to pcap\n",
-		cfg->mode == SRC_XDP ? "xdp" : "tc", strerror(errno));
+		source_mode_name(cfg->mode), strerror(errno));
 #endif
 	s = source_pcap_open(cfg);
 	return s;

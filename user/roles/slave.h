@@ -26,7 +26,7 @@ struct slave_config {
 	int workers;		     /* the pipeline's worker count */
 	FILE *report_out;	     /* --output report: one JSON report per line, or NULL */
 	int replay;		     /* periods follow segment time instead of the clock */
-	const char *mode;	     /* capture mode for /status ("tc", "file", ...) */
+	const char *mode;	     /* capture mode asked for ("tc", "xdp", "pcap", "file") */
 };
 
 /* Returns NULL with errno set (ENOMEM, EINVAL). */
@@ -39,7 +39,8 @@ void slave_free(struct slave *s);
 extern const struct server_callbacks slave_server_callbacks;
 
 /* Wires the parts the slave reads from (all borrowed; srv may be NULL). Call once, before
- * the first segment. */
+ * the first segment. From then on /status reports source_name(src), the mode in use after
+ * any fallback, beside the mode asked for. */
 void slave_attach(struct slave *s, struct pipeline *pl, struct source *src, struct server *srv);
 
 /* pipeline_event_fn: counts one statement in worker's aggregator. */
