@@ -99,6 +99,7 @@ def _hint(err):
 
 
 _undo = []                      # the stack: _Undo objects, oldest first
+_undo_seq = 0                   # numbers them in creation order: a scope starts at one
 _undo_lock = threading.RLock()
 _owner = os.getpid()            # a forked child never runs its parent's undo actions
 _cleaning = 0                   # > 0 while undo actions run: signals wait for them
@@ -108,8 +109,8 @@ _pending_signal = None
 class _Undo:
     """One undo action; calling it runs it once and takes it off the stack."""
 
-    def __init__(self, fn, what):
-        self.fn, self.what, self.done = fn, what, False
+    def __init__(self, fn, what, seq):
+        self.fn, self.what, self.seq, self.done = fn, what, seq, False
 
     def __call__(self):
         global _cleaning
@@ -131,20 +132,22 @@ class _Undo:
 def defer(fn, what):
     """Registers fn to undo something that now exists; returns a callable that runs it at
     once (and only once). Whatever is not undone by then is undone at exit."""
-    u = _Undo(fn, what)
+    global _undo_seq
     with _undo_lock:
+        _undo_seq += 1
+        u = _Undo(fn, what, _undo_seq)
         _undo.append(u)
     return u
 
 
 def cleanup(mark=0):
-    """Runs every undo action registered after position mark (0: all), newest first."""
+    """Runs every undo action registered since mark (a _mark(); 0: all), newest first."""
     global _pending_signal
     if os.getpid() != _owner:
         return
     while True:
         with _undo_lock:
-            if len(_undo) <= mark:
+            if not _undo or _undo[-1].seq <= mark:
                 break
             u = _undo[-1]
         u()
@@ -153,16 +156,15 @@ def cleanup(mark=0):
         raise SystemExit(128 + sig)
 
 
-def leftovers():
-    """What is still registered, newest first (for tests of the harness)."""
+def _mark():
     with _undo_lock:
-        return [u.what for u in reversed(_undo)]
+        return _undo_seq
 
 
 @contextlib.contextmanager
 def scope():
     """Undoes, when the block ends however it ends, everything created inside it."""
-    mark = len(_undo)
+    mark = _mark()
     try:
         yield
     finally:
@@ -173,7 +175,7 @@ def scope():
 def case(name):
     """One independent part of a test: an exception in it is one failing TAP line naming
     the cause (the next case still runs), and whatever it created is removed either way."""
-    mark = len(_undo)
+    mark = _mark()
     try:
         yield
     except Exception as e:

@@ -175,6 +175,18 @@ def failing_case():
     nothing_left('case()', child)
 
 
+def scope_after_early_close():
+    """A scope removes all it created even when something older was closed inside it."""
+    outer = mp.tempdir('mp-outer-')
+    with mp.scope():
+        first = mp.tempdir('mp-inner-')
+        mp.remove_unless_kept(outer)
+        second = mp.tempdir('mp-inner-')
+    left = [d for d in (outer, first, second) if os.path.exists(d)]
+    mp.check(not left, 'scope(): everything made inside is removed, though an older temp dir '
+             'was removed inside it', str(left))
+
+
 def mariadb_early_exit(ns):
     """A bad option: mariadbd exits at once, and the exception says why."""
     before = set(os.listdir(os.environ.get('TMPDIR', '/tmp')))
@@ -225,6 +237,8 @@ def main():
             signalled(sig)
     with mp.case('case()'):
         failing_case()
+    with mp.case('scope()'):
+        scope_after_early_close()
     with mp.scope():
         ns = mp.Netns('hdb')
         with mp.case('MariaDB early exit'):
