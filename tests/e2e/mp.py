@@ -104,6 +104,7 @@ _undo_lock = threading.RLock()
 _owner = os.getpid()            # a forked child never runs its parent's undo actions
 _cleaning = 0                   # > 0 while undo actions run: signals wait for them
 _pending_signal = None
+_exiting = False
 
 
 class _Undo:
@@ -113,20 +114,24 @@ class _Undo:
         self.fn, self.what, self.seq, self.done = fn, what, seq, False
 
     def __call__(self):
-        global _cleaning
-        with _undo_lock:
-            if self.done:
-                return
-            self.done = True
-            if self in _undo:
-                _undo.remove(self)
-        _cleaning += 1
+        global _cleaning, _pending_signal
+        _cleaning += 1  # from here a signal waits until the action is done
         try:
-            self.fn()
-        except Exception as e:  # one failed undo must not stop the others
-            fail(f'cleanup: {self.what}', f'{type(e).__name__}: {e}')
+            with _undo_lock:
+                if self.done:
+                    return
+                self.done = True
+                if self in _undo:
+                    _undo.remove(self)
+            try:
+                self.fn()
+            except Exception as e:  # one failed undo must not stop the others
+                fail(f'cleanup: {self.what}', f'{type(e).__name__}: {e}')
         finally:
             _cleaning -= 1
+            if not _cleaning and _pending_signal and not _exiting:
+                sig, _pending_signal = _pending_signal, None
+                raise SystemExit(128 + sig)  # what is left is undone at exit
 
 
 def defer(fn, what):
@@ -142,7 +147,6 @@ def defer(fn, what):
 
 def cleanup(mark=0):
     """Runs every undo action registered since mark (a _mark(); 0: all), newest first."""
-    global _pending_signal
     if os.getpid() != _owner:
         return
     while True:
@@ -151,9 +155,6 @@ def cleanup(mark=0):
                 break
             u = _undo[-1]
         u()
-    if _pending_signal and mark:
-        sig, _pending_signal = _pending_signal, None
-        raise SystemExit(128 + sig)
 
 
 def _mark():
@@ -202,8 +203,8 @@ def _excepthook(typ, e, tb):
 
 
 def _at_exit():
-    if _pending_signal:
-        diag(f'stopped by signal {_pending_signal}')
+    global _exiting
+    _exiting = True
     cleanup(0)
 
 

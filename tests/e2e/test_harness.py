@@ -147,8 +147,10 @@ def planted_command():
     nothing_left('planted failure', child, pids)
 
 
-def signalled(sig):
-    name = signal.Signals(sig).name
+def signalled(sig, twice=False):
+    """sig while the child waits; twice: again once its cleanup started (the sleeper, made
+    last, is undone first), which must not cut the cleanup short."""
+    name = signal.Signals(sig).name + (' twice' if twice else '')
     child = Child('wait')
     pids = [int(p) for p in child.read_until('PIDS') or []]
     child.read_until('NAMES')
@@ -157,6 +159,10 @@ def signalled(sig):
                     '\n'.join(child.out[-30:])):
         return
     child.proc.send_signal(sig)
+    if twice:
+        mp.poll(lambda: not alive(pids[3]), timeout=30, what='the cleanup to start')
+        mp.diag(f'{name}: second signal while the child still runs: {alive(child.proc.pid)}')
+        child.proc.send_signal(sig)
     rc, dt, out = child.finish()
     mp.diag(f'{name}: child exited {rc} {dt:.1f} s after the signal')
     mp.check(rc == 128 + sig, f'{name}: the child exits {128 + sig}', f'rc {rc}: {out[-1500:]}')
@@ -232,9 +238,9 @@ def main():
         mp.done()
     with mp.case('planted failing command'):
         planted_command()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    for sig, twice in ((signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGTERM, True)):
         with mp.case(signal.Signals(sig).name):
-            signalled(sig)
+            signalled(sig, twice)
     with mp.case('case()'):
         failing_case()
     with mp.case('scope()'):
