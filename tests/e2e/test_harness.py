@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-"""The end-to-end harness itself (mp.py): a failing setup command is named with its stderr,
+"""The end-to-end harness itself (mp.py): a failing setup command is named with its stderr
+(also the real one: ip netns exec in a chroot whose root is not a mount point),
 and whatever a test created — namespaces and their mounts, a veth, MariaDB, an agent,
 tcpdump, other processes, temp dirs — is gone however the test ends: an uncaught exception,
 SIGTERM, SIGINT. A case that fails leaves the next case running. A MariaDB that exits before
@@ -12,7 +13,6 @@ so that what it leaves behind can be looked for after it exited.
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import mp
@@ -37,6 +37,8 @@ if how == 'case':
     with mp.case('second case'):
         mp.ok('second case runs')
     mp.done()
+if how == 'netns':
+    mp.Netns('hx')
 a, b = mp.Netns('ha'), mp.Netns('hb')
 mp.veth_pair(a, b)
 tmp = mp.tempdir('mp-harness-')
@@ -77,15 +79,32 @@ def session_procs(sid):
     return out
 
 
-class Child:
-    """The child script running with its own session and TMPDIR; its output collected."""
+# Runs argv in a chroot whose root is not a mount point, as a new user's plain chroot: a
+# directory on a tmpfs, with the host's /usr, /etc, /proc, /sys, /dev, /run, /tmp and the
+# repository bound in, all in a mount namespace of its own that vanishes with it.
+IN_BARE_CHROOT = r"""set -e
+mount -t tmpfs mp-bare "$1"; r="$1/r"; mkdir "$r"
+for d in usr etc proc sys dev run tmp; do mkdir "$r/$d"; mount --rbind "/$d" "$r/$d"; done
+for l in bin sbin lib lib64; do [ -L "/$l" ] && ln -s "$(readlink "/$l")" "$r/$l"; done
+mkdir -p "$r$2"; mount --rbind "$2" "$r$2"
+shift 2; exec chroot "$r" "$@"
+"""
 
-    def __init__(self, *args):
+
+class Child:
+    """The child script running with its own session and TMPDIR; its output collected.
+    bare_chroot: in a chroot whose root is not a mount point."""
+
+    def __init__(self, *args, bare_chroot=False):
         self.tmp = mp.tempdir('mp-harness-tmp-', mode=0o755)
         env = dict(os.environ, TMPDIR=self.tmp, PYTHONPATH=E2E)
-        self.proc = mp.spawn([sys.executable, '-c', CHILD] + list(args), what='harness child',
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             env=env, start_new_session=True)
+        argv = ['/usr/bin/python3', '-c', CHILD] + list(args)
+        if bare_chroot:
+            argv = ['unshare', '--mount', 'sh', '-c', IN_BARE_CHROOT, 'sh',
+                    mp.tempdir('mp-bare-'), mp.ROOT] + argv
+        self.proc = mp.spawn(argv, what='harness child', stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, env=env,
+                             start_new_session=True)
         self.out = []
 
     def read_until(self, word, timeout=90):
@@ -145,6 +164,20 @@ def planted_command():
     mp.check('not ok 1 - -c stopped: SetupError: `ip netns exec mpt-ha-' in out,
              'planted failure: one failing TAP line names the command', out[-1500:])
     nothing_left('planted failure', child, pids)
+
+
+def bare_chroot():
+    """The real failure: ip netns exec in a chroot whose root is not a mount point."""
+    child = Child('netns', bare_chroot=True)
+    rc, _, out = child.finish()
+    want = [f'`ip netns exec mpt-hx-{child.proc.pid} ip link set lo up` failed (exit status 255)',
+            '"mount --make-rslave /" failed: Invalid argument',
+            'ip netns exec needs / to be a mount point']
+    missing = [w for w in want if w not in out]
+    mp.check(rc == 1 and not missing, 'chroot whose root is not a mount point: the failing '
+             'command, its stderr and the remedy are printed', f'rc {rc}, missing {missing}: '
+             f'{out[-1500:]}')
+    nothing_left('chroot whose root is not a mount point', child)
 
 
 def signalled(sig, twice=False):
@@ -238,6 +271,8 @@ def main():
         mp.done()
     with mp.case('planted failing command'):
         planted_command()
+    with mp.case('bare chroot'):
+        bare_chroot()
     for sig, twice in ((signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGTERM, True)):
         with mp.case(signal.Signals(sig).name):
             signalled(sig, twice)
