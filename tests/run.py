@@ -11,8 +11,11 @@ import argparse
 import glob
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,15 +58,28 @@ def run_one(kind, path, cmd, timeout):
                MP_BIN=os.path.join(ROOT, 'build/mysqlprobe'))
     name = os.path.basename(path)
     t0 = time.time()
+    tmp = None
+    if kind == 'e2e':
+        # Its own TMPDIR, so whatever temp dir a test leaves behind is seen (and removed).
+        tmp = tempfile.mkdtemp(prefix=f'mp-e2e-{name[:-3]}-')
+        os.chmod(tmp, 0o755)  # tcpdump writes as its own user below it
+        env['TMPDIR'] = tmp
+    # A session of its own: every process the test started is found by its session id.
+    p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True, errors='replace',
+                         start_new_session=True)
     try:
-        p = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=timeout, text=True,
-                           errors='replace')
-        out, rc = p.stdout, p.returncode
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or '') if isinstance(e.stdout, str) else ''
-        out += f'\nnot ok - {name} timed out after {timeout}s\n'
+        out, _ = p.communicate(timeout=timeout)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        out = stop(p) + f'\nnot ok - {name} timed out after {timeout}s\n'
         rc = -1
+    except BaseException:  # Ctrl-C or SIGTERM: the test (in its own session) stops too
+        stop(p)
+        raise
+    if kind == 'e2e':
+        out += ''.join(f'not ok - {name} left behind: {what}\n'
+                       for what in leftovers(p.pid, tmp))
     passed = failed = skipped = 0
     lines = []
     for line in out.splitlines():
@@ -103,6 +119,51 @@ def run_one(kind, path, cmd, timeout):
     return passed, failed, skipped
 
 
+def stop(p):
+    """SIGTERM, so the e2e helpers remove what the test created; SIGKILL after 60 s.
+    Returns what it printed meanwhile."""
+    p.terminate()
+    try:
+        out, _ = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+    return out or ''
+
+
+def leftovers(pid, tmp):
+    """What a finished e2e test left behind, each removed once named: processes of its
+    session, namespaces named after its pid, files in its TMPDIR."""
+    found = []
+    procs = []
+    for d in os.listdir('/proc'):
+        try:
+            with open(f'/proc/{d}/stat') as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == pid and fields[0] != 'Z':  # session id, state
+            procs.append(int(d))
+    for q in procs:
+        try:
+            with open(f'/proc/{q}/cmdline') as f:
+                found.append(f'process {q} ({f.read().replace(chr(0), " ").strip()[:100]})')
+            os.kill(q, signal.SIGKILL)
+        except OSError:
+            pass
+    r = subprocess.run(['ip', 'netns', 'list'], stdout=subprocess.PIPE, text=True,
+                       stderr=subprocess.DEVNULL) if shutil.which('ip') else None
+    for line in r.stdout.splitlines() if r else []:
+        ns = line.split()[0] if line.strip() else ''
+        if ns.startswith('mpt-') and ns.endswith(f'-{pid}'):
+            found.append(f'network namespace {ns}')
+            subprocess.run(['ip', 'netns', 'del', ns], stderr=subprocess.DEVNULL)
+    for f in sorted(os.listdir(tmp)):
+        found.append(f'temp file {os.path.join(tmp, f)}')
+    shutil.rmtree(tmp, ignore_errors=True)
+    return found
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--only', choices=['unit', 'bpf', 'e2e', 'fuzz'])
@@ -111,10 +172,12 @@ def main():
     ap.add_argument('--timeout', type=int, default=900)
     ap.add_argument('-k', dest='pattern', help='run only suites whose path contains this')
     args = ap.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so the running test is stopped and cleans up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     os.chdir(ROOT)
     total = [0, 0, 0]
     for kind, path, cmd in suites(args):
-        if args.pattern and args.pattern not in path:
+        if args.pattern and args.pattern not in os.path.basename(path):
             continue
         r = run_one(kind, path, cmd, args.timeout)
         total = [a + b for a, b in zip(total, r)]

@@ -93,6 +93,9 @@ static void announce(const struct source_config *sc, const struct source *src,
 		snprintf(http, sizeof(http), ", http port %d", server_port(srv));
 	if (sc->mode == SRC_FILE)
 		fprintf(stderr, "mysqlprobe: ready: replaying %s, ports %s\n", sc->file, ports);
+	else if (strcmp(source_name(src), source_mode_name(sc->mode)))
+		fprintf(stderr, "mysqlprobe: ready: mode %s (%s requested), devices %s, ports %s%s\n",
+			source_name(src), source_mode_name(sc->mode), devs, ports, http);
 	else
 		fprintf(stderr, "mysqlprobe: ready: mode %s, devices %s, ports %s%s\n",
 			source_name(src), devs, ports, http);
@@ -219,7 +222,7 @@ static int start_slave(struct agent *a)
 		.workers = (int)c->probe_workers,
 		.report_out = c->output == OUTPUT_REPORT ? stdout : NULL,
 		.replay = !a->live,
-		.mode = a->live ? config_enum_name("probe.mode", c->probe_mode) : "file",
+		.mode = source_mode_name(a->sc.mode),
 	};
 	struct pipeline_config pc = {
 		.workers = (int)c->probe_workers,

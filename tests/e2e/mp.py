@@ -1,12 +1,22 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-"""Shared fixtures for the end-to-end tests: TAP output, network namespaces,
-a private MariaDB server, the agent process and tcpdump.
+"""Shared fixtures for the end-to-end tests: TAP output, one cleanup path, network
+namespaces, a private MariaDB server, the agent process and tcpdump.
 
 Everything here starts real programs; nothing is mocked. Conditions are polled,
 never waited for with a bare sleep.
+
+Cleanup: everything a test creates (namespace, veth, process, temp dir) registers an undo
+action on one stack as soon as it exists. The stack runs newest first when the object is
+closed, when a scope() or case() block ends (normally or by an exception), at exit, and on
+SIGTERM, SIGINT or SIGHUP. A test needs no try/finally of its own: nothing it started
+outlives it, however it ends. A setup command that fails raises SetupError, whose message
+holds the command, its exit status and its stderr.
 """
+import atexit
+import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -14,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 
 ROOT = os.environ.get('MP_ROOT') or os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -22,25 +33,34 @@ BIN = os.environ.get('MP_BIN') or os.path.join(ROOT, 'build/mysqlprobe')
 # ---------------------------------------------------------------- TAP
 _n = 0
 _failed = 0
+_tap_lock = threading.RLock()
+
+
+def _tap(line):
+    global _n
+    with _tap_lock:
+        _n += 1
+        print(line.replace('{n}', str(_n), 1), flush=True)
 
 
 def ok(name):
-    global _n
-    _n += 1
-    print(f'ok {_n} - {name}', flush=True)
+    _tap(f'ok {{n}} - {name}')
 
 
 def fail(name, why=''):
-    global _n, _failed
-    _n += 1
+    """A failing line; a multi-line why goes on as diagnostics, so no line of it can read
+    as a TAP line of its own."""
+    global _failed
     _failed += 1
-    print(f'not ok {_n} - {name}' + (f': {why}' if why else ''), flush=True)
+    first, *rest = str(why).split('\n') if why else ['']
+    with _tap_lock:
+        _tap(f'not ok {{n}} - {name}' + (f': {first}' if first else ''))
+        if rest:
+            diag('\n'.join(rest))
 
 
 def skip(name, why):
-    global _n
-    _n += 1
-    print(f'ok {_n} - {name} # SKIP {why}', flush=True)
+    _tap(f'ok {{n}} - {name} # SKIP {why}')
 
 
 def check(cond, name, why=''):
@@ -57,10 +77,228 @@ def done():
     sys.exit(1 if _failed else 0)
 
 
+# ---------------------------------------------------------------- cleanup
+class SetupError(subprocess.CalledProcessError):
+    """A command a test needed failed; str() names the command and gives its stderr."""
+
+    def __str__(self):
+        err = (self.stderr or '').strip() if isinstance(self.stderr, str) else ''
+        why = f'exit status {self.returncode}' if self.returncode >= 0 else \
+            f'signal {-self.returncode}'
+        cmd = shlex.join(self.cmd)
+        cmd = cmd if len(cmd) < 300 else cmd[:300] + '...'
+        return f'`{cmd}` failed ({why})' + (
+            f':\n{err[-3000:]}' if err else ' and printed nothing on stderr') + _hint(err)
+
+
+def _hint(err):
+    if 'mount --make-rslave' in err or 'mount of /sys failed' in err:
+        return ('\n(ip netns exec needs / to be a mount point: in a chroot, run '
+                '`mount --bind DIR DIR` before chrooting into DIR; see README.md)')
+    return ''
+
+
+_undo = []                      # the stack: _Undo objects, oldest first
+_undo_seq = 0                   # numbers them in creation order: a scope starts at one
+_undo_lock = threading.RLock()
+_owner = os.getpid()            # a forked child never runs its parent's undo actions
+_cleaning = 0                   # > 0 while undo actions run: signals wait for them
+_pending_signal = None
+_exiting = False
+
+
+class _Undo:
+    """One undo action; calling it runs it once and takes it off the stack."""
+
+    def __init__(self, fn, what, seq):
+        self.fn, self.what, self.seq, self.done = fn, what, seq, False
+
+    def __call__(self):
+        global _cleaning, _pending_signal
+        _cleaning += 1  # from here a signal waits until the action is done
+        try:
+            with _undo_lock:
+                if self.done:
+                    return
+                self.done = True
+                if self in _undo:
+                    _undo.remove(self)
+            try:
+                self.fn()
+            except Exception as e:  # one failed undo must not stop the others
+                fail(f'cleanup: {self.what}', f'{type(e).__name__}: {e}')
+        finally:
+            _cleaning -= 1
+            if not _cleaning and _pending_signal and not _exiting:
+                sig, _pending_signal = _pending_signal, None
+                raise SystemExit(128 + sig)  # what is left is undone at exit
+
+
+def defer(fn, what):
+    """Registers fn to undo something that now exists; returns a callable that runs it at
+    once (and only once). Whatever is not undone by then is undone at exit."""
+    global _undo_seq
+    with _undo_lock:
+        _undo_seq += 1
+        u = _Undo(fn, what, _undo_seq)
+        _undo.append(u)
+    return u
+
+
+def cleanup(mark=0):
+    """Runs every undo action registered since mark (a _mark(); 0: all), newest first."""
+    if os.getpid() != _owner:
+        return
+    while True:
+        with _undo_lock:
+            if not _undo or _undo[-1].seq <= mark:
+                break
+            u = _undo[-1]
+        u()
+
+
+def _mark():
+    with _undo_lock:
+        return _undo_seq
+
+
+@contextlib.contextmanager
+def scope():
+    """Undoes, when the block ends however it ends, everything created inside it."""
+    mark = _mark()
+    try:
+        yield
+    finally:
+        cleanup(mark)
+
+
+@contextlib.contextmanager
+def case(name):
+    """One independent part of a test: an exception in it is one failing TAP line naming
+    the cause (the next case still runs), and whatever it created is removed either way."""
+    mark = _mark()
+    try:
+        yield
+    except Exception as e:
+        fail(name, f'{type(e).__name__}: {e}'.splitlines()[0])
+        diag(''.join(traceback.format_exception(type(e), e, e.__traceback__)).rstrip())
+    finally:
+        cleanup(mark)
+
+
+def _on_signal(sig, _frame):
+    """SIGTERM/SIGINT/SIGHUP unwind like an exception, so with-blocks and the undo stack run."""
+    global _pending_signal
+    if _cleaning:
+        _pending_signal = sig  # raised once the undo actions in progress are done
+        return
+    raise SystemExit(128 + sig)
+
+
+def _excepthook(typ, e, tb):
+    """An uncaught exception is a failing TAP line with its message, then the traceback."""
+    msg = str(e).splitlines()[0] if str(e) else ''
+    fail(f'{os.path.basename(sys.argv[0])} stopped', f'{typ.__name__}: {msg}')
+    diag(''.join(traceback.format_exception(typ, e, tb)).rstrip())
+
+
+def _at_exit():
+    global _exiting
+    _exiting = True
+    cleanup(0)
+
+
+sys.excepthook = _excepthook
+atexit.register(_at_exit)
+if threading.current_thread() is threading.main_thread():
+    for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(_sig, _on_signal)
+
+
+def sh(argv, netns=None, input=None, timeout=300, check=True):
+    """Runs a command (in netns if given) to completion; returns the CompletedProcess (text
+    stdout and stderr). check: a non-zero exit raises SetupError with the command and its
+    stderr."""
+    argv = wrap(netns, argv)
+    r = subprocess.run(argv, input=input, text=True, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout, errors='replace')
+    if check and r.returncode != 0:
+        raise SetupError(r.returncode, argv, r.stdout, r.stderr)
+    return r
+
+
+def spawn(argv, netns=None, what=None, **kw):
+    """Popen(argv) in netns, stopped (SIGTERM, then SIGKILL after 10 s) when its scope ends
+    or at exit. Stop it earlier with stop_process()."""
+    p = subprocess.Popen(wrap(netns, argv), **kw)
+    p.mp_undo = defer(lambda: stop_process(p), what or f'process {shlex.join(argv)[:80]}')
+    return p
+
+
+def stop_process(p, sig=signal.SIGTERM, timeout=10):
+    """Sends sig if p still runs, waits up to timeout, then SIGKILL. Returns its exit code."""
+    if p.poll() is None:
+        try:
+            p.send_signal(sig)
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    _forget(getattr(p, 'mp_undo', None))
+    return p.returncode
+
+
+def _forget(undo):
+    """Takes an undo action off the stack without running it (its work was done)."""
+    if undo:
+        with _undo_lock:
+            undo.done = True
+            if undo in _undo:
+                _undo.remove(undo)
+
+
+def tempdir(prefix='mp-', mode=None):
+    """A temp dir removed when its scope ends or at exit (kept when MP_TEST_KEEP is set)."""
+    return _mkdtemp(prefix, mode)[0]
+
+
+def _mkdtemp(prefix, mode):
+    path = tempfile.mkdtemp(prefix=prefix)
+    if mode is not None:
+        os.chmod(path, mode)
+    return path, defer(lambda: _remove_tree(path), f'temp dir {path}')
+
+
+def _remove_tree(path):
+    if os.environ.get('MP_TEST_KEEP'):
+        diag(f'kept {path}')
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def need_root(name):
-    if os.geteuid() != 0:
-        skip(name, 'needs root (BPF, namespaces)')
+    """Skips the whole test, with the reason, unless we are root and can use network
+    namespaces (ip netns add + exec)."""
+    why = 'needs root (BPF, namespaces)' if os.geteuid() != 0 else netns_unusable()
+    if why:
+        skip(name, why)
         done()
+
+
+_netns_probe = None
+
+
+def netns_unusable():
+    """'' when ip netns add/exec work here, else why not (the failing command's stderr)."""
+    global _netns_probe
+    if _netns_probe is None:
+        try:
+            with scope():
+                Netns('probe')
+            _netns_probe = ''
+        except (OSError, SetupError) as e:
+            _netns_probe = f'network namespaces unusable here: {e}'.replace('\n', ' ')
+    return _netns_probe
 
 
 def poll(cond, timeout=20.0, every=0.02, what='condition'):
@@ -85,25 +323,63 @@ def wait_until(cond, timeout=20.0, every=0.02, what='condition'):
 
 # ---------------------------------------------------------------- namespaces
 class Netns:
-    """A network namespace of our own; deleting it removes every attachment in it."""
+    """A network namespace of our own; deleting it removes every attachment in it. close()
+    (or the end of its scope, or exit) kills what still runs in it and deletes it."""
 
     def __init__(self, tag):
         self.name = f'mpt-{tag}-{os.getpid()}'
-        subprocess.run(['ip', 'netns', 'add', self.name], check=True)
+        sh(['ip', 'netns', 'add', self.name])
+        self._undo = defer(self._delete, f'netns {self.name}')
         self.run(['ip', 'link', 'set', 'lo', 'up'])
 
     def cmd(self, argv):
         return ['ip', 'netns', 'exec', self.name] + list(argv)
 
     def run(self, argv, check=True, **kw):
-        return subprocess.run(self.cmd(argv), check=check, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+        """Runs argv in the namespace; check: a failure raises SetupError (command, stderr)."""
+        return sh(argv, netns=self, check=check, **kw)
 
     def popen(self, argv, **kw):
-        return subprocess.Popen(self.cmd(argv), **kw)
+        return spawn(argv, netns=self, **kw)
+
+    def pids(self):
+        """Processes in the namespace, other than this one and its ancestors."""
+        try:
+            st = os.stat(f'/run/netns/{self.name}')
+        except FileNotFoundError:
+            return []
+        mine, p = set(), os.getpid()
+        while p > 1:
+            mine.add(p)
+            p = _ppid(p)
+        out = []
+        for d in os.listdir('/proc'):
+            if not d.isdigit() or int(d) in mine:
+                continue
+            try:
+                ns = os.stat(f'/proc/{d}/ns/net')
+            except OSError:
+                continue
+            if (ns.st_dev, ns.st_ino) == (st.st_dev, st.st_ino):
+                out.append(int(d))
+        return out
+
+    def _delete(self):
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for pid in self.pids():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            if wait_until(lambda: not self.pids(), timeout=5, every=0.05):
+                break
+        r = sh(['ip', 'netns', 'del', self.name], check=False)
+        path = f'/run/netns/{self.name}'
+        if r.returncode and os.path.exists(path):
+            # What ip netns del does, step by step, so whatever fails says so.
+            sh(['umount', '-l', path], check=False)
+            os.unlink(path)
 
     def close(self):
-        subprocess.run(['ip', 'netns', 'del', self.name], check=False)
+        self._undo()
 
     def __enter__(self):
         return self
@@ -112,13 +388,24 @@ class Netns:
         self.close()
 
 
+def _ppid(pid):
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return int(f.read().rsplit(')', 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def veth_pair(ns_a, ns_b, addr_a='10.231.0.1', addr_b='10.231.0.2'):
     """Connects two namespaces with a veth pair named mpa/mpb (inside each namespace)."""
     tmp_a, tmp_b = f'mpa{os.getpid() % 100000}', f'mpb{os.getpid() % 100000}'
-    subprocess.run(['ip', 'link', 'add', tmp_a, 'type', 'veth', 'peer', 'name', tmp_b],
-                   check=True)
-    subprocess.run(['ip', 'link', 'set', tmp_a, 'netns', ns_a.name, 'name', 'mpa'], check=True)
-    subprocess.run(['ip', 'link', 'set', tmp_b, 'netns', ns_b.name, 'name', 'mpb'], check=True)
+    sh(['ip', 'link', 'add', tmp_a, 'type', 'veth', 'peer', 'name', tmp_b])
+    # Until both ends moved, the pair lives in our namespace: deleting one end removes both.
+    # Once moved, deleting either namespace removes it and this finds nothing to do.
+    defer(lambda: [sh(['ip', 'link', 'del', n], check=False) for n in (tmp_a, tmp_b)],
+          f'veth {tmp_a}/{tmp_b}')
+    sh(['ip', 'link', 'set', tmp_a, 'netns', ns_a.name, 'name', 'mpa'])
+    sh(['ip', 'link', 'set', tmp_b, 'netns', ns_b.name, 'name', 'mpb'])
     ns_a.run(['ip', 'addr', 'add', f'{addr_a}/24', 'dev', 'mpa'])
     ns_b.run(['ip', 'addr', 'add', f'{addr_b}/24', 'dev', 'mpb'])
     ns_a.run(['ip', 'link', 'set', 'mpa', 'up'])
@@ -133,22 +420,32 @@ def wrap(netns, argv):
 class MariaDB:
     """A private mariadbd: own datadir in a temp dir, own port, performance_schema on.
 
-    User 'mp' / password 'mp' has every privilege and database 'mp' exists.
+    User 'mp' / password 'mp' has every privilege and database 'mp' exists. A server that
+    exits before it is ready raises at once, with the tail of its error log.
     """
 
-    def __init__(self, port=3306, netns=None, bind='127.0.0.1', extra=()):
+    def __init__(self, port=3306, netns=None, bind='127.0.0.1', extra=(), ready_timeout=60):
         self.port, self.netns, self.bind = port, netns, bind
-        self.dir = tempfile.mkdtemp(prefix='mp-mariadb-')
-        os.chmod(self.dir, 0o755)
+        self.proc = None
+        self.dir, self._undo_dir = _mkdtemp('mp-mariadb-', 0o755)
+        self._undo = defer(self._stop, f'mariadbd in {self.dir}')
         self.datadir = os.path.join(self.dir, 'data')
         self.sock = os.path.join(self.dir, 'mysqld.sock')
         self.log = os.path.join(self.dir, 'error.log')
-        subprocess.run(['mariadb-install-db', '--no-defaults', f'--datadir={self.datadir}',
-                        '--user=root', '--auth-root-authentication-method=normal',
-                        '--skip-test-db'], check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+        try:
+            self._start(extra, ready_timeout)
+            self.sql("CREATE USER IF NOT EXISTS 'mp'@'%' IDENTIFIED BY 'mp';"
+                     "GRANT ALL ON *.* TO 'mp'@'%' WITH GRANT OPTION;"
+                     "CREATE DATABASE IF NOT EXISTS mp;", socket=True, db=None)
+        except BaseException:
+            self.stop()  # a server that never got ready leaves nothing behind
+            raise
+
+    def _start(self, extra, ready_timeout):
+        sh(['mariadb-install-db', '--no-defaults', f'--datadir={self.datadir}', '--user=root',
+            '--auth-root-authentication-method=normal', '--skip-test-db'])
         argv = ['mariadbd', '--no-defaults', f'--datadir={self.datadir}', '--user=root',
-                f'--socket={self.sock}', f'--port={port}', f'--bind-address={bind}',
+                f'--socket={self.sock}', f'--port={self.port}', f'--bind-address={self.bind}',
                 f'--pid-file={self.dir}/mysqld.pid', f'--log-error={self.log}',
                 '--skip-name-resolve', '--performance-schema=ON',
                 '--performance-schema-consumer-events-statements-current=ON',
@@ -158,25 +455,30 @@ class MariaDB:
                 '--innodb-buffer-pool-size=128M', '--innodb-log-file-size=64M',
                 '--innodb-flush-log-at-trx-commit=0', '--max-allowed-packet=64M',
                 '--local-infile=1', '--secure-file-priv='] + list(extra)
-        self.proc = subprocess.Popen(wrap(netns, argv), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        # stderr to a file: ip netns exec and mariadbd's first complaints land there.
+        with open(os.path.join(self.dir, 'stderr.log'), 'w') as err:
+            self.proc = subprocess.Popen(wrap(self.netns, argv), stdout=subprocess.DEVNULL,
+                                         stderr=err)
         try:
-            poll(lambda: self._ping(), timeout=60, every=0.1, what='mariadbd to accept')
-        except TimeoutError:
-            with open(self.log) as f:
-                diag(f.read()[-3000:])
-            self.stop()
-            raise
-        self.sql("CREATE USER IF NOT EXISTS 'mp'@'%' IDENTIFIED BY 'mp';"
-                 "GRANT ALL ON *.* TO 'mp'@'%' WITH GRANT OPTION;"
-                 "CREATE DATABASE IF NOT EXISTS mp;", socket=True, db=None)
+            poll(self._ping, timeout=ready_timeout, every=0.05, what='mariadbd to accept')
+        except TimeoutError as e:
+            raise RuntimeError(f'{e}; {self.log_tail()}') from None
+
+    def log_tail(self, lines=30):
+        """The last lines of the error log (and anything the process said on stderr)."""
+        text = ''
+        for path in (os.path.join(self.dir, 'stderr.log'), self.log):
+            with contextlib.suppress(OSError), open(path, errors='replace') as f:
+                text += f.read()
+        return 'mariadbd error log, last lines:\n' + '\n'.join(text.splitlines()[-lines:])
 
     def _ping(self):
         if self.proc.poll() is not None:
-            raise RuntimeError(f'mariadbd exited with {self.proc.returncode}')
+            raise RuntimeError(f'mariadbd exited with status {self.proc.returncode} before it '
+                               f'was ready; {self.log_tail()}')
         r = subprocess.run(['mariadb-admin', '--no-defaults', f'--socket={self.sock}',
-                            '-uroot', 'ping'], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
+                            '-uroot', '--connect-timeout=2', 'ping'],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return r.returncode == 0
 
     def client_argv(self, user='mp', password='mp', db='mp', socket=False, extra=()):
@@ -201,18 +503,20 @@ class MariaDB:
         r = subprocess.run(wrap(self.netns if not socket else None, argv), text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         if check and r.returncode != 0:
-            raise RuntimeError(f'mariadb: {r.stderr.strip()}')
+            dead = ''
+            if self.proc.poll() is not None:
+                dead = f'\nmariadbd exited with status {self.proc.returncode}; {self.log_tail()}'
+            raise RuntimeError(f'mariadb: {r.stderr.strip()}{dead}')
         return [l.split('\t') for l in r.stdout.splitlines()]
 
+    def _stop(self):
+        if self.proc:
+            stop_process(self.proc, timeout=30)
+
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        """Stops the server and removes its directory; safe to call twice."""
+        self._undo()
+        self._undo_dir()
 
     def __enter__(self):
         return self
@@ -230,6 +534,7 @@ class Agent:
         self.argv = wrap(netns, list(wrapper) + [binary or BIN] + list(args))
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, env=env, errors='replace')
+        self.proc.mp_undo = defer(self.stop, f'agent {shlex.join(self.argv)[:100]}')
         self.lines, self.err = [], []
         self._t = [threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines)),
                    threading.Thread(target=self._pump, args=(self.proc.stderr, self.err))]
@@ -243,25 +548,20 @@ class Agent:
             out.append(line.rstrip('\n'))
 
     def wait_ready(self, timeout=20):
-        """The agent prints 'ready' on stderr once capture is attached."""
+        """The agent prints 'mysqlprobe: ready: ...' on stderr once capture is attached."""
         def ready():
             if self.proc.poll() is not None:
                 raise RuntimeError('agent exited %s: %s' % (self.proc.returncode,
                                                              '\n'.join(self.err[-20:])))
-            return any('ready' in l for l in self.err)
+            return any(l.startswith('mysqlprobe: ready:') for l in self.err)
         poll(ready, timeout=timeout, what='agent ready')
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        """Sends sig, waits for the exit (SIGKILL after timeout s); returns the exit code."""
+        rc = stop_process(self.proc, sig, timeout)
         for t in self._t:
             t.join(5)
-        return self.proc.returncode
+        return rc
 
     def json_lines(self):
         out = []
@@ -283,23 +583,25 @@ class Tcpdump:
         flt = ' or '.join(f'tcp port {p}' for p in ports)
         self.path = path
         lt = ['-y', linktype] if linktype else []
-        self.proc = subprocess.Popen(wrap(netns, ['tcpdump', '-i', dev, '-s', str(snaplen),
-                                                  '-B', str(buffer_kib)] + lt +
-                                          ['-U', '-w', path, '--immediate-mode', flt]),
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     text=True)
+        self.proc = spawn(['tcpdump', '-i', dev, '-s', str(snaplen), '-B', str(buffer_kib)] +
+                          lt + ['-U', '-w', path, '--immediate-mode', flt], netns=netns,
+                          what=f'tcpdump -w {path}', stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
         # tcpdump says 'listening on' once its socket is open (after a 'data link
         # type' line when -y is given).
         self.err = self.proc.stderr.readline()
         if linktype and 'data link type' in self.err:
             self.err += self.proc.stderr.readline()
         if 'listening' not in self.err:
-            raise RuntimeError(f'tcpdump failed: {self.err}')
+            stop_process(self.proc)
+            raise RuntimeError(f'tcpdump failed: {self.err}{self.proc.stderr.read()}')
 
     def stop(self):
-        self.proc.send_signal(signal.SIGINT)
+        """SIGINT (tcpdump flushes and prints its summary); returns its stderr."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
         self.err += self.proc.stderr.read()
-        self.proc.wait(30)
+        stop_process(self.proc, timeout=30)
         return self.err
 
 
@@ -496,19 +798,17 @@ def agent_counters(err, what):
 
 def run_py(ns, code, *args, timeout=120):
     """Runs a Python snippet with Debian's interpreter inside ns (its modules: pymysql, ...);
-    returns its stdout, raises with its stderr when it fails."""
-    r = subprocess.run(ns.cmd(['/usr/bin/python3', '-c', code] + [str(a) for a in args]),
-                       text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=timeout)
-    if r.returncode:
-        raise RuntimeError(r.stderr[-2000:])
-    return r.stdout
+    returns its stdout; a failure raises SetupError with its stderr."""
+    return sh(['/usr/bin/python3', '-c', code] + [str(a) for a in args], netns=ns,
+              timeout=timeout).stdout
 
 
 def remove_unless_kept(path):
     """Deletes a test's scratch directory unless MP_TEST_KEEP asks to keep it for a look."""
-    if os.environ.get('MP_TEST_KEEP'):
-        diag(f'kept {path}')
-    else:
-        shutil.rmtree(path, ignore_errors=True)
+    with _undo_lock:
+        mine = [u for u in _undo if u.what == f'temp dir {path}']
+    for u in mine:
+        u()
+    if not mine:
+        _remove_tree(path)
 

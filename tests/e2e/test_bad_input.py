@@ -15,7 +15,6 @@ import json
 import os
 import random
 import subprocess
-import tempfile
 
 import mp
 
@@ -172,28 +171,22 @@ def what(e):
 # ---------------------------------------------------------------- live
 def live_bad(ns):
     """Random bytes and HTTP on both ports, garbage in a session, then good statements."""
-    listener = subprocess.Popen(ns.cmd(['/usr/bin/python3', '-c', LISTENER, str(JUNK_PORT)]),
-                                stdout=subprocess.PIPE, text=True)
-    agent = None
-    try:
-        if listener.stdout.readline().strip() != 'listening':
-            raise RuntimeError('listener did not start')
-        agent = mp.Agent(['-i', 'lo', '-p', f'{PORT},{JUNK_PORT}', '-o', 'events'], netns=ns)
-        agent.wait_ready()
-        mp.run_py(ns, BAD_CLIENT, PORT, JUNK_PORT, SEED)
-        alive = agent.proc.poll() is None
-        mp.run_py(ns, GOOD_CLIENT, PORT)
-        want = {f"SELECT {n}, 'good'": 1 for n in range(1, 21)}
-        want['SELECT seq FROM seq_1_to_500'] = 500
-        mp.wait_until(lambda: sum(1 for l in agent.lines if 'seq_1_to_500' in l), timeout=10,
-                      what='the good statements')
-        alive = alive and agent.proc.poll() is None
-        rc = agent.stop()
-    finally:
-        if agent:
-            agent.stop()
-        listener.kill()
-        listener.wait()
+    listener = mp.spawn(['/usr/bin/python3', '-c', LISTENER, str(JUNK_PORT)], netns=ns,
+                        stdout=subprocess.PIPE, text=True)
+    if listener.stdout.readline().strip() != 'listening':
+        raise RuntimeError('listener did not start')
+    agent = mp.Agent(['-i', 'lo', '-p', f'{PORT},{JUNK_PORT}', '-o', 'events'], netns=ns)
+    agent.wait_ready()
+    mp.run_py(ns, BAD_CLIENT, PORT, JUNK_PORT, SEED)
+    alive = agent.proc.poll() is None
+    mp.run_py(ns, GOOD_CLIENT, PORT)
+    want = {f"SELECT {n}, 'good'": 1 for n in range(1, 21)}
+    want['SELECT seq FROM seq_1_to_500'] = 500
+    mp.wait_until(lambda: sum(1 for l in agent.lines if 'seq_1_to_500' in l), timeout=10,
+                  what='the good statements')
+    alive = alive and agent.proc.poll() is None
+    rc = agent.stop()
+    mp.stop_process(listener)
     events = agent.json_lines()
     dec = mp.agent_counters(agent.err, 'decode')
     mp.diag(f'live garbage: {len(events)} events; {dec}')
@@ -233,15 +226,12 @@ def live_snaplen(ns):
     """--snaplen 64: what fits is reported exactly, what does not is never reported wrong."""
     agent = mp.Agent(['-i', 'lo', '-p', str(PORT), '-o', 'events', '--snaplen', '64'],
                      netns=ns)
-    try:
-        agent.wait_ready()
-        mp.run_py(ns, SNAP_CLIENT, PORT, json.dumps(FIT + NO_FIT))
-        alive = agent.proc.poll() is None
-        mp.wait_until(lambda: any('no_such_table' in l for l in agent.lines), timeout=10,
-                      what='the last statement that fits')
-        rc = agent.stop()
-    finally:
-        agent.stop()
+    agent.wait_ready()
+    mp.run_py(ns, SNAP_CLIENT, PORT, json.dumps(FIT + NO_FIT))
+    alive = agent.proc.poll() is None
+    mp.wait_until(lambda: any('no_such_table' in l for l in agent.lines), timeout=10,
+                  what='the last statement that fits')
+    rc = agent.stop()
     events = agent.json_lines()
     dec, cap = mp.agent_counters(agent.err, 'decode'), mp.agent_counters(agent.err, 'capture')
     mp.diag(f'snaplen 64: {len(events)} events; {dec}; {cap}')
@@ -387,17 +377,14 @@ def replays(ns, tmp):
 
 def main():
     mp.need_root('bad input against a live server (namespace, BPF)')
-    tmp = tempfile.mkdtemp(prefix='mp-bad-')
-    os.chmod(tmp, 0o777)
-    with mp.Netns('bad') as ns:
-        db = mp.MariaDB(port=PORT, netns=ns)
-        try:
-            live_bad(ns)
-            live_snaplen(ns)
-            replays(ns, tmp)
-        finally:
-            db.stop()
-    mp.remove_unless_kept(tmp)
+    tmp = mp.tempdir('mp-bad-', mode=0o777)
+    ns = mp.Netns('bad')
+    mp.MariaDB(port=PORT, netns=ns)
+    for name, case in (('live garbage', lambda: live_bad(ns)),
+                       ('--snaplen 64', lambda: live_snaplen(ns)),
+                       ('replays', lambda: replays(ns, tmp))):
+        with mp.case(name):
+            case()
     mp.done()
 
 

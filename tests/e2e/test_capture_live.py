@@ -10,7 +10,6 @@ the replay test in test_replay.py's style (see test_replay below).
 """
 import collections
 import os
-import tempfile
 
 import mp
 
@@ -48,22 +47,18 @@ def agent_segments(agent):
 def capture_once(name, db, netns, client_ns, host, dev, mode, pcap_path):
     dump = mp.Tcpdump(pcap_path, [PORT], dev=dev, netns=netns)
     agent = mp.Agent(['-i', dev, '-p', str(PORT), '--mode', mode, '-o', 'segments'], netns=netns)
-    try:
-        agent.wait_ready()
-        if mode != 'pcap' and f'mode {mode}' not in '\n'.join(agent.err):
-            mp.fail(f'{name}: runs in {mode} mode', '\n'.join(agent.err[-5:]))
-        workload(db, client_ns, host)
-        # Both sides have seen everything once their multisets agree; poll for that.
-        want = None
+    agent.wait_ready()
+    if mode != 'pcap' and f'mode {mode}' not in '\n'.join(agent.err):
+        mp.fail(f'{name}: runs in {mode} mode', '\n'.join(agent.err[-5:]))
+    workload(db, client_ns, host)
+    # Both sides have seen everything once their multisets agree; poll for that.
 
-        def agree():
-            nonlocal want
-            want = collections.Counter(mp.tcpdump_segments(pcap_path, [PORT]))
-            return want and collections.Counter(agent_segments(agent)) == want
-        mp.wait_until(agree, timeout=20, every=0.2, what='agent and tcpdump to agree')
-    finally:
-        rc = agent.stop()
-        dump.stop()
+    def agree():
+        want = collections.Counter(mp.tcpdump_segments(pcap_path, [PORT]))
+        return want and collections.Counter(agent_segments(agent)) == want
+    mp.wait_until(agree, timeout=20, every=0.2, what='agent and tcpdump to agree')
+    rc = agent.stop()
+    dump.stop()
     got = collections.Counter(agent_segments(agent))
     want = collections.Counter(mp.tcpdump_segments(pcap_path, [PORT]))
     counters = [l for l in agent.err if 'capture:' in l]
@@ -83,27 +78,24 @@ def capture_once(name, db, netns, client_ns, host, dev, mode, pcap_path):
 
 def main():
     mp.need_root('live capture')
-    tmp = tempfile.mkdtemp(prefix='mp-cap-')
+    tmp = mp.tempdir('mp-cap-')
     # 1. A namespace's loopback: each packet passes egress and ingress.
-    with mp.Netns('cap') as ns:
+    with mp.scope():
+        ns = mp.Netns('cap')
         db = mp.MariaDB(port=PORT, netns=ns)
-        try:
-            for mode in ('tc', 'xdp', 'pcap'):
+        for mode in ('tc', 'xdp', 'pcap'):
+            with mp.case(f'lo/{mode}'):
                 capture_once(f'lo/{mode}', db, ns, ns, '127.0.0.1', 'lo', mode,
                              os.path.join(tmp, f'lo-{mode}.pcap'))
-        finally:
-            db.stop()
     # 2. A veth between a server and a client namespace: ingress and egress hooks.
-    with mp.Netns('srv') as srv, mp.Netns('cli') as cli:
+    with mp.scope():
+        srv, cli = mp.Netns('srv'), mp.Netns('cli')
         mp.veth_pair(srv, cli)
         db = mp.MariaDB(port=PORT, netns=srv, bind='10.231.0.1')
-        try:
-            for mode in ('tc', 'xdp', 'pcap'):
+        for mode in ('tc', 'xdp', 'pcap'):
+            with mp.case(f'veth/{mode}'):
                 capture_once(f'veth/{mode}', db, srv, cli, '10.231.0.1', 'mpa', mode,
                              os.path.join(tmp, f'veth-{mode}.pcap'))
-        finally:
-            db.stop()
-    mp.subprocess.run(['rm', '-rf', tmp])
     mp.done()
 
 

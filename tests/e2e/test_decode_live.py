@@ -8,8 +8,6 @@ as root never enter the comparison.
 """
 import collections
 import os
-import subprocess
-import tempfile
 
 import mp
 
@@ -19,9 +17,8 @@ TEXT_CAP = 1024  # performance_schema_max_sql_text_length default: server texts 
 
 def tls_files(d):
     key, crt = os.path.join(d, 'key.pem'), os.path.join(d, 'cert.pem')
-    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key,
-                    '-out', crt, '-days', '2', '-subj', '/CN=mysqlprobe-test'], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    mp.sh(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', crt,
+           '-days', '2', '-subj', '/CN=mysqlprobe-test'])
     return key, crt
 
 
@@ -129,41 +126,33 @@ def match(pool, text, sent, aff, errno):
 
 def main():
     mp.need_root('decode against a live server (namespace, BPF)')
-    tmp = tempfile.mkdtemp(prefix='mp-dec-')
-    os.chmod(tmp, 0o755)
+    tmp = mp.tempdir('mp-dec-', mode=0o755)
     key_pem, crt_pem = tls_files(tmp)
-    with mp.Netns('dec') as ns:
-        db = mp.MariaDB(port=PORT, netns=ns, extra=(f'--ssl-cert={crt_pem}',
-                                                     f'--ssl-key={key_pem}'))
-        try:
-            db.sql("CREATE USER 'mp2'@'%' IDENTIFIED BY 'mp2'; GRANT ALL ON *.* TO 'mp2'@'%';"
-                   "TRUNCATE performance_schema.setup_actors;"
-                   "INSERT INTO performance_schema.setup_actors VALUES "
-                   "('%','mp','%','YES','YES'),('%','mp2','%','YES','YES');",
-                   socket=True, db=None)
-            # A new root connection: no longer instrumented, so this stays out of the history.
-            db.sql("TRUNCATE performance_schema.events_statements_history_long",
-                   socket=True, db=None)
-            agent = mp.Agent(['-p', str(PORT), '-o', 'events'], netns=ns)
-            agent.wait_ready()
-            mp.run_py(ns, WORKLOAD % (PORT, os.path.join(tmp, 'data.csv'),
-                                   os.path.join(tmp, 'data.csv')))
-            # The compressed protocol and a TLS connection, with the real client.
-            subprocess.run(ns.cmd(db.client_argv(extra=['--compress', '--skip-ssl', '-N', '-e',
-                                                        'SELECT 42, REPEAT("z", 5000)'])),
-                           check=True, stdout=subprocess.DEVNULL)
-            subprocess.run(ns.cmd(db.client_argv(extra=['--ssl', '--ssl-verify-server-cert=0',
-                                                        '-N', '-e', 'SELECT "tls"'])),
-                           check=True, stdout=subprocess.DEVNULL)
-            want = server_statements(db)
+    ns = mp.Netns('dec')
+    db = mp.MariaDB(port=PORT, netns=ns, extra=(f'--ssl-cert={crt_pem}', f'--ssl-key={key_pem}'))
+    db.sql("CREATE USER 'mp2'@'%' IDENTIFIED BY 'mp2'; GRANT ALL ON *.* TO 'mp2'@'%';"
+           "TRUNCATE performance_schema.setup_actors;"
+           "INSERT INTO performance_schema.setup_actors VALUES "
+           "('%','mp','%','YES','YES'),('%','mp2','%','YES','YES');",
+           socket=True, db=None)
+    # A new root connection: no longer instrumented, so this stays out of the history.
+    db.sql("TRUNCATE performance_schema.events_statements_history_long", socket=True, db=None)
+    agent = mp.Agent(['-p', str(PORT), '-o', 'events'], netns=ns)
+    agent.wait_ready()
+    mp.run_py(ns, WORKLOAD % (PORT, os.path.join(tmp, 'data.csv'), os.path.join(tmp, 'data.csv')))
+    # The compressed protocol and a TLS connection, with the real client.
+    mp.sh(db.client_argv(extra=['--compress', '--skip-ssl', '-N', '-e',
+                                'SELECT 42, REPEAT("z", 5000)']), netns=ns)
+    mp.sh(db.client_argv(extra=['--ssl', '--ssl-verify-server-cert=0', '-N', '-e',
+                                'SELECT "tls"']), netns=ns)
+    want = server_statements(db)
 
-            def complete():
-                got = [e for e in agent.json_lines() if e.get('command') == 'query']
-                return len(got) >= len(want) - 1  # the TLS statement is never decoded
-            mp.wait_until(complete, timeout=20, every=0.2, what='events for every statement')
-            rc = agent.stop()
-        finally:
-            db.stop()
+    def complete():
+        got = [e for e in agent.json_lines() if e.get('command') == 'query']
+        return len(got) >= len(want) - 1  # the TLS statement is never decoded
+    mp.wait_until(complete, timeout=20, every=0.2, what='events for every statement')
+    rc = agent.stop()
+    db.stop()
     events = agent.json_lines()
     if os.environ.get('MP_TEST_DEBUG'):
         for w in want:
@@ -233,7 +222,6 @@ def main():
              tls[-1] if tls else '')
     mp.check(tls and ' gaps=0' in tls[-1] and 'decode_errors=0' in tls[-1],
              'no gaps and no decode errors', tls[-1] if tls else '')
-    subprocess.run(['rm', '-rf', tmp])
     mp.done()
 
 

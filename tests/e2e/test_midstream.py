@@ -21,7 +21,6 @@ import collections
 import json
 import os
 import subprocess
-import tempfile
 import time
 
 import mp
@@ -162,18 +161,18 @@ def cut_pcap(src, dst, t_cut):
 
 def run_workload(ns, ctl):
     """Starts both drivers; returns their processes once every connection is busy."""
-    py = subprocess.Popen(ns.cmd(['/usr/bin/python3', '-c', PY_DRIVER, str(PORT), ctl,
-                                  str(PY_CONNS), str(MARKS)]),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    py = mp.spawn(['/usr/bin/python3', '-c', PY_DRIVER, str(PORT), ctl, str(PY_CONNS),
+                   str(MARKS)], netns=ns, what='python driver',
+                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lua = os.path.join(ctl, 'drv.lua')
     with open(lua, 'w') as f:
         f.write(SB_DRIVER)
     env = dict(os.environ, MP_CTL=ctl, MP_MARKS=str(MARKS))
-    sb = subprocess.Popen(ns.cmd(['sysbench', lua, '--db-driver=mysql', '--mysql-host=127.0.0.1',
-                                  f'--mysql-port={PORT}', '--mysql-user=mp',
-                                  '--mysql-password=mp', '--mysql-db=mp', '--db-ps-mode=auto',
-                                  f'--threads={SB_THREADS}', '--time=120', '--events=0', 'run']),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    sb = mp.spawn(['sysbench', lua, '--db-driver=mysql', '--mysql-host=127.0.0.1',
+                   f'--mysql-port={PORT}', '--mysql-user=mp', '--mysql-password=mp',
+                   '--mysql-db=mp', '--db-ps-mode=auto', f'--threads={SB_THREADS}',
+                   '--time=120', '--events=0', 'run'], netns=ns, what='sysbench driver',
+                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     who = [f'py{i}' for i in range(PY_CONNS)] + [f'sb{i}' for i in range(SB_THREADS)]
 
     def all_of(stage):
@@ -186,49 +185,42 @@ def run_workload(ns, ctl):
 
 def main():
     mp.need_root('agent joining busy connections (namespace, BPF)')
-    ctl = tempfile.mkdtemp(prefix='mp-mid-')
-    os.chmod(ctl, 0o777)
+    ctl = mp.tempdir('mp-mid-', mode=0o777)
     pcap, cut = os.path.join(ctl, 'all.pcap'), os.path.join(ctl, 'cut.pcap')
     touch = lambda n: open(os.path.join(ctl, n), 'w').close()  # noqa: E731
-    with mp.Netns('mid') as ns:
-        db = mp.MariaDB(port=PORT, netns=ns)
-        agent = py = sb = None
-        try:
-            def status():
-                rows = db.sql('SHOW GLOBAL STATUS WHERE Variable_name IN (%s)' %
-                              ','.join(f"'{s}'" for s in STATUS), socket=True, db=None)
-                return {k: int(v) for k, v in rows}
-            dump = mp.Tcpdump(pcap, [PORT], netns=ns)
-            py, sb, all_of = run_workload(ns, ctl)
-            mp.poll(lambda: all_of('busy'), timeout=30, what='every connection busy')
-            agent = mp.Agent(['-i', 'lo', '-p', str(PORT), '-o', 'events'], netns=ns)
-            agent.wait_ready()
-            t_ready = time.time()
-            # Some busy traffic decoded after the join, then every connection goes idle.
-            mp.poll(lambda: len(agent.lines) >= 20, timeout=20, what='events after the join')
-            touch('quiet')
-            mp.poll(lambda: all_of('quiet'), timeout=30, what='every connection idle')
-            t0, s0 = time.time(), status()
-            touch('mark')
-            mp.poll(lambda: all_of('done'), timeout=30, what='markers done')
-            s1, t1 = status(), time.time()
-            touch('end')
-            py_out = py.communicate(timeout=30)[0]
-            sb_out = sb.communicate(timeout=30)[0]
-            mp.check(py.returncode == 0 and sb.returncode == 0, 'both drivers ran cleanly',
-                     f'py {py.returncode} {py_out[-500:]} sb {sb.returncode} {sb_out[-800:]}')
-            want = len(py_markers()) + SB_THREADS * (MARKS + 3)
-            mp.wait_until(lambda: len([l for l in agent.lines if '/* mark' in l]) >=
-                          len(py_markers()), timeout=10, what='marker events')
-            rc = agent.stop()
-            dump_err = dump.stop()
-        finally:
-            if agent:
-                agent.stop()
-            for p in (py, sb):
-                if p and p.poll() is None:
-                    p.kill()
-            db.stop()
+    ns = mp.Netns('mid')
+    db = mp.MariaDB(port=PORT, netns=ns)
+
+    def status():
+        rows = db.sql('SHOW GLOBAL STATUS WHERE Variable_name IN (%s)' %
+                      ','.join(f"'{s}'" for s in STATUS), socket=True, db=None)
+        return {k: int(v) for k, v in rows}
+    dump = mp.Tcpdump(pcap, [PORT], netns=ns)
+    py, sb, all_of = run_workload(ns, ctl)
+    mp.poll(lambda: all_of('busy'), timeout=30, what='every connection busy')
+    agent = mp.Agent(['-i', 'lo', '-p', str(PORT), '-o', 'events'], netns=ns)
+    agent.wait_ready()
+    t_ready = time.time()
+    # Some busy traffic decoded after the join, then every connection goes idle.
+    mp.poll(lambda: len(agent.lines) >= 20, timeout=20, what='events after the join')
+    touch('quiet')
+    mp.poll(lambda: all_of('quiet'), timeout=30, what='every connection idle')
+    t0, s0 = time.time(), status()
+    touch('mark')
+    mp.poll(lambda: all_of('done'), timeout=30, what='markers done')
+    s1, t1 = status(), time.time()
+    touch('end')
+    py_out = py.communicate(timeout=30)[0]
+    sb_out = sb.communicate(timeout=30)[0]
+    mp.check(py.returncode == 0 and sb.returncode == 0, 'both drivers ran cleanly',
+             f'py {py.returncode} {py_out[-500:]} sb {sb.returncode} {sb_out[-800:]}')
+    want = len(py_markers()) + SB_THREADS * (MARKS + 3)
+    mp.wait_until(lambda: len([l for l in agent.lines if '/* mark' in l]) >=
+                  len(py_markers()), timeout=10, what='marker events')
+    rc = agent.stop()
+    dump_err = dump.stop()
+    db.stop()
+    ns.close()
     events = agent.json_lines()
     dec = mp.agent_counters(agent.err, 'decode')
     mp.diag(f'{len(events)} events; {[l for l in agent.err if "decode:" in l]}')
@@ -331,7 +323,6 @@ def main():
     mp.check(rwin == lwin, f'the replayed window equals the live one ({sum(lwin.values())})',
              f'only live {list((lwin - rwin).items())[:3]} '
              f'only replay {list((rwin - lwin).items())[:3]}')
-    mp.remove_unless_kept(ctl)
     mp.done()
 
 

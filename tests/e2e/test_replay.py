@@ -10,7 +10,6 @@ import collections
 import os
 import struct
 import subprocess
-import tempfile
 
 import mp
 
@@ -72,30 +71,27 @@ def check_replay(name, path, reference):
 
 def main():
     mp.need_root('replay (captures need a namespace and tcpdump)')
-    tmp = tempfile.mkdtemp(prefix='mp-replay-')
+    tmp = mp.tempdir('mp-replay-')
     eth = os.path.join(tmp, 'eth.pcap')
     sll = os.path.join(tmp, 'sll.pcap')
     sll2 = os.path.join(tmp, 'sll2.pcap')
-    with mp.Netns('rep') as ns:
+    with mp.scope():
+        ns = mp.Netns('rep')
         db = mp.MariaDB(port=PORT, netns=ns)
-        try:
-            dumps = [mp.Tcpdump(eth, [PORT], dev='lo', netns=ns)]
-            for path, lt in ((sll, 'LINUX_SLL'), (sll2, 'LINUX_SLL2')):
-                dumps.append(mp.Tcpdump(path, [PORT], dev='any', netns=ns, snaplen=0,
-                                        linktype=lt))
-            for i in range(3):
-                db.sql("SELECT REPEAT('y', 100000); SELECT 1; SELECT * FROM nope", check=False)
+        dumps = [mp.Tcpdump(eth, [PORT], dev='lo', netns=ns)]
+        for path, lt in ((sll, 'LINUX_SLL'), (sll2, 'LINUX_SLL2')):
+            dumps.append(mp.Tcpdump(path, [PORT], dev='any', netns=ns, snaplen=0, linktype=lt))
+        for i in range(3):
+            db.sql("SELECT REPEAT('y', 100000); SELECT 1; SELECT * FROM nope", check=False)
 
-            def settled():
-                # Each replay is checked against tcpdump's reading of the same
-                # file, so the files need not be identical, only non-trivial.
-                n = [len(mp.tcpdump_segments(d.path, [PORT])) for d in dumps]
-                return min(n) > 20
-            mp.poll(settled, timeout=20, every=0.2, what='the captures to fill')
-        finally:
-            for d in dumps:
-                d.stop()
-            db.stop()
+        def settled():
+            # Each replay is checked against tcpdump's reading of the same
+            # file, so the files need not be identical, only non-trivial.
+            n = [len(mp.tcpdump_segments(d.path, [PORT])) for d in dumps]
+            return min(n) > 20
+        mp.poll(settled, timeout=20, every=0.2, what='the captures to fill')
+        for d in dumps:
+            d.stop()
 
     ref = mp.tcpdump_segments(eth, [PORT])
     check_replay('ethernet pcap', eth, ref)

@@ -127,43 +127,36 @@ def check_period_change(col):
 
 def main():
     mp.need_root('live reports (namespace, BPF)')
-    with mp.Netns('rep') as ns:
-        mp.enter_netns(ns)
-        db = mp.MariaDB(port=PORT)
-        agent = None
-        try:
-            db.sql('CREATE TABLE t (id INT PRIMARY KEY)')
-            db.sql('INSERT INTO t VALUES ' + ','.join(f'({i})' for i in range(100)))
-            agent = mp.Agent(['-p', str(PORT), '-o', 'events', '--report_period_ms',
-                              str(PERIOD_MS), '--serverport', str(HTTP), '--http.token', TOKEN,
-                              '--slowthresholdms', '50'])
-            agent.wait_ready()
-            check_secret_flag(agent)
-            early = mp.Collector(HTTP, token=TOKEN)
-            sent = traffic('a', 50)
-            early.wait(2)
-            late = mp.Collector(HTTP, json_format=True, token=TOKEN)
-            sent += traffic('b', 50)
-            db.sql('SELECT SLEEP(0.1)')
-            sent += 1
-            late.wait(3)
-            check_http_api()
-            check_period_change(early)
-            # The final period: a long one, statements in it, then SIGTERM.
-            mp.http_get(f'http://127.0.0.1:{HTTP}/config/update?report_period_ms=3600000',
-                        token=TOKEN)
-            mp.poll(lambda: json.loads(mp.http_get(f'http://127.0.0.1:{HTTP}/status',
-                                                   token=TOKEN)[1])
-                    ['report_period_ms'] == 3600000, what='the long period started')
-            sent += traffic('c', 25)
-            mp.poll(lambda: sum('no_such_c' in l for l in agent.lines) >= 25,
-                    what='last events decoded')
-            rc = agent.stop(signal.SIGTERM)
-            mp.poll(lambda: early.closed and late.closed, what='clients closed')
-        finally:
-            if agent:
-                agent.stop()
-            db.stop()
+    mp.enter_netns(mp.Netns('rep'))
+    db = mp.MariaDB(port=PORT)
+    db.sql('CREATE TABLE t (id INT PRIMARY KEY)')
+    db.sql('INSERT INTO t VALUES ' + ','.join(f'({i})' for i in range(100)))
+    agent = mp.Agent(['-p', str(PORT), '-o', 'events', '--report_period_ms',
+                      str(PERIOD_MS), '--serverport', str(HTTP), '--http.token', TOKEN,
+                      '--slowthresholdms', '50'])
+    agent.wait_ready()
+    check_secret_flag(agent)
+    early = mp.Collector(HTTP, token=TOKEN)
+    sent = traffic('a', 50)
+    early.wait(2)
+    late = mp.Collector(HTTP, json_format=True, token=TOKEN)
+    sent += traffic('b', 50)
+    db.sql('SELECT SLEEP(0.1)')
+    sent += 1
+    late.wait(3)
+    check_http_api()
+    check_period_change(early)
+    # The final period: a long one, statements in it, then SIGTERM.
+    mp.http_get(f'http://127.0.0.1:{HTTP}/config/update?report_period_ms=3600000',
+                token=TOKEN)
+    mp.poll(lambda: json.loads(mp.http_get(f'http://127.0.0.1:{HTTP}/status',
+                                           token=TOKEN)[1])
+            ['report_period_ms'] == 3600000, what='the long period started')
+    sent += traffic('c', 25)
+    mp.poll(lambda: sum('no_such_c' in l for l in agent.lines) >= 25,
+            what='last events decoded')
+    rc = agent.stop(signal.SIGTERM)
+    mp.poll(lambda: early.closed and late.closed, what='clients closed')
     mp.check(rc == 0, 'agent exits 0 on SIGTERM', f'rc {rc}')
     events = agent.json_lines()
     mine = [e for e in events if e['command'] == 'query' and e['user'] == 'mp']

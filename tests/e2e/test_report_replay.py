@@ -18,26 +18,23 @@ CONF = os.path.join(mp.ROOT, 'conf/mysqlprobe.yaml')
 def capture(path):
     """About 3.5 s of traffic: bursts of statements separated by SLEEPs on the server."""
     import pymysql
-    with mp.Netns('rrp') as ns:
-        mp.enter_netns(ns)
-        db = mp.MariaDB(port=PORT)
-        try:
-            dump = mp.Tcpdump(path, [PORT])
-            c = pymysql.connect(host='127.0.0.1', port=PORT, user='mp', password='mp',
-                                database='mp', autocommit=True)
-            with c.cursor() as cur:
-                for burst in range(7):
-                    for i in range(30):
-                        cur.execute(f'SELECT {i} + {burst}')
-                    try:
-                        cur.execute("SELECT 'x' FROM no_such_table")
-                    except pymysql.MySQLError:
-                        pass
-                    cur.execute('SELECT SLEEP(0.5)')
-            c.close()
-            dropped = mp.tcpdump_dropped(dump.stop())
-        finally:
-            db.stop()
+    with mp.scope():
+        mp.enter_netns(mp.Netns('rrp'))
+        mp.MariaDB(port=PORT)
+        dump = mp.Tcpdump(path, [PORT])
+        c = pymysql.connect(host='127.0.0.1', port=PORT, user='mp', password='mp',
+                            database='mp', autocommit=True)
+        with c.cursor() as cur:
+            for burst in range(7):
+                for i in range(30):
+                    cur.execute(f'SELECT {i} + {burst}')
+                try:
+                    cur.execute("SELECT 'x' FROM no_such_table")
+                except pymysql.MySQLError:
+                    pass
+                cur.execute('SELECT SLEEP(0.5)')
+        c.close()
+        dropped = mp.tcpdump_dropped(dump.stop())
     mp.check(dropped == 0, 'the capture is whole (tcpdump dropped nothing)', f'{dropped}')
 
 

@@ -10,7 +10,6 @@ import os
 import re
 import signal
 import subprocess
-import tempfile
 
 import mp
 
@@ -38,38 +37,36 @@ def check_reports(col, events):
 
 def main():
     mp.need_root('live sysbench (namespace, BPF)')
-    with mp.Netns('sb') as ns:
-        mp.enter_netns(ns)
-        db = mp.MariaDB(port=PORT, netns=ns)
-        try:
-            base = ['sysbench', 'oltp_read_write', '--db-driver=mysql', '--mysql-host=127.0.0.1',
-                    f'--mysql-port={PORT}', '--mysql-user=mp', '--mysql-password=mp',
-                    '--mysql-db=mp', '--tables=2', '--table-size=10000', '--db-ps-mode=auto']
-            subprocess.run(ns.cmd(base + ['prepare']), check=True, stdout=subprocess.DEVNULL)
+    ns = mp.Netns('sb')
+    mp.enter_netns(ns)
+    db = mp.MariaDB(port=PORT, netns=ns)
+    base = ['sysbench', 'oltp_read_write', '--db-driver=mysql', '--mysql-host=127.0.0.1',
+            f'--mysql-port={PORT}', '--mysql-user=mp', '--mysql-password=mp',
+            '--mysql-db=mp', '--tables=2', '--table-size=10000', '--db-ps-mode=auto']
+    mp.sh(base + ['prepare'], netns=ns)
 
-            def status():
-                rows = db.sql("SHOW GLOBAL STATUS WHERE Variable_name IN "
-                              "('Com_stmt_execute','Com_stmt_prepare','Com_stmt_close')",
-                              socket=True, db=None)
-                return {k: int(v) for k, v in rows}
-            out = tempfile.NamedTemporaryFile('w+', prefix='mp-sb-', suffix='.json')
-            agent = subprocess.Popen(ns.cmd([mp.BIN, '-p', str(PORT), '-o', 'events',
-                                             '--report_period_ms', str(PERIOD_MS)]),
-                                     stdout=out, stderr=subprocess.PIPE, text=True)
-            line = agent.stderr.readline()
-            if 'ready' not in line:
-                mp.fail('agent starts', line)
-                mp.done()
-            col = mp.Collector(8667)
-            s0 = status()
-            r = subprocess.run(ns.cmd(base + ['run', '--threads=4', f'--time={SECONDS}']),
-                               stdout=subprocess.PIPE, text=True)
-            s1 = status()
-            agent.send_signal(signal.SIGTERM)
-            err = agent.communicate(timeout=60)[1]
-            mp.poll(lambda: col.closed, what='the final report')
-        finally:
-            db.stop()
+    def status():
+        rows = db.sql("SHOW GLOBAL STATUS WHERE Variable_name IN "
+                      "('Com_stmt_execute','Com_stmt_prepare','Com_stmt_close')",
+                      socket=True, db=None)
+        return {k: int(v) for k, v in rows}
+    out = open(os.path.join(mp.tempdir('mp-sb-'), 'events.json'), 'w+')
+    agent = mp.spawn([mp.BIN, '-p', str(PORT), '-o', 'events', '--report_period_ms',
+                      str(PERIOD_MS)], netns=ns, what='agent', stdout=out,
+                     stderr=subprocess.PIPE, text=True)
+    line = agent.stderr.readline()
+    if 'ready' not in line:
+        mp.fail('agent starts', line)
+        mp.done()
+    col = mp.Collector(8667)
+    s0 = status()
+    r = subprocess.run(ns.cmd(base + ['run', '--threads=4', f'--time={SECONDS}']),
+                       stdout=subprocess.PIPE, text=True)
+    s1 = status()
+    agent.send_signal(signal.SIGTERM)
+    err = agent.communicate(timeout=60)[1]
+    mp.poll(lambda: col.closed, what='the final report')
+    db.stop()
     m = re.search(r'queries:\s+(\d+)\s+\(([\d.]+) per sec', r.stdout)
     mp.diag(f'sysbench: {m.group(0) if m else r.stdout[-300:]}')
     server = {k: s1[k] - s0[k] for k in s0}

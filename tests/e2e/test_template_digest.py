@@ -18,7 +18,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mp  # noqa: E402
 
-PORT = 3401
+PORT = 3306  # inside the test's own namespace: no port of the host is taken
 RUNS = 6
 # Statements the server merges but we keep apart on purpose carry this marker.
 SPLIT_MARK = '/* mp-deliberate-split */'
@@ -215,8 +215,10 @@ def main():
     if not os.access(mp.BIN, os.X_OK):
         mp.skip('template digest', f'{mp.BIN} is not built')
         mp.done()
-    db = mp.MariaDB(port=PORT)
-    try:
+    mp.need_root('template digest (a MariaDB in a namespace of its own)')
+    with mp.scope():
+        ns = mp.Netns('dig')
+        db = mp.MariaDB(port=PORT, netns=ns)
         # events_statements_history_long only fills while the "current" consumer is on.
         db.sql("UPDATE performance_schema.setup_consumers SET ENABLED = 'YES' "
                "WHERE NAME IN ('events_statements_current', 'events_statements_history_long')",
@@ -224,13 +226,12 @@ def main():
         db.sql(SETUP)
         stmts = workload()
         script = '\n;\n'.join(stmts) + '\n;\n'
-        r = subprocess.run(db.client_argv(extra=['--comments', '--force']), input=script,
-                           text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        r = subprocess.run(ns.cmd(db.client_argv(extra=['--comments', '--force'])),
+                           input=script, text=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE)
         mp.diag(f'{len(stmts)} statements sent; client errors: '
                 f'{len([l for l in r.stderr.splitlines() if l.startswith("ERROR")])}')
         rows = history(db)
-    finally:
-        db.stop()
 
     mp.check(len(rows) >= len(stmts), 'performance_schema recorded the workload',
              f'{len(rows)} rows for {len(stmts)} statements')

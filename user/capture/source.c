@@ -20,6 +20,15 @@ int source_mode_parse(const char *s, enum source_mode *mode)
 	return 0;
 }
 
+const char *source_mode_name(enum source_mode mode)
+{
+	static const char *const names[] = {
+		[SRC_TC] = "tc", [SRC_XDP] = "xdp", [SRC_PCAP] = "pcap", [SRC_FILE] = "file",
+	};
+
+	return (unsigned)mode < sizeof(names) / sizeof(names[0]) ? names[mode] : "?";
+}
+
 static struct source *open_live(const struct source_config *cfg)
 {
 	struct source *s;
@@ -42,10 +51,10 @@ static struct source *open_live(const struct source_config *cfg)
 	if (err == EPERM &&
 	    privs_missing(cfg->mode == SRC_XDP ? PRIVS_BPF_XDP : PRIVS_BPF_TC, caps, sizeof(caps)) > 0)
 		pr_warn("mysqlprobe: %s capture unavailable (%s: missing %s); falling back to pcap\n",
-			cfg->mode == SRC_XDP ? "xdp" : "tc", strerror(err), caps);
+			source_mode_name(cfg->mode), strerror(err), caps);
 	else
 		pr_warn("mysqlprobe: %s capture unavailable (%s); falling back to pcap\n",
-			cfg->mode == SRC_XDP ? "xdp" : "tc", strerror(err));
+			source_mode_name(cfg->mode), strerror(err));
 #endif
 	s = source_pcap_open(cfg);
 	return s;

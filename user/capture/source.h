@@ -92,4 +92,7 @@ struct source *source_file_open(const struct source_config *cfg);
 /* Parses "tc", "xdp", "pcap"; returns -EINVAL otherwise. */
 int source_mode_parse(const char *s, enum source_mode *mode);
 
+/* "tc", "xdp", "pcap" or "file": the name source_name() gives a source of that mode. */
+const char *source_mode_name(enum source_mode mode);
+
 #endif /* MP_SOURCE_H */

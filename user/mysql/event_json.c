@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Formats a query event as one JSON line (DESIGN.md §4). */
+/* Formats a query event as one JSON line (fields in README.md, "Query events"). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>

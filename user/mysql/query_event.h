@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* The query event: one completed statement as seen on the wire (DESIGN.md §4). */
+/* The query event: one completed statement as seen on the wire (JSON fields: README.md). */
 #ifndef MP_QUERY_EVENT_H
 #define MP_QUERY_EVENT_H
 

@@ -153,6 +153,10 @@ void slave_attach(struct slave *s, struct pipeline *pl, struct source *src)
 {
 	s->pl = pl;
 	s->src = src;
+	/* The server thread may already answer /status. */
+	pthread_mutex_lock(&s->snap_lock);
+	s->mode_in_use = src ? source_name(src) : NULL;
+	pthread_mutex_unlock(&s->snap_lock);
 }
 
 /* ---------------------------------------------------------------- workers */

@@ -29,7 +29,7 @@ struct slave_config {
 	int workers;		     /* the pipeline's worker count */
 	FILE *report_out;	     /* --output report: one JSON report per line, or NULL */
 	int replay;		     /* periods follow segment time instead of the clock */
-	const char *mode;	     /* capture mode for /status ("tc", "file", ...) */
+	const char *mode;	     /* capture mode asked for ("tc", "xdp", "pcap", "file") */
 };
 
 /* Returns NULL with errno set (ENOMEM, EINVAL). */
@@ -47,7 +47,9 @@ int slave_flush(struct slave *s, unsigned timeout_ms);
 /* The callbacks to give server_new() with the slave as ctx. */
 extern const struct server_callbacks slave_server_callbacks;
 
-/* Wires the parts the slave reads from (borrowed). Call once, before the first segment. */
+/* Wires the parts the slave reads from (borrowed). Call once, before the first segment. From
+ * then on /status reports source_name(src), the mode in use after any fallback, beside the
+ * mode asked for. */
 void slave_attach(struct slave *s, struct pipeline *pl, struct source *src);
 
 /* pipeline_event_fn: counts one statement in worker's aggregator. */

@@ -85,11 +85,15 @@ static int set_report_period_ms(void *ctx, unsigned ms)
 	return 0;
 }
 
-static void snap(struct slave *s, struct slave_totals *t)
+static const char *snap(struct slave *s, struct slave_totals *t)
 {
+	const char *mode;
+
 	pthread_mutex_lock(&s->snap_lock);
 	*t = s->snap;
+	mode = s->mode_in_use;
 	pthread_mutex_unlock(&s->snap_lock);
+	return mode;
 }
 
 static int counter(struct buf *out, const char *name, const char *help, uint64_t v)
@@ -202,10 +206,11 @@ static int status(void *ctx, struct buf *out)
 	struct slave *s = ctx;
 	struct slave_totals t;
 	struct bus_stats bs;
+	const char *mode;
 	struct jbuf j;
 	int err;
 
-	snap(s, &t);
+	mode = snap(s, &t);
 	slave_bus_stats(s, &bs);
 	jbuf_init(&j);
 	jbuf_obj_open(&j);
@@ -217,7 +222,14 @@ static int status(void *ctx, struct buf *out)
 	jbuf_str(&j, s->node);
 	jbuf_key(&j, "uptime_s");
 	jbuf_u64(&j, (slave_now_ms() - s->started_ms) / 1000);
+	/* What captures, after any fallback ("pcap" when tc was asked for and BPF failed);
+	 * null until the source is open. */
 	jbuf_key(&j, "mode");
+	if (mode)
+		jbuf_str(&j, mode);
+	else
+		jbuf_null(&j);
+	jbuf_key(&j, "requested_mode");
 	jbuf_str(&j, s->sc.mode);
 	jbuf_key(&j, "report_period_ms");
 	jbuf_u64(&j, t.period_ms);

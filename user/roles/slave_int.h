@@ -61,6 +61,7 @@ struct slave {
 	/* Server thread reads, capture thread writes. */
 	pthread_mutex_t snap_lock;
 	struct slave_totals snap;
+	const char *mode_in_use;   /* source_name() once attached, NULL before */
 	uint64_t started_ms;
 	struct jbuf render;	   /* server thread only: one client's report text */
 };

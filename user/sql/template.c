@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The templater: one pass over the tokens of a statement, writing its template (DESIGN §5). */
+/* The templater: one pass over a statement's tokens, writing its template (docs/TEMPLATES.md). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
