@@ -3,9 +3,12 @@
 """A capture device deleted and created again under the same name (a veth rebuilt, a driver
 reloaded): the agent says the device is gone, attaches again when it is back, and counts every
 statement after that exactly — it was blind and silent before (0 of 47,000 statements counted,
-`/healthz` ok). Runs for tc and xdp, on a veth between a server and a client namespace, with a
+`/healthz` ok). Meanwhile `/healthz` answers 503 naming the device, `/status` shows it detached
+and each report counts it in `capture.devices_detached`. Runs for tc and xdp, on a veth between a server and a client namespace, with a
 real MariaDB; counts are compared with the server's Com_select.
 """
+import json
+
 import mp
 
 PORT = 3313
@@ -46,6 +49,20 @@ def counted(name, agent, db, cli, before_agent):
     return before_agent + got
 
 
+def get(srv, path):
+    """(status, body) of GET path on the agent's HTTP port, from inside its namespace."""
+    r = srv.run(['curl', '-s', '-m', '5', '-w', '\n%{http_code}', f'http://127.0.0.1:8667{path}'],
+                check=False)
+    body, _, code = r.stdout.rpartition('\n')
+    return int(code or 0), body
+
+
+def attached(srv):
+    st, body = get(srv, '/status')
+    return {d['name']: d['attached'] for d in json.loads(body).get('devices', [])} \
+        if st == 200 else {}
+
+
 def run_mode(mode, srv, cli, db):
     agent = mp.Agent(['-i', 'mpa', '-p', str(PORT), '--mode', mode, '-o', 'report',
                       '--report_period_ms', '200'], netns=srv)
@@ -58,11 +75,29 @@ def run_mode(mode, srv, cli, db):
         gone = mp.wait_until(lambda: any('device mpa is gone' in l for l in agent.err),
                              timeout=5, every=0.05, what='the agent to notice')
         mp.check(gone, f'{mode}: the agent says the device is gone', '\n'.join(agent.err[-3:]))
+        blind = mp.wait_until(lambda: get(srv, '/healthz')[0] == 503, timeout=3, every=0.05,
+                              what='/healthz to say so')
+        st, body = get(srv, '/healthz')
+        mp.check(blind and 'capture device mpa is gone' in body,
+                 f'{mode}: /healthz answers 503 naming the device', f'{st} {body}')
+        mp.check(attached(srv) == {'mpa': False}, f'{mode}: /status shows mpa detached',
+                 str(attached(srv)))
+        n0 = len(agent.json_lines())
+        mp.wait_until(lambda: len(agent.json_lines()) > n0 + 1, timeout=5, every=0.05,
+                      what='a report while the device is gone')
+        last = agent.json_lines()[-1]
+        mp.check(last['capture'].get('devices_detached') == 1,
+                 f'{mode}: a report closed meanwhile counts the detached device',
+                 str(last['capture']))
         mp.veth_pair(srv, cli, SRV, CLI)
         back = mp.wait_until(lambda: any('device mpa is back' in l for l in agent.err),
                              timeout=5, every=0.05, what='the agent to re-attach')
         mp.check(back, f'{mode}: the agent attaches to the new device',
                  '\n'.join(agent.err[-3:]))
+        mp.check(mp.wait_until(lambda: get(srv, '/healthz')[0] == 200, timeout=3, every=0.05),
+                 f'{mode}: /healthz is ok again', str(get(srv, '/healthz')))
+        mp.check(attached(srv) == {'mpa': True}, f'{mode}: /status shows mpa attached again',
+                 str(attached(srv)))
         counted(f'{mode}: after the device came back', agent, db, cli, seen)
     finally:
         rc = agent.stop()

@@ -228,6 +228,10 @@ static int route_healthz(const struct http_api *api, const struct http_request *
 	int ret;
 
 	*type = HTTP_API_TEXT;
+	/* 503 with the reason while the agent runs but cannot see everything it should. */
+	ret = api->health ? api->health(api->ctx, body) : 0;
+	if (ret)
+		return ret < 0 ? ret : 503;
 	ret = buf_puts(body, "ok");
 	return ret ? ret : 200;
 }

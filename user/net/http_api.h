@@ -42,6 +42,8 @@ struct http_api {
 	int (*set_report_period_ms)(void *ctx, unsigned ms);
 	int (*metrics)(void *ctx, struct buf *out);
 	int (*status)(void *ctx, struct buf *out);
+	/* 0 healthy; > 0 unhealthy, with the reason appended to why; -errno. */
+	int (*health)(void *ctx, struct buf *why);
 };
 
 /* Media types of the bodies http_api_handle() produces. */

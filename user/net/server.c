@@ -41,7 +41,7 @@
 /* Too-large messages are logged at most this often. */
 #define SERVER_LOG_INTERVAL_S 10
 /* HTTP status codes counted by /metrics; anything else is counted under "other". */
-static const int server_http_codes[] = { 200, 400, 401, 403, 404, 405, 409, 413, 426, 500 };
+static const int server_http_codes[] = { 200, 400, 401, 403, 404, 405, 409, 413, 426, 500, 503 };
 #define SERVER_NCODES (sizeof(server_http_codes) / sizeof(server_http_codes[0]))
 
 /* A rendered message; buf has LWS_PRE bytes of headroom lws writes frame headers into. */
@@ -924,6 +924,13 @@ static int server_metrics(void *ctx, struct buf *out)
 	return err;
 }
 
+static int server_health(void *ctx, struct buf *why)
+{
+	struct server *s = ctx;
+
+	return s->cb.health ? s->cb.health(s->ctx, why) : 0;
+}
+
 static int server_status(void *ctx, struct buf *out)
 {
 	struct server *s = ctx;
@@ -1064,6 +1071,7 @@ static int server_copy_config(struct server *s, const struct server_config *cfg)
 	s->api.set_report_period_ms = s->cb.set_report_period_ms ? server_set_period : NULL;
 	s->api.metrics = server_metrics;
 	s->api.status = server_status;
+	s->api.health = server_health;
 	return 0;
 }
 

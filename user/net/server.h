@@ -69,6 +69,8 @@ struct server_callbacks {
 	 * member after them. Returns 0 or -errno. May be NULL.
 	 */
 	int (*status)(void *ctx, struct buf *out);
+	/* GET /healthz: 0 healthy; > 0 not, with the reason appended to why; -errno. May be NULL. */
+	int (*health)(void *ctx, struct buf *why);
 };
 
 /* Counters since server_new(); a consistent-enough snapshot for tests and logs. */

@@ -17,7 +17,7 @@ static const struct {
 } capture_fields[] = {
 #define F(x) { #x, offsetof(struct report_capture, x) }
 	F(packets), F(bytes),	     F(dropped),      F(gaps),		F(resyncs),
-	F(tls_conns), F(decode_errors), F(unknown_stmt), F(keys_overflow),
+	F(tls_conns), F(decode_errors), F(unknown_stmt), F(keys_overflow), F(devices_detached),
 #undef F
 };
 #define NCAPTURE (sizeof(capture_fields) / sizeof(capture_fields[0]))

@@ -23,6 +23,7 @@ struct report_capture {
 	uint64_t decode_errors;
 	uint64_t unknown_stmt;
 	uint64_t keys_overflow; /* written as given: set it from agg_keys_overflow() */
+	uint64_t devices_detached; /* capture devices gone at the period's end (not capturing) */
 };
 
 /* One kind of output of the report bus (stdout, collector, ...), as of the report's close. */

@@ -233,6 +233,7 @@ void slave_on_event(void *ctx, int worker, const struct query_event *ev)
 static void totals_read(struct slave *s, struct slave_totals *t)
 {
 	source_counters(s->src, t->cap);
+	t->ndevs = source_devices(s->src, t->devs, SRC_MAX_DEVICES);
 	pipeline_counters(s->pl, &t->pl);
 	t->packets = s->packets;
 	t->bytes = s->bytes;
@@ -325,6 +326,10 @@ static void fill_capture(struct slave *s, struct slave_report *r)
 		.unknown_stmt = b->pl.mysql.unknown_stmt - a->pl.mysql.unknown_stmt,
 		.keys_overflow = agg_keys_overflow(r->a),
 	};
+	/* A deleted capture device leaves the agent blind: say so in every report until it is
+	 * back, or an idle database and a blind agent look the same. */
+	for (int i = 0; i < b->ndevs; i++)
+		r->c.devices_detached += !b->devs[i].attached;
 }
 
 /* Each kind of output and what it lost since the previous report (DESIGN: "in the next

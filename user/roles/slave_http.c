@@ -85,6 +85,25 @@ static int set_report_period_ms(void *ctx, unsigned ms)
 	return 0;
 }
 
+/* /healthz: not healthy while a capture device is gone (the agent would see nothing there). */
+static int health(void *ctx, struct buf *why)
+{
+	struct slave *s = ctx;
+	struct slave_totals t;
+	int bad = 0, err = 0;
+
+	pthread_mutex_lock(&s->snap_lock);
+	t = s->snap;
+	pthread_mutex_unlock(&s->snap_lock);
+	for (int i = 0; !err && i < t.ndevs; i++) {
+		if (t.devs[i].attached)
+			continue;
+		err = buf_printf(why, "%scapture device %s is gone", bad ? "; " : "", t.devs[i].name);
+		bad = 1;
+	}
+	return err ?: bad;
+}
+
 static const char *snap(struct slave *s, struct slave_totals *t)
 {
 	const char *mode;
@@ -231,6 +250,20 @@ static int status(void *ctx, struct buf *out)
 		jbuf_null(&j);
 	jbuf_key(&j, "requested_mode");
 	jbuf_str(&j, s->sc.mode);
+	if (t.ndevs >= 0) {
+		/* Which capture devices are attached now: a deleted one is not until it is back. */
+		jbuf_key(&j, "devices");
+		jbuf_arr_open(&j);
+		for (int i = 0; i < t.ndevs; i++) {
+			jbuf_obj_open(&j);
+			jbuf_key(&j, "name");
+			jbuf_str(&j, t.devs[i].name);
+			jbuf_key(&j, "attached");
+			jbuf_bool(&j, t.devs[i].attached);
+			jbuf_obj_close(&j);
+		}
+		jbuf_arr_close(&j);
+	}
 	jbuf_key(&j, "report_period_ms");
 	jbuf_u64(&j, t.period_ms);
 	jbuf_key(&j, "next_report_period_ms");
@@ -282,4 +315,5 @@ const struct server_callbacks slave_server_callbacks = {
 	.set_report_period_ms = set_report_period_ms,
 	.metrics = metrics,
 	.status = status,
+	.health = health,
 };

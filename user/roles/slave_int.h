@@ -29,6 +29,9 @@ struct slave_totals {
 	uint64_t statements;		/* statements in closed periods */
 	uint64_t keys_overflow, slow_dropped;
 	uint64_t period_ms;
+	/* Live BPF sources: each device and whether it is attached now; ndevs < 0: not known. */
+	struct source_dev devs[SRC_MAX_DEVICES];
+	int ndevs;
 };
 
 struct slave {
