@@ -803,6 +803,34 @@ def run_py(ns, code, *args, timeout=120):
               timeout=timeout).stdout
 
 
+SELECTS = r'''
+import sys, pymysql
+c = pymysql.connect(host=sys.argv[1], port=int(sys.argv[2]), user='mp', password='mp',
+                    database='mp')
+cur = c.cursor()
+for i in range(int(sys.argv[3])):
+    cur.execute('SELECT %d' % i)
+    cur.fetchall()
+c.close()
+'''
+
+
+def run_selects(ns, host, port, n):
+    """n text-protocol `SELECT <i>` statements on one pymysql connection, from inside ns."""
+    return run_py(ns, SELECTS, host, port, n)
+
+
+def global_status(db, name):
+    """A SHOW GLOBAL STATUS counter, read over the Unix socket (not captured, not counted)."""
+    return int(db.sql(f"SHOW GLOBAL STATUS LIKE '{name}'", socket=True)[0][1])
+
+
+def template_count(reports, prefix):
+    """Statements in the reports' rows whose template text starts with prefix."""
+    return sum(row['count'] for r in reports for row in r['stats']
+               if r['templates'].get(row['template_id'], '').startswith(prefix))
+
+
 def remove_unless_kept(path):
     """Deletes a test's scratch directory unless MP_TEST_KEEP asks to keep it for a look."""
     with _undo_lock:

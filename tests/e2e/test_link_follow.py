@@ -15,36 +15,15 @@ PORT = 3313
 N = 200
 SRV, CLI = '10.231.0.1', '10.231.0.2'
 
-WORKLOAD = r'''
-import sys, pymysql
-c = pymysql.connect(host=sys.argv[1], port=int(sys.argv[2]), user='mp', password='mp',
-                    database='mp')
-cur = c.cursor()
-for i in range(int(sys.argv[3])):
-    cur.execute('SELECT %d' % i)
-    cur.fetchall()
-c.close()
-'''
-
-
-def com_select(db):
-    return int(db.sql("SHOW GLOBAL STATUS LIKE 'Com_select'", socket=True)[0][1])
-
-
-def select_count(reports):
-    return sum(row['count'] for r in reports for row in r['stats']
-               if r['templates'].get(row['template_id'], '').startswith('SELECT ?'))
-
-
 def counted(name, agent, db, cli, before_agent):
     """Runs N SELECTs from the client namespace; the agent must count exactly the server's."""
-    before = com_select(db)
-    mp.run_py(cli, WORKLOAD, SRV, PORT, N)
-    server = com_select(db) - before
+    before = mp.global_status(db, 'Com_select')
+    mp.run_selects(cli, SRV, PORT, N)
+    server = mp.global_status(db, 'Com_select') - before
     want = before_agent + server
-    mp.wait_until(lambda: select_count(agent.json_lines()) >= want, timeout=15, every=0.1,
-                  what='the agent to count the statements')
-    got = select_count(agent.json_lines()) - before_agent
+    mp.wait_until(lambda: mp.template_count(agent.json_lines(), 'SELECT ?') >= want,
+                  timeout=15, every=0.1, what='the agent to count the statements')
+    got = mp.template_count(agent.json_lines(), 'SELECT ?') - before_agent
     mp.check(server == N and got == server, f'{name}: agent counted {got}, the server {server}')
     return before_agent + got
 

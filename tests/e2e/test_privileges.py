@@ -22,18 +22,6 @@ N = 300
 UNIT = os.path.join(mp.ROOT, 'conf/mysqlprobe.service')
 NOBODY = '65534'
 
-WORKLOAD = r'''
-import sys, pymysql
-c = pymysql.connect(host='127.0.0.1', port=int(sys.argv[1]), user='mp', password='mp',
-                    database='mp')
-cur = c.cursor()
-for i in range(int(sys.argv[2])):
-    cur.execute('SELECT %d' % i)
-    cur.fetchall()
-c.close()
-'''
-
-
 def unit_caps(key):
     with open(UNIT) as f:
         m = re.search(rf'^{key}=(.*)$', f.read(), re.M)
@@ -45,20 +33,6 @@ def setpriv(caps):
     s = ''.join(',+' + c[4:].lower() for c in caps)
     return ['setpriv', f'--reuid={NOBODY}', f'--regid={NOBODY}', '--clear-groups',
             f'--inh-caps=-all{s}', f'--ambient-caps=-all{s}', f'--bounding-set=-all{s}']
-
-
-def com_select(db):
-    return int(db.sql("SHOW GLOBAL STATUS LIKE 'Com_select'", socket=True)[0][1])
-
-
-def select_count(reports):
-    """Statements of the workload's template in the reports."""
-    n = 0
-    for r in reports:
-        for row in r['stats']:
-            if r['templates'].get(row['template_id'], '').startswith('SELECT ?'):
-                n += row['count']
-    return n
 
 
 def check_not_dumpable(name, pid):
@@ -73,7 +47,7 @@ def check_not_dumpable(name, pid):
 
 
 def capture_case(name, db, ns, binary, caps, mode, want_mode, want_missing=None):
-    before = com_select(db)
+    before = mp.global_status(db, 'Com_select')
     agent = mp.Agent(['-i', 'lo', '-p', str(PORT), '--mode', mode, '-o', 'report',
                       '--report_period_ms', '200'], netns=ns, wrapper=setpriv(caps),
                      binary=binary)
@@ -88,13 +62,13 @@ def capture_case(name, db, ns, binary, caps, mode, want_mode, want_missing=None)
             mp.check('falling back' not in err, f'{name}: no fallback', err[-600:])
         if not want_missing and mode == 'tc':
             check_not_dumpable(name, agent.proc.pid)
-        mp.run_py(ns, WORKLOAD, PORT, N)
-        server = com_select(db) - before
-        mp.wait_until(lambda: select_count(agent.json_lines()) >= server, timeout=20,
-                      every=0.1, what='the agent to report every statement')
+        mp.run_selects(ns, '127.0.0.1', PORT, N)
+        server = mp.global_status(db, 'Com_select') - before
+        mp.wait_until(lambda: mp.template_count(agent.json_lines(), 'SELECT ?') >= server,
+                      timeout=20, every=0.1, what='the agent to report every statement')
     finally:
         rc = agent.stop()
-    got = select_count(agent.json_lines())
+    got = mp.template_count(agent.json_lines(), 'SELECT ?')
     mp.check(server == N and got == server,
              f'{name}: agent counted {got} SELECTs, the server {server}', f'want {N}')
     mp.check(rc == 0, f'{name}: exits 0 on SIGTERM', f'rc={rc} {agent.err[-3:]}')
