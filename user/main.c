@@ -151,7 +151,14 @@ static int period_due(struct agent *a)
 
 	if (!a->slave || !a->live || slave_ms_to_period_end(a->slave, slave_now_ms()))
 		return 0;
-	while (k++ < 64 && source_poll(a->src, 0) > 0)
+	/*
+	 * Take in what the kernel holds first: a segment past the end closes the period by its
+	 * own time (slave_sink), so after a stall the backlog is spread over the periods it
+	 * happened in. Only what is left due (an idle link) is closed by the clock. The bound
+	 * keeps a flood from holding the loop forever.
+	 */
+	while (k++ < 100000 && !slave_ms_to_period_end(a->slave, slave_now_ms()) &&
+	       source_poll(a->src, 0) > 0)
 		;
 	return slave_tick(a->slave, slave_now_ms());
 }
@@ -168,6 +175,9 @@ static int poll_timeout(const struct agent *a)
 	return (int)ms;
 }
 
+/* A loop iteration this much longer than its poll timeout counts as a stall. */
+#define STALL_MS 500
+
 /* Polls the source until a signal, the end of a replayed file, or an error. */
 static int run(struct agent *a)
 {
@@ -175,8 +185,18 @@ static int run(struct agent *a)
 	double t = now_s(), next_stats = t + 1, next_sync = t + 0.2;
 	int n;
 
+	uint64_t alive_ms = slave_now_ms();
+
 	while (!stop_requested) {
-		n = source_poll(a->src, poll_timeout(a));
+		int timeout = poll_timeout(a);
+		uint64_t now_ms;
+
+		n = source_poll(a->src, timeout);
+		/* An iteration far longer than its poll: the process was stopped or starved. */
+		now_ms = slave_now_ms();
+		if (a->slave && a->live && now_ms > alive_ms + (uint64_t)timeout + STALL_MS)
+			slave_stalled(a->slave, alive_ms + (uint64_t)timeout, now_ms);
+		alive_ms = now_ms;
 		if (n > 0 && a->pl)
 			pipeline_kick(a->pl);
 		if (n == -ENODATA)

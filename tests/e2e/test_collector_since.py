@@ -125,7 +125,8 @@ def main():
              'seq is +1 per report from the start (1 is the first)', str(s[:20]))
     mp.check(all(r['term'] == 0 for r in a), 'term is 0 on a lone slave')
     mp.check(all(r['outputs'].get('stdout', {}).get('readers') == 1 for r in a[1:]) and
-             all(r['outputs'].get('collector', {}).get('dropped') == 0 for r in a),
+             # (a report closed before any client connected has no collector section)
+             all(r['outputs'].get('collector', {}).get('dropped', 0) == 0 for r in a),
              'outputs: stdout and collector listed, nothing dropped',
              json.dumps(a[-1].get('outputs')))
 

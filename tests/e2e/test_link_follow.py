@@ -3,9 +3,10 @@
 """A capture device deleted and created again under the same name (a veth rebuilt, a driver
 reloaded): the agent says the device is gone, attaches again when it is back, and counts every
 statement after that exactly — it was blind and silent before (0 of 47,000 statements counted,
-`/healthz` ok). Meanwhile `/healthz` answers 503 naming the device, `/status` shows it detached
-and each report counts it in `capture.devices_detached`. Runs for tc and xdp, on a veth between a server and a client namespace, with a
-real MariaDB; counts are compared with the server's Com_select.
+`/healthz` ok). Meanwhile `/healthz` answers 503 naming the device, `/status` shows it
+detached and each report counts it in `capture.devices_detached`. Runs for tc and xdp, on a
+veth between a server and a client namespace, with a real MariaDB; counts are compared with
+the server's Com_select.
 """
 import json
 

@@ -29,7 +29,7 @@ static const struct report_header hdr = {
 
 static const struct report_capture cap = {
 	.packets = 1, .bytes = 2, .dropped = 3, .gaps = 4, .resyncs = 5,
-	.tls_conns = 6, .decode_errors = 7, .unknown_stmt = 8, .keys_overflow = 9, .devices_detached = 1,
+	.tls_conns = 6, .decode_errors = 7, .unknown_stmt = 8, .keys_overflow = 9, .devices_detached = 1, .late = 2, .stalled_ms = 3,
 };
 
 static struct agg_input input(uint64_t tid, const char *tmpl, const char *ip, uint64_t lat)
@@ -79,7 +79,7 @@ static void test_exact_small_report(void **state)
 		"{\"version\":2,\"node\":\"db1:8667\",\"role\":\"slave\",\"seq\":42,\"term\":3,"
 		"\"period_start_ms\":1700000000000,\"period_end_ms\":1700000005000,"
 		"\"capture\":{\"packets\":1,\"bytes\":2,\"dropped\":3,\"gaps\":4,\"resyncs\":5,"
-		"\"tls_conns\":6,\"decode_errors\":7,\"unknown_stmt\":8,\"keys_overflow\":9,\"devices_detached\":1},"
+		"\"tls_conns\":6,\"decode_errors\":7,\"unknown_stmt\":8,\"keys_overflow\":9,\"devices_detached\":1,\"late\":2,\"stalled_ms\":3},"
 		"\"outputs\":{\"stdout\":{\"readers\":1,\"dropped\":0},"
 		"\"collector\":{\"readers\":2,\"dropped\":5}},"
 		"\"slow_dropped\":0,"
@@ -143,7 +143,7 @@ static void test_shape(void **state)
 	assert_int_equal(v, 2);
 	assert_string_equal(jread_str(jread_get(&r, root, "role"), NULL), "slave");
 	n = jread_get(&r, root, "capture");
-	assert_int_equal(jread_obj_len(n), 10);
+	assert_int_equal(jread_obj_len(n), 12);
 	assert_int_equal(jread_u64(jread_get(&r, n, "unknown_stmt"), &v), 0);
 	assert_int_equal(v, 8);
 	n = jread_get(&r, root, "templates");
@@ -409,7 +409,7 @@ static void test_read_back(void **state)
 			 "{\"version\":%d,\"node\":\"n\",\"role\":\"slave\",\"seq\":1,\"term\":0,"
 			 "\"period_start_ms\":0,\"period_end_ms\":1,\"capture\":{\"packets\":0,"
 			 "\"bytes\":0,\"dropped\":0,\"gaps\":0,\"resyncs\":0,\"tls_conns\":0,"
-			 "\"decode_errors\":0,\"unknown_stmt\":0,\"keys_overflow\":0,\"devices_detached\":0},"
+			 "\"decode_errors\":0,\"unknown_stmt\":0,\"keys_overflow\":0,\"devices_detached\":0,\"late\":0,\"stalled_ms\":0},"
 			 "\"templates\":{},\"stats\":[],\"slow\":[]}",
 			 REPORT_VERSION);
 		assert_int_equal(report_parse(back, &h, NULL, minimal, strlen(minimal)), 0);

@@ -18,6 +18,7 @@ static const struct {
 #define F(x) { #x, offsetof(struct report_capture, x) }
 	F(packets), F(bytes),	     F(dropped),      F(gaps),		F(resyncs),
 	F(tls_conns), F(decode_errors), F(unknown_stmt), F(keys_overflow), F(devices_detached),
+	F(late), F(stalled_ms),
 #undef F
 };
 #define NCAPTURE (sizeof(capture_fields) / sizeof(capture_fields[0]))

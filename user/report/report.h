@@ -24,6 +24,8 @@ struct report_capture {
 	uint64_t unknown_stmt;
 	uint64_t keys_overflow; /* written as given: set it from agg_keys_overflow() */
 	uint64_t devices_detached; /* capture devices gone at the period's end (not capturing) */
+	uint64_t late;		   /* statements that completed before the period started */
+	uint64_t stalled_ms;	   /* time within the period the capture loop did not run */
 };
 
 /* One kind of output of the report bus (stdout, collector, ...), as of the report's close. */

@@ -83,7 +83,8 @@ struct slave *slave_new(const struct slave_config *sc)
 	s->started_ms = slave_now_ms();
 	s->cur = calloc(sc->workers, sizeof(*s->cur));
 	s->spare = calloc(sc->workers, sizeof(*s->spare));
-	if (!s->cur || !s->spare || slave_outputs_new(s))
+	s->w = calloc(sc->workers, sizeof(*s->w));
+	if (!s->cur || !s->spare || !s->w || slave_outputs_new(s))
 		goto fail;
 	for (int i = 0; i < sc->workers; i++) {
 		s->cur[i] = agg_new(&s->acfg);
@@ -97,6 +98,8 @@ struct slave *slave_new(const struct slave_config *sc)
 
 		s->start_ms = now;
 		s->end_ms = (now / s->period_ms + 1) * s->period_ms;
+		for (int i = 0; i < sc->workers; i++)
+			s->w[i].start_ms = now;
 	}
 	return s;
 fail:
@@ -144,6 +147,7 @@ void slave_free(struct slave *s)
 	agg_free(s->merge);
 	free(s->cur);
 	free(s->spare);
+	free(s->w);
 	jbuf_free(&s->render);
 	pthread_mutex_destroy(&s->snap_lock);
 	free(s);
@@ -225,6 +229,10 @@ void slave_on_event(void *ctx, int worker, const struct query_event *ev)
 		in.template_id = XXH64(name, in.template_len, 0);
 	}
 	memcpy(in.client_addr, ev->client.addr, sizeof(in.client_addr));
+	/* Periods close by capture time, so this is rare: a statement that completed before its
+	 * aggregator's period began still counts, here, and says so (capture.late). */
+	if ((ev->ts_us + ev->latency_us) / 1000 < s->w[worker].start_ms)
+		s->w[worker].late++;
 	agg_add(s->cur[worker], &in); /* -ENOMEM still counts the statement in "other" */
 }
 
@@ -264,6 +272,8 @@ static void swap_agg(void *ctx, int worker)
 
 	s->cur[worker] = s->spare[worker];
 	s->spare[worker] = t;
+	/* The barrier runs while the capture thread closes the period ending at end_ms. */
+	s->w[worker].start_ms = s->end_ms;
 }
 
 /* Merges aggs into dst and empties them. Returns 0 or -ENOMEM. */
@@ -311,6 +321,39 @@ static struct agg *report_agg(struct slave *s, struct agg **aggs, int *err)
 	return a;
 }
 
+void slave_stalled(struct slave *s, uint64_t from_ms, uint64_t to_ms)
+{
+	if (to_ms <= from_ms)
+		return;
+	if (s->nstalls == SLAVE_MAX_STALLS) {
+		/* Keep the total: fold the oldest two into one span. */
+		s->stalls[1].from_ms = s->stalls[0].from_ms;
+		memmove(&s->stalls[0], &s->stalls[1], sizeof(s->stalls[0]) * --s->nstalls);
+	}
+	s->stalls[s->nstalls].from_ms = from_ms;
+	s->stalls[s->nstalls].to_ms = to_ms;
+	s->nstalls++;
+}
+
+/* Milliseconds of the known stalls inside [start, end); forgets those that end by end. */
+static uint64_t stalled_within(struct slave *s, uint64_t start, uint64_t end)
+{
+	uint64_t sum = 0;
+	int i, k = 0;
+
+	for (i = 0; i < s->nstalls; i++) {
+		uint64_t a = s->stalls[i].from_ms > start ? s->stalls[i].from_ms : start;
+		uint64_t b = s->stalls[i].to_ms < end ? s->stalls[i].to_ms : end;
+
+		if (b > a)
+			sum += b - a;
+		if (s->stalls[i].to_ms > end)
+			s->stalls[k++] = s->stalls[i];
+	}
+	s->nstalls = k;
+	return sum;
+}
+
 static void fill_capture(struct slave *s, struct slave_report *r)
 {
 	const struct slave_totals *a = &s->prev, *b = &s->now;
@@ -326,6 +369,14 @@ static void fill_capture(struct slave *s, struct slave_report *r)
 		.unknown_stmt = b->pl.mysql.unknown_stmt - a->pl.mysql.unknown_stmt,
 		.keys_overflow = agg_keys_overflow(r->a),
 	};
+	uint64_t late = 0;
+
+	/* Workers are parked (barrier) or gone (finish): their counters are stable. */
+	for (int i = 0; i < s->sc.workers; i++)
+		late += s->w[i].late;
+	r->c.late = late - s->late_reported;
+	s->late_reported = late;
+	r->c.stalled_ms = stalled_within(s, r->h.period_start_ms, r->h.period_end_ms);
 	/* A deleted capture device leaves the agent blind: say so in every report until it is
 	 * back, or an idle database and a blind agent look the same. */
 	for (int i = 0; i < b->ndevs; i++)
@@ -456,6 +507,17 @@ int slave_sink(void *ctx, const struct mp_seg_hdr *h, const __u8 *payload)
 		}
 		if (ms > s->last_seg_ms)
 			s->last_seg_ms = ms;
+	}
+	/*
+	 * Live too, a segment past the period's end closes it first: a statement belongs to the
+	 * period it completed in by capture time. After a stall the backlog the kernel kept thus
+	 * lands in the periods it happened in, not in one spike followed by "idle" periods. The
+	 * wall clock (slave_tick) still closes periods on an idle link.
+	 */
+	while (!s->sc.replay && ms >= s->end_ms) {
+		err = end_period(s, s->end_ms, h->ts_ns);
+		if (err)
+			return err;
 	}
 	s->packets++;
 	s->bytes += h->caplen;

@@ -75,6 +75,13 @@ int slave_tick(struct slave *s, uint64_t now_ms);
 void slave_snapshot(struct slave *s);
 
 /*
+ * The capture loop did not run from from_ms to to_ms (wall clock): the process was stopped,
+ * starved or busy. Each report says how much of its period that covered
+ * (capture.stalled_ms). Capture thread.
+ */
+void slave_stalled(struct slave *s, uint64_t from_ms, uint64_t to_ms);
+
+/*
  * The final, partial period: call after pipeline_close() (every connection closed, every
  * event counted). end_ms 0 = now (live) or the last segment's time (replay). Publishes it
  * on the bus. Returns 0 or -errno.

@@ -34,6 +34,15 @@ struct slave_totals {
 	int ndevs;
 };
 
+#define SLAVE_MAX_STALLS 16
+
+/* Per worker, written by that worker only: when its current period started, and statements
+ * that completed before that (they came after their own period was closed). */
+struct slave_worker {
+	uint64_t start_ms;
+	uint64_t late;
+};
+
 struct slave {
 	struct slave_config sc;
 	struct agg_config acfg;
@@ -46,11 +55,16 @@ struct slave {
 	/* Per worker: the aggregator the worker fills and a spare, swapped at period end. */
 	struct agg **cur;
 	struct agg **spare;
+	struct slave_worker *w;
+	uint64_t late_reported; /* sum of w[].late at the last report */
 	struct agg *merge; /* capture thread: the workers' rows meet here, reused every period */
 
 	/* Capture thread only. */
 	uint64_t period_ms;
 	uint64_t start_ms, end_ms; /* current period; end_ms 0 until the first segment (replay) */
+	/* Times the capture loop did not run (slave_stalled()), not yet reported. */
+	struct { uint64_t from_ms, to_ms; } stalls[SLAVE_MAX_STALLS];
+	int nstalls;
 	uint64_t last_seg_ms;
 	uint64_t packets, bytes;
 	struct slave_totals prev;  /* totals at the start of the current period */
