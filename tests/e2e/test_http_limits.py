@@ -8,6 +8,8 @@
   stays near zero) nor floods its log (one rate-limited line instead of one per failed
   accept), counts the full table in /metrics, and serves /healthz again as soon as the
   connections go.
+- Both for the release build and, when it is built, the ASan+UBSan one (its LeakSanitizer
+  turns any leak into a non-zero exit status).
 """
 import os
 import re
@@ -16,6 +18,8 @@ import socket
 import time
 
 import mp
+
+LABEL = ''  # which build runs: the release one, then the ASan+UBSan one
 
 HTTP = 8668
 NOFILE = 256
@@ -63,16 +67,16 @@ def closed_by_peer(s):
 def connect_case(agent):
     socks = open_many(600, b'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com\r\n\r\n')
     try:
-        mp.check(healthz(), '/healthz answers while 600 CONNECTs are open')
+        mp.check(healthz(), LABEL + '/healthz answers while 600 CONNECTs are open')
         all_closed = mp.wait_until(lambda: all(closed_by_peer(s) for s in socks), timeout=10,
                                    every=0.1, what='CONNECTs closed')
-        mp.check(all_closed, 'every CONNECT is closed by the agent',
+        mp.check(all_closed, LABEL + 'every CONNECT is closed by the agent',
                  f'{sum(not closed_by_peer(s) for s in socks)} still open')
     finally:
         for s in socks:
             s.close()
     mp.check(metric('mysqlprobe_server_connections_not_http_total') == 600,
-             'each CONNECT is counted', str(metric('mysqlprobe_server_connections_not_http_total')))
+             LABEL + 'each CONNECT is counted', str(metric('mysqlprobe_server_connections_not_http_total')))
 
 
 def exhaustion_case(agent):
@@ -92,25 +96,25 @@ def exhaustion_case(agent):
         mp.wait_until(lambda: time.time() - t0 >= 2.0, timeout=3, every=0.1,
                       what='two seconds of a full table')
         cpu = agent_cpu(agent.proc.pid) - c0
-        mp.check(cpu < 0.5, 'a full table does not make the agent spin',
+        mp.check(cpu < 0.5, LABEL + 'a full table does not make the agent spin',
                  f'{cpu:.2f} s of CPU in 2 s')
     finally:
         for s in socks:
             s.close()
     back = mp.wait_until(healthz, timeout=10, every=0.1, what='/healthz back')
-    mp.check(back, '/healthz answers again once the connections go')
+    mp.check(back, LABEL + '/healthz answers again once the connections go')
     new = agent.err[lines0:]
     # The CONNECT flood before may already have filled the table and said so: the line is
     # rate-limited (one per 10 s), so it shows once or twice over the whole run, here or there.
     full = [l for l in agent.err if 'connections open' in l]
     mp.check(len(new) <= 5 and 1 <= len(full) <= 2,
-             'one rate-limited log line instead of one per failed accept',
+             LABEL + 'one rate-limited log line instead of one per failed accept',
              f'{len(new)} new lines: {new[:3]}; "connections open" lines: {len(full)}')
     n = metric('mysqlprobe_server_connections_full_total')
-    mp.check(n is not None and n >= 1, 'the full table is counted in /metrics', str(n))
+    mp.check(n is not None and n >= 1, LABEL + 'the full table is counted in /metrics', str(n))
     lim = metric('mysqlprobe_server_connections_limit')
-    mp.check(lim is not None and lim < NOFILE, 'the table is smaller than the open-file limit',
-             str(lim))
+    mp.check(lim is not None and lim < NOFILE,
+             LABEL + 'the table is smaller than the open-file limit', str(lim))
 
 
 def metric_quick(name):
@@ -123,24 +127,36 @@ def metric_quick(name):
     return bool(m and int(m.group(1)))
 
 
-def main():
-    mp.need_root('namespaces')
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+def run(binary):
     with mp.Netns('httplim') as ns:
         mp.enter_netns(ns)
         agent = mp.Agent(['-o', 'none', '--serverport', str(HTTP), '-p', '3399'],
-                         wrapper=['prlimit', f'--nofile={NOFILE}'])
+                         wrapper=['prlimit', f'--nofile={NOFILE}'], binary=binary)
         try:
             agent.wait_ready()
             for case in (connect_case, exhaustion_case):
                 try:
                     case(agent)
                 except Exception as e:  # one case's failure must not hide the next
-                    mp.fail(f'{case.__name__} raised', repr(e))
+                    mp.fail(f'{LABEL}{case.__name__} raised', repr(e))
         finally:
             rc = agent.stop()
-        mp.check(rc == 0, 'the agent exits 0 on SIGTERM', f'rc={rc} {agent.err[-3:]}')
+        # The ASan build's LeakSanitizer makes the exit status non-zero on any leak.
+        mp.check(rc == 0, LABEL + 'the agent exits 0 on SIGTERM', f'rc={rc} {agent.err[-3:]}')
+
+
+def main():
+    global LABEL
+    mp.need_root('namespaces')
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    san = os.path.join(os.path.dirname(mp.BIN), 'san', os.path.basename(mp.BIN))
+    for label, binary in (('', mp.BIN), ('asan: ', san)):
+        LABEL = label
+        if not os.path.exists(binary):
+            mp.skip(f'{label}abuse cases', f'{binary} is not built (make SANITIZER=...)')
+            continue
+        run(binary)  # each run enters a namespace of its own
     mp.done()
 
 
