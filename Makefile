@@ -52,7 +52,7 @@ endif
 
 # user/ has one folder per stage, in data-flow order; a stage includes only its own
 # folder and earlier ones (make check-layers). Modules that need BPF are named *_bpf.c.
-STAGES := lib capture flow mysql sql pipeline report net cli roles
+STAGES := lib capture flow mysql sql pipeline report net cluster cli roles
 USER_SRCS := $(wildcard $(patsubst %,user/%/*.c,$(STAGES)))
 ifneq ($(NO_BPF),)
 USER_SRCS := $(filter-out %_bpf.c,$(USER_SRCS))

@@ -14,6 +14,7 @@
 #include "lib/log.h"
 #include "pipeline/pipeline.h"
 #include "net/server.h"
+#include "roles/master.h"
 #include "roles/slave.h"
 #include "capture/source.h"
 #include "cli/template_cli.h"
@@ -256,6 +257,7 @@ static int start_slave(struct agent *a)
 		.max_message = c->websocket_maxmessagesize,
 		.queue_len = (unsigned)c->websocket_queue,
 		.token = c->http_token,
+		.cluster_token = c->cluster_token,
 	};
 
 	a->slave = slave_new(&sl);
@@ -319,6 +321,62 @@ static int stop_agent(struct agent *a)
 	return err;
 }
 
+/*
+ * The master: no capture; the same server, bus and outputs as a slave, fed by the merge of
+ * its slaves' reports. Returns the exit status.
+ */
+static int run_master(const struct mp_config *c, const struct cli_extra *x)
+{
+	struct master_config mc = {
+		.cfg = c,
+		.report_out = c->output == OUTPUT_REPORT ? stdout : NULL,
+		.config_path = x->config_file,
+	};
+	struct server_config svc = {
+		.bind = c->http_bind,
+		.port = (int)c->serverport,
+		.max_message = c->websocket_maxmessagesize,
+		.queue_len = (unsigned)c->websocket_queue,
+		.token = c->http_token,
+		.cluster_token = c->cluster_token,
+	};
+	struct master *m = master_new(&mc);
+	struct server *srv;
+	int err = 0;
+
+	if (!m)
+		return 1;
+	svc.bus = master_bus(m);
+	srv = server_new(&svc, &master_server_callbacks, m);
+	if (!srv) {
+		fprintf(stderr, "mysqlprobe: cannot serve HTTP on %s:%lld: %s\n",
+			c->http_bind[0] ? c->http_bind : "*", (long long)c->serverport,
+			strerror(errno));
+		master_free(m);
+		return 1;
+	}
+	fprintf(stderr, "mysqlprobe: ready: master, %zu slave(s) configured, http port %d\n",
+		c->cluster_slaves.n, server_port(srv));
+	while (!stop_requested && !err) {
+		struct timespec ts = { 0, 50 * 1000000L };
+
+		err = master_tick(m, slave_now_ms());
+		nanosleep(&ts, NULL);
+	}
+	/* Whatever is open goes out now: a period cut by the stop, like a slave's last. */
+	err = master_finish(m) ?: err;
+	if (server_flush(srv, 3000))
+		pr_warn("report: clients did not take the final report within 3 s\n");
+	if (master_flush(m, 3000))
+		pr_warn("report: stdout did not take the final report within 3 s\n");
+	server_free(srv);
+	master_free(m);
+	fflush(stdout);
+	if (err)
+		fprintf(stderr, "mysqlprobe: master: %s\n", strerror(-err));
+	return err ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct agent a;
@@ -341,10 +399,10 @@ int main(int argc, char **argv)
 	}
 	log_level = a.cfg.log_level;
 	if (!a.cfg.slave) {
-		fprintf(stderr, "mysqlprobe: slave: false (the master role) is not available in "
-				"this version\n");
+		install_signals();
+		err = run_master(&a.cfg, &a.x);
 		config_free(&a.cfg);
-		return 2;
+		return err;
 	}
 	if (source_config_from(&a.cfg, &a.x, &a.sc)) {
 		config_free(&a.cfg);

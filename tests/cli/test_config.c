@@ -94,10 +94,12 @@ static void test_table(void **state)
 			assert_string_not_equal(o->name, config_options[j].name);
 		if (o->flags & CONFIG_SECRET)
 			assert_true(strcmp(o->name, "watcher.password") == 0 ||
-				    strcmp(o->name, "http.token") == 0);
+				    strcmp(o->name, "http.token") == 0 ||
+				    strcmp(o->name, "cluster.token") == 0);
 	}
 	assert_true(config_find("watcher.password")->flags & CONFIG_SECRET);
 	assert_true(config_find("http.token")->flags & CONFIG_SECRET);
+	assert_true(config_find("cluster.token")->flags & CONFIG_SECRET);
 	assert_null(config_find("probe"));
 }
 

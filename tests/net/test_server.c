@@ -575,7 +575,7 @@ static void test_config_update(void **unused)
 	assert_int_equal(http_get(server_port(s), "/cluster/join?addr=10.0.0.1:8667",
 				  "Bearer " TOKEN, &body),
 			 409);
-	assert_string_equal(body.data, "{\"error\":\"not in a cluster\"}\n");
+	assert_string_equal(body.data, "{\"error\":\"this node is not in a cluster\"}\n");
 	buf_free(&body);
 	assert_int_equal(http_get(server_port(s), "/cluster/listnodes", "Bearer " TOKEN, NULL),
 			 409);

@@ -39,6 +39,17 @@ const struct config_option config_options[] = {
 	    "reports kept for /collector?since= replay"),
 	ROW("cluster.buffer_mb", INT, cluster_buffer_mb, "64", 1, 65536, 0,
 	    "memory the kept reports may use (MiB; the newest report is always kept)"),
+	ROW("cluster.slaves", STRLIST, cluster_slaves, "", 0, CONFIG_MAX_LIST, 0,
+	    "master: the slaves (host:port) it collects from; /cluster/join adds more"),
+	ROW("cluster.token", STRING, cluster_token, "", 0, 0, CONFIG_SECRET,
+	    "shared secret of every node-to-node link: a slave serves /collector only with it"),
+	ROW("cluster.token_file", STRING, cluster_token_file, "", 0, 0, 0,
+	    "read cluster.token from the first line of this file"),
+	ROW("cluster.state_file", STRING, cluster_state_file, "", 0, 0, 0,
+	    "master: its slaves and how far it merged each (\"\" = beside the config file)"),
+	ROW("cluster.merge_wait_ms", INT, cluster_merge_wait_ms, "0", 1, 3600000, CONFIG_ZERO_OK,
+	    "master: emit a period this long after its end even if slaves are missing "
+	    "(0 = half a period, at least 500)"),
 	ROW("probe.device", STRLIST, probe_device, "lo", 0, 16, 0,
 	    "network devices to capture on"),
 	ROW("probe.port", PORTLIST, probe_port, "3306", 1, CONFIG_MAX_PORTS, 0,
@@ -733,6 +744,7 @@ static const struct {
 } secret_files[] = {
 	{ "http.token_file", "http.token" },
 	{ "watcher.password_file", "watcher.password" },
+	{ "cluster.token_file", "cluster.token" },
 };
 
 /* Reads the first line of path (at most SECRET_MAX bytes) into a new string in *out. */

@@ -51,6 +51,11 @@ struct mp_config {
 	int64_t cluster_port;
 	int64_t cluster_buffer_periods;
 	int64_t cluster_buffer_mb;
+	struct config_strlist cluster_slaves;
+	char *cluster_token;
+	char *cluster_token_file;
+	char *cluster_state_file;
+	int64_t cluster_merge_wait_ms;
 	struct config_strlist probe_device;
 	struct config_portlist probe_port;
 	uint64_t probe_snappylength;

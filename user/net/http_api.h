@@ -30,6 +30,14 @@ struct http_request {
 	const char *authorization; /* value of the Authorization header, or NULL */
 };
 
+/* The /cluster/... calls a role may serve. */
+enum http_cluster_op {
+	HTTP_CLUSTER_JOIN, /* addr given */
+	HTTP_CLUSTER_REMOVE, /* addr given */
+	HTTP_CLUSTER_LEAVE,
+	HTTP_CLUSTER_LIST,
+};
+
 /*
  * What the API needs from the rest of the program. Each callback appends to out; a NULL
  * callback means "not available". Return 0 or -errno.
@@ -44,6 +52,12 @@ struct http_api {
 	int (*status)(void *ctx, struct buf *out);
 	/* 0 healthy; > 0 unhealthy, with the reason appended to why; -errno. */
 	int (*health)(void *ctx, struct buf *why);
+	/*
+	 * A cluster call: appends the JSON body and returns the HTTP status (200, 400 for a bad
+	 * address, 404 for an unknown one, 409 where the role does not allow the call) or -errno.
+	 * addr is NULL for leave and list. NULL callback: every call is 409.
+	 */
+	int (*cluster)(void *ctx, enum http_cluster_op op, const char *addr, struct buf *body);
 };
 
 /* Media types of the bodies http_api_handle() produces. */

@@ -18,6 +18,7 @@
 
 #include "net/http_api.h"
 #include "lib/log.h"
+#include "net/lws_log.h"
 #include "net/server.h"
 
 #define SERVER_DEFAULT_QUEUE 8
@@ -103,21 +104,6 @@ struct server {
 	atomic_ullong n_http_code[SERVER_NCODES + 1];
 };
 
-static void server_lws_log(int level, const char *line)
-{
-	size_t n = strlen(line);
-
-	while (n && line[n - 1] == '\n')
-		n--;
-	/* lws warns per connection (e.g. a refused upgrade): that is not worth a default line. */
-	if (level & LLL_ERR)
-		pr_warn("server: lws: %.*s\n", (int)n, line);
-	else if (level & (LLL_WARN | LLL_NOTICE))
-		pr_info("server: lws: %.*s\n", (int)n, line);
-	else
-		pr_debug("server: lws: %.*s\n", (int)n, line);
-}
-
 /*
  * lws stops accepting while its connection table is full and resumes as connections close;
  * past the process's own descriptor limit it instead spins on accept() failing with EMFILE
@@ -147,16 +133,6 @@ static unsigned server_fd_limit(void)
 	return (unsigned)(rl.rlim_cur - SERVER_FD_RESERVE);
 }
 
-static void server_set_log(void)
-{
-	int lvl = LLL_ERR | LLL_WARN;
-
-	if (log_level >= LOG_LVL_INFO)
-		lvl |= LLL_NOTICE;
-	if (log_level >= LOG_LVL_DEBUG)
-		lvl |= LLL_INFO;
-	lws_set_log_level(lvl, server_lws_log);
-}
 
 /* Messages reaching a socket change what server_flush() waits for. */
 static void server_busy_sub(struct server *s, unsigned long n)
@@ -401,10 +377,12 @@ static int ws_filter(struct server *s, struct lws *wsi)
 	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0 ||
 	    strcmp(path, "/collector"))
 		return 1;
-	if (s->cfg.token) {
+	if (s->cfg.token || s->cfg.cluster_token) {
 		if (lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) <= 0)
 			auth[0] = '\0';
-		ok = http_api_token_ok(auth, s->cfg.token);
+		/* Both compared whatever the first gives: the time says nothing of which matched. */
+		ok = s->cfg.token ? http_api_token_ok(auth, s->cfg.token) : 0;
+		ok |= s->cfg.cluster_token ? http_api_token_ok(auth, s->cfg.cluster_token) : 0;
 		explicit_bzero(auth, sizeof(auth));
 		if (!ok) {
 			atomic_fetch_add(&s->n_ws_unauthorized, 1);
@@ -949,6 +927,13 @@ static int server_status(void *ctx, struct buf *out)
 	return err;
 }
 
+static int server_cluster(void *ctx, enum http_cluster_op op, const char *addr, struct buf *body)
+{
+	struct server *s = ctx;
+
+	return s->cb.cluster(s->ctx, op, addr, body);
+}
+
 static int server_set_period(void *ctx, unsigned ms)
 {
 	struct server *s = ctx;
@@ -1050,6 +1035,7 @@ static int server_copy_config(struct server *s, const struct server_config *cfg)
 	s->cfg = *cfg;
 	s->cfg.bind = NULL;
 	s->cfg.token = NULL;
+	s->cfg.cluster_token = NULL;
 	if (!s->cfg.queue_len)
 		s->cfg.queue_len = SERVER_DEFAULT_QUEUE;
 	if (cfg->port < 0 || cfg->port > 65535)
@@ -1065,6 +1051,11 @@ static int server_copy_config(struct server *s, const struct server_config *cfg)
 		if (!s->cfg.token)
 			return ENOMEM;
 	}
+	if (cfg->cluster_token && *cfg->cluster_token) {
+		s->cfg.cluster_token = strdup(cfg->cluster_token);
+		if (!s->cfg.cluster_token)
+			return ENOMEM;
+	}
 	s->api.token = s->cfg.token;
 	s->api.exposed = !bind_is_loopback(s->cfg.bind);
 	s->api.ctx = s;
@@ -1072,6 +1063,7 @@ static int server_copy_config(struct server *s, const struct server_config *cfg)
 	s->api.metrics = server_metrics;
 	s->api.status = server_status;
 	s->api.health = server_health;
+	s->api.cluster = s->cb.cluster ? server_cluster : NULL;
 	return 0;
 }
 
@@ -1101,7 +1093,7 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
 		errno = err;
 		return NULL;
 	}
-	server_set_log();
+	net_lws_log_setup();
 	err = server_copy_config(s, cfg);
 	if (!err)
 		err = server_listen(s);
@@ -1192,5 +1184,8 @@ void server_free(struct server *s)
 	if (s->cfg.token)
 		explicit_bzero((char *)s->cfg.token, strlen(s->cfg.token));
 	free((char *)s->cfg.token);
+	if (s->cfg.cluster_token)
+		explicit_bzero((char *)s->cfg.cluster_token, strlen(s->cfg.cluster_token));
+	free((char *)s->cfg.cluster_token);
 	free(s);
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "lib/buf.h"
+#include "net/http_api.h"
 #include "report/bus.h"
 
 struct server;
@@ -22,6 +23,11 @@ struct server_config {
 	unsigned queue_len;
 	struct bus *bus; /* the reports /collector serves; borrowed, must outlive the server */
 	const char *token; /* http.token: NULL or "" = no authentication; copied, never logged */
+	/*
+	 * cluster.token: when set, /collector also takes it (a master pulling), and with either
+	 * token set a /collector client must send one of them. Copied, never logged.
+	 */
+	const char *cluster_token;
 };
 
 /*
@@ -71,6 +77,8 @@ struct server_callbacks {
 	int (*status)(void *ctx, struct buf *out);
 	/* GET /healthz: 0 healthy; > 0 not, with the reason appended to why; -errno. May be NULL. */
 	int (*health)(void *ctx, struct buf *why);
+	/* GET /cluster/...: as struct http_api's cluster (net/http_api.h). NULL: 409. */
+	int (*cluster)(void *ctx, enum http_cluster_op op, const char *addr, struct buf *body);
 };
 
 /* Counters since server_new(); a consistent-enough snapshot for tests and logs. */

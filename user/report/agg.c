@@ -658,6 +658,11 @@ uint64_t agg_slow_dropped(const struct agg *a)
 	return a->slow_dropped;
 }
 
+void agg_add_slow_dropped(struct agg *a, uint64_t n)
+{
+	a->slow_dropped += n;
+}
+
 uint64_t agg_keys_overflow(const struct agg *a)
 {
 	return a->keys_overflow;

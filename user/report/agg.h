@@ -188,6 +188,8 @@ size_t agg_slow_count(const struct agg *a);
 const struct agg_slow *agg_slow_at(const struct agg *a, size_t i);
 /* Slow statements not kept because max_slow were already kept (slower ones). */
 uint64_t agg_slow_dropped(const struct agg *a);
+/* Adds n to that count (a merged report's samples were dropped upstream). */
+void agg_add_slow_dropped(struct agg *a, uint64_t n);
 /* Statements counted in the "other" row because max_keys was reached. */
 uint64_t agg_keys_overflow(const struct agg *a);
 /* Statements counted this period. */

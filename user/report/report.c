@@ -67,6 +67,41 @@ static void write_capture(struct jbuf *b, const struct report_capture *c)
 	jbuf_obj_close(b);
 }
 
+const char *report_node_status_name(enum report_node_status s)
+{
+	return s == REPORT_NODE_MISSING ? "missing" : s == REPORT_NODE_LATE ? "late" : "ok";
+}
+
+void report_capture_add(struct report_capture *dst, const struct report_capture *src)
+{
+	struct report_capture copy = *src;
+
+	for (size_t i = 0; i < NCAPTURE; i++)
+		*capture_field(dst, i) += *capture_field(&copy, i);
+}
+
+/* A master's "nodes": {"host:port": {"status", "seq", "reports", "capture"}, ...}. */
+static void write_nodes(struct jbuf *b, const struct report_header *h)
+{
+	if (!h->nnodes)
+		return;
+	jbuf_key(b, "nodes");
+	jbuf_obj_open(b);
+	for (size_t i = 0; i < h->nnodes; i++) {
+		const struct report_node *n = &h->nodes[i];
+
+		jbuf_key(b, n->name);
+		jbuf_obj_open(b);
+		jbuf_key(b, "status");
+		jbuf_str(b, report_node_status_name(n->status));
+		key_u64(b, "seq", n->seq);
+		key_u64(b, "reports", n->reports);
+		write_capture(b, &n->c);
+		jbuf_obj_close(b);
+	}
+	jbuf_obj_close(b);
+}
+
 static void write_outputs(struct jbuf *b, const struct report_header *h)
 {
 	size_t i;
@@ -220,7 +255,14 @@ int report_write(struct jbuf *b, const struct report_header *h, const struct rep
 	key_u64(b, "term", h->term);
 	key_u64(b, "period_start_ms", h->period_start_ms);
 	key_u64(b, "period_end_ms", h->period_end_ms);
+	if (h->started_ms)
+		key_u64(b, "started_ms", h->started_ms);
+	if (h->late) {
+		jbuf_key(b, "late");
+		jbuf_bool(b, true);
+	}
 	write_capture(b, c);
+	write_nodes(b, h);
 	write_outputs(b, h);
 	key_u64(b, "slow_dropped", agg_slow_dropped(a));
 	write_templates(b, a, seen);
@@ -468,6 +510,16 @@ static int parse_outputs(struct jread *r, yaml_node_t *obj, struct report_header
 	return 0;
 }
 
+static int parse_bool(yaml_node_t *n, int *v)
+{
+	const char *s = jread_str(n, NULL);
+
+	if (!s || (strcmp(s, "true") && strcmp(s, "false")))
+		return -EINVAL;
+	*v = !strcmp(s, "true");
+	return 0;
+}
+
 static int parse_header(struct jread *r, yaml_node_t *root, struct report_header *h,
 			struct report_capture *c)
 {
@@ -486,6 +538,19 @@ static int parse_header(struct jread *r, yaml_node_t *root, struct report_header
 		return -EINVAL;
 	snprintf(h->node, sizeof(h->node), "%s", node);
 	snprintf(h->role, sizeof(h->role), "%s", role);
+	/* Optional: started_ms and late (a master's); nodes are not read back. */
+	h->started_ms = 0;
+	h->late = 0;
+	h->nnodes = 0;
+	h->nodes = NULL;
+	if (jread_get(r, root, "started_ms") &&
+	    jread_u64(jread_get(r, root, "started_ms"), &h->started_ms))
+		return -EINVAL;
+	h->lost = 0;
+	if (jread_get(r, root, "lost") && jread_u64(jread_get(r, root, "lost"), &h->lost))
+		return -EINVAL;
+	if (jread_get(r, root, "late") && parse_bool(jread_get(r, root, "late"), &h->late))
+		return -EINVAL;
 	for (i = 0; i < NCAPTURE; i++)
 		if (jread_u64(jread_get(r, cap, capture_fields[i].name), capture_field(c, i)))
 			return -EINVAL;
@@ -518,6 +583,13 @@ int report_parse(struct agg *a, struct report_header *h, struct report_capture *
 		err = parse_stat(a, &r, jread_at(&r, stats, i), templates, &pool);
 	for (i = 0; !err && i < jread_len(slow); i++)
 		err = parse_slow(a, &r, jread_at(&r, slow, i));
+	if (!err && jread_get(&r, root, "slow_dropped")) {
+		uint64_t n;
+
+		err = jread_u64(jread_get(&r, root, "slow_dropped"), &n);
+		if (!err)
+			agg_add_slow_dropped(a, n);
+	}
 cleanup:
 	jread_free(&r);
 	hist_pool_drain(&pool);

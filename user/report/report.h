@@ -36,6 +36,24 @@ struct report_output {
 	uint64_t dropped; /* reports they lost since the previous report */
 };
 
+/* A master's report: what one expected slave contributed to the period (docs/REPORT.md). */
+enum report_node_status {
+	REPORT_NODE_OK = 0, /* delivered before the period was emitted */
+	REPORT_NODE_MISSING = 1, /* had not delivered when the period was emitted */
+	REPORT_NODE_LATE = 2, /* in a late report: delivered after the period was emitted */
+};
+
+struct report_node {
+	char name[256]; /* the slave's address as the master knows it ("host:port") */
+	uint64_t seq; /* its last report merged into this one; 0 when missing */
+	uint64_t reports; /* its reports merged into this one (2 across a restart) */
+	enum report_node_status status;
+	struct report_capture c; /* its capture counters (summed over those reports) */
+};
+
+/* "ok", "missing" or "late". */
+const char *report_node_status_name(enum report_node_status s);
+
 struct report_header {
 	uint64_t version;
 	char node[256]; /* "host:port" */
@@ -44,6 +62,16 @@ struct report_header {
 	uint64_t term; /* cluster term of the producer; 0 on a lone slave */
 	uint64_t period_start_ms;
 	uint64_t period_end_ms;
+	/*
+	 * When the producing process started (ms since the epoch): seq starts over at 1 with every
+	 * start, so (node, started_ms, seq) names a report for good. 0 = not given.
+	 */
+	uint64_t started_ms;
+	int late; /* a master's late report: contributions that came after the period was emitted */
+	size_t nnodes; /* a master's report: the expected slaves; 0 on a slave */
+	const struct report_node *nodes; /* owned by whoever owns the header */
+	/* Read only: "lost" of a /collector message (reports the client will never get). */
+	uint64_t lost;
 	size_t noutputs;
 	struct report_output outputs[REPORT_MAX_OUTPUTS];
 };
@@ -56,9 +84,13 @@ struct report_header {
 int report_write(struct jbuf *b, const struct report_header *h, const struct report_capture *c,
 		 const struct agg *a, struct template_seen *seen);
 
+/* Adds every counter of src to dst. */
+void report_capture_add(struct report_capture *dst, const struct report_capture *src);
+
 /*
  * Reads a report and merges its rows and slow samples into a (templates the report carries
- * are attached to their rows). h and c may be NULL. Returns 0, -EINVAL on a malformed
+ * are attached to their rows). h and c may be NULL; a master's "nodes" are not read back
+ * (h->nnodes is 0): a master pulling from a master treats it as one node. Returns 0, -EINVAL on a malformed
  * report or unknown version (a may be partly merged), or -ENOMEM.
  */
 int report_parse(struct agg *a, struct report_header *h, struct report_capture *c,

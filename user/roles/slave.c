@@ -403,25 +403,6 @@ static void fill_outputs(struct slave *s, struct report_header *h)
 }
 
 /*
- * What a report costs in memory, for cluster.buffer_mb: rows with about two histogram groups
- * each, template texts and slow samples. An estimate, not an account.
- */
-static size_t report_bytes(const struct slave_report *r)
-{
-	size_t n = sizeof(*r), i, len;
-	const char *text;
-	uint64_t id;
-
-	n += (agg_stat_count(r->a) + 1) * (sizeof(struct agg_stat) + 2 * HIST_SUB * 4);
-	for (i = 0; i < agg_template_count(r->a); i++)
-		if (!agg_template_at(r->a, i, &id, &text, &len))
-			n += len + 32;
-	for (i = 0; i < agg_slow_count(r->a); i++)
-		n += sizeof(struct agg_slow) + agg_slow_at(r->a, i)->sql_len;
-	return n;
-}
-
-/*
  * Builds and sends the report of [start_ms, end_ms) from aggs, then starts the next period.
  * The caller has already moved the period's statements into aggs.
  */
@@ -449,6 +430,7 @@ static int close_period(struct slave *s, struct agg **aggs, uint64_t end_ms)
 	snprintf(r->h.node, sizeof(r->h.node), "%s", s->node);
 	snprintf(r->h.role, sizeof(r->h.role), "slave");
 	r->h.seq = ++s->seq;
+	r->h.started_ms = s->started_ms;
 	r->h.term = 0; /* no cluster yet */
 	fill_outputs(s, &r->h);
 	r->h.period_start_ms = s->start_ms;
@@ -462,7 +444,7 @@ static int close_period(struct slave *s, struct agg **aggs, uint64_t end_ms)
 	s->now.period_ms = next; /* the totals were just read: only the period changed */
 	snap_store(s, &s->now);
 	/* Never waits for an output (live); frees r on error. */
-	return bus_publish(s->bus, r->h.seq, r, report_bytes(r)) ?: err;
+	return bus_publish(s->bus, r->h.seq, r, slave_report_bytes(r)) ?: err;
 }
 
 /* Moves every worker's statements so far into the spares, then reports them. */

@@ -307,6 +307,14 @@ static int status(void *ctx, struct buf *out)
 	return err;
 }
 
+/* A slave takes no cluster call: its master keeps the list. */
+static int cluster(void *ctx, enum http_cluster_op op, const char *addr, struct buf *body)
+{
+	(void)ctx, (void)op, (void)addr;
+	return buf_puts(body, "{\"error\":\"this node is a slave (slave: true): cluster calls go "
+			      "to its master\"}\n") ?: 409;
+}
+
 const struct server_callbacks slave_server_callbacks = {
 	.client_open = client_open,
 	.client_close = client_close,
@@ -316,4 +324,5 @@ const struct server_callbacks slave_server_callbacks = {
 	.metrics = metrics,
 	.status = status,
 	.health = health,
+	.cluster = cluster,
 };

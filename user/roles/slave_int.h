@@ -10,15 +10,10 @@
 #include "report/bus.h"
 #include "lib/jbuf.h"
 #include "report/report.h"
+#include "roles/role_report.h"
 #include "roles/slave.h"
 #include "roles/stdout_out.h"
 
-/* One period's report: immutable once published on the bus, which frees it. */
-struct slave_report {
-	struct report_header h;
-	struct report_capture c;
-	struct agg *a;
-};
 
 /* Cumulative counters, as of the last snapshot; what /metrics and /status show. */
 struct slave_totals {

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* A master's link to one slave: /collector?since=SEQ, each message read back into rows. */
+#include <errno.h>
+#include <snappy-c.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/puller.h"
+#include "lib/buf.h"
+
+struct puller {
+	char *addr;
+	struct ws_link *link;
+	struct puller_callbacks cb;
+	void *ctx;
+	struct agg *scratch;
+	struct buf plain; /* a decompressed message */
+	size_t max_message;
+};
+
+static int pl_path(void *ctx, struct buf *path)
+{
+	struct puller *p = ctx;
+	uint64_t seq;
+
+	if (p->cb.since(p->ctx, p->addr, &seq))
+		return buf_printf(path, "/collector?since=%llu", (unsigned long long)seq);
+	return buf_puts(path, "/collector");
+}
+
+static void pl_opened(void *ctx)
+{
+	struct puller *p = ctx;
+
+	p->cb.state(p->ctx, p->addr, true, 0, "connected");
+}
+
+static void pl_closed(void *ctx, int http_status, const char *why)
+{
+	struct puller *p = ctx;
+
+	p->cb.state(p->ctx, p->addr, false, http_status, why);
+}
+
+static int pl_message(void *ctx, const void *data, size_t len, int binary)
+{
+	struct puller *p = ctx;
+	struct report_header h;
+	struct report_capture c;
+	const char *text = data;
+	size_t n;
+	int err;
+
+	if (binary) {
+		if (snappy_uncompressed_length(data, len, &n) != SNAPPY_OK || n > p->max_message) {
+			p->cb.garbage(p->ctx, p->addr, "not a snappy block of a sane size");
+			return 0;
+		}
+		p->plain.len = 0;
+		if (buf_reserve(&p->plain, n + 1) ||
+		    snappy_uncompress(data, len, p->plain.data, &n) != SNAPPY_OK) {
+			p->cb.garbage(p->ctx, p->addr, "snappy block does not decompress");
+			return 0;
+		}
+		p->plain.len = n;
+		text = p->plain.data;
+		len = n;
+	}
+	agg_reset(p->scratch);
+	memset(&c, 0, sizeof(c));
+	err = report_parse(p->scratch, &h, &c, text, len);
+	if (p->plain.cap > (1u << 20))
+		buf_free(&p->plain);
+	if (err) {
+		p->cb.garbage(p->ctx, p->addr,
+			      err == -ENOMEM ? "out of memory reading it" : "not a valid report");
+		return 0;
+	}
+	p->cb.report(p->ctx, p->addr, &h, &c, p->scratch);
+	return 0;
+}
+
+struct puller *puller_new(struct ws_client *wc, const struct puller_config *cfg,
+			  const struct puller_callbacks *cb, void *ctx)
+{
+	static const struct ws_link_callbacks lcb = {
+		.path = pl_path, .opened = pl_opened, .message = pl_message, .closed = pl_closed,
+	};
+	struct ws_link_config lc = {
+		.host = cfg->host,
+		.port = cfg->port,
+		.token = cfg->token,
+		.max_message = cfg->max_message,
+		.idle_ms = cfg->idle_ms,
+	};
+	struct puller *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->cb = *cb;
+	p->ctx = ctx;
+	p->max_message = cfg->max_message ? cfg->max_message : (256u << 20);
+	p->addr = strdup(cfg->addr);
+	p->scratch = agg_new(cfg->acfg);
+	if (!p->addr || !p->scratch) {
+		puller_free(p);
+		errno = ENOMEM;
+		return NULL;
+	}
+	p->link = ws_link_new(wc, &lc, &lcb, p);
+	if (!p->link) {
+		int e = errno;
+
+		puller_free(p);
+		errno = e;
+		return NULL;
+	}
+	return p;
+}
+
+void puller_free(struct puller *p)
+{
+	if (!p)
+		return;
+	ws_link_free(p->link);
+	agg_free(p->scratch);
+	buf_free(&p->plain);
+	free(p->addr);
+	free(p);
+}
+
+const char *puller_addr(const struct puller *p)
+{
+	return p->addr;
+}
+
+void puller_link_stats(struct puller *p, struct ws_link_stats *out)
+{
+	ws_link_get_stats(p->link, out);
+}

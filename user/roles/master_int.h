@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The master's state, shared by master.c (slaves, periods) and master_http.c (server side). */
+#ifndef MP_MASTER_INT_H
+#define MP_MASTER_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "cluster/addr.h"
+#include "cluster/merge.h"
+#include "cluster/puller.h"
+#include "cluster/template_store.h"
+#include "lib/jbuf.h"
+#include "net/ws_client.h"
+#include "roles/master.h"
+#include "roles/role_report.h"
+
+/* Statement text kept per slow sample: as much as a slave keeps. */
+#define MASTER_SLOW_SQL_MAX 4096
+
+/* One slave the master collects from. */
+struct mslave {
+	char addr[256]; /* as the operator wrote it: the node's name in reports */
+	char host[ADDR_HOST_MAX];
+	int port;
+	struct puller *p;
+	bool up;
+	int http_status; /* of the last refused upgrade, 0 otherwise */
+	char why[128]; /* last state change, for /cluster/listnodes */
+	uint64_t since_ms; /* of that change */
+	uint64_t connects;
+};
+
+/* Totals since start (m->lock). */
+struct master_counters {
+	uint64_t merged, late, duplicates, merge_errors; /* slave reports by outcome */
+	uint64_t garbage; /* messages that were not reports */
+	uint64_t lost; /* reports slaves no longer held when asked (their "lost") */
+	uint64_t reports, late_reports; /* reports this master published */
+	uint64_t missing; /* (period, slave) pairs emitted without the slave */
+};
+
+struct master {
+	const struct mp_config *cfg;
+	struct agg_config acfg;
+	unsigned idle_ms;
+	char node[256];
+	uint64_t started_ms;
+	char *state_path; /* NULL: no state kept */
+	bool state_warned;
+	pthread_mutex_t save_lock; /* one state_write at a time, in order */
+
+	pthread_mutex_t lock; /* everything below */
+	struct merge *merge;
+	struct template_store *store;
+	struct mslave **slaves;
+	size_t nslaves;
+	uint64_t seq, seq_saved;
+	struct master_counters n;
+	uint64_t garbage_logged_ms;
+	uint64_t kind_dropped[REPORT_MAX_OUTPUTS];
+
+	struct ws_client *wc;
+	struct bus *bus;
+	struct stdout_out *out;
+	struct jbuf render; /* server thread only */
+};
+
+uint64_t master_now_ms(void);
+/* The cluster calls. Return 0 or -errno (-EEXIST, -ENOENT, -EINVAL, -ENOMEM). */
+int master_join(struct master *m, const char *addr);
+int master_remove(struct master *m, const char *addr);
+int master_leave(struct master *m);
+/* Writes the state file (slaves and how far each was emitted), if there is one. */
+void master_save_state(struct master *m);
+/* The report's outputs: per kind, readers and drops since the previous report (m->lock). */
+void master_fill_outputs(struct master *m, struct report_header *h);
+
+#endif /* MP_MASTER_INT_H */
