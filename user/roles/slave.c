@@ -81,6 +81,7 @@ struct slave *slave_new(const struct slave_config *sc)
 	pthread_mutex_init(&s->snap_lock, NULL);
 	jbuf_init(&s->render);
 	s->started_ms = slave_now_ms();
+	s->incarnation_ms = s->started_ms;
 	s->cur = calloc(sc->workers, sizeof(*s->cur));
 	s->spare = calloc(sc->workers, sizeof(*s->spare));
 	s->w = calloc(sc->workers, sizeof(*s->w));
@@ -430,7 +431,7 @@ static int close_period(struct slave *s, struct agg **aggs, uint64_t end_ms)
 	snprintf(r->h.node, sizeof(r->h.node), "%s", s->node);
 	snprintf(r->h.role, sizeof(r->h.role), "slave");
 	r->h.seq = ++s->seq;
-	r->h.started_ms = s->started_ms;
+	r->h.started_ms = s->incarnation_ms;
 	r->h.term = 0; /* no cluster yet */
 	fill_outputs(s, &r->h);
 	r->h.period_start_ms = s->start_ms;
@@ -480,6 +481,8 @@ int slave_sink(void *ctx, const struct mp_seg_hdr *h, const __u8 *payload)
 		if (!s->end_ms) {
 			s->start_ms = ms / s->period_ms * s->period_ms;
 			s->end_ms = s->start_ms + s->period_ms;
+			/* A replay's incarnation is its capture: the same file, the same reports. */
+			s->incarnation_ms = ms;
 		}
 		/* Every period the capture passes through gets its report, empty ones too. */
 		while (ms >= s->end_ms) {

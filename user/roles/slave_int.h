@@ -75,6 +75,8 @@ struct slave {
 	struct slave_totals snap;
 	const char *mode_in_use;   /* source_name() once attached, NULL before */
 	uint64_t started_ms;
+	/* started_ms in reports: the process start live, the first segment's time in a replay */
+	uint64_t incarnation_ms;
 	struct jbuf render;	   /* server thread only: one client's report text */
 };
 
