@@ -396,20 +396,22 @@ def _ppid(pid):
         return 0
 
 
-def veth_pair(ns_a, ns_b, addr_a='10.231.0.1', addr_b='10.231.0.2'):
-    """Connects two namespaces with a veth pair named mpa/mpb (inside each namespace)."""
-    tmp_a, tmp_b = f'mpa{os.getpid() % 100000}', f'mpb{os.getpid() % 100000}'
+def veth_pair(ns_a, ns_b, addr_a='10.231.0.1', addr_b='10.231.0.2', name_a='mpa',
+              name_b='mpb'):
+    """Connects two namespaces with a veth pair named name_a/name_b (inside each namespace)."""
+    tag = f'{os.getpid() % 100000}{name_a[-2:]}'
+    tmp_a, tmp_b = f'mpa{tag}', f'mpb{tag}'
     sh(['ip', 'link', 'add', tmp_a, 'type', 'veth', 'peer', 'name', tmp_b])
     # Until both ends moved, the pair lives in our namespace: deleting one end removes both.
     # Once moved, deleting either namespace removes it and this finds nothing to do.
     defer(lambda: [sh(['ip', 'link', 'del', n], check=False) for n in (tmp_a, tmp_b)],
           f'veth {tmp_a}/{tmp_b}')
-    sh(['ip', 'link', 'set', tmp_a, 'netns', ns_a.name, 'name', 'mpa'])
-    sh(['ip', 'link', 'set', tmp_b, 'netns', ns_b.name, 'name', 'mpb'])
-    ns_a.run(['ip', 'addr', 'add', f'{addr_a}/24', 'dev', 'mpa'])
-    ns_b.run(['ip', 'addr', 'add', f'{addr_b}/24', 'dev', 'mpb'])
-    ns_a.run(['ip', 'link', 'set', 'mpa', 'up'])
-    ns_b.run(['ip', 'link', 'set', 'mpb', 'up'])
+    sh(['ip', 'link', 'set', tmp_a, 'netns', ns_a.name, 'name', name_a])
+    sh(['ip', 'link', 'set', tmp_b, 'netns', ns_b.name, 'name', name_b])
+    ns_a.run(['ip', 'addr', 'add', f'{addr_a}/24', 'dev', name_a])
+    ns_b.run(['ip', 'addr', 'add', f'{addr_b}/24', 'dev', name_b])
+    ns_a.run(['ip', 'link', 'set', name_a, 'up'])
+    ns_b.run(['ip', 'link', 'set', name_b, 'up'])
 
 
 def wrap(netns, argv):

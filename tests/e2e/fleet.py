@@ -1,0 +1,144 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""A small fleet for cluster tests: N slaves, each in its own network namespace with its own
+MariaDB and agent, and a master namespace joined to each slave by a veth pair
+(master 10.232.K.1 <-> slave K 10.232.K.2). Everything is undone by mp's cleanup stack."""
+import collections
+import os
+import re
+import subprocess
+
+import mp
+
+HTTP = 8667  # inside each namespace: no host port is taken
+DB_PORT = 3306
+TOKEN = 'fleet-cluster-token'
+SYSBENCH = ['sysbench', 'oltp_read_only', '--db-driver=mysql', '--mysql-host=127.0.0.1',
+            f'--mysql-port={DB_PORT}', '--mysql-user=mp', '--mysql-password=mp',
+            '--mysql-db=mp', '--tables=1', '--table-size=2000', '--db-ps-mode=auto']
+
+
+class Slave:
+    def __init__(self, k, master_ns, period_ms, token_file):
+        self.k = k
+        self.ns = mp.Netns(f's{k}')
+        mp.veth_pair(master_ns, self.ns, f'10.232.{k}.1', f'10.232.{k}.2', f'm{k}', 'up0')
+        self.addr = f'10.232.{k}.2:{HTTP}'
+        self.period_ms = period_ms
+        self.token_file = token_file
+        self.db = mp.MariaDB(port=DB_PORT, netns=self.ns)
+        self.agent = None
+        self.runs = []  # agents of earlier runs (restarts), for their reports
+
+    def start(self):
+        self.agent = mp.Agent(['-p', str(DB_PORT), '-o', 'report', '--report_period_ms',
+                               str(self.period_ms), '--serverport', str(HTTP),
+                               '--http.bind', '0.0.0.0', '--cluster.token_file',
+                               self.token_file], netns=self.ns)
+        self.runs.append(self.agent)
+        self.agent.wait_ready()
+
+    def reports(self):
+        return [r for a in self.runs for r in a.json_lines()]
+
+    def status(self, names):
+        rows = self.db.sql('SHOW GLOBAL STATUS WHERE Variable_name IN (%s)' %
+                           ','.join(f"'{n}'" for n in names), socket=True, db=None)
+        return {k: int(v) for k, v in rows}
+
+
+class Fleet:
+    def __init__(self, n=3, period_ms=1000):
+        self.tmp = mp.tempdir('mp-fleet-')
+        self.token_file = os.path.join(self.tmp, 'cluster.token')
+        with open(self.token_file, 'w') as f:
+            f.write(TOKEN + '\n')
+        os.chmod(self.token_file, 0o600)
+        self.period_ms = period_ms
+        self.master_ns = mp.Netns('mst')
+        self.slaves = [Slave(k, self.master_ns, period_ms, self.token_file) for k in range(n)]
+        self.masters = []
+
+    def master(self, port=HTTP, slaves=None, state=None, extra=()):
+        """A master in the master namespace; slaves: the cluster.slaves list (None: none)."""
+        args = ['--slave=false', '-o', 'report', '--report_period_ms', str(self.period_ms),
+                '--serverport', str(port), '--cluster.token_file', self.token_file,
+                '--cluster.state_file', state or os.path.join(self.tmp, f'state-{port}')]
+        if slaves:
+            args += ['--cluster.slaves', ','.join(slaves)]
+        m = mp.Agent(args + list(extra), netns=self.master_ns)
+        m.wait_ready()
+        self.masters.append(m)
+        return m
+
+    def master_get(self, port, path, token=None):
+        """GET http://127.0.0.1:port/path from the master namespace: (status, body)."""
+        argv = ['curl', '-s', '-o', '-', '-w', '\n%{http_code}', '--max-time', '10']
+        if token:
+            argv += ['-H', f'Authorization: Bearer {token}']
+        r = self.master_ns.run(argv + [f'http://127.0.0.1:{port}{path}'], check=False)
+        body, _, code = r.stdout.rpartition('\n')
+        return int(code or 0), body
+
+    def sysbench(self, seconds, threads=2):
+        """sysbench oltp_read_only (prepared statements) on every slave at once."""
+        procs = [subprocess.Popen(s.ns.cmd(SYSBENCH + ['run', f'--threads={threads}',
+                                                      f'--time={seconds}']),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for s in self.slaves]
+        out = [p.communicate(timeout=seconds + 120) for p in procs]
+        for p, (o, e) in zip(procs, out):
+            if p.returncode:
+                raise mp.SetupError(p.returncode, p.args, o, e)
+
+    def prepare(self):
+        for s in self.slaves:
+            s.ns.run(SYSBENCH + ['prepare'])
+
+
+def row_key(row):
+    return (row['template_id'], row['command'], row['db'], row['user'], row['client'])
+
+
+def period_key(r, period_ms):
+    return -(-r['period_end_ms'] // period_ms) * period_ms
+
+
+def rows_by_period(reports, period_ms):
+    """{period end: {row key: [count, errors, rows_sent, latency histogram]}}, summed."""
+    out = collections.defaultdict(dict)
+    for r in reports:
+        p = period_key(r, period_ms)
+        for row in r['stats']:
+            k = row_key(row)
+            cur = out[p].setdefault(k, [0, 0, 0, collections.Counter()])
+            cur[0] += row['count']
+            cur[1] += row['errors']
+            cur[2] += row['rows_sent']
+            cur[3].update(hist_buckets(row['latency_us']))
+    return out
+
+
+def hist_buckets(h):
+    """A latency histogram as {bucket: count}, plus its sum, min and max (docs/REPORT.md)."""
+    c = collections.Counter({('b', b): n for b, n in h['hist']})
+    c[('sum',)] += h['sum']
+    return c
+
+
+def totals(reports):
+    t = collections.Counter()
+    for r in reports:
+        for row in r['stats']:
+            t[row['command']] += row['count']
+    return t
+
+
+def listnodes(fleet, port):
+    import json
+    st, body = fleet.master_get(port, '/cluster/listnodes')
+    return st, (json.loads(body) if st == 200 else body)
+
+
+def period_of_template(reports, pattern):
+    return sum(row['count'] for r in reports for row in r['stats']
+               if re.search(pattern, r['templates'].get(row['template_id'], '')))
