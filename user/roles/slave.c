@@ -517,6 +517,18 @@ int slave_finish(struct slave *s, uint64_t end_ms)
 		end_ms = s->sc.replay ? s->last_seg_ms + 1 : slave_now_ms();
 	if (end_ms < s->start_ms)
 		end_ms = s->start_ms;
+	/*
+	 * The period's boundary passed before the clock closed it. Any segment past it would
+	 * have closed it (slave_sink), so what cur holds happened before the boundary: report
+	 * the whole period, then the empty rest. One report across the boundary would put the
+	 * period's statements into the next period on a master, which merges by period end.
+	 */
+	if (!s->sc.replay && end_ms > s->end_ms) {
+		int err = close_period(s, s->cur, s->end_ms);
+
+		if (err)
+			return err;
+	}
 	/* The workers are gone: what they counted last is in cur (spare is empty). */
 	return close_period(s, s->cur, end_ms);
 }
