@@ -673,10 +673,12 @@ class Collector:
     Binary frames are snappy raw blocks (python3-snappy), ?format=json gives text frames;
     since=SEQ asks for the buffered reports after SEQ first."""
 
-    def __init__(self, port, json_format=False, host='127.0.0.1', since=None, token=None):
+    def __init__(self, port, json_format=False, host='127.0.0.1', since=None, token=None,
+                 started=None):
         import websocket
         query = (['format=json'] if json_format else []) + \
-            ([f'since={since}'] if since is not None else [])
+            ([f'since={since}'] if since is not None else []) + \
+            ([f'started={started}'] if started is not None else [])
         url = f'ws://{host}:{port}/collector' + ('?' + '&'.join(query) if query else '')
         header = [f'Authorization: Bearer {token}'] if token is not None else []
         self.ws = websocket.create_connection(url, timeout=30, header=header)

@@ -38,10 +38,10 @@ def comparable(r):
     return {k: v for k, v in r.items() if k not in ('templates', 'lost')}
 
 
-def bad_since(value):
-    """A websocket upgrade with since=value: (status, body)."""
+def bad_query(query):
+    """A websocket upgrade to /collector?query: (status, body)."""
     s = socket.create_connection(('127.0.0.1', HTTP), timeout=10)
-    s.sendall((f'GET /collector?since={value} HTTP/1.1\r\nHost: 127.0.0.1\r\n'
+    s.sendall((f'GET /collector?{query} HTTP/1.1\r\nHost: 127.0.0.1\r\n'
                'Upgrade: websocket\r\nConnection: Upgrade\r\n'
                'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n'
                '\r\n').encode())
@@ -54,6 +54,12 @@ def bad_since(value):
     s.close()
     head, _, body = data.decode(errors='replace').partition('\r\n\r\n')
     return int(head.split()[1]), body
+
+
+# Refused upgrades, each with the parameter its reason names.
+BAD = [('since=abc', 'since'), ('since=-1', 'since'), ('since=', 'since'),
+       ('since=99999999999999999999', 'since'), ('since=5&started=x', 'started'),
+       ('since=5&started=', 'started'), ('started=5', 'started')]
 
 
 def seqs(col, start=0):
@@ -101,8 +107,17 @@ def main():
             old = mp.Collector(HTTP, json_format=True, since=1)
             cols.append(old)
             old.wait(BUFFER)
+            # started=: the run SEQ came from. This run's: after SEQ; another run's (the
+            # node restarted and counts from 1 again): from the oldest report held.
+            run = always.reports[0][1]['started_ms']
+            at = always.reports[-1][1]['seq']
+            this_run = mp.Collector(HTTP, json_format=True, since=at, started=run)
+            prev_run = mp.Collector(HTTP, json_format=True, since=at, started=run - 1000)
+            cols += [this_run, prev_run]
+            this_run.wait(1)
+            prev_run.wait(1)
 
-            bad = [bad_since(v) for v in ('abc', '-1', '', '99999999999999999999')]
+            bad = [bad_query(q) for q, _ in BAD]
             st, metrics = mp.http_get(f'http://127.0.0.1:{HTTP}/metrics')
             st2, status = mp.http_get(f'http://127.0.0.1:{HTTP}/status')
             stop.set()
@@ -164,9 +179,16 @@ def main():
     mp.check([r['seq'] for r in o] == list(range(first['seq'], first['seq'] + len(o))),
              'then every later seq once', str([r['seq'] for r in o]))
 
-    for (code, body), v in zip(bad, ('abc', '-1', '', '99999999999999999999')):
-        mp.check(code == 400 and 'since' in json.loads(body).get('error', ''),
-                 f'since={v}: 400 with the reason', f'{code} {body}')
+    for (code, body), (q, param) in zip(bad, BAD):
+        mp.check(code == 400 and param in json.loads(body).get('error', ''),
+                 f'{q}: 400 naming {param}', f'{code} {body}')
+    mp.check(this_run.reports[0][1]['seq'] == at + 1,
+             'since=SEQ&started= of this run: from SEQ + 1', f'{this_run.reports[0][1]["seq"]} {at}')
+    f = prev_run.reports[0][1]
+    mp.check(f['seq'] <= at + 1 - BUFFER + 1 and f.get('lost') == f['seq'] - 1,
+             'since=SEQ&started= of another run: from the oldest report held (an earlier run\'s '
+             'SEQ says nothing about this run)', json.dumps({k: f.get(k) for k in ('seq', 'lost')}) +
+             f' at {at}, buffer {BUFFER}')
     mp.check(st == 200 and 'mysqlprobe_output_reports_dropped_total{output="collector"}' in
              metrics and 'mysqlprobe_report_buffer_reports' in metrics,
              '/metrics: per-output drops and the buffer', metrics[-500:])

@@ -168,6 +168,7 @@ int merge_node_at(const struct merge *m, size_t i, struct merge_node_info *out)
 		.started_ms = n->emitted_started_ms,
 		.last_seq = n->emitted_seq,
 		.merged_seq = n->last_seq,
+		.merged_started_ms = n->started_ms,
 		.last_period_end_ms = n->last_end,
 		.merged = n->merged,
 		.late = n->late,

@@ -56,6 +56,7 @@ struct merge_node_info {
 	uint64_t started_ms; /* of the last report emitted (in a period that went out) */
 	uint64_t last_seq;
 	uint64_t merged_seq; /* of the last report merged: where a reconnect resumes */
+	uint64_t merged_started_ms; /* the started_ms that merged_seq belongs to */
 	uint64_t last_period_end_ms;
 	uint64_t merged, late, duplicates; /* reports */
 	uint64_t missing; /* periods emitted without it */

@@ -21,11 +21,15 @@ struct puller {
 static int pl_path(void *ctx, struct buf *path)
 {
 	struct puller *p = ctx;
-	uint64_t seq;
+	uint64_t seq, started = 0;
 
-	if (p->cb.since(p->ctx, p->addr, &seq))
-		return buf_printf(path, "/collector?since=%llu", (unsigned long long)seq);
-	return buf_puts(path, "/collector");
+	if (!p->cb.since(p->ctx, p->addr, &seq, &started))
+		return buf_puts(path, "/collector");
+	/* started= lets a restarted slave replay its new run from the start (see server.h). */
+	if (started)
+		return buf_printf(path, "/collector?since=%llu&started=%llu",
+				  (unsigned long long)seq, (unsigned long long)started);
+	return buf_printf(path, "/collector?since=%llu", (unsigned long long)seq);
 }
 
 static void pl_opened(void *ctx)

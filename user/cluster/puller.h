@@ -19,8 +19,11 @@
 struct puller;
 
 struct puller_callbacks {
-	/* The seq to resume after; false: no since= (live only, no replay). */
-	bool (*since)(void *ctx, const char *addr, uint64_t *seq);
+	/*
+	 * The seq to resume after and the started_ms of the run it came from (0: unknown);
+	 * false: no since= (live only, no replay).
+	 */
+	bool (*since)(void *ctx, const char *addr, uint64_t *seq, uint64_t *started_ms);
 	/* One report read; a is valid during the call only. */
 	void (*report)(void *ctx, const char *addr, const struct report_header *h,
 		       const struct report_capture *c, const struct agg *a);

@@ -329,7 +329,7 @@ static int parse_u64(const char *s, uint64_t *out)
 int http_api_collector_params(const struct http_request *req, struct http_collector_params *out,
 			      struct buf *body)
 {
-	static const char *const allowed[] = { "format", "since", NULL };
+	static const char *const allowed[] = { "format", "since", "started", NULL };
 	const char *type;
 	size_t i;
 	int ret = http_args_check(req, allowed, body, &type);
@@ -348,6 +348,15 @@ int http_api_collector_params(const struct http_request *req, struct http_collec
 						  "must be snappy or json");
 			continue;
 		}
+		if (!strcmp(req->args[i].name, "started")) {
+			ret = parse_u64(v, &out->started);
+			if (ret)
+				return http_error(body, &type, 400, "started",
+						  ret == -ERANGE ? "too large (at most 18446744073709551615)"
+								 : "must be decimal milliseconds");
+			out->has_started = 1;
+			continue;
+		}
 		ret = parse_u64(v, &out->since);
 		if (ret)
 			return http_error(body, &type, 400, "since",
@@ -355,6 +364,8 @@ int http_api_collector_params(const struct http_request *req, struct http_collec
 							 : "must be a decimal report seq");
 		out->has_since = 1;
 	}
+	if (out->has_started && !out->has_since)
+		return http_error(body, &type, 400, "started", "only with since=");
 	return 0;
 }
 

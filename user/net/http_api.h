@@ -91,6 +91,12 @@ struct http_collector_params {
 	int json; /* format=json: text frames of plain JSON; default (format=snappy): binary */
 	int has_since; /* since=SEQ given: replay the buffered reports after SEQ first */
 	uint64_t since;
+	/*
+	 * started=MS: the started_ms of the report SEQ came from. When it is not this run's, SEQ
+	 * belongs to an earlier run and the replay starts from the oldest report held.
+	 */
+	int has_started;
+	uint64_t started;
 };
 
 /*

@@ -403,6 +403,17 @@ static int ws_filter(struct server *s, struct lws *wsi)
 	return ret;
 }
 
+static uint64_t ws_since(struct server *s, const struct http_collector_params *p)
+{
+	/*
+	 * A restarted node counts seq from 1 again: the client's SEQ from the earlier run may
+	 * already be passed, and "after SEQ" would skip the new run's first reports.
+	 */
+	if (p->has_started && s->cb.started_ms && p->started != s->cb.started_ms(s->ctx))
+		return 0;
+	return p->since;
+}
+
 static struct bus_reader *ws_reader(struct server *s, const struct http_collector_params *p)
 {
 	struct bus_reader_config rc = {
@@ -410,7 +421,7 @@ static struct bus_reader *ws_reader(struct server *s, const struct http_collecto
 		/* A client resuming with since= (a master) catches up on all the history holds. */
 		.queue = p->has_since ? 0 : s->cfg.queue_len,
 		.start = p->has_since ? BUS_START_AFTER : BUS_START_LIVE,
-		.since = p->since,
+		.since = ws_since(s, p),
 		.wake = server_wake,
 		.ctx = s,
 		.owner = s,

@@ -79,6 +79,12 @@ struct server_callbacks {
 	int (*health)(void *ctx, struct buf *why);
 	/* GET /cluster/...: as struct http_api's cluster (net/http_api.h). NULL: 409. */
 	int (*cluster)(void *ctx, enum http_cluster_op op, const char *addr, struct buf *body);
+	/*
+	 * The started_ms this run puts in its reports. A /collector?since=SEQ&started=MS client
+	 * with another MS resumes from the oldest report held: its SEQ is an earlier run's. May be
+	 * NULL (started= is then ignored).
+	 */
+	uint64_t (*started_ms)(void *ctx);
 };
 
 /* Counters since server_new(); a consistent-enough snapshot for tests and logs. */

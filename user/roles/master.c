@@ -52,7 +52,7 @@ static struct mslave *slave_find(struct master *m, const char *addr)
 
 /* --- puller callbacks (client thread) --- */
 
-static bool pl_since(void *ctx, const char *addr, uint64_t *seq)
+static bool pl_since(void *ctx, const char *addr, uint64_t *seq, uint64_t *started_ms)
 {
 	struct master *m = ctx;
 	struct merge_node_info info;
@@ -64,6 +64,7 @@ static bool pl_since(void *ctx, const char *addr, uint64_t *seq)
 			/* Everything the slave still holds after what was merged: nothing is lost
 			 * across a reconnect, and a restarted slave (seq from 1) replays all it has. */
 			*seq = info.merged_seq;
+			*started_ms = info.merged_started_ms;
 			known = true;
 			break;
 		}

@@ -334,6 +334,13 @@ static int health(void *ctx, struct buf *why)
 	return 0;
 }
 
+static uint64_t started_ms(void *ctx)
+{
+	const struct master *m = ctx;
+
+	return m->started_ms;
+}
+
 const struct server_callbacks master_server_callbacks = {
 	.client_open = client_open,
 	.client_close = client_close,
@@ -343,4 +350,5 @@ const struct server_callbacks master_server_callbacks = {
 	.status = status,
 	.health = health,
 	.cluster = cluster,
+	.started_ms = started_ms,
 };

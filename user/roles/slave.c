@@ -482,7 +482,7 @@ int slave_sink(void *ctx, const struct mp_seg_hdr *h, const __u8 *payload)
 			s->start_ms = ms / s->period_ms * s->period_ms;
 			s->end_ms = s->start_ms + s->period_ms;
 			/* A replay's incarnation is its capture: the same file, the same reports. */
-			s->incarnation_ms = ms;
+			__atomic_store_n(&s->incarnation_ms, ms, __ATOMIC_RELAXED);
 		}
 		/* Every period the capture passes through gets its report, empty ones too. */
 		while (ms >= s->end_ms) {

@@ -315,6 +315,14 @@ static int cluster(void *ctx, enum http_cluster_op op, const char *addr, struct 
 			      "to its master\"}\n") ?: 409;
 }
 
+static uint64_t started_ms(void *ctx)
+{
+	const struct slave *s = ctx;
+
+	/* A replay sets it at its first segment, on the capture thread. */
+	return __atomic_load_n(&s->incarnation_ms, __ATOMIC_RELAXED);
+}
+
 const struct server_callbacks slave_server_callbacks = {
 	.client_open = client_open,
 	.client_close = client_close,
@@ -325,4 +333,5 @@ const struct server_callbacks slave_server_callbacks = {
 	.status = status,
 	.health = health,
 	.cluster = cluster,
+	.started_ms = started_ms,
 };
