@@ -14,7 +14,7 @@ DB_PORT = 3306
 TOKEN = 'fleet-cluster-token'
 SYSBENCH = ['sysbench', 'oltp_read_only', '--db-driver=mysql', '--mysql-host=127.0.0.1',
             f'--mysql-port={DB_PORT}', '--mysql-user=mp', '--mysql-password=mp',
-            '--mysql-db=mp', '--tables=1', '--table-size=2000', '--db-ps-mode=auto']
+            '--tables=1', '--table-size=2000', '--db-ps-mode=auto']
 
 
 class Slave:
@@ -23,6 +23,9 @@ class Slave:
         self.ns = mp.Netns(f's{k}')
         mp.veth_pair(master_ns, self.ns, f'10.232.{k}.1', f'10.232.{k}.2', f'm{k}', 'up0')
         self.addr = f'10.232.{k}.2:{HTTP}'
+        # Each slave's load uses its own database: the master's rows tell the slaves apart.
+        self.dbname = f'mp{k}'
+        self.sysbench = SYSBENCH + [f'--mysql-db={self.dbname}']
         self.period_ms = period_ms
         self.token_file = token_file
         self.db = mp.MariaDB(port=DB_PORT, netns=self.ns)
@@ -81,10 +84,16 @@ class Fleet:
 
     def sysbench(self, seconds, threads=2):
         """sysbench oltp_read_only (prepared statements) on every slave at once."""
-        procs = [subprocess.Popen(s.ns.cmd(SYSBENCH + ['run', f'--threads={threads}',
-                                                      f'--time={seconds}']),
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for s in self.slaves]
+        self.sysbench_wait(self.sysbench_start(seconds, threads), seconds)
+
+    def sysbench_start(self, seconds, threads=2):
+        return [subprocess.Popen(s.ns.cmd(s.sysbench + ['run', f'--threads={threads}',
+                                                        f'--time={seconds}']),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for s in self.slaves]
+
+    @staticmethod
+    def sysbench_wait(procs, seconds):
         out = [p.communicate(timeout=seconds + 120) for p in procs]
         for p, (o, e) in zip(procs, out):
             if p.returncode:
@@ -92,7 +101,8 @@ class Fleet:
 
     def prepare(self):
         for s in self.slaves:
-            s.ns.run(SYSBENCH + ['prepare'])
+            s.db.sql(f'CREATE DATABASE {s.dbname}', socket=True, db=None)
+            s.ns.run(s.sysbench + ['prepare'])
 
 
 def row_key(row):
@@ -125,12 +135,36 @@ def hist_buckets(h):
     return c
 
 
-def totals(reports):
+def totals(reports, db=None):
+    """Statements by command, of database db only when given."""
     t = collections.Counter()
     for r in reports:
         for row in r['stats']:
-            t[row['command']] += row['count']
+            if db is None or row['db'] == db:
+                t[row['command']] += row['count']
     return t
+
+
+def sum_rows_by_period(report_lists, period_ms):
+    """rows_by_period of several nodes' reports, added up."""
+    want = collections.defaultdict(dict)
+    for reps in report_lists:
+        for p, rows in rows_by_period(reps, period_ms).items():
+            for k, v in rows.items():
+                cur = want[p].setdefault(k, [0, 0, 0, collections.Counter()])
+                for i in range(3):
+                    cur[i] += v[i]
+                cur[3].update(v[3])
+    return want
+
+
+def differing_periods(master_reports, slave_reports, period_ms):
+    """(periods with rows, periods whose merged rows differ from the slaves' sum)."""
+    want = sum_rows_by_period(slave_reports, period_ms)
+    got = rows_by_period(master_reports, period_ms)
+    busy = [p for p in want if want[p]]
+    bad = sorted(p for p in set(want) | set(got) if want.get(p, {}) != got.get(p, {}))
+    return busy, bad
 
 
 def listnodes(fleet, port):

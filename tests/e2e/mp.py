@@ -444,9 +444,13 @@ class MariaDB:
             raise
 
     def _start(self, extra, ready_timeout):
+        # A private tmpdir: servers bootstrapped at once in other namespaces share /tmp.
+        tmp = os.path.join(self.dir, 'tmp')
+        os.makedirs(tmp, exist_ok=True)
         sh(['mariadb-install-db', '--no-defaults', f'--datadir={self.datadir}', '--user=root',
-            '--auth-root-authentication-method=normal', '--skip-test-db'])
+            '--auth-root-authentication-method=normal', '--skip-test-db', f'--tmpdir={tmp}'])
         argv = ['mariadbd', '--no-defaults', f'--datadir={self.datadir}', '--user=root',
+                f'--tmpdir={tmp}',
                 f'--socket={self.sock}', f'--port={self.port}', f'--bind-address={self.bind}',
                 f'--pid-file={self.dir}/mysqld.pid', f'--log-error={self.log}',
                 '--skip-name-resolve', '--performance-schema=ON',
@@ -538,15 +542,20 @@ class Agent:
                                      text=True, env=env, errors='replace')
         self.proc.mp_undo = defer(self.stop, f'agent {shlex.join(self.argv)[:100]}')
         self.lines, self.err = [], []
-        self._t = [threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines)),
-                   threading.Thread(target=self._pump, args=(self.proc.stderr, self.err))]
+        self.times, self.err_times = [], []  # monotonic arrival time of each line
+        self._t = [threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines,
+                                                             self.times)),
+                   threading.Thread(target=self._pump, args=(self.proc.stderr, self.err,
+                                                             self.err_times))]
         for t in self._t:
             t.daemon = True
             t.start()
 
     @staticmethod
-    def _pump(f, out):
+    def _pump(f, out, times=None):
         for line in f:
+            if times is not None:
+                times.append(time.monotonic())
             out.append(line.rstrip('\n'))
 
     def wait_ready(self, timeout=20):

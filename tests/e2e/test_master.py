@@ -33,21 +33,11 @@ def merged_through(master, slave_last):
 
 
 def compare_periods(name, master_reports, slave_reports, period_ms):
-    want = collections.defaultdict(dict)
-    for reps in slave_reports:
-        for p, rows in fleet.rows_by_period(reps, period_ms).items():
-            for k, v in rows.items():
-                cur = want[p].setdefault(k, [0, 0, 0, collections.Counter()])
-                for i in range(3):
-                    cur[i] += v[i]
-                cur[3].update(v[3])
-    got = fleet.rows_by_period(master_reports, period_ms)
-    busy = [p for p in want if want[p]]
-    bad = [p for p in set(want) | set(got) if want.get(p, {}) != got.get(p, {})]
+    busy, bad = fleet.differing_periods(master_reports, slave_reports, period_ms)
     mp.check(len(busy) >= SECONDS - 2 and not bad,
              f'{name}: every period\'s rows equal the sum of the slaves\' rows of that period '
              f'({len(busy)} periods with rows)',
-             f'periods that differ: {sorted(bad)[:5]}')
+             f'periods that differ: {bad[:5]}')
 
 
 def main():
