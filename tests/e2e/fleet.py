@@ -32,11 +32,11 @@ class Slave:
         self.agent = None
         self.runs = []  # agents of earlier runs (restarts), for their reports
 
-    def start(self):
+    def start(self, extra=()):
         self.agent = mp.Agent(['-p', str(DB_PORT), '-o', 'report', '--report_period_ms',
                                str(self.period_ms), '--serverport', str(HTTP),
                                '--http.bind', '0.0.0.0', '--cluster.token_file',
-                               self.token_file], netns=self.ns)
+                               self.token_file] + list(extra), netns=self.ns)
         self.runs.append(self.agent)
         self.agent.wait_ready()
 
@@ -61,10 +61,12 @@ class Fleet:
         self.slaves = [Slave(k, self.master_ns, period_ms, self.token_file) for k in range(n)]
         self.masters = []
 
-    def master(self, port=HTTP, slaves=None, state=None, extra=()):
-        """A master in the master namespace; slaves: the cluster.slaves list (None: none)."""
+    def master(self, port=HTTP, slaves=None, state=None, extra=(), token_file=None):
+        """A master in the master namespace; slaves: the cluster.slaves list (None: none);
+        token_file: its cluster.token_file ('' for none; default the fleet's)."""
+        tf = self.token_file if token_file is None else token_file
         args = ['--slave=false', '-o', 'report', '--report_period_ms', str(self.period_ms),
-                '--serverport', str(port), '--cluster.token_file', self.token_file,
+                '--serverport', str(port)] + (['--cluster.token_file', tf] if tf else []) + [
                 '--cluster.state_file', state or os.path.join(self.tmp, f'state-{port}')]
         if slaves:
             args += ['--cluster.slaves', ','.join(slaves)]
@@ -73,12 +75,14 @@ class Fleet:
         self.masters.append(m)
         return m
 
-    def master_get(self, port, path, token=None):
-        """GET http://127.0.0.1:port/path from the master namespace: (status, body)."""
-        argv = ['curl', '-s', '-o', '-', '-w', '\n%{http_code}', '--max-time', '10']
+    def master_get(self, port, path, token=None, ns=None, host='127.0.0.1', headers=()):
+        """GET http://host:port/path from the master namespace (or ns): (status, body)."""
+        argv = ['curl', '-g', '-s', '-o', '-', '-w', '\n%{http_code}', '--max-time', '10']
         if token:
             argv += ['-H', f'Authorization: Bearer {token}']
-        r = self.master_ns.run(argv + [f'http://127.0.0.1:{port}{path}'], check=False)
+        for h in headers:
+            argv += ['-H', h]
+        r = (ns or self.master_ns).run(argv + [f'http://{host}:{port}{path}'], check=False)
         body, _, code = r.stdout.rpartition('\n')
         return int(code or 0), body
 
@@ -167,9 +171,9 @@ def differing_periods(master_reports, slave_reports, period_ms):
     return busy, bad
 
 
-def listnodes(fleet, port):
+def listnodes(fleet, port, token=None):
     import json
-    st, body = fleet.master_get(port, '/cluster/listnodes')
+    st, body = fleet.master_get(port, '/cluster/listnodes', token=token)
     return st, (json.loads(body) if st == 200 else body)
 
 
