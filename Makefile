@@ -24,7 +24,7 @@ ifneq ($(UNAME_S),Linux)
 NO_BPF := 1
 endif
 
-PKGS := libpcap zlib libxxhash yaml-0.1 libwebsockets
+PKGS := libpcap zlib libxxhash yaml-0.1 jansson libwebsockets
 ifeq ($(NO_BPF),)
 PKGS += libbpf libelf
 endif

@@ -128,7 +128,7 @@ static struct agg *sample_agg(void)
 static void test_shape(void **state)
 {
 	struct agg *a = sample_agg();
-	yaml_node_t *root, *n, *st, *sl;
+	jnode_t *root, *n, *st, *sl;
 	struct jread r;
 	struct jbuf b;
 	const char *json;
@@ -198,7 +198,7 @@ static void test_shape(void **state)
 
 static size_t templates_in(const char *json)
 {
-	yaml_node_t *t;
+	jnode_t *t;
 	struct jread r;
 	size_t n;
 
@@ -293,7 +293,7 @@ static void test_escaping(void **state)
 	jbuf_init(&b);
 	jbuf_strn(&b, nasty, sizeof(nasty) - 1);
 	assert_string_equal(b.out.data, expect_json);
-	/* It reads back (libyaml is strict about control characters) to the repaired text. */
+	/* It reads back to the repaired text. */
 	assert_int_equal(jread_load(&r, b.out.data, b.out.len), 0);
 	s = jread_str(jread_root(&r), &len);
 	assert_int_equal(len, sizeof(expect_text) - 1);

@@ -261,14 +261,14 @@ void hist_write_json(const struct hist *h, struct jbuf *b)
 
 /* Merges a sparse [[upper, count], ...] node. */
 static int hist_parse_sparse(struct hist *h, struct hist_pool *pool, struct jread *r,
-			     yaml_node_t *arr)
+			     jnode_t *arr)
 {
 	uint64_t upper, count;
-	yaml_node_t *pair;
+	jnode_t *pair;
 	size_t i, n;
 	int err;
 
-	if (!arr || arr->type != YAML_SEQUENCE_NODE)
+	if (!jread_is_arr(arr))
 		return -EINVAL;
 	n = jread_len(arr);
 	for (i = 0; i < n; i++) {
@@ -283,12 +283,12 @@ static int hist_parse_sparse(struct hist *h, struct hist_pool *pool, struct jrea
 	return 0;
 }
 
-int hist_parse_node(struct hist *h, struct hist_pool *pool, struct jread *r, yaml_node_t *n)
+int hist_parse_node(struct hist *h, struct hist_pool *pool, struct jread *r, jnode_t *n)
 {
 	uint64_t sum, min, max, before = h->count;
 	int err;
 
-	if (n && n->type == YAML_SEQUENCE_NODE)
+	if (jread_is_arr(n))
 		return hist_parse_sparse(h, pool, r, n);
 	if (jread_u64(jread_get(r, n, "sum"), &sum) || jread_u64(jread_get(r, n, "min"), &min) ||
 	    jread_u64(jread_get(r, n, "max"), &max) || min > max)

@@ -109,6 +109,6 @@ void hist_write_json(const struct hist *h, struct jbuf *b);
  */
 int hist_parse_json(struct hist *h, struct hist_pool *pool, const char *json, size_t len);
 /* Same, from a node of a document already read with jread_load (a report's "latency_us"). */
-int hist_parse_node(struct hist *h, struct hist_pool *pool, struct jread *r, yaml_node_t *n);
+int hist_parse_node(struct hist *h, struct hist_pool *pool, struct jread *r, jnode_t *n);
 
 #endif /* MP_HIST_H */

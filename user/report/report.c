@@ -285,7 +285,7 @@ int report_write(struct jbuf *b, const struct report_header *h, const struct rep
 
 /* --- reading a report back (a master merging slaves' reports) --- */
 
-static int parse_hex64(yaml_node_t *n, uint64_t *v)
+static int parse_hex64(jnode_t *n, uint64_t *v)
 {
 	size_t len;
 	const char *s = jread_str(n, &len);
@@ -299,7 +299,7 @@ static int parse_hex64(yaml_node_t *n, uint64_t *v)
 }
 
 /* Copies a string node into a name field, cut at AGG_NAME_MAX like agg_add does. */
-static int parse_name(yaml_node_t *n, char *out, uint16_t *out_len)
+static int parse_name(jnode_t *n, char *out, uint16_t *out_len)
 {
 	size_t len;
 	const char *s = jread_str(n, &len);
@@ -312,7 +312,7 @@ static int parse_name(yaml_node_t *n, char *out, uint16_t *out_len)
 }
 
 /* Parses "ip" (port == NULL) or "ip:port" / "[ip6]:port"; "" is the unknown address. */
-static int parse_addr(yaml_node_t *n, uint8_t *family, uint8_t *addr, uint16_t *port)
+static int parse_addr(jnode_t *n, uint8_t *family, uint8_t *addr, uint16_t *port)
 {
 	char buf[INET6_ADDRSTRLEN + 8], *ip = buf, *colon;
 	const char *s = jread_str(n, NULL);
@@ -365,21 +365,18 @@ static int parse_code(const char *s, uint64_t *code)
  * every error, and "other" may only stand for codes above a full table: anything else would
  * let a merge count a code both by name and in "other".
  */
-static int parse_error_codes(struct jread *r, yaml_node_t *obj, struct agg_stat *s)
+static int parse_error_codes(struct jread *r, jnode_t *obj, struct agg_stat *s)
 {
 	uint64_t code, count, sum = 0, other = 0;
 	bool has_other = false;
-	yaml_node_t *k, *v;
+	jnode_t *v;
 	const char *name;
 	size_t i;
 
-	if (!obj || obj->type != YAML_MAPPING_NODE)
+	if (!jread_is_obj(obj))
 		return -EINVAL;
 	for (i = 0; i < jread_obj_len(obj); i++) {
-		if (jread_pair(r, obj, i, &k, &v) || jread_u64(v, &count) || !count)
-			return -EINVAL;
-		name = jread_str(k, NULL);
-		if (!name)
+		if (jread_pair(r, obj, i, &name, NULL, &v) || jread_u64(v, &count) || !count)
 			return -EINVAL;
 		if (strcmp(name, "other") == 0) {
 			if (has_other)
@@ -410,7 +407,7 @@ static const struct {
 #undef F
 };
 
-static int parse_stat(struct agg *a, struct jread *r, yaml_node_t *n, yaml_node_t *templates,
+static int parse_stat(struct agg *a, struct jread *r, jnode_t *n, jnode_t *templates,
 		      struct hist_pool *pool)
 {
 	const char *id, *text = NULL, *db, *user, *cmd;
@@ -456,7 +453,7 @@ cleanup:
 	return err;
 }
 
-static int parse_slow(struct agg *a, struct jread *r, yaml_node_t *n)
+static int parse_slow(struct agg *a, struct jread *r, jnode_t *n)
 {
 	struct agg_slow s = { 0 };
 	uint64_t code;
@@ -481,25 +478,24 @@ static int parse_slow(struct agg *a, struct jread *r, yaml_node_t *n)
 }
 
 /* "outputs" is optional: a report of a node without outputs may leave it out. */
-static int parse_outputs(struct jread *r, yaml_node_t *obj, struct report_header *h)
+static int parse_outputs(struct jread *r, jnode_t *obj, struct report_header *h)
 {
-	yaml_node_t *k, *v;
+	jnode_t *v;
 	const char *kind;
 	size_t i, len;
 
 	h->noutputs = 0;
 	if (!obj)
 		return 0;
-	if (obj->type != YAML_MAPPING_NODE || jread_obj_len(obj) > REPORT_MAX_OUTPUTS)
+	if (!jread_is_obj(obj) || jread_obj_len(obj) > REPORT_MAX_OUTPUTS)
 		return -EINVAL;
 	for (i = 0; i < jread_obj_len(obj); i++) {
 		struct report_output *o = &h->outputs[i];
 
 		memset(o, 0, sizeof(*o));
-		if (jread_pair(r, obj, i, &k, &v))
+		if (jread_pair(r, obj, i, &kind, &len, &v))
 			return -EINVAL;
-		kind = jread_str(k, &len);
-		if (!kind || len >= sizeof(o->kind) ||
+		if (len >= sizeof(o->kind) ||
 		    jread_u64(jread_get(r, v, "readers"), &o->readers) ||
 		    jread_u64(jread_get(r, v, "dropped"), &o->dropped))
 			return -EINVAL;
@@ -510,7 +506,7 @@ static int parse_outputs(struct jread *r, yaml_node_t *obj, struct report_header
 	return 0;
 }
 
-static int parse_bool(yaml_node_t *n, int *v)
+static int parse_bool(jnode_t *n, int *v)
 {
 	const char *s = jread_str(n, NULL);
 
@@ -520,10 +516,10 @@ static int parse_bool(yaml_node_t *n, int *v)
 	return 0;
 }
 
-static int parse_header(struct jread *r, yaml_node_t *root, struct report_header *h,
+static int parse_header(struct jread *r, jnode_t *root, struct report_header *h,
 			struct report_capture *c)
 {
-	yaml_node_t *cap = jread_get(r, root, "capture");
+	jnode_t *cap = jread_get(r, root, "capture");
 	const char *node, *role;
 	size_t i;
 
@@ -563,7 +559,7 @@ int report_parse(struct agg *a, struct report_header *h, struct report_capture *
 	struct hist_pool pool = { 0 };
 	struct report_header hdr;
 	struct report_capture cap;
-	yaml_node_t *root, *templates, *stats, *slow;
+	jnode_t *root, *templates, *stats, *slow;
 	struct jread r;
 	size_t i;
 	int err;
@@ -576,8 +572,7 @@ int report_parse(struct agg *a, struct report_header *h, struct report_capture *
 	stats = jread_get(&r, root, "stats");
 	slow = jread_get(&r, root, "slow");
 	err = parse_header(&r, root, h ? h : &hdr, c ? c : &cap);
-	if (!err && (!stats || stats->type != YAML_SEQUENCE_NODE || !slow ||
-		     slow->type != YAML_SEQUENCE_NODE))
+	if (!err && (!jread_is_arr(stats) || !jread_is_arr(slow)))
 		err = -EINVAL;
 	for (i = 0; !err && i < jread_len(stats); i++)
 		err = parse_stat(a, &r, jread_at(&r, stats, i), templates, &pool);
