@@ -40,7 +40,7 @@ void jbuf_str(struct jbuf *b, const char *s);
  * Writes n bytes as a JSON string. Invalid UTF-8 (stray continuation bytes, overlong forms,
  * surrogates, code points above U+10FFFF, truncated sequences) becomes U+FFFD per bad byte;
  * control characters, DEL, C1 controls, U+2028/U+2029 and U+FFFE/U+FFFF are \u-escaped so the
- * output is also valid YAML 1.1 (reports are read back with libyaml).
+ * output is also valid YAML 1.1 (any YAML reader can read a report too).
  */
 void jbuf_strn(struct jbuf *b, const char *s, size_t n);
 /* Whether n bytes are valid UTF-8 (RFC 3629: no overlongs, surrogates or > U+10FFFF). */
