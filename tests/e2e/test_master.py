@@ -11,7 +11,7 @@ import collections
 import fleet
 import mp
 
-SECONDS = 12
+SECONDS = 60
 SELECTS = 300
 NAMES = ('Com_stmt_execute', 'Com_stmt_prepare', 'Com_select', 'Com_set_option')
 M1, M2 = fleet.HTTP, fleet.HTTP + 1

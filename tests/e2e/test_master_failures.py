@@ -64,7 +64,7 @@ def main():
     mp.ok('a slave down at join time is collected once it starts')
 
     # --- a slave killed for 10 s under load
-    load = fl.sysbench_start(24)
+    load = fl.sysbench_start(24, threads=1)
     mp.poll(lambda: len(m.json_lines()) >= 3, timeout=20, what='the master emits')
     killed = time.monotonic()
     s1.agent.stop(signal.SIGKILL)
@@ -97,7 +97,7 @@ def main():
 
     # --- the master killed under load, between two emissions
     fl.sysbench_wait(load, 24)
-    load = fl.sysbench_start(16)
+    load = fl.sysbench_start(16, threads=1)
     mp.poll(lambda: len(m.json_lines()) >= len(during) + 6, timeout=20, what='more reports')
     last = m.json_lines()[-1]['seq']
     mp.poll(lambda: state_seq(state) >= last, timeout=5,
