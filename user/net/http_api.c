@@ -329,7 +329,7 @@ static int parse_u64(const char *s, uint64_t *out)
 int http_api_collector_params(const struct http_request *req, struct http_collector_params *out,
 			      struct buf *body)
 {
-	static const char *const allowed[] = { "format", "since", NULL };
+	static const char *const allowed[] = { "format", "since", "token", NULL };
 	const char *type;
 	size_t i;
 	int ret = http_args_check(req, allowed, body, &type);
@@ -346,6 +346,10 @@ int http_api_collector_params(const struct http_request *req, struct http_collec
 			else if (!v || strcmp(v, "snappy"))
 				return http_error(body, &type, 400, "format",
 						  "must be snappy or json");
+			continue;
+		}
+		if (!strcmp(req->args[i].name, "token")) {
+			out->token = v ? v : "";
 			continue;
 		}
 		ret = parse_u64(v, &out->since);

@@ -91,11 +91,16 @@ struct http_collector_params {
 	int json; /* format=json: text frames of plain JSON; default (format=snappy): binary */
 	int has_since; /* since=SEQ given: replay the buffered reports after SEQ first */
 	uint64_t since;
+	/*
+	 * token=T: the bearer token for a client that cannot send headers (a browser's WebSocket
+	 * cannot). Borrowed from the request; never logged nor echoed. NULL when absent.
+	 */
+	const char *token;
 };
 
 /*
- * Validates the query of a /collector upgrade (format=snappy|json, since=SEQ, each at most
- * once, nothing else). Returns 0 with *out filled, or 400 with {"error":"..."} in body naming
+ * Validates the query of a /collector upgrade (format=snappy|json, since=SEQ, token=T, each at
+ * most once, nothing else). Returns 0 with *out filled, or 400 with {"error":"..."} in body naming
  * the parameter and the reason, or -ENOMEM.
  */
 int http_api_collector_params(const struct http_request *req, struct http_collector_params *out,

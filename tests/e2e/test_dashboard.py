@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""The dashboard (GET /) in headless chromium against a live agent on a real MariaDB with
+known traffic: three templates at different rates — one slow (SLEEP), one failing with
+error 1146 — are listed in the load order the agent's own reports give, with their exact
+counts, the error code and the slow samples in the detail view; the sort and a filter switch
+the view. Then the bad cases: the agent going away (the page says the websocket closed and
+reconnects when it is back), an agent with http.token (the page asks once, says when the
+token is wrong) and a peer that sends something that is not a report (the page says so and
+reconnects). Screenshots of the overview and of the detail go to the output directory."""
+import base64
+import hashlib
+import os
+import re
+import socket
+import threading
+import time
+
+import browser
+import mp
+
+PORT = 3306  # inside the test's own namespace
+HTTP = 8667  # likewise
+PERIOD_MS = 1000
+SLOW_N, FAST_N, FAIL_N = 4, 60, 20
+SLOW_SQL = 'SELECT SLEEP(0.25)'
+OUT = os.environ.get('MP_TEST_OUT') or os.path.join(mp.ROOT, 'build', 'test-output',
+                                                     'test_dashboard')
+
+
+def run_traffic():
+    """The known statements, over one TCP connection (pymysql: one COM_QUERY each)."""
+    import pymysql
+    c = pymysql.connect(host='127.0.0.1', port=PORT, user='mp', password='mp', database='mp',
+                        autocommit=True)
+    try:
+        cur = c.cursor()
+        for i in range(FAST_N):
+            cur.execute(f'SELECT id FROM t WHERE id = {i % 10}')
+        for _ in range(FAIL_N):
+            try:
+                cur.execute('SELECT * FROM no_such_table')
+            except pymysql.err.ProgrammingError:
+                pass
+        for _ in range(SLOW_N):
+            cur.execute(SLOW_SQL)
+    finally:
+        c.close()
+
+
+SQL = {'fast': 'SELECT id FROM t WHERE id = 3', 'fail': 'SELECT * FROM no_such_table',
+       'slow': SLOW_SQL}
+
+
+def template_ids():
+    """Our statements' template ids, as `mysqlprobe template` computes them."""
+    out = {}
+    for name, sql in SQL.items():
+        r = mp.sh([mp.BIN, 'template'], input=sql + '\n')
+        out[name] = r.stdout.split('\t')[0]
+    return out
+
+
+def expected(reports, ids):
+    """Per template of ours: (id, count, errors, latency sum) from the agent's reports."""
+    out = {}
+    for name, tid in ids.items():
+        rows = [s for r in reports for s in r['stats']
+                if s['template_id'] == tid and s['command'] == 'query']
+        out[name] = {'id': tid, 'count': sum(s['count'] for s in rows),
+                     'errors': sum(s['errors'] for s in rows),
+                     'sum': sum(s['latency_us']['sum'] for s in rows)}
+    return out
+
+
+def page_rows(b):
+    """The overview as the page shows it: [{key, id, count text, errors text, text}]."""
+    return b.js("""[...document.querySelectorAll('#rows tr')].map(tr => ({
+        key: tr.dataset.key, id: tr.dataset.id,
+        count: tr.querySelector('td.count').textContent,
+        errors: tr.querySelector('td.errors').textContent,
+        text: tr.querySelector('td.tmpl').textContent}))""")
+
+
+def order_of(rows, ids):
+    pos = {r['id']: i for i, r in enumerate(rows) if r['key'].endswith('|query')}
+    return sorted(ids, key=lambda i: pos.get(i, 1e9))
+
+
+def shows_counts(b, exp):
+    rows = {r['id']: r for r in page_rows(b) if r['key'].endswith('|query')}
+    return all(e['id'] in rows and rows[e['id']]['count'] == str(e['count'])
+               for e in exp.values())
+
+
+def banner(b):
+    return b.js("document.getElementById('banner').hidden ? '' : "
+                "document.getElementById('banner').textContent")
+
+
+def link(b):
+    return b.js("document.getElementById('link').textContent")
+
+
+def case_overview(ns, b, agent_args):
+    os.makedirs(OUT, exist_ok=True)
+    col = mp.Collector(HTTP, json_format=True, since=0)
+    b.goto(f'http://127.0.0.1:{HTTP}/')
+    b.wait("document.getElementById('link').textContent === 'live'", what='page live')
+    t_end = None
+    run_traffic()
+    t_end = time.time() * 1000
+    # Every statement is in a report once a period that ended after the traffic arrived.
+    mp.poll(lambda: any(r['period_end_ms'] > t_end + 50 for _, r in col.reports), timeout=30,
+            what='a report after the traffic')
+    exp = expected([r for _, r in col.reports], template_ids())
+    col.close()
+    mp.check(exp is not None and exp['fast']['count'] == FAST_N and
+             exp['fail']['count'] == FAIL_N and exp['fail']['errors'] == FAIL_N and
+             exp['slow']['count'] == SLOW_N,
+             'the agent reports the known counts (fast 60, failing 20, slow 4)', str(exp))
+    by_load = [e['id'] for e in sorted(exp.values(), key=lambda e: -e['sum'])]
+    mp.diag('load order: ' + ', '.join(f'{k} {v["sum"]} us' for k, v in
+                                        sorted(exp.items(), key=lambda kv: -kv[1]['sum'])))
+    ok = mp.wait_until(lambda: shows_counts(b, exp), timeout=20)
+    rows = page_rows(b)
+    mp.check(ok, 'the page shows each template with its count',
+             str([(r['text'][:30], r['count']) for r in rows]))
+    mp.check(order_of(rows, by_load) == by_load and by_load[0] == exp['slow']['id'],
+             'the page ranks them by load (slow first), as the reports do',
+             f'page {[r["text"][:24] for r in rows]}')
+    fail_row = next((r for r in rows if r['id'] == exp['fail']['id']), {})
+    mp.check(fail_row.get('errors') == str(FAIL_N), 'the failing template shows its errors',
+             str(fail_row))
+    units = b.js("[...document.querySelectorAll('#rows td.p99')].map(td => td.textContent)")
+    mp.check(units and all(u.endswith(('µs', 'ms', ' s')) for u in units),
+             'latencies carry units', str(units))
+    period = b.js("document.getElementById('period').textContent")
+    mp.check(':' in period and not re.search(r'\d{10,}', period),
+             'the period is shown in local time, not epoch ms', period)
+    b.screenshot(os.path.join(OUT, 'overview.png'))
+
+    # Sort by count: the 60 fast selects come first of ours.
+    b.js("document.querySelector('th[data-sort=count]').click()")
+    mp.check(b.wait(f"(() => {{ const r = [...document.querySelectorAll('#rows tr')]"
+                    f".filter(tr => ['{exp['fast']['id']}', '{exp['fail']['id']}', "
+                    f"'{exp['slow']['id']}'].includes(tr.dataset.id)); "
+                    f"return r.length === 3 && r[0].dataset.id === '{exp['fast']['id']}'; }})()",
+                    timeout=5, what='sorted by count'),
+             'sorting by count puts the most frequent first')
+    b.js("document.querySelector('th[data-sort=load]').click()")
+
+    # A filter: command "execute" hides these text queries, "all" brings them back.
+    b.js("(() => { const s = document.getElementById('f-cmd'); s.value = 'execute'; "
+         "s.dispatchEvent(new Event('change')); })()")
+    hidden = not any(r['id'] == exp['fast']['id'] for r in page_rows(b))
+    b.js("(() => { const s = document.getElementById('f-cmd'); s.value = ''; "
+         "s.dispatchEvent(new Event('change')); })()")
+    mp.check(hidden and any(r['id'] == exp['fast']['id'] for r in page_rows(b)),
+             'the command filter hides and shows rows')
+
+    # Detail of the failing template: its error code and count.
+    b.js(f"document.querySelector('#rows tr[data-key=\"{exp['fail']['id']}|query\"]').click()")
+    code = b.wait("(() => { const r = document.querySelector('#codes tr[data-code=\"1146\"]');"
+                  " return r && r.lastChild.textContent; })()", timeout=5, what='error 1146')
+    mp.check(code == str(FAIL_N), 'the detail lists error 1146 with its count', str(code))
+    # Detail of the slow template: its samples with their SQL, and the histogram.
+    b.js(f"document.querySelector('#rows tr[data-key=\"{exp['slow']['id']}|query\"]').click()")
+    samples = b.wait("(() => { const r = [...document.querySelectorAll('#slow tr.sample')];"
+                     " return r.length && r.map(tr => [tr.querySelector('td.lat').textContent,"
+                     " tr.lastChild.textContent]); })()", timeout=5, what='slow samples')
+    mp.check(len(samples) == SLOW_N and all(s[1] == SLOW_SQL and s[0].endswith('ms')
+                                            for s in samples),
+             'the detail lists the slow samples with their SQL and latency', str(samples))
+    bars = b.js("document.querySelectorAll('#detail svg.hist rect').length")
+    mp.check(bars > 0, 'the detail draws the latency histogram', str(bars))
+    b.js("document.getElementById('detail').scrollIntoView()")
+    b.screenshot(os.path.join(OUT, 'detail.png'))
+    mp.diag(f'screenshots in {OUT}')
+    return exp
+
+
+def case_closed_and_token(ns, b, agent, exp):
+    """The agent goes away: the page says so; it comes back with http.token: the page asks."""
+    agent.stop()
+    msg = b.wait("(() => { const t = document.getElementById('banner').textContent;"
+                 " return !document.getElementById('banner').hidden && t; })()",
+                 timeout=15, what='a message that the link is down')
+    mp.check('reconnecting' in msg and link(b) == 'down',
+             'a closed websocket: the page says so and that it reconnects', msg)
+    tok = mp.tempdir('mp-web-token-')
+    with open(os.path.join(tok, 'token'), 'w') as f:
+        f.write('s3cret-dashboard\n')
+    a2 = mp.Agent(['-p', str(PORT), '-o', 'report', '--report_period_ms', str(PERIOD_MS),
+                   '--http.token_file', os.path.join(tok, 'token')], netns=ns)
+    a2.wait_ready()
+    b.wait("!document.getElementById('login').hidden", timeout=30, what='the token form')
+    mp.ok('an agent with http.token: the page asks for it')
+    b.js("document.getElementById('token').value = 'wrong'; "
+         "document.getElementById('login').requestSubmit()")
+    msg = b.wait("(() => { const t = document.getElementById('banner').textContent;"
+                 " return t.includes('Wrong token') && t; })()", timeout=15, what='wrong token')
+    mp.check(not b.js("document.getElementById('login').hidden"),
+             'a wrong token: the page says so and asks again', msg)
+    b.js("document.getElementById('token').value = 's3cret-dashboard'; "
+         "document.getElementById('login').requestSubmit()")
+    b.wait("document.getElementById('link').textContent === 'live'", timeout=15,
+           what='live with the right token')
+    kept = b.js("sessionStorage.getItem('mysqlprobe.token')")
+    mp.check(kept == 's3cret-dashboard' and banner(b) == '',
+             'the right token: live again, kept for the session, no message', banner(b))
+    # The history of the first agent stays in the page (it keeps the last periods).
+    mp.check(shows_counts(b, exp), 'the earlier counts are still shown after the reconnect')
+
+
+class BadPeer:
+    """A websocket endpoint that answers the upgrade, sends one text message that is not a
+    report and closes: what a broken or foreign endpoint looks like to the page."""
+    GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
+
+    def __init__(self, payload):
+        self.payload = payload.encode()
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.conns = 0
+        mp.defer(self.sock.close, 'bad peer socket')
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with c:
+                req = b''
+                while b'\r\n\r\n' not in req:
+                    d = c.recv(4096)
+                    if not d:
+                        break
+                    req += d
+                key = [l.split(b':', 1)[1].strip() for l in req.split(b'\r\n')
+                       if l.lower().startswith(b'sec-websocket-key:')]
+                if not key:
+                    continue
+                acc = base64.b64encode(hashlib.sha1(key[0] + self.GUID).digest())
+                c.sendall(b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n'
+                          b'Connection: Upgrade\r\nSec-WebSocket-Accept: ' + acc + b'\r\n\r\n')
+                c.sendall(bytes([0x81, len(self.payload)]) + self.payload)
+                self.conns += 1
+                c.settimeout(5)
+                try:
+                    c.recv(4096)  # the page's close frame
+                except OSError:
+                    pass
+
+
+def case_bad_report(ns, b):
+    agent = mp.Agent(['-p', str(PORT), '-o', 'report'], netns=ns)  # serves the page
+    agent.wait_ready()
+    peer = BadPeer('{"version": 2, "seq": "not a number"')
+    b.goto(f'http://127.0.0.1:{HTTP}/?collector=ws://127.0.0.1:{peer.port}/collector')
+    msg = b.wait("(() => { const t = document.getElementById('banner').textContent;"
+                 " return t.includes('could not be read') && t; })()", timeout=20,
+                 what='the bad report message')
+    mp.check('not JSON' in msg, 'a report the page cannot parse: the page says so', msg)
+    mp.check(mp.wait_until(lambda: peer.conns >= 2, timeout=20),
+             'after a bad report the page reconnects', f'{peer.conns} connection(s)')
+    peer2 = BadPeer('{"version": 3, "seq": 1, "stats": []}')
+    b.goto(f'http://127.0.0.1:{HTTP}/?collector=ws://127.0.0.1:{peer2.port}/collector')
+    msg = b.wait("(() => { const t = document.getElementById('banner').textContent;"
+                 " return t.includes('could not be read') && t; })()", timeout=20,
+                 what='the unknown version message')
+    mp.check('version 3' in msg, 'a report of an unknown version: the page says so', msg)
+
+
+def main():
+    mp.need_root('dashboard in chromium (namespace, BPF)')
+    why = browser.chromium_missing()
+    if why:
+        mp.skip('dashboard in chromium', why)
+        mp.done()
+    with mp.Netns('web') as ns:
+        mp.enter_netns(ns)
+        db = mp.MariaDB(port=PORT, netns=ns)
+        db.sql('CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES '
+               + ','.join(f'({i})' for i in range(10)))
+        agent = mp.Agent(['-p', str(PORT), '-o', 'report', '--report_period_ms', str(PERIOD_MS),
+                          '--slowthresholdms', '100'], netns=ns)
+        agent.wait_ready()
+        st, body = mp.http_get(f'http://127.0.0.1:{HTTP}/')
+        mp.check(st == 200 and '<script src="app.js"' in body, 'GET / serves the page',
+                 f'{st} {body[:80]}')
+        st, body = mp.http_get(f'http://127.0.0.1:{HTTP}/app.js')
+        mp.check(st == 200 and 'collector' in body, 'GET /app.js serves the script', str(st))
+        b = browser.Chromium(ns)
+        exp = None
+        with mp.case('overview and detail'):
+            exp = case_overview(ns, b, None)
+        if exp:
+            with mp.case('closed websocket and token'):
+                case_closed_and_token(ns, b, agent, exp)
+        with mp.case('bad report'):
+            case_bad_report(ns, b)
+        b.close()
+        db.stop()
+    mp.done()
+
+
+if __name__ == '__main__':
+    main()
