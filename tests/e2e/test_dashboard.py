@@ -14,63 +14,15 @@ import os
 import re
 import socket
 import threading
-import time
 
 import browser
 import mp
 
-PORT = 3306  # inside the test's own namespace
-HTTP = 8667  # likewise
-PERIOD_MS = 1000
-SLOW_N, FAST_N, FAIL_N = 4, 60, 20
-SLOW_SQL = 'SELECT SLEEP(0.25)'
+import known
+from known import FAIL_N, HTTP, PORT, SLOW_N, SLOW_SQL
+
 OUT = os.environ.get('MP_TEST_OUT') or os.path.join(mp.ROOT, 'build', 'test-output',
                                                      'test_dashboard')
-
-
-def run_traffic():
-    """The known statements, over one TCP connection (pymysql: one COM_QUERY each)."""
-    import pymysql
-    c = pymysql.connect(host='127.0.0.1', port=PORT, user='mp', password='mp', database='mp',
-                        autocommit=True)
-    try:
-        cur = c.cursor()
-        for i in range(FAST_N):
-            cur.execute(f'SELECT id FROM t WHERE id = {i % 10}')
-        for _ in range(FAIL_N):
-            try:
-                cur.execute('SELECT * FROM no_such_table')
-            except pymysql.err.ProgrammingError:
-                pass
-        for _ in range(SLOW_N):
-            cur.execute(SLOW_SQL)
-    finally:
-        c.close()
-
-
-SQL = {'fast': 'SELECT id FROM t WHERE id = 3', 'fail': 'SELECT * FROM no_such_table',
-       'slow': SLOW_SQL}
-
-
-def template_ids():
-    """Our statements' template ids, as `mysqlprobe template` computes them."""
-    out = {}
-    for name, sql in SQL.items():
-        r = mp.sh([mp.BIN, 'template'], input=sql + '\n')
-        out[name] = r.stdout.split('\t')[0]
-    return out
-
-
-def expected(reports, ids):
-    """Per template of ours: (id, count, errors, latency sum) from the agent's reports."""
-    out = {}
-    for name, tid in ids.items():
-        rows = [s for r in reports for s in r['stats']
-                if s['template_id'] == tid and s['command'] == 'query']
-        out[name] = {'id': tid, 'count': sum(s['count'] for s in rows),
-                     'errors': sum(s['errors'] for s in rows),
-                     'sum': sum(s['latency_us']['sum'] for s in rows)}
-    return out
 
 
 def page_rows(b):
@@ -102,26 +54,12 @@ def link(b):
     return b.js("document.getElementById('link').textContent")
 
 
-def case_overview(ns, b, agent_args):
+def case_overview(b):
     os.makedirs(OUT, exist_ok=True)
-    col = mp.Collector(HTTP, json_format=True, since=0)
     b.goto(f'http://127.0.0.1:{HTTP}/')
     b.wait("document.getElementById('link').textContent === 'live'", what='page live')
-    t_end = None
-    run_traffic()
-    t_end = time.time() * 1000
-    # Every statement is in a report once a period that ended after the traffic arrived.
-    mp.poll(lambda: any(r['period_end_ms'] > t_end + 50 for _, r in col.reports), timeout=30,
-            what='a report after the traffic')
-    exp = expected([r for _, r in col.reports], template_ids())
-    col.close()
-    mp.check(exp is not None and exp['fast']['count'] == FAST_N and
-             exp['fail']['count'] == FAIL_N and exp['fail']['errors'] == FAIL_N and
-             exp['slow']['count'] == SLOW_N,
-             'the agent reports the known counts (fast 60, failing 20, slow 4)', str(exp))
-    by_load = [e['id'] for e in sorted(exp.values(), key=lambda e: -e['sum'])]
-    mp.diag('load order: ' + ', '.join(f'{k} {v["sum"]} us' for k, v in
-                                        sorted(exp.items(), key=lambda kv: -kv[1]['sum'])))
+    exp = known.traffic_and_expect()
+    by_load = known.load_order(exp)
     ok = mp.wait_until(lambda: shows_counts(b, exp), timeout=20)
     rows = page_rows(b)
     mp.check(ok, 'the page shows each template with its count',
@@ -191,9 +129,7 @@ def case_closed_and_token(ns, b, agent, exp):
     tok = mp.tempdir('mp-web-token-')
     with open(os.path.join(tok, 'token'), 'w') as f:
         f.write('s3cret-dashboard\n')
-    a2 = mp.Agent(['-p', str(PORT), '-o', 'report', '--report_period_ms', str(PERIOD_MS),
-                   '--http.token_file', os.path.join(tok, 'token')], netns=ns)
-    a2.wait_ready()
+    known.agent(ns, ['--http.token_file', os.path.join(tok, 'token')])
     b.wait("!document.getElementById('login').hidden", timeout=30, what='the token form')
     mp.ok('an agent with http.token: the page asks for it')
     b.js("document.getElementById('token').value = 'wrong'; "
@@ -284,12 +220,7 @@ def main():
         mp.done()
     with mp.Netns('web') as ns:
         mp.enter_netns(ns)
-        db = mp.MariaDB(port=PORT, netns=ns)
-        db.sql('CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES '
-               + ','.join(f'({i})' for i in range(10)))
-        agent = mp.Agent(['-p', str(PORT), '-o', 'report', '--report_period_ms', str(PERIOD_MS),
-                          '--slowthresholdms', '100'], netns=ns)
-        agent.wait_ready()
+        db, agent = known.start(ns)
         st, body = mp.http_get(f'http://127.0.0.1:{HTTP}/')
         mp.check(st == 200 and '<script src="app.js"' in body, 'GET / serves the page',
                  f'{st} {body[:80]}')
@@ -298,7 +229,7 @@ def main():
         b = browser.Chromium(ns)
         exp = None
         with mp.case('overview and detail'):
-            exp = case_overview(ns, b, None)
+            exp = case_overview(b)
         if exp:
             with mp.case('closed websocket and token'):
                 case_closed_and_token(ns, b, agent, exp)
