@@ -20,7 +20,7 @@ def chromium_missing():
 class Chromium:
     """One headless browser with one page; stopped with its scope."""
 
-    def __init__(self, netns, width=1200, height=800):
+    def __init__(self, netns, width=1000, height=800):
         import websocket
         self.dir = mp.tempdir('mp-chromium-')
         self.log = open(os.path.join(self.dir, 'stderr.log'), 'w')
@@ -92,8 +92,21 @@ class Chromium:
         """Polls expr in the page until it is truthy; returns its value."""
         return mp.poll(lambda: self.js(expr), timeout=timeout, every=0.1, what=what or expr)
 
-    def screenshot(self, path):
-        data = self.call('Page.captureScreenshot', format='png')['data']
+    def screenshot(self, path, top=None, bottom=None):
+        """A PNG of the page; top/bottom: CSS selectors whose boxes bound it (a small image
+        of what matters rather than the whole window)."""
+        params = {'format': 'png'}
+        if top or bottom:
+            box = self.js(f"""(() => {{
+                const t = {json.dumps(top)} ? document.querySelector({json.dumps(top)}) : null;
+                const b = {json.dumps(bottom)} ? document.querySelector({json.dumps(bottom)}) : null;
+                const y0 = t ? t.getBoundingClientRect().top + scrollY : 0;
+                const y1 = b ? b.getBoundingClientRect().bottom + scrollY : innerHeight;
+                return [y0, y1, document.documentElement.clientWidth]; }})()""")
+            params['clip'] = {'x': 0, 'y': max(0, box[0] - 6), 'width': box[2],
+                              'height': box[1] - box[0] + 12, 'scale': 1}
+            params['captureBeyondViewport'] = True
+        data = self.call('Page.captureScreenshot', **params)['data']
         with open(path, 'wb') as f:
             f.write(base64.b64decode(data))
         return path

@@ -76,7 +76,7 @@ def case_overview(b):
     period = b.js("document.getElementById('period').textContent")
     mp.check(':' in period and not re.search(r'\d{10,}', period),
              'the period is shown in local time, not epoch ms', period)
-    b.screenshot(os.path.join(OUT, 'overview.png'))
+    b.screenshot(os.path.join(OUT, 'overview.png'), bottom='#overview')
 
     # Sort by count: the 60 fast selects come first of ours.
     b.js("document.querySelector('th[data-sort=count]').click()")
@@ -112,14 +112,16 @@ def case_overview(b):
              'the detail lists the slow samples with their SQL and latency', str(samples))
     bars = b.js("document.querySelectorAll('#detail svg.hist rect').length")
     mp.check(bars > 0, 'the detail draws the latency histogram', str(bars))
-    b.js("document.getElementById('detail').scrollIntoView()")
-    b.screenshot(os.path.join(OUT, 'detail.png'))
+    b.screenshot(os.path.join(OUT, 'detail.png'), top='#detail', bottom='#detail')
     mp.diag(f'screenshots in {OUT}')
     return exp
 
 
 def case_closed_and_token(ns, b, agent, exp):
     """The agent goes away: the page says so; it comes back with http.token: the page asks."""
+    b.goto(f'http://127.0.0.1:{HTTP}/')
+    b.wait("document.getElementById('link').textContent === 'live' && "
+           "document.querySelectorAll('#rows tr').length >= 3", what='page live')
     agent.stop()
     msg = b.wait("(() => { const t = document.getElementById('banner').textContent;"
                  " return !document.getElementById('banner').hidden && t; })()",
@@ -129,7 +131,8 @@ def case_closed_and_token(ns, b, agent, exp):
     tok = mp.tempdir('mp-web-token-')
     with open(os.path.join(tok, 'token'), 'w') as f:
         f.write('s3cret-dashboard\n')
-    known.agent(ns, ['--http.token_file', os.path.join(tok, 'token')])
+    # -vv: libwebsockets' own lines too; none may carry the token the page sends.
+    a2 = known.agent(ns, ['--http.token_file', os.path.join(tok, 'token'), '-v', '-v'])
     b.wait("!document.getElementById('login').hidden", timeout=30, what='the token form')
     mp.ok('an agent with http.token: the page asks for it')
     b.js("document.getElementById('token').value = 'wrong'; "
@@ -145,8 +148,32 @@ def case_closed_and_token(ns, b, agent, exp):
     kept = b.js("sessionStorage.getItem('mysqlprobe.token')")
     mp.check(kept == 's3cret-dashboard' and banner(b) == '',
              'the right token: live again, kept for the session, no message', banner(b))
+    mp.check(a2.err and not any('s3cret-dashboard' in l for l in a2.err),
+             'the token the page sends is in no log line (-vv)', f'{len(a2.err)} lines')
     # The history of the first agent stays in the page (it keeps the last periods).
     mp.check(shows_counts(b, exp), 'the earlier counts are still shown after the reconnect')
+
+
+def case_master(ns, b, exp):
+    """A master pulling this slave serves the page too: the node list, with the leader."""
+    st = mp.tempdir('mp-web-master-')
+    known_master = mp.Agent(['--slave=false', '-o', 'report', '--report_period_ms', '1000',
+                             '--serverport', str(HTTP + 1), '--cluster.slaves',
+                             f'127.0.0.1:{HTTP}', '--cluster.state_file',
+                             os.path.join(st, 'state')], netns=ns)
+    known_master.wait_ready()
+    b.goto(f'http://127.0.0.1:{HTTP + 1}/')
+    nodes = b.wait("(() => { const n = document.getElementById('nodes');"
+                   " return !n.hidden && n.textContent.includes('connected') && n.textContent; })()",
+                   timeout=30, what='the node list')
+    mp.check(f'127.0.0.1:{HTTP}' in nodes and 'leader:' in nodes,
+             'on a master the page lists the nodes, their state and the leader', nodes)
+    if exp:
+        # The master resumes the slave from its oldest kept report: the same statements.
+        mp.check(mp.wait_until(lambda: shows_counts(b, exp), timeout=20),
+                 "the master's page shows the slave's counts",
+                 str([(r['text'][:30], r['count']) for r in page_rows(b)]))
+    b.screenshot(os.path.join(OUT, 'master.png'), top='#nodes', bottom='#nodes')
 
 
 class BadPeer:
@@ -230,6 +257,8 @@ def main():
         exp = None
         with mp.case('overview and detail'):
             exp = case_overview(b)
+        with mp.case('master'):
+            case_master(ns, b, exp)
         if exp:
             with mp.case('closed websocket and token'):
                 case_closed_and_token(ns, b, agent, exp)

@@ -321,7 +321,8 @@ int top_main(int argc, char **argv)
 	static const struct puller_callbacks cb = {
 		.since = on_since, .report = on_report, .state = on_state, .garbage = on_garbage,
 	};
-	struct agg_config acfg = { .max_keys = 1000000, .max_slow = 100,
+	/* The puller's scratch report: one node's report holds at most its max_keys rows. */
+	struct agg_config acfg = { .max_keys = 100000, .max_slow = 100,
 				   .template_max_len = 1u << 20, .sql_max_len = 1u << 20 };
 	struct top t = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 	struct top_ui u = { .sort = TOP_SORT_LOAD };

@@ -11,6 +11,7 @@
 
 /* Template texts kept across reports: each arrives once per connection. */
 #define TOP_TEXT_BYTES (16u << 20)
+#define TOP_MAX_KEYS 20000
 
 struct top_period {
 	struct agg *a;
@@ -35,9 +36,13 @@ struct top_model *top_model_new(void)
 
 	if (!m)
 		return NULL;
-	/* Roomy bounds: the agent applied its own; these only keep what it sent. */
+	/*
+	 * Rows per report: a node's own bound is max_keys (10,000 by default), and an aggregator
+	 * allocates its table for its bound up front, once per kept report: more rows than this
+	 * are counted in the "other" row of their command, never lost.
+	 */
 	m->acfg = (struct agg_config){
-		.max_keys = 1000000,
+		.max_keys = TOP_MAX_KEYS,
 		.max_slow = 100,
 		.template_max_len = 1u << 20,
 		.sql_max_len = 1u << 20,

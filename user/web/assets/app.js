@@ -496,7 +496,9 @@ function histSvg(hist) {
 	}
 	if (!bins.size) return el('p', { class: 'muted' }, 'no latencies');
 	const lo = Math.min(...bins.keys()), hi = Math.max(...bins.keys());
-	const n = hi - lo + 1, bw = Math.max(14, Math.min(40, Math.floor(560 / n)));
+	const n = hi - lo + 1, bw = Math.max(14, Math.min(64, Math.floor(560 / n)));
+	// An axis label is ~50 px wide: label every bin only when the bars are that wide.
+	const every = bw >= 52 ? 1 : Math.ceil(n / 8);
 	const w = n * bw + 10, h = 140, ch = 100;
 	const max = Math.max(...bins.values());
 	const s = svg('svg', { class: 'hist', width: w, height: h, viewBox: `0 0 ${w} ${h}` });
@@ -512,7 +514,7 @@ function histSvg(hist) {
 			lbl.textContent = fmtNum(c);
 			s.append(lbl);
 		}
-		if ((b - lo) % Math.ceil(n / 8) === 0) {
+		if ((b - lo) % every === 0) {
 			const ax = svg('text', { x, y: h - 16 });
 			ax.textContent = fmtUs(2 ** b);
 			s.append(ax);
