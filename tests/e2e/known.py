@@ -2,6 +2,10 @@
 """Known traffic for the dashboard and `top` tests: three templates at different rates, one
 slow (SLEEP), one failing with error 1146, run over one connection; and what the agent's own
 reports say of them (the counts the views must show, and the load order)."""
+import base64
+import hashlib
+import socket
+import threading
 import time
 
 import mp
@@ -94,3 +98,47 @@ def traffic_and_expect():
 
 def load_order(exp):
     return [e['id'] for e in sorted(exp.values(), key=lambda e: -e['sum'])]
+
+
+class BadPeer:
+    """A websocket endpoint that answers the upgrade, sends one text message that is not a
+    report and closes: what a broken or foreign endpoint looks like to the page."""
+    GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
+
+    def __init__(self, payload):
+        self.payload = payload.encode()
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.conns = 0
+        mp.defer(self.sock.close, 'bad peer socket')
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with c:
+                req = b''
+                while b'\r\n\r\n' not in req:
+                    d = c.recv(4096)
+                    if not d:
+                        break
+                    req += d
+                key = [l.split(b':', 1)[1].strip() for l in req.split(b'\r\n')
+                       if l.lower().startswith(b'sec-websocket-key:')]
+                if not key:
+                    continue
+                acc = base64.b64encode(hashlib.sha1(key[0] + self.GUID).digest())
+                c.sendall(b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n'
+                          b'Connection: Upgrade\r\nSec-WebSocket-Accept: ' + acc + b'\r\n\r\n')
+                c.sendall(bytes([0x81, len(self.payload)]) + self.payload)
+                self.conns += 1
+                c.settimeout(5)
+                try:
+                    c.recv(4096)  # the page's close frame
+                except OSError:
+                    pass

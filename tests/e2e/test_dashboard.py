@@ -8,12 +8,8 @@ the view. Then the bad cases: the agent going away (the page says the websocket 
 reconnects when it is back), an agent with http.token (the page asks once, says when the
 token is wrong) and a peer that sends something that is not a report (the page says so and
 reconnects). Screenshots of the overview and of the detail go to the output directory."""
-import base64
-import hashlib
 import os
 import re
-import socket
-import threading
 
 import browser
 import mp
@@ -176,54 +172,10 @@ def case_master(ns, b, exp):
     b.screenshot(os.path.join(OUT, 'master.png'), top='#nodes', bottom='#nodes')
 
 
-class BadPeer:
-    """A websocket endpoint that answers the upgrade, sends one text message that is not a
-    report and closes: what a broken or foreign endpoint looks like to the page."""
-    GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
-
-    def __init__(self, payload):
-        self.payload = payload.encode()
-        self.sock = socket.socket()
-        self.sock.bind(('127.0.0.1', 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.conns = 0
-        mp.defer(self.sock.close, 'bad peer socket')
-        threading.Thread(target=self._loop, daemon=True).start()
-
-    def _loop(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            with c:
-                req = b''
-                while b'\r\n\r\n' not in req:
-                    d = c.recv(4096)
-                    if not d:
-                        break
-                    req += d
-                key = [l.split(b':', 1)[1].strip() for l in req.split(b'\r\n')
-                       if l.lower().startswith(b'sec-websocket-key:')]
-                if not key:
-                    continue
-                acc = base64.b64encode(hashlib.sha1(key[0] + self.GUID).digest())
-                c.sendall(b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n'
-                          b'Connection: Upgrade\r\nSec-WebSocket-Accept: ' + acc + b'\r\n\r\n')
-                c.sendall(bytes([0x81, len(self.payload)]) + self.payload)
-                self.conns += 1
-                c.settimeout(5)
-                try:
-                    c.recv(4096)  # the page's close frame
-                except OSError:
-                    pass
-
-
 def case_bad_report(ns, b):
     agent = mp.Agent(['-p', str(PORT), '-o', 'report'], netns=ns)  # serves the page
     agent.wait_ready()
-    peer = BadPeer('{"version": 2, "seq": "not a number"')
+    peer = known.BadPeer('{"version": 2, "seq": "not a number"')
     b.goto(f'http://127.0.0.1:{HTTP}/?collector=ws://127.0.0.1:{peer.port}/collector')
     msg = b.wait("(() => { const t = document.getElementById('banner').textContent;"
                  " return t.includes('could not be read') && t; })()", timeout=20,
@@ -231,7 +183,7 @@ def case_bad_report(ns, b):
     mp.check('not JSON' in msg, 'a report the page cannot parse: the page says so', msg)
     mp.check(mp.wait_until(lambda: peer.conns >= 2, timeout=20),
              'after a bad report the page reconnects', f'{peer.conns} connection(s)')
-    peer2 = BadPeer('{"version": 3, "seq": 1, "stats": []}')
+    peer2 = known.BadPeer('{"version": 3, "seq": 1, "stats": []}')
     b.goto(f'http://127.0.0.1:{HTTP}/?collector=ws://127.0.0.1:{peer2.port}/collector')
     msg = b.wait("(() => { const t = document.getElementById('banner').textContent;"
                  " return t.includes('could not be read') && t; })()", timeout=20,

@@ -194,6 +194,17 @@ def case_start_fails(ns, tm):
     tm.keys(w, 'q')
 
 
+def case_bad_report(tm):
+    """A peer whose message is not a report: top says so and stays (the link is not at fault)."""
+    peer = known.BadPeer('{"version": 2, "seq": "not a number"')
+    w = tm.run(f'{mp.BIN} top ws://127.0.0.1:{peer.port}/collector')
+    s = tm.wait(w, lambda t: 'was not a report' in t and t, 'the bad report note')
+    mp.check(s, 'a message that is not a report: top says so', s or tm.screen(w))
+    mp.check(mp.wait_until(lambda: peer.conns >= 2, timeout=30),
+             'and keeps trying when the peer hangs up', f'{peer.conns} connection(s)')
+    tm.keys(w, 'q')
+
+
 def main():
     mp.need_root('top in tmux (namespace, BPF)')
     if not shutil.which('tmux'):
@@ -212,6 +223,8 @@ def main():
                 case_link(ns, tm, win, agent, exp, tx)
         with mp.case('start fails'):
             case_start_fails(ns, tm)
+        with mp.case('bad report'):
+            case_bad_report(tm)
         db.stop()
     mp.done()
 

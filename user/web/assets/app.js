@@ -277,11 +277,13 @@ function histQuantile(m, q, min, max) {
 function filters() {
 	return {
 		db: $('f-db').value, user: $('f-user').value, client: $('f-client').value,
+		app: $('f-app').value,
 		cmd: $('f-cmd').value, window: Number($('f-window').value) || KEEP,
 	};
 }
 function passes(f, s) {
 	return (!f.db || s.db === f.db) && (!f.user || s.user === f.user) &&
+		(!f.app || s.app === f.app) &&
 		(!f.client || s.client === f.client) && (!f.cmd || s.command === f.cmd);
 }
 
@@ -382,10 +384,15 @@ function fillSelect(id, values) {
 	s.value = want.includes(cur) ? cur : '';
 }
 function renderFilters() {
-	const db = new Set(), user = new Set(), client = new Set();
+	const db = new Set(), user = new Set(), client = new Set(), app = new Set();
 	for (const r of st.reports)
-		for (const s of r.stats) { db.add(s.db); user.add(s.user); client.add(s.client); }
+		for (const s of r.stats) {
+			db.add(s.db); user.add(s.user); client.add(s.client);
+			if (s.app != null) app.add(s.app); // rows carry "app" when enrichment is on
+		}
 	fillSelect('f-db', db); fillSelect('f-user', user); fillSelect('f-client', client);
+	fillSelect('f-app', app);
+	$('l-app').hidden = app.size === 0;
 }
 
 function renderHealth(reps) {
@@ -563,7 +570,7 @@ function renderDetail(a, reps) {
 function init() {
 	for (const th of document.querySelectorAll('#overview th[data-sort]'))
 		th.onclick = () => { st.sort = th.dataset.sort; render(); };
-	for (const id of ['f-db', 'f-user', 'f-client', 'f-cmd', 'f-window'])
+	for (const id of ['f-db', 'f-user', 'f-client', 'f-app', 'f-cmd', 'f-window'])
 		$(id).onchange = render;
 	$('login').onsubmit = (ev) => {
 		ev.preventDefault();
