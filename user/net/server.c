@@ -609,6 +609,8 @@ static int http_dispatch(struct server *s, struct lws *wsi, const char *uri, str
 		req.authorization = auth;
 	code = http_api_handle(&s->api, &req, &pss->body, type);
 	explicit_bzero(auth, sizeof(auth));
+	/* A /collector?token= fetched without an upgrade leaves the token here otherwise. */
+	explicit_bzero(s->arg_store, sizeof(s->arg_store));
 	return code;
 }
 
