@@ -24,7 +24,7 @@ ifneq ($(UNAME_S),Linux)
 NO_BPF := 1
 endif
 
-PKGS := libpcap zlib libxxhash yaml-0.1 jansson libwebsockets
+PKGS := libpcap zlib libxxhash yaml-0.1 jansson libwebsockets ncursesw
 ifeq ($(NO_BPF),)
 PKGS += libbpf libelf
 endif
@@ -52,7 +52,7 @@ endif
 
 # user/ has one folder per stage, in data-flow order; a stage includes only its own
 # folder and earlier ones (make check-layers). Modules that need BPF are named *_bpf.c.
-STAGES := lib capture flow mysql sql pipeline report net cluster cli roles
+STAGES := lib capture flow mysql sql pipeline report web net cluster top cli roles
 USER_SRCS := $(wildcard $(patsubst %,user/%/*.c,$(STAGES)))
 ifneq ($(NO_BPF),)
 USER_SRCS := $(filter-out %_bpf.c,$(USER_SRCS))
@@ -116,6 +116,14 @@ $(OUTPUT)/user/%.o: user/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# The dashboard's files (user/web/assets/) become C arrays at build time: the binary serves
+# them itself, so the page works on a host without network or a web server.
+WEB_ASSETS := $(sort $(wildcard user/web/assets/*))
+$(OUTPUT)/web_assets.inc: $(WEB_ASSETS) user/web/embed.sh | $(OUTPUT)
+	$(call msg,EMBED,$@)
+	$(Q)sh user/web/embed.sh $(WEB_ASSETS) > $@.tmp && mv $@.tmp $@
+$(OUTPUT)/user/web/assets.o $(OUTPUT)/fuzz/web/assets.o: $(OUTPUT)/web_assets.inc
 
 # Only the loader includes the generated skeleton.
 $(filter %_bpf.o,$(USER_OBJS)): $(SKEL)

@@ -18,6 +18,7 @@
 #include "roles/slave.h"
 #include "capture/source.h"
 #include "cli/template_cli.h"
+#include "top/top.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -385,6 +386,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "template"))
 		return template_cli_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "top"))
+		return top_main(argc - 1, argv + 1);
 	/* The agent holds secrets (http.token, watcher.password): no core dump may carry them,
 	 * and no process of another user may ptrace it or read its memory. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))

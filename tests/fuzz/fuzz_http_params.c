@@ -54,9 +54,15 @@ static void check_collector(const struct http_request *req)
 {
 	struct http_collector_params p;
 	struct buf body = {};
-	int code = http_api_collector_params(req, &p, &body);
+	int code = http_api_collector_params(req, &p, &body), token = 0;
+	size_t i;
 
 	if (code == 0 && (body.len || (p.json != 0 && p.json != 1)))
+		abort();
+	/* token= is taken (a browser's websocket has no headers), and only from token=. */
+	for (i = 0; i < req->nargs; i++)
+		token |= !strcmp(req->args[i].name, "token");
+	if (code == 0 && token != (p.token != NULL))
 		abort();
 	if (code > 0 && (code != 400 || strncmp(body.data, "{\"error\":\"", 10) ||
 			 strcmp(body.data + body.len - 3, "\"}\n")))

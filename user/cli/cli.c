@@ -42,6 +42,7 @@ void cli_usage(FILE *f)
 	fprintf(f,
 		"Usage: mysqlprobe [-c FILE] [OPTIONS]\n"
 		"       mysqlprobe template [--split] [--max-len N] [FILE|-]\n"
+		"       mysqlprobe top [--token-file FILE] [URL]   (a node's reports in the terminal)\n"
 		"Watches MySQL traffic on the given devices, decodes every statement and reports\n"
 		"counts, errors and latency per query template every period: on stdout and to\n"
 		"websocket clients of ws://HOST:SERVERPORT/collector.\n\n"

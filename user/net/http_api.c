@@ -329,7 +329,7 @@ static int parse_u64(const char *s, uint64_t *out)
 int http_api_collector_params(const struct http_request *req, struct http_collector_params *out,
 			      struct buf *body)
 {
-	static const char *const allowed[] = { "format", "since", "started", NULL };
+	static const char *const allowed[] = { "format", "since", "started", "token", NULL };
 	const char *type;
 	size_t i;
 	int ret = http_args_check(req, allowed, body, &type);
@@ -355,6 +355,10 @@ int http_api_collector_params(const struct http_request *req, struct http_collec
 						  ret == -ERANGE ? "too large (at most 18446744073709551615)"
 								 : "must be decimal milliseconds");
 			out->has_started = 1;
+			continue;
+		}
+		if (!strcmp(req->args[i].name, "token")) {
+			out->token = v ? v : "";
 			continue;
 		}
 		ret = parse_u64(v, &out->since);

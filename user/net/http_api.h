@@ -97,11 +97,16 @@ struct http_collector_params {
 	 */
 	int has_started;
 	uint64_t started;
+	/*
+	 * token=T: the bearer token for a client that cannot send headers (a browser's WebSocket
+	 * cannot). Borrowed from the request; never logged nor echoed. NULL when absent.
+	 */
+	const char *token;
 };
 
 /*
- * Validates the query of a /collector upgrade (format=snappy|json, since=SEQ, each at most
- * once, nothing else). Returns 0 with *out filled, or 400 with {"error":"..."} in body naming
+ * Validates the query of a /collector upgrade (format=snappy|json, since=SEQ, token=T, each at
+ * most once, nothing else). Returns 0 with *out filled, or 400 with {"error":"..."} in body naming
  * the parameter and the reason, or -ENOMEM.
  */
 int http_api_collector_params(const struct http_request *req, struct http_collector_params *out,

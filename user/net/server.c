@@ -20,6 +20,7 @@
 #include "lib/log.h"
 #include "net/lws_log.h"
 #include "net/server.h"
+#include "web/assets.h"
 
 #define SERVER_DEFAULT_QUEUE 8
 /*
@@ -377,24 +378,32 @@ static int ws_filter(struct server *s, struct lws *wsi)
 	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0 ||
 	    strcmp(path, "/collector"))
 		return 1;
+	code = ws_params(s, wsi, &p, &body);
 	if (s->cfg.token || s->cfg.cluster_token) {
 		if (lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) <= 0)
 			auth[0] = '\0';
+		/* A browser's WebSocket sends no header: the page gives the token as token=. */
+		if (!auth[0] && p.token)
+			snprintf(auth, sizeof(auth), "Bearer %s", p.token);
 		/* Both compared whatever the first gives: the time says nothing of which matched. */
 		ok = s->cfg.token ? http_api_token_ok(auth, s->cfg.token) : 0;
 		ok |= s->cfg.cluster_token ? http_api_token_ok(auth, s->cfg.cluster_token) : 0;
 		explicit_bzero(auth, sizeof(auth));
+		explicit_bzero(s->arg_store, sizeof(s->arg_store));
 		if (!ok) {
 			atomic_fetch_add(&s->n_ws_unauthorized, 1);
 			server_count_http(s, 401);
-			if (buf_puts(&body, "{\"error\":\"missing or wrong bearer token\"}\n"))
+			buf_reset(&body);
+			if (buf_puts(&body, "{\"error\":\"missing or wrong bearer token\"}\n")) {
+				buf_free(&body);
 				return 1;
+			}
 			ret = ws_refuse(wsi, 401, &body);
 			buf_free(&body);
 			return ret;
 		}
 	}
-	code = ws_params(s, wsi, &p, &body);
+	explicit_bzero(s->arg_store, sizeof(s->arg_store));
 	if (code) {
 		server_count_http(s, code > 0 ? code : 500);
 		ret = code > 0 ? ws_refuse(wsi, code, &body) : 1;
@@ -445,6 +454,7 @@ static int ws_established(struct server *s, struct lws *wsi, struct server_pss *
 		return -1;
 	/* The filter accepted these parameters already. */
 	ws_params(s, wsi, &p, &body);
+	explicit_bzero(s->arg_store, sizeof(s->arg_store));
 	buf_free(&body);
 	c->wsi = wsi;
 	c->json = p.json;
@@ -610,6 +620,8 @@ static int http_dispatch(struct server *s, struct lws *wsi, const char *uri, str
 		req.authorization = auth;
 	code = http_api_handle(&s->api, &req, &pss->body, type);
 	explicit_bzero(auth, sizeof(auth));
+	/* A /collector?token= fetched without an upgrade leaves the token here otherwise. */
+	explicit_bzero(s->arg_store, sizeof(s->arg_store));
 	return code;
 }
 
@@ -650,10 +662,51 @@ static int http_refuse_body(struct server *s, struct lws *wsi)
 	return -1; /* close: the body that follows is never read */
 }
 
+/*
+ * Every answer: no sniffing a JSON error into HTML, no framing by another site, and the page
+ * may load only its own files and talk only to this agent (or a ws:// URL the user names).
+ */
+static int http_security_headers(struct lws *wsi, unsigned char **p, unsigned char *end)
+{
+	static const struct {
+		const char *name, *value;
+	} h[] = {
+		{ "x-content-type-options:", "nosniff" },
+		{ "x-frame-options:", "DENY" },
+		{ "content-security-policy:",
+		  "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+		  "frame-ancestors 'none'" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(h) / sizeof(h[0]); i++)
+		if (lws_add_http_header_by_name(wsi, (const unsigned char *)h[i].name,
+						(const unsigned char *)h[i].value,
+						(int)strlen(h[i].value), p, end))
+			return -1;
+	return 0;
+}
+
+/*
+ * The dashboard's files (user/web): public, as they hold no data (the page asks for the token
+ * before it reads any). Returns 200 with the file in pss->body, 0 when uri names no file
+ * (the API answers), or -ENOMEM.
+ */
+static int http_static(struct lws *wsi, const char *uri, struct server_pss *pss,
+		       const char **type)
+{
+	struct web_asset a;
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0 || !web_asset_find(uri, &a))
+		return 0;
+	*type = a.type;
+	return buf_append(&pss->body, a.data, a.len) ?: 200;
+}
+
 /* LWS_CALLBACK_HTTP: build the whole response now, send headers, body when writeable. */
 static int http_request(struct server *s, struct lws *wsi, struct server_pss *pss, const char *uri)
 {
-	unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start;
+	unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start;
 	unsigned char *end = hdr + sizeof(hdr) - 1;
 	const char *type = HTTP_API_TEXT;
 	int code;
@@ -662,7 +715,9 @@ static int http_request(struct server *s, struct lws *wsi, struct server_pss *ps
 	pss->off = 0;
 	if (http_has_body(wsi))
 		return http_refuse_body(s, wsi);
-	code = http_dispatch(s, wsi, uri, pss, &type);
+	code = http_static(wsi, uri, pss, &type);
+	if (!code)
+		code = http_dispatch(s, wsi, uri, pss, &type);
 	if (code < 0) {
 		buf_reset(&pss->body);
 		code = 500;
@@ -678,6 +733,8 @@ static int http_request(struct server *s, struct lws *wsi, struct server_pss *ps
 		return -1;
 	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
 					(const unsigned char *)"no-store", 8, &p, end))
+		return -1;
+	if (http_security_headers(wsi, &p, end))
 		return -1;
 	if (lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
