@@ -187,7 +187,9 @@ static __always_inline __u32 capture(struct cursor *c, __u32 ifindex)
 	return emit(c, &pi, &th, dir, c->off + doff, payload_len, ifindex);
 }
 
-/* TC ingress and egress. A tap: the verdict is always TC_ACT_OK. */
+/* TC ingress and egress. A tap gives no verdict: TC_ACT_UNSPEC (tcx: TCX_NEXT) lets the
+ * next program on the device, and the netlink filters after it, see the packet too; with
+ * none left the packet passes. TC_ACT_OK would end the chain there. */
 SEC("tc")
 int mp_tc(struct __sk_buff *skb)
 {
@@ -195,7 +197,7 @@ int mp_tc(struct __sk_buff *skb)
 
 	count(MP_CNT_SEEN);
 	count(capture(&c, skb->ifindex));
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 /* XDP ingress. "xdp.frags" so that generic XDP need not linearise (and,

@@ -13,7 +13,8 @@
 #include "capture.skel.h"
 #include "capture_abi.h"
 
-#define TC_ACT_OK 0
+/* The TC program gives no verdict (the next program decides); retval is unsigned. */
+#define TC_ACT_UNSPEC ((__u32)-1)
 #define XDP_PASS 2
 #define MAX_REC 64
 
