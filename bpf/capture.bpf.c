@@ -17,14 +17,6 @@ const volatile __u16 mp_ports[MP_MAX_PORTS] = {};
 const volatile __u32 mp_nports = 0;
 const volatile __u32 mp_snaplen = 0;
 
-/* A record is assembled here, then copied into the ring buffer with its exact
- * size (bpf_ringbuf_reserve needs a constant size, which would make every
- * small segment occupy a 64 KiB slot). */
-struct scratch {
-	struct mp_seg_hdr hdr;
-	__u8 data[MP_MAX_CAPLEN + 1];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 32 << 20); /* resized by the loader (probe.ringbuf_mb) */
@@ -36,20 +28,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
-
-/*
- * One scratch slot per CPU. A per-CPU array cannot hold values over 32 KiB,
- * so this is a plain array indexed by CPU id; the loader sizes it to the
- * number of possible CPUs. Sharing is safe because TC egress runs with BH
- * disabled and ingress/XDP run in softirq: two programs never interleave on
- * one CPU.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} scratch SEC(".maps");
 
 static __always_inline void count(__u32 idx)
 {
@@ -108,55 +86,85 @@ static __always_inline __u64 wakeup_flags(void)
 	return BPF_RB_NO_WAKEUP;
 }
 
+/* Fills a record's header in place, in the ring buffer. */
+static __always_inline void fill_hdr(struct mp_seg_hdr *h, struct pkt_info *pi, struct tcphdr *th,
+				     int dir, __u32 payload_len, __u32 caplen, __u32 ifindex)
+{
+	h->ts_ns = bpf_ktime_get_ns();
+	__builtin_memcpy(h->saddr, pi->saddr, 16);
+	__builtin_memcpy(h->daddr, pi->daddr, 16);
+	h->seq = bpf_ntohl(th->seq);
+	h->ack = bpf_ntohl(th->ack_seq);
+	h->len = payload_len;
+	h->caplen = caplen;
+	h->ifindex = ifindex;
+	h->sport = bpf_ntohs(th->source);
+	h->dport = bpf_ntohs(th->dest);
+	h->family = pi->family;
+	h->dir = dir;
+	h->tcp_flags = ((__u8 *)th)[13];
+	__builtin_memset(h->pad, 0, sizeof(h->pad));
+}
+
+/*
+ * Writes one record straight into the ring buffer: the payload is loaded from the packet
+ * into the reserved slot, one copy. bpf_ringbuf_reserve takes a constant size only, so the
+ * slot is the size class (a power of two, MP_REC_CLASS_MIN at least) that holds caplen
+ * bytes; this is inlined once per class. A class wastes at most half its slot, which only
+ * costs ring space (reserve does not clear it); the consumer reads caplen bytes.
+ */
+static __always_inline __u32 emit_class(struct cursor *c, struct pkt_info *pi, struct tcphdr *th,
+					int dir, __u32 payload_off, __u32 payload_len,
+					__u32 caplen, __u32 ifindex, const __u32 class)
+{
+	struct mp_seg_hdr *h;
+
+	h = bpf_ringbuf_reserve(&events, sizeof(*h) + class, 0);
+	if (!h)
+		return MP_CNT_RB_FULL;
+	fill_hdr(h, pi, th, dir, payload_len, caplen, ifindex);
+	if (caplen > 0) {
+		/* caplen is in [1, class]: n + 1 is still, and the mask (opaque to clang, which
+		 * otherwise loses the bound on the way to the call) shows the verifier so. */
+		__u32 n = caplen - 1;
+
+		asm volatile("%0 &= %1" : "+r"(n) : "i"(class - 1));
+		if (cur_load(c, payload_off, (void *)(h + 1), n + 1)) {
+			bpf_ringbuf_discard(h, BPF_RB_NO_WAKEUP);
+			return MP_CNT_MALFORMED;
+		}
+	}
+	bpf_ringbuf_submit(h, wakeup_flags());
+	if (caplen < payload_len)
+		count(MP_CNT_TRUNCATED);
+	return MP_CNT_KEPT;
+}
+
 /* Emits one record for a kept segment; returns the counter that explains the outcome. */
 static __always_inline __u32 emit(struct cursor *c, struct pkt_info *pi, struct tcphdr *th,
 				  int dir, __u32 payload_off, __u32 payload_len, __u32 ifindex)
 {
-	__u32 key = bpf_get_smp_processor_id();
-	struct scratch *s;
-	__u32 caplen;
+	__u32 caplen = payload_len;
 
-	s = bpf_map_lookup_elem(&scratch, &key);
-	if (!s)
-		return MP_CNT_RB_FULL;
-	caplen = payload_len;
 	if (mp_snaplen && caplen > mp_snaplen) /* 0: whole segments */
 		caplen = mp_snaplen;
 	if (caplen > MP_MAX_CAPLEN)
 		caplen = MP_MAX_CAPLEN;
-	/* The clamps above are lost on the way to the helper call (clang keeps a
-	 * signed 32-bit copy); this mask, opaque to clang, gives the verifier a
-	 * bound it can see. MP_MAX_CAPLEN is 0xffff, so it changes nothing. */
-	asm volatile("%0 &= 0xffff" : "+r"(caplen));
-
-	s->hdr.ts_ns = bpf_ktime_get_ns();
-	__builtin_memcpy(s->hdr.saddr, pi->saddr, 16);
-	__builtin_memcpy(s->hdr.daddr, pi->daddr, 16);
-	s->hdr.seq = bpf_ntohl(th->seq);
-	s->hdr.ack = bpf_ntohl(th->ack_seq);
-	s->hdr.len = payload_len;
-	s->hdr.caplen = caplen;
-	s->hdr.ifindex = ifindex;
-	s->hdr.sport = bpf_ntohs(th->source);
-	s->hdr.dport = bpf_ntohs(th->dest);
-	s->hdr.family = pi->family;
-	s->hdr.dir = dir;
-	s->hdr.tcp_flags = ((__u8 *)th)[13];
-	__builtin_memset(s->hdr.pad, 0, sizeof(s->hdr.pad));
-
-	if (caplen > 0) {
-		/* Same again for the load: size in [1, 0x10000], the data array's size. */
-		__u32 n = caplen - 1;
-
-		asm volatile("%0 &= 0xffff" : "+r"(n));
-		if (cur_load(c, payload_off, s->data, n + 1))
-			return MP_CNT_MALFORMED;
-	}
-	if (bpf_ringbuf_output(&events, s, sizeof(s->hdr) + caplen, wakeup_flags()))
-		return MP_CNT_RB_FULL;
-	if (caplen < payload_len)
-		count(MP_CNT_TRUNCATED);
-	return MP_CNT_KEPT;
+#define MP_EMIT_IF_FITS(cls)                                                                   \
+	if (caplen <= (cls))                                                                  \
+		return emit_class(c, pi, th, dir, payload_off, payload_len, caplen, ifindex, (cls))
+	MP_EMIT_IF_FITS(MP_REC_CLASS_MIN);
+	MP_EMIT_IF_FITS(128);
+	MP_EMIT_IF_FITS(256);
+	MP_EMIT_IF_FITS(512);
+	MP_EMIT_IF_FITS(1024);
+	MP_EMIT_IF_FITS(2048);
+	MP_EMIT_IF_FITS(4096);
+	MP_EMIT_IF_FITS(8192);
+	MP_EMIT_IF_FITS(16384);
+	MP_EMIT_IF_FITS(32768);
+#undef MP_EMIT_IF_FITS
+	return emit_class(c, pi, th, dir, payload_off, payload_len, caplen, ifindex, 65536);
 }
 
 static __always_inline __u32 capture(struct cursor *c, __u32 ifindex)

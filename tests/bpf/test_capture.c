@@ -240,7 +240,7 @@ static void test_ringbuf_full_counted(void **state)
 	build(&fr, &fc->s);
 	o.data_in = fr.b;
 	o.data_size_in = fr.len;
-	/* Nobody consumes: 16 KiB holds at most 11 records of 1.4 KiB. */
+	/* Nobody consumes: 16 KiB holds at most 7 records of 1.4 KiB (2 KiB size class). */
 	for (int i = 0; i < 20; i++) {
 		assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(e->skel->progs.mp_tc), &o),
 				 0);

@@ -510,9 +510,7 @@ static int bpf_load(struct source_bpf *s, const struct source_config *cfg)
 	s->skel->rodata->mp_nports = cfg->pf.nports;
 	s->skel->rodata->mp_snaplen = cfg->pf.snaplen && cfg->pf.snaplen < MP_MAX_CAPLEN ?
 					      cfg->pf.snaplen : MP_MAX_CAPLEN;
-	err = bpf_map__set_max_entries(s->skel->maps.scratch, s->ncpus);
-	if (!err)
-		err = bpf_map__set_max_entries(s->skel->maps.events, ringbuf_size(cfg->ringbuf_mb));
+	err = bpf_map__set_max_entries(s->skel->maps.events, ringbuf_size(cfg->ringbuf_mb));
 	if (!err && cfg->mode != SRC_XDP)
 		err = bpf_program__set_autoload(s->skel->progs.mp_xdp, false);
 	if (err)
