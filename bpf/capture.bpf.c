@@ -106,65 +106,93 @@ static __always_inline void fill_hdr(struct mp_seg_hdr *h, struct pkt_info *pi, 
 	__builtin_memset(h->pad, 0, sizeof(h->pad));
 }
 
-/*
- * Writes one record straight into the ring buffer: the payload is loaded from the packet
- * into the reserved slot, one copy. bpf_ringbuf_reserve takes a constant size only, so the
- * slot is the size class (a power of two, MP_REC_CLASS_MIN at least) that holds caplen
- * bytes; this is inlined once per class. A class wastes at most half its slot, which only
- * costs ring space (reserve does not clear it); the consumer reads caplen bytes.
- */
-static __always_inline __u32 emit_class(struct cursor *c, struct pkt_info *pi, struct tcphdr *th,
-					int dir, __u32 payload_off, __u32 payload_len,
-					__u32 caplen, __u32 ifindex, const __u32 class)
+/* Payload bytes a record is filled with per load (see copy_payload). */
+#define MP_CHUNK 512
+
+/* Loads len bytes of the packet at from into the record at to; len must be a constant. */
+static __always_inline long copy_chunk(struct cursor *c, __u32 from, struct bpf_dynptr *rec,
+				       __u32 to, const __u32 len)
 {
-	struct mp_seg_hdr *h;
+	void *p = bpf_dynptr_data(rec, to, len);
 
-	h = bpf_ringbuf_reserve(&events, sizeof(*h) + class, 0);
-	if (!h)
-		return MP_CNT_RB_FULL;
-	fill_hdr(h, pi, th, dir, payload_len, caplen, ifindex);
-	if (caplen > 0) {
-		/* caplen is in [1, class]: n + 1 is still, and the mask (opaque to clang, which
-		 * otherwise loses the bound on the way to the call) shows the verifier so. */
-		__u32 n = caplen - 1;
-
-		asm volatile("%0 &= %1" : "+r"(n) : "i"(class - 1));
-		if (cur_load(c, payload_off, (void *)(h + 1), n + 1)) {
-			bpf_ringbuf_discard(h, BPF_RB_NO_WAKEUP);
-			return MP_CNT_MALFORMED;
-		}
-	}
-	bpf_ringbuf_submit(h, wakeup_flags());
-	if (caplen < payload_len)
-		count(MP_CNT_TRUNCATED);
-	return MP_CNT_KEPT;
+	if (!p)
+		return -1;
+	return cur_load(c, from, p, len);
 }
 
-/* Emits one record for a kept segment; returns the counter that explains the outcome. */
+/*
+ * Loads caplen (>= 1) payload bytes at off into the record after its header. A slice of a
+ * ring buffer record has a constant length, so the payload goes in MP_CHUNK pieces and the
+ * last piece is the MP_CHUNK bytes that end the payload, overlapping the one before; a
+ * shorter payload is two overlapping loads of the largest power of two it holds.
+ */
+static __always_inline long copy_payload(struct cursor *c, __u32 off, struct bpf_dynptr *rec,
+					 __u32 caplen)
+{
+	const __u32 base = sizeof(struct mp_seg_hdr);
+	__u32 done = 0;
+
+	if (caplen >= MP_CHUNK) {
+		for (int i = 0; i < MP_MAX_CAPLEN / MP_CHUNK; i++) {
+			if (done + MP_CHUNK > caplen)
+				break;
+			if (copy_chunk(c, off + done, rec, base + done, MP_CHUNK))
+				return -1;
+			done += MP_CHUNK;
+		}
+		if (done == caplen)
+			return 0;
+		return copy_chunk(c, off + caplen - MP_CHUNK, rec, base + caplen - MP_CHUNK,
+				  MP_CHUNK);
+	}
+#define MP_COPY_TWO(p)                                                                         \
+	if (caplen >= (p))                                                                     \
+		return copy_chunk(c, off, rec, base, (p)) ?:                                   \
+		       copy_chunk(c, off + caplen - (p), rec, base + caplen - (p), (p))
+	MP_COPY_TWO(256);
+	MP_COPY_TWO(128);
+	MP_COPY_TWO(64);
+	MP_COPY_TWO(32);
+	MP_COPY_TWO(16);
+	MP_COPY_TWO(8);
+	MP_COPY_TWO(4);
+	MP_COPY_TWO(2);
+#undef MP_COPY_TWO
+	return copy_chunk(c, off, rec, base, 1);
+}
+
+/*
+ * Emits one record for a kept segment, straight into the ring buffer at its exact size
+ * (bpf_ringbuf_reserve_dynptr takes a variable size; bpf_ringbuf_reserve would need a
+ * constant one): the payload is loaded from the packet into the record, one copy. Returns
+ * the counter that explains the outcome.
+ */
 static __always_inline __u32 emit(struct cursor *c, struct pkt_info *pi, struct tcphdr *th,
 				  int dir, __u32 payload_off, __u32 payload_len, __u32 ifindex)
 {
+	struct bpf_dynptr rec;
+	struct mp_seg_hdr *h;
 	__u32 caplen = payload_len;
 
 	if (mp_snaplen && caplen > mp_snaplen) /* 0: whole segments */
 		caplen = mp_snaplen;
 	if (caplen > MP_MAX_CAPLEN)
 		caplen = MP_MAX_CAPLEN;
-#define MP_EMIT_IF_FITS(cls)                                                                   \
-	if (caplen <= (cls))                                                                  \
-		return emit_class(c, pi, th, dir, payload_off, payload_len, caplen, ifindex, (cls))
-	MP_EMIT_IF_FITS(MP_REC_CLASS_MIN);
-	MP_EMIT_IF_FITS(128);
-	MP_EMIT_IF_FITS(256);
-	MP_EMIT_IF_FITS(512);
-	MP_EMIT_IF_FITS(1024);
-	MP_EMIT_IF_FITS(2048);
-	MP_EMIT_IF_FITS(4096);
-	MP_EMIT_IF_FITS(8192);
-	MP_EMIT_IF_FITS(16384);
-	MP_EMIT_IF_FITS(32768);
-#undef MP_EMIT_IF_FITS
-	return emit_class(c, pi, th, dir, payload_off, payload_len, caplen, ifindex, 65536);
+	/* Even a failed reservation must be discarded (the verifier tracks the dynptr). */
+	if (bpf_ringbuf_reserve_dynptr(&events, sizeof(*h) + caplen, 0, &rec)) {
+		bpf_ringbuf_discard_dynptr(&rec, BPF_RB_NO_WAKEUP);
+		return MP_CNT_RB_FULL;
+	}
+	h = bpf_dynptr_data(&rec, 0, sizeof(*h));
+	if (!h || (caplen && copy_payload(c, payload_off, &rec, caplen))) {
+		bpf_ringbuf_discard_dynptr(&rec, BPF_RB_NO_WAKEUP);
+		return h ? MP_CNT_MALFORMED : MP_CNT_RB_FULL;
+	}
+	fill_hdr(h, pi, th, dir, payload_len, caplen, ifindex);
+	bpf_ringbuf_submit_dynptr(&rec, wakeup_flags());
+	if (caplen < payload_len)
+		count(MP_CNT_TRUNCATED);
+	return MP_CNT_KEPT;
 }
 
 static __always_inline __u32 capture(struct cursor *c, __u32 ifindex)

@@ -27,11 +27,6 @@
 #define MP_TCP_PSH 0x08
 #define MP_TCP_ACK 0x10
 
-/* Smallest payload slot of a BPF ring buffer record. A record from the BPF program is this
- * header and a slot of the smallest power of two >= caplen, at least MP_REC_CLASS_MIN
- * (bpf_ringbuf_reserve takes constant sizes only): consumers read caplen bytes of it. */
-#define MP_REC_CLASS_MIN 64
-
 /* One captured TCP segment: this header, then caplen payload bytes. */
 struct mp_seg_hdr {
 	__u64 ts_ns;	   /* CLOCK_MONOTONIC from BPF; CLOCK_REALTIME from pcap */

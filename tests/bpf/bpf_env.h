@@ -31,16 +31,6 @@ struct env {
 	int ncpus;
 };
 
-/* The payload slot the BPF program reserves for caplen bytes (capture_abi.h). */
-static inline size_t rec_class(__u32 caplen)
-{
-	size_t c = MP_REC_CLASS_MIN;
-
-	while (c < caplen)
-		c <<= 1;
-	return c;
-}
-
 static inline int on_rec(void *ctx, void *data, size_t size)
 {
 	struct env *e = ctx;
@@ -51,7 +41,7 @@ static inline int on_rec(void *ctx, void *data, size_t size)
 	r = &e->recs[e->nrec++];
 	assert_true(size >= sizeof(r->h));
 	memcpy(&r->h, data, sizeof(r->h));
-	assert_int_equal(size, sizeof(r->h) + rec_class(r->h.caplen)); /* its size class */
+	assert_int_equal(size, sizeof(r->h) + r->h.caplen); /* exact-size records */
 	memcpy(r->data, (__u8 *)data + sizeof(r->h),
 	       r->h.caplen < sizeof(r->data) ? r->h.caplen : sizeof(r->data));
 	return 0;
