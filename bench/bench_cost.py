@@ -183,7 +183,7 @@ def callgrind_cell(ns, status, sb, events, threads):
                     ir = max(ir, int(line.split()[1]))
     err = obs.err()
     dropped = mp.agent_counters(err, 'capture').get('dropped', -1)
-    mp.remove_unless_kept(tmp) if hasattr(mp, 'remove_unless_kept') else None
+    mp.remove_unless_kept(tmp)
     return {'ir': ir, 'server': n, 'per_stmt': ir / n if n else 0, 'dropped': dropped,
             'cmd': mb.shell(argv)}
 
@@ -197,6 +197,7 @@ def print_section(args, res, argvs, cg):
     print('## Whole cost per statement, % of the server (bench/bench_cost.py)\n')
     print(f'Command: `bench/bench_cost.py --threads {args.threads} --ps-events {args.ps_events} '
           f'--rw-events {args.rw_events} --runs {args.runs}'
+          + (f' --configs {args.configs}' if args.configs != ','.join(CONFIGS) else '')
           + ''.join(f' --bin {b}' for b in args.bin)
           + (f' --callgrind {args.callgrind}' if args.callgrind else '') + '`. One MariaDB on lo '
           f'in a namespace ({TABLES} tables of {mb.TABLE_SIZE:,} rows), sysbench with '
@@ -283,10 +284,13 @@ def main():
                 status.close()
             db.stop()
     print_section(args, res, argvs, cg)
-    tc = {wl: med(res[(wl, 'tc')], lambda r: (r['obs_user_us'] + r['obs_sys_us'] +
-                                              sum(r['bpf_ns'].values()) / 1000) / r['server_us'])
-          for wl in args.workloads.split(',') if (wl, 'tc') in res}
-    mb.save_results('cost', {'whole_pct_tc': tc})
+    whole = {}
+    for (wl, c), rows in res.items():
+        if c in ('tc', 'xdp'):
+            whole.setdefault(c, {})[wl] = med(rows, lambda r: (
+                r['obs_user_us'] + r['obs_sys_us'] + sum(r['bpf_ns'].values()) / 1000) /
+                r['server_us'])
+    mb.save_results('cost', {'whole': whole})
     return 0
 
 
