@@ -103,7 +103,6 @@ int main(int argc, char **argv)
 		return 1;
 	skel->rodata->mp_ports[0] = 3306;
 	skel->rodata->mp_nports = 1;
-	bpf_map__set_max_entries(skel->maps.scratch, ncpus);
 	bpf_map__set_max_entries(skel->maps.events, 32 << 20);
 	if (capture_bpf__load(skel)) {
 		fprintf(stderr, "capture_cost: failed to load BPF: %s\n", strerror(errno));

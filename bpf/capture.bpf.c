@@ -17,14 +17,6 @@ const volatile __u16 mp_ports[MP_MAX_PORTS] = {};
 const volatile __u32 mp_nports = 0;
 const volatile __u32 mp_snaplen = 0;
 
-/* A record is assembled here, then copied into the ring buffer with its exact
- * size (bpf_ringbuf_reserve needs a constant size, which would make every
- * small segment occupy a 64 KiB slot). */
-struct scratch {
-	struct mp_seg_hdr hdr;
-	__u8 data[MP_MAX_CAPLEN + 1];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 32 << 20); /* resized by the loader (probe.ringbuf_mb) */
@@ -36,20 +28,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
-
-/*
- * One scratch slot per CPU. A per-CPU array cannot hold values over 32 KiB,
- * so this is a plain array indexed by CPU id; the loader sizes it to the
- * number of possible CPUs. Sharing is safe because TC egress runs with BH
- * disabled and ingress/XDP run in softirq: two programs never interleave on
- * one CPU.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct scratch);
-} scratch SEC(".maps");
 
 static __always_inline void count(__u32 idx)
 {
@@ -108,52 +86,110 @@ static __always_inline __u64 wakeup_flags(void)
 	return BPF_RB_NO_WAKEUP;
 }
 
-/* Emits one record for a kept segment; returns the counter that explains the outcome. */
+/* Fills a record's header in place, in the ring buffer. */
+static __always_inline void fill_hdr(struct mp_seg_hdr *h, struct pkt_info *pi, struct tcphdr *th,
+				     int dir, __u32 payload_len, __u32 caplen, __u32 ifindex)
+{
+	h->ts_ns = bpf_ktime_get_ns();
+	__builtin_memcpy(h->saddr, pi->saddr, 16);
+	__builtin_memcpy(h->daddr, pi->daddr, 16);
+	h->seq = bpf_ntohl(th->seq);
+	h->ack = bpf_ntohl(th->ack_seq);
+	h->len = payload_len;
+	h->caplen = caplen;
+	h->ifindex = ifindex;
+	h->sport = bpf_ntohs(th->source);
+	h->dport = bpf_ntohs(th->dest);
+	h->family = pi->family;
+	h->dir = dir;
+	h->tcp_flags = ((__u8 *)th)[13];
+	__builtin_memset(h->pad, 0, sizeof(h->pad));
+}
+
+/* Payload bytes a record is filled with per load (see copy_payload). */
+#define MP_CHUNK 512
+
+/* Loads len bytes of the packet at from into the record at to; len must be a constant. */
+static __always_inline long copy_chunk(struct cursor *c, __u32 from, struct bpf_dynptr *rec,
+				       __u32 to, const __u32 len)
+{
+	void *p = bpf_dynptr_data(rec, to, len);
+
+	if (!p)
+		return -1;
+	return cur_load(c, from, p, len);
+}
+
+/*
+ * Loads caplen (>= 1) payload bytes at off into the record after its header. A slice of a
+ * ring buffer record has a constant length, so the payload goes in MP_CHUNK pieces and the
+ * last piece is the MP_CHUNK bytes that end the payload, overlapping the one before; a
+ * shorter payload is two overlapping loads of the largest power of two it holds.
+ */
+static __always_inline long copy_payload(struct cursor *c, __u32 off, struct bpf_dynptr *rec,
+					 __u32 caplen)
+{
+	const __u32 base = sizeof(struct mp_seg_hdr);
+	__u32 done = 0;
+
+	if (caplen >= MP_CHUNK) {
+		for (int i = 0; i < MP_MAX_CAPLEN / MP_CHUNK; i++) {
+			if (done + MP_CHUNK > caplen)
+				break;
+			if (copy_chunk(c, off + done, rec, base + done, MP_CHUNK))
+				return -1;
+			done += MP_CHUNK;
+		}
+		if (done == caplen)
+			return 0;
+		return copy_chunk(c, off + caplen - MP_CHUNK, rec, base + caplen - MP_CHUNK,
+				  MP_CHUNK);
+	}
+#define MP_COPY_TWO(p)                                                                         \
+	if (caplen >= (p))                                                                     \
+		return copy_chunk(c, off, rec, base, (p)) ?:                                   \
+		       copy_chunk(c, off + caplen - (p), rec, base + caplen - (p), (p))
+	MP_COPY_TWO(256);
+	MP_COPY_TWO(128);
+	MP_COPY_TWO(64);
+	MP_COPY_TWO(32);
+	MP_COPY_TWO(16);
+	MP_COPY_TWO(8);
+	MP_COPY_TWO(4);
+	MP_COPY_TWO(2);
+#undef MP_COPY_TWO
+	return copy_chunk(c, off, rec, base, 1);
+}
+
+/*
+ * Emits one record for a kept segment, straight into the ring buffer at its exact size
+ * (bpf_ringbuf_reserve_dynptr takes a variable size; bpf_ringbuf_reserve would need a
+ * constant one): the payload is loaded from the packet into the record, one copy. Returns
+ * the counter that explains the outcome.
+ */
 static __always_inline __u32 emit(struct cursor *c, struct pkt_info *pi, struct tcphdr *th,
 				  int dir, __u32 payload_off, __u32 payload_len, __u32 ifindex)
 {
-	__u32 key = bpf_get_smp_processor_id();
-	struct scratch *s;
-	__u32 caplen;
+	struct bpf_dynptr rec;
+	struct mp_seg_hdr *h;
+	__u32 caplen = payload_len;
 
-	s = bpf_map_lookup_elem(&scratch, &key);
-	if (!s)
-		return MP_CNT_RB_FULL;
-	caplen = payload_len;
 	if (mp_snaplen && caplen > mp_snaplen) /* 0: whole segments */
 		caplen = mp_snaplen;
 	if (caplen > MP_MAX_CAPLEN)
 		caplen = MP_MAX_CAPLEN;
-	/* The clamps above are lost on the way to the helper call (clang keeps a
-	 * signed 32-bit copy); this mask, opaque to clang, gives the verifier a
-	 * bound it can see. MP_MAX_CAPLEN is 0xffff, so it changes nothing. */
-	asm volatile("%0 &= 0xffff" : "+r"(caplen));
-
-	s->hdr.ts_ns = bpf_ktime_get_ns();
-	__builtin_memcpy(s->hdr.saddr, pi->saddr, 16);
-	__builtin_memcpy(s->hdr.daddr, pi->daddr, 16);
-	s->hdr.seq = bpf_ntohl(th->seq);
-	s->hdr.ack = bpf_ntohl(th->ack_seq);
-	s->hdr.len = payload_len;
-	s->hdr.caplen = caplen;
-	s->hdr.ifindex = ifindex;
-	s->hdr.sport = bpf_ntohs(th->source);
-	s->hdr.dport = bpf_ntohs(th->dest);
-	s->hdr.family = pi->family;
-	s->hdr.dir = dir;
-	s->hdr.tcp_flags = ((__u8 *)th)[13];
-	__builtin_memset(s->hdr.pad, 0, sizeof(s->hdr.pad));
-
-	if (caplen > 0) {
-		/* Same again for the load: size in [1, 0x10000], the data array's size. */
-		__u32 n = caplen - 1;
-
-		asm volatile("%0 &= 0xffff" : "+r"(n));
-		if (cur_load(c, payload_off, s->data, n + 1))
-			return MP_CNT_MALFORMED;
-	}
-	if (bpf_ringbuf_output(&events, s, sizeof(s->hdr) + caplen, wakeup_flags()))
+	/* Even a failed reservation must be discarded (the verifier tracks the dynptr). */
+	if (bpf_ringbuf_reserve_dynptr(&events, sizeof(*h) + caplen, 0, &rec)) {
+		bpf_ringbuf_discard_dynptr(&rec, BPF_RB_NO_WAKEUP);
 		return MP_CNT_RB_FULL;
+	}
+	h = bpf_dynptr_data(&rec, 0, sizeof(*h));
+	if (!h || (caplen && copy_payload(c, payload_off, &rec, caplen))) {
+		bpf_ringbuf_discard_dynptr(&rec, BPF_RB_NO_WAKEUP);
+		return h ? MP_CNT_MALFORMED : MP_CNT_RB_FULL;
+	}
+	fill_hdr(h, pi, th, dir, payload_len, caplen, ifindex);
+	bpf_ringbuf_submit_dynptr(&rec, wakeup_flags());
 	if (caplen < payload_len)
 		count(MP_CNT_TRUNCATED);
 	return MP_CNT_KEPT;
@@ -187,7 +223,9 @@ static __always_inline __u32 capture(struct cursor *c, __u32 ifindex)
 	return emit(c, &pi, &th, dir, c->off + doff, payload_len, ifindex);
 }
 
-/* TC ingress and egress. A tap: the verdict is always TC_ACT_OK. */
+/* TC ingress and egress. A tap gives no verdict: TC_ACT_UNSPEC (tcx: TCX_NEXT) lets the
+ * next program on the device, and the netlink filters after it, see the packet too; with
+ * none left the packet passes. TC_ACT_OK would end the chain there. */
 SEC("tc")
 int mp_tc(struct __sk_buff *skb)
 {
@@ -195,7 +233,7 @@ int mp_tc(struct __sk_buff *skb)
 
 	count(MP_CNT_SEEN);
 	count(capture(&c, skb->ifindex));
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 /* XDP ingress. "xdp.frags" so that generic XDP need not linearise (and,

@@ -3,7 +3,7 @@
 #ifndef MP_CONSTS_BPF_H
 #define MP_CONSTS_BPF_H
 
-#define TC_ACT_OK 0
+#define TC_ACT_UNSPEC (-1)
 
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD

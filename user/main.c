@@ -44,6 +44,8 @@ static int source_config_from(const struct mp_config *c, const struct cli_extra 
 	src->pf.snaplen = (__u32)c->probe_snappylength;
 	src->ringbuf_mb = (unsigned int)c->probe_ringbuf_mb;
 	src->xdp_native = x->xdp_native;
+	src->tc_attach = c->probe_tc_attach == PROBE_TC_TCX	? SRC_TC_TCX :
+			 c->probe_tc_attach == PROBE_TC_NETLINK ? SRC_TC_NETLINK : SRC_TC_AUTO;
 	src->mode = c->probe_mode == PROBE_MODE_XDP ? SRC_XDP :
 		    c->probe_mode == PROBE_MODE_PCAP ? SRC_PCAP : SRC_TC;
 	if (x->replay) {

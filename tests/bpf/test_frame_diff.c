@@ -109,7 +109,7 @@ static int bpf_verdict(struct env *e, int xdp, const char *name, const __u8 *f, 
 	err = bpf_prog_test_run_opts(bpf_program__fd(prog), &o);
 	if (err == -EINVAL && !xdp)
 		return err;
-	if (err || o.retval != (xdp ? XDP_PASS : TC_ACT_OK))
+	if (err || o.retval != (xdp ? XDP_PASS : TC_ACT_UNSPEC))
 		fail_msg("frame %s (%s): test_run %d, verdict %u", name, xdp ? "xdp" : "tc", err,
 			 o.retval);
 	ring_buffer__consume(e->rb);

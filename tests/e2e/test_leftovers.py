@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 """Nothing is left attached after the agent exits, and a SIGKILLed agent's
-leftovers are replaced by the next start instead of making it fail."""
+leftovers are replaced by the next start instead of making it fail. Covers the attachments that
+outlive their process: netlink TC filters (probe.tc_attach: netlink, the path of kernels before
+6.6) and XDP. tcx links die with their process; test_coexist.py covers them."""
 import json
 import signal
 
@@ -26,9 +28,13 @@ def attachments(ns, dev):
     return '\n'.join(out)
 
 
+# netlink: TC through clsact filters; xdp keeps the default (TC egress through tcx links).
+EXTRA = {'tc': ['--probe.tc_attach', 'netlink'], 'xdp': []}
+
+
 def start(ns, mode, devs):
-    a = mp.Agent(['-i', ','.join(devs), '-p', str(PORT), '--mode', mode, '-o', 'segments'],
-                 netns=ns)
+    a = mp.Agent(['-i', ','.join(devs), '-p', str(PORT), '--mode', mode, '-o', 'segments'] +
+                 EXTRA[mode], netns=ns)
     a.wait_ready()
     return a
 
@@ -64,8 +70,8 @@ def one_mode(ns, db, devs, mode):
              '\n'.join(a.err))
     mp.check(traffic_seen(ns, db, a), f'{mode}: restarted agent captures')
     # A second agent must not steal a running agent's attachment.
-    b = mp.Agent(['-i', 'mpa', '-p', str(PORT), '--mode', mode, '-o', 'none', '-v'],
-                 netns=ns)
+    b = mp.Agent(['-i', 'mpa', '-p', str(PORT), '--mode', mode, '-o', 'none', '-v'] +
+                 EXTRA[mode], netns=ns)
     b.wait_ready()
     mp.check('already captured by a running mysqlprobe' in '\n'.join(b.err),
              f'{mode}: a second agent leaves the running one alone',

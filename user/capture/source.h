@@ -15,6 +15,13 @@ enum source_mode {
 
 #define SRC_MAX_DEVICES 16
 
+/* How the TC programs attach (probe.tc_attach). */
+enum src_tc_attach {
+	SRC_TC_AUTO = 0, /* tcx links where the kernel has them (6.6+), else netlink filters */
+	SRC_TC_TCX,	 /* tcx links only: fail (and fall back to pcap) without them */
+	SRC_TC_NETLINK,	 /* clsact qdisc + cls_bpf filter with our fixed handle */
+};
+
 struct source_config {
 	enum source_mode mode;
 	const char *devices[SRC_MAX_DEVICES]; /* names, for live modes */
@@ -23,6 +30,7 @@ struct source_config {
 	struct port_filter pf;
 	unsigned int ringbuf_mb;	      /* BPF ring buffer / pcap buffer size */
 	int xdp_native;			      /* driver-mode XDP instead of generic */
+	enum src_tc_attach tc_attach;
 };
 
 struct source;

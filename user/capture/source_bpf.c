@@ -27,6 +27,12 @@
 #define MP_TC_HANDLE 0x6d70 /* "mp" */
 #define MP_TC_PRIO 0x6d70
 
+/* tcx attach points (UAPI enum bpf_attach_type since Linux 6.6). Debian 12's headers and
+ * libbpf 1.1 predate them (no bpf_program__attach_tcx), so the link is made with
+ * bpf_link_create(), which passes unknown attach types through to the kernel. */
+#define MP_BPF_TCX_INGRESS 46
+#define MP_BPF_TCX_EGRESS 47
+
 struct bpf_dev {
 	char name[IF_NAMESIZE];
 	int ifindex;			/* 0 while the device is gone */
@@ -34,6 +40,7 @@ struct bpf_dev {
 	int loopback;
 	int tc_ingress, tc_egress, xdp; /* what we attached */
 	int qdisc_owned;		/* we created (or adopted) the clsact qdisc */
+	int tcx_fd[2];			/* tcx link fds (ingress, egress), -1 when none */
 	__u32 xdp_flags;
 };
 
@@ -44,6 +51,7 @@ struct source_bpf {
 	struct bpf_dev devs[SRC_MAX_DEVICES];
 	int ndevs;
 	int mode;
+	enum src_tc_attach tc_attach;	/* auto becomes tcx or netlink at the first attach */
 	__s64 mono_to_real; /* CLOCK_REALTIME - CLOCK_MONOTONIC at open */
 	__u64 short_records;
 	int ncpus;
@@ -159,7 +167,7 @@ static int check_existing(__u32 prog_id, const char *want, const char *dev)
 	return 0;
 }
 
-static int tc_attach(struct bpf_dev *d, enum bpf_tc_attach_point ap, int prog_fd)
+static int tc_netlink_attach(struct bpf_dev *d, enum bpf_tc_attach_point ap, int prog_fd)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = d->ifindex, .attach_point = ap);
 	LIBBPF_OPTS(bpf_tc_opts, q, .handle = MP_TC_HANDLE, .priority = MP_TC_PRIO);
@@ -182,12 +190,58 @@ static int tc_attach(struct bpf_dev *d, enum bpf_tc_attach_point ap, int prog_fd
 	return bpf_tc_attach(&hook, &o);
 }
 
+/*
+ * A tcx link appends our program to the device's list of TC programs instead of taking a
+ * filter slot: other BPF tools and a second mysqlprobe keep theirs, and the link goes away
+ * with its last fd, so a SIGKILLed agent leaves nothing behind.
+ */
+static int tcx_attach(struct bpf_dev *d, enum bpf_tc_attach_point ap, int prog_fd)
+{
+	int type = ap == BPF_TC_INGRESS ? MP_BPF_TCX_INGRESS : MP_BPF_TCX_EGRESS;
+	int fd;
+
+	fd = bpf_link_create(prog_fd, d->ifindex, type, NULL);
+	if (fd < 0)
+		return fd;
+	d->tcx_fd[ap == BPF_TC_INGRESS ? 0 : 1] = fd;
+	return 0;
+}
+
+static int tc_attach(struct source_bpf *s, struct bpf_dev *d, enum bpf_tc_attach_point ap,
+		     int prog_fd)
+{
+	int err;
+
+	if (s->tc_attach == SRC_TC_NETLINK)
+		return tc_netlink_attach(d, ap, prog_fd);
+	err = tcx_attach(d, ap, prog_fd);
+	/* A kernel without tcx rejects the attach type itself (EINVAL). */
+	if (s->tc_attach == SRC_TC_AUTO && (err == -EINVAL || err == -EOPNOTSUPP)) {
+		pr_info("bpf: no tcx links on this kernel (%s): attaching netlink tc filters\n",
+			strerror(-err));
+		s->tc_attach = SRC_TC_NETLINK;
+		return tc_netlink_attach(d, ap, prog_fd);
+	}
+	if (!err && s->tc_attach == SRC_TC_AUTO)
+		pr_info("bpf: attaching TC programs through tcx links\n");
+	if (!err)
+		s->tc_attach = SRC_TC_TCX;
+	return err;
+}
+
 static void tc_detach(struct bpf_dev *d, enum bpf_tc_attach_point ap)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = d->ifindex, .attach_point = ap);
 	LIBBPF_OPTS(bpf_tc_opts, o, .handle = MP_TC_HANDLE, .priority = MP_TC_PRIO);
+	int *fd = &d->tcx_fd[ap == BPF_TC_INGRESS ? 0 : 1];
 	int err;
 
+	if (*fd >= 0) {
+		/* Closing our link detaches our program and nobody else's. */
+		close(*fd);
+		*fd = -1;
+		return;
+	}
 	err = bpf_tc_detach(&hook, &o);
 	if (err && err != -ENOENT)
 		pr_warn("bpf: failed to detach tc filter from %s: %s\n", d->name, strerror(-err));
@@ -251,14 +305,14 @@ static int dev_attach(struct source_bpf *s, struct bpf_dev *d, int native)
 			return err;
 		d->xdp = 1;
 	} else {
-		err = tc_attach(d, BPF_TC_INGRESS, tc_fd);
+		err = tc_attach(s, d, BPF_TC_INGRESS, tc_fd);
 		if (err)
 			return err;
 		d->tc_ingress = 1;
 	}
 	if (d->loopback)
 		return 0;
-	err = tc_attach(d, BPF_TC_EGRESS, tc_fd);
+	err = tc_attach(s, d, BPF_TC_EGRESS, tc_fd);
 	if (err)
 		return err;
 	d->tc_egress = 1;
@@ -330,6 +384,11 @@ static void dev_follow(struct source_bpf *s, struct bpf_dev *d)
 	if (d->attached) {
 		/* The device we attached to is gone, and our programs with it. */
 		pr_warn("bpf: device %s is gone: not capturing on it until it is back\n", d->name);
+		for (int i = 0; i < 2; i++) {
+			if (d->tcx_fd[i] >= 0)
+				close(d->tcx_fd[i]);
+			d->tcx_fd[i] = -1;
+		}
 		d->attached = d->xdp = d->tc_ingress = d->tc_egress = d->qdisc_owned = 0;
 		d->ifindex = 0;
 	}
@@ -451,9 +510,7 @@ static int bpf_load(struct source_bpf *s, const struct source_config *cfg)
 	s->skel->rodata->mp_nports = cfg->pf.nports;
 	s->skel->rodata->mp_snaplen = cfg->pf.snaplen && cfg->pf.snaplen < MP_MAX_CAPLEN ?
 					      cfg->pf.snaplen : MP_MAX_CAPLEN;
-	err = bpf_map__set_max_entries(s->skel->maps.scratch, s->ncpus);
-	if (!err)
-		err = bpf_map__set_max_entries(s->skel->maps.events, ringbuf_size(cfg->ringbuf_mb));
+	err = bpf_map__set_max_entries(s->skel->maps.events, ringbuf_size(cfg->ringbuf_mb));
 	if (!err && cfg->mode != SRC_XDP)
 		err = bpf_program__set_autoload(s->skel->progs.mp_xdp, false);
 	if (err)
@@ -469,6 +526,7 @@ static int devs_attach(struct source_bpf *s, const struct source_config *cfg)
 		struct bpf_dev *d = &s->devs[s->ndevs];
 
 		snprintf(d->name, sizeof(d->name), "%s", cfg->devices[i]);
+		d->tcx_fd[0] = d->tcx_fd[1] = -1;
 		d->ifindex = if_nametoindex(d->name);
 		if (!d->ifindex) {
 			pr_warn("bpf: no such device '%s'\n", d->name);
@@ -513,6 +571,7 @@ struct source *source_bpf_open(const struct source_config *cfg)
 		return NULL;
 	s->mode = cfg->mode;
 	s->native = cfg->xdp_native;
+	s->tc_attach = cfg->tc_attach;
 	s->nl_fd = -1;
 	s->base.ops = cfg->mode == SRC_XDP ? &xdp_ops : &tc_ops;
 	s->mono_to_real = mono_to_real_offset();

@@ -15,6 +15,7 @@
 #include "cli/config.h"
 
 static const char *const probe_modes[] = { "tc", "xdp", "pcap", NULL };
+static const char *const tc_attach_modes[] = { "auto", "tcx", "netlink", NULL };
 static const char *const output_modes[] = { "events", "report", "segments", "none", NULL };
 static const char *const log_levels[] = { "warn", "info", "debug", NULL };
 
@@ -59,6 +60,9 @@ const struct config_option config_options[] = {
 	ROW("probe.workers", INT, probe_workers, "1", 1, 64, 0,
 	    "decoders (1: on the capture thread; N >= 2: N threads, a connection stays on one)"),
 	ENUM("probe.mode", probe_mode, "tc", probe_modes, "capture source: tc, xdp or pcap"),
+	ENUM("probe.tc_attach", probe_tc_attach, "auto", tc_attach_modes,
+	     "how TC programs attach: auto (tcx links where the kernel has them, else netlink "
+	     "filters), tcx or netlink"),
 	ROW("probe.max_connections", INT, probe_max_connections, "65536", 16, 16777216, 0,
 	    "tracked TCP connections; more are not decoded and are counted"),
 	ROW("probe.ringbuf_mb", INT, probe_ringbuf_mb, "32", 1, 4096, CONFIG_POW2,

@@ -38,6 +38,7 @@ struct config_portlist {
 };
 
 enum probe_mode { PROBE_MODE_TC, PROBE_MODE_XDP, PROBE_MODE_PCAP };
+enum probe_tc_attach { PROBE_TC_AUTO, PROBE_TC_TCX, PROBE_TC_NETLINK };
 enum output_mode { OUTPUT_EVENTS, OUTPUT_REPORT, OUTPUT_SEGMENTS, OUTPUT_NONE };
 /* log_level uses enum log_level from log.h: 0 warn, 1 info, 2 debug. */
 
@@ -61,6 +62,7 @@ struct mp_config {
 	uint64_t probe_snappylength;
 	int64_t probe_workers;
 	int probe_mode; /* enum probe_mode */
+	int probe_tc_attach; /* enum probe_tc_attach */
 	int64_t probe_max_connections;
 	int64_t probe_ringbuf_mb;
 	int64_t probe_idle_timeout_s;
