@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "lib/log.h"
@@ -179,13 +180,40 @@ static int poll_timeout(const struct agent *a)
 	return (int)ms;
 }
 
+/* -v prints the counters when they changed, at most this often (an idle agent says nothing). */
+#define COUNTERS_EVERY_S 10
+
+/* The counters as last printed. */
+struct counters_shown {
+	__u64 cap[MP_CNT_MAX];
+	struct pipeline_counters pl;
+};
+
+/* Prints the counters if they differ from what was last printed. Returns whether it did. */
+static bool counters_print_changed(struct agent *a, struct counters_shown *last)
+{
+	struct counters_shown now;
+
+	memset(&now, 0, sizeof(now)); /* compared with memcmp: padding too */
+	source_counters(a->src, now.cap);
+	if (a->pl)
+		pipeline_counters(a->pl, &now.pl);
+	if (!memcmp(&now, last, sizeof(now)))
+		return false;
+	*last = now;
+	seg_print_counters(stderr, "mysqlprobe: capture:", now.cap);
+	if (a->pl)
+		print_decode_counters(a->pl);
+	return true;
+}
+
 /* A loop iteration this much longer than its poll timeout counts as a stall. */
 #define STALL_MS 500
 
 /* Polls the source until a signal, the end of a replayed file, or an error. */
 static int run(struct agent *a)
 {
-	__u64 cnt[MP_CNT_MAX];
+	static struct counters_shown shown; /* zero: the first change is printed */
 	double t = now_s(), next_stats = t + 1, next_sync = t + 0.2;
 	int n;
 
@@ -221,13 +249,8 @@ static int run(struct agent *a)
 		n = period_due(a);
 		if (n < 0)
 			pr_warn("report: %s\n", strerror(-n));
-		if (log_level >= LOG_LVL_INFO && t >= next_stats) {
-			source_counters(a->src, cnt);
-			seg_print_counters(stderr, "mysqlprobe: capture:", cnt);
-			if (a->pl)
-				print_decode_counters(a->pl);
-			next_stats += 1;
-		}
+		if (log_level >= LOG_LVL_INFO && t >= next_stats)
+			next_stats = t + (counters_print_changed(a, &shown) ? COUNTERS_EVERY_S : 1);
 	}
 	/* Deliver what is already captured before reporting the final counters, including
 	 * packets a live source still holds back. */
@@ -237,6 +260,12 @@ static int run(struct agent *a)
 	return n < 0 && n != -ENODATA ? n : 0;
 }
 
+/* Where the reports go: stdout for -o report and -o table (auto is resolved by then). */
+static FILE *reports_out(const struct mp_config *c)
+{
+	return c->output == OUTPUT_REPORT || c->output == OUTPUT_TABLE ? stdout : NULL;
+}
+
 /* Decoding, aggregation and, live, the HTTP server. Returns 0 or -errno (message printed). */
 static int start_slave(struct agent *a)
 {
@@ -244,7 +273,8 @@ static int start_slave(struct agent *a)
 	struct slave_config sl = {
 		.cfg = c,
 		.workers = (int)c->probe_workers,
-		.report_out = c->output == OUTPUT_REPORT ? stdout : NULL,
+		.report_out = reports_out(c),
+		.report_table = c->output == OUTPUT_TABLE,
 		.replay = !a->live,
 		.mode = source_mode_name(a->sc.mode),
 	};
@@ -332,7 +362,8 @@ static int run_master(const struct mp_config *c, const struct cli_extra *x)
 {
 	struct master_config mc = {
 		.cfg = c,
-		.report_out = c->output == OUTPUT_REPORT ? stdout : NULL,
+		.report_out = reports_out(c),
+		.report_table = c->output == OUTPUT_TABLE,
 		.config_path = x->config_file,
 	};
 	struct server_config svc = {
@@ -403,6 +434,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_level = a.cfg.log_level;
+	/* A person reads a terminal; a pipe or a file is read by a program, which wants JSON. */
+	if (a.cfg.output == OUTPUT_AUTO)
+		a.cfg.output = isatty(STDOUT_FILENO) ? OUTPUT_TABLE : OUTPUT_REPORT;
 	if (!a.cfg.slave) {
 		install_signals();
 		err = run_master(&a.cfg, &a.x);

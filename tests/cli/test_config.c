@@ -71,7 +71,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.template_max_len, 4096);
 	assert_string_equal(c.http_bind, "127.0.0.1"); /* the API stays on this host unless asked */
 	assert_string_equal(c.http_token, "");
-	assert_int_equal(c.output, OUTPUT_REPORT);
+	assert_int_equal(c.output, OUTPUT_AUTO);
 	assert_int_equal(c.log_level, 0);
 	assert_string_equal(config_enum_name("probe.mode", c.probe_mode), "tc");
 	config_free(&c);

@@ -33,7 +33,7 @@ static struct source *open_live(const struct source_config *cfg)
 {
 	struct source *s;
 #ifndef MP_NO_BPF
-	char caps[64];
+	char caps[64], step[64];
 	int err;
 #endif
 
@@ -42,19 +42,19 @@ static struct source *open_live(const struct source_config *cfg)
 #ifdef MP_NO_BPF
 	pr_warn("mysqlprobe: BPF capture is not built on this platform; using pcap\n");
 #else
-	s = source_bpf_open(cfg);
+	s = source_bpf_open(cfg, step, sizeof(step));
 	if (s)
 		return s;
-	/* Only the reasons a privilege or kernel fixes are worth a fallback;
-	 * a bad device name fails the same way under pcap and says so there. */
+	/*
+	 * One line says what failed, why, and what we do about it (libbpf's own lines are at
+	 * debug). A bad device name fails the same way under pcap and says so there.
+	 */
 	err = errno;
-	if (err == EPERM &&
-	    privs_missing(cfg->mode == SRC_XDP ? PRIVS_BPF_XDP : PRIVS_BPF_TC, caps, sizeof(caps)) > 0)
-		pr_warn("mysqlprobe: %s capture unavailable (%s: missing %s); falling back to pcap\n",
-			source_mode_name(cfg->mode), strerror(err), caps);
-	else
-		pr_warn("mysqlprobe: %s capture unavailable (%s); falling back to pcap\n",
-			source_mode_name(cfg->mode), strerror(err));
+	if (err != EPERM || privs_missing(cfg->mode == SRC_XDP ? PRIVS_BPF_XDP : PRIVS_BPF_TC,
+					  caps, sizeof(caps)) <= 0)
+		caps[0] = '\0';
+	pr_warn("mysqlprobe: %s: %s failed (%s%s%s): falling back to pcap\n",
+		source_mode_name(cfg->mode), step, strerror(err), caps[0] ? ": missing " : "", caps);
 #endif
 	s = source_pcap_open(cfg);
 	return s;

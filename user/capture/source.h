@@ -92,8 +92,11 @@ const char *source_name(const struct source *s);
 /* Detaches whatever this source attached, frees it. Accepts NULL. */
 void source_free(struct source *s);
 
-/* Constructors used by source_open(); NULL with errno set on failure. */
-struct source *source_bpf_open(const struct source_config *cfg);
+/*
+ * Constructors used by source_open(); NULL with errno set on failure. source_bpf_open() also
+ * names the step that failed in step ("BPF program: load", "device eth0: attach").
+ */
+struct source *source_bpf_open(const struct source_config *cfg, char *step, size_t len);
 struct source *source_pcap_open(const struct source_config *cfg);
 struct source *source_file_open(const struct source_config *cfg);
 

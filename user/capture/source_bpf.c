@@ -63,9 +63,14 @@ struct source_bpf {
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	/* libbpf's warnings go to -v: a failed load is summarised in one line
-	 * by source_open() before the pcap fallback. */
-	if ((level == LIBBPF_DEBUG && log_level < LOG_LVL_DEBUG) || log_level < LOG_LVL_INFO)
+	/*
+	 * libbpf's own lines are for debugging: they speak of kernel internals, and some come on
+	 * a normal start (a tc query that finds no filter yet). What failed and what the agent
+	 * did about it is one line of ours (source_open(), with the step source_bpf_open()
+	 * names), before the pcap fallback.
+	 */
+	(void)level;
+	if (log_level < LOG_LVL_DEBUG)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
 }
@@ -518,7 +523,8 @@ static int bpf_load(struct source_bpf *s, const struct source_config *cfg)
 	return capture_bpf__load(s->skel);
 }
 
-static int devs_attach(struct source_bpf *s, const struct source_config *cfg)
+static int devs_attach(struct source_bpf *s, const struct source_config *cfg, char *step,
+		       size_t len)
 {
 	int err;
 
@@ -534,11 +540,10 @@ static int devs_attach(struct source_bpf *s, const struct source_config *cfg)
 		}
 		d->loopback = dev_is_loopback(d->name);
 		s->ndevs++;
+		snprintf(step, len, "device %s: attach", d->name);
 		err = dev_attach(s, d, cfg->xdp_native);
-		if (err) {
-			pr_info("bpf: failed to attach to %s: %s\n", d->name, strerror(-err));
+		if (err)
 			return err;
-		}
 		d->attached = 1;
 	}
 	return 0;
@@ -560,10 +565,12 @@ static int link_events_open(void)
 	return fd;
 }
 
-struct source *source_bpf_open(const struct source_config *cfg)
+struct source *source_bpf_open(const struct source_config *cfg, char *step, size_t len)
 {
 	struct source_bpf *s;
 	int err;
+
+	snprintf(step, len, "set up");
 
 	libbpf_set_print(libbpf_log);
 	s = calloc(1, sizeof(*s));
@@ -585,15 +592,17 @@ struct source *source_bpf_open(const struct source_config *cfg)
 		err = -ENOMEM;
 		goto cleanup;
 	}
+	snprintf(step, len, "BPF program: load");
 	err = bpf_load(s, cfg);
 	if (err)
 		goto cleanup;
 	/* Before attaching: an event between the two is then seen, not lost. */
 	s->nl_fd = link_events_open();
 	s->next_check_ns = mono_ns() + DEV_CHECK_NS;
-	err = devs_attach(s, cfg);
+	err = devs_attach(s, cfg, step, len);
 	if (err)
 		goto cleanup;
+	snprintf(step, len, "ring buffer: open");
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_record, s, NULL);
 	if (!s->rb) {
 		err = -errno;

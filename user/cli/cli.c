@@ -55,7 +55,8 @@ void cli_usage(FILE *f)
 		"      --workers N        = --probe.workers   --snaplen N      = --probe.snappylength\n"
 		"      --ringbuf-mb N     = --probe.ringbuf_mb\n"
 		"      --xdp-native       attach XDP in driver mode instead of generic mode\n"
-		"  -v, --verbose          more logging (repeat for debug); counters every second\n"
+		"  -v, --verbose          more logging (repeat for debug); the counters when they\n"
+		"                         change, at most every 10 s\n"
 		"  -h, --help             this text\n"
 		"      --version          print the version\n\n"
 		"Settings (the YAML keys; lists are comma-separated, booleans take =true/false):\n");

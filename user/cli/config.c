@@ -16,7 +16,8 @@
 
 static const char *const probe_modes[] = { "tc", "xdp", "pcap", NULL };
 static const char *const tc_attach_modes[] = { "auto", "tcx", "netlink", NULL };
-static const char *const output_modes[] = { "events", "report", "segments", "none", NULL };
+static const char *const output_modes[] = { "events", "report", "segments", "none", "table",
+					     "auto", NULL };
 static const char *const log_levels[] = { "warn", "info", "debug", NULL };
 
 #define OFF(f) offsetof(struct mp_config, f)
@@ -98,8 +99,9 @@ const struct config_option config_options[] = {
 	    "bearer token required by the HTTP API when set (secret)"),
 	ROW("http.token_file", STRING, http_token_file, "", 0, 0, 0,
 	    "read http.token from the first line of this file (keeps it out of the process list)"),
-	ENUM("output", output, "report", output_modes,
-	     "what goes to stdout: events, report, segments or none"),
+	ENUM("output", output, "auto", output_modes,
+	     "what goes to stdout: events, report (JSON), table, segments, none, or auto "
+	     "(a table on a terminal, else report)"),
 	ENUM("log_level", log_level, "warn", log_levels, "warn, info or debug"),
 };
 const size_t config_options_count = sizeof(config_options) / sizeof(config_options[0]);

@@ -39,7 +39,9 @@ struct config_portlist {
 
 enum probe_mode { PROBE_MODE_TC, PROBE_MODE_XDP, PROBE_MODE_PCAP };
 enum probe_tc_attach { PROBE_TC_AUTO, PROBE_TC_TCX, PROBE_TC_NETLINK };
-enum output_mode { OUTPUT_EVENTS, OUTPUT_REPORT, OUTPUT_SEGMENTS, OUTPUT_NONE };
+/* OUTPUT_AUTO: a table when stdout is a terminal, else report (resolved by main at start). */
+enum output_mode { OUTPUT_EVENTS, OUTPUT_REPORT, OUTPUT_SEGMENTS, OUTPUT_NONE, OUTPUT_TABLE,
+		   OUTPUT_AUTO };
 /* log_level uses enum log_level from log.h: 0 warn, 1 info, 2 debug. */
 
 struct mp_config {

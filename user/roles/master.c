@@ -462,7 +462,7 @@ static int master_parts_new(struct master *m, const struct master_config *mc)
 	if (!m->merge || !m->store || !m->bus)
 		return -ENOMEM;
 	if (mc->report_out) {
-		m->out = stdout_out_new(m->bus, mc->report_out, false);
+		m->out = stdout_out_new(m->bus, mc->report_out, false, mc->report_table);
 		if (!m->out)
 			return -errno;
 	}

@@ -24,7 +24,8 @@ struct master;
 
 struct master_config {
 	const struct mp_config *cfg; /* borrowed; must outlive the master */
-	FILE *report_out; /* -o report, or NULL */
+	FILE *report_out; /* -o report/table/auto: the reports, or NULL */
+	bool report_table; /* report_out gets table_out's table instead of JSON lines */
 	const char *config_path; /* -c FILE, for the default state file; may be NULL */
 };
 

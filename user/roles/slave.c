@@ -51,7 +51,8 @@ static int slave_outputs_new(struct slave *s)
 		return -errno;
 	if (s->sc.report_out) {
 		/* Offline, nothing live can be delayed: stdout then gets every report. */
-		s->out = stdout_out_new(s->bus, s->sc.report_out, s->sc.replay);
+		s->out = stdout_out_new(s->bus, s->sc.report_out, s->sc.replay,
+				       s->sc.report_table);
 		if (!s->out)
 			return -errno;
 	}

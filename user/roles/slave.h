@@ -27,7 +27,8 @@ struct slave;
 struct slave_config {
 	const struct mp_config *cfg; /* borrowed; must outlive the slave */
 	int workers;		     /* the pipeline's worker count */
-	FILE *report_out;	     /* --output report: one JSON report per line, or NULL */
+	FILE *report_out;	     /* -o report/table/auto: the reports, or NULL */
+	bool report_table;	     /* report_out gets table_out's table instead of JSON lines */
 	int replay;		     /* periods follow segment time instead of the clock */
 	const char *mode;	     /* capture mode asked for ("tc", "xdp", "pcap", "file") */
 };

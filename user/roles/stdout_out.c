@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The stdout output (-o report): a bus reader in its own thread, one JSON line per report. */
+/* The stdout output: a bus reader in its own thread, one JSON line (or a table) per report. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "lib/log.h"
 #include "roles/slave_int.h"
 #include "roles/stdout_out.h"
+#include "roles/table_out.h"
 
 struct stdout_out {
 	struct bus *bus;
@@ -19,8 +21,19 @@ struct stdout_out {
 	pthread_t thread;
 	atomic_bool writing; /* holds a report: flush must wait for it */
 	bool flushed; /* the last flush succeeded: the thread is not stuck */
+	bool table; /* a table for a person instead of JSON */
 	struct jbuf line;
 };
+
+/* The terminal's width now (it may have been resized); 100 when f is not a terminal. */
+static unsigned term_width(FILE *f)
+{
+	struct winsize ws;
+
+	if (ioctl(fileno(f), TIOCGWINSZ, &ws) || !ws.ws_col)
+		return 100;
+	return ws.ws_col;
+}
 
 /* Every template text of the period: stdout has no per-client memory of texts. */
 static void write_one(struct stdout_out *o, const struct slave_report *r)
@@ -28,12 +41,16 @@ static void write_one(struct stdout_out *o, const struct slave_report *r)
 	int err;
 
 	jbuf_reset(&o->line);
-	err = report_write(&o->line, &r->h, &r->c, r->a, NULL);
+	if (o->table)
+		err = table_out_write(&o->line.out, &r->h, &r->c, r->a, term_width(o->f));
+	else
+		err = report_write(&o->line, &r->h, &r->c, r->a, NULL);
 	if (err) {
 		pr_warn("report: cannot write the period's report: %s\n", strerror(-err));
 		return;
 	}
-	jbuf_raw(&o->line, "\n", 1);
+	if (!o->table)
+		jbuf_raw(&o->line, "\n", 1);
 	fwrite(o->line.out.data, 1, o->line.out.len, o->f);
 	fflush(o->f);
 }
@@ -59,7 +76,7 @@ static void *stdout_thread(void *arg)
 	return NULL;
 }
 
-struct stdout_out *stdout_out_new(struct bus *b, FILE *f, bool lossless)
+struct stdout_out *stdout_out_new(struct bus *b, FILE *f, bool lossless, bool table)
 {
 	struct bus_reader_config rc = {
 		.kind = "stdout",
@@ -75,6 +92,7 @@ struct stdout_out *stdout_out_new(struct bus *b, FILE *f, bool lossless)
 	o->bus = b;
 	o->f = f;
 	o->flushed = true;
+	o->table = table;
 	jbuf_init(&o->line);
 	o->reader = bus_reader_new(b, &rc);
 	if (!o->reader) {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* The stdout output (-o report): a bus reader in its own thread, one JSON line per report. */
+/* The stdout output: a bus reader in its own thread, one JSON line (or a table) per report. */
 #ifndef MP_STDOUT_OUT_H
 #define MP_STDOUT_OUT_H
 
@@ -18,8 +18,11 @@
 
 struct stdout_out;
 
-/* Starts the thread. Returns NULL with errno set. */
-struct stdout_out *stdout_out_new(struct bus *b, FILE *f, bool lossless);
+/*
+ * Starts the thread. table: each report as table_out's table for a person (-o table, or
+ * -o auto on a terminal) instead of one JSON line. Returns NULL with errno set.
+ */
+struct stdout_out *stdout_out_new(struct bus *b, FILE *f, bool lossless, bool table);
 
 /* Waits until every report published so far is written, or timeout_ms. 0 or -ETIMEDOUT. */
 int stdout_out_flush(struct stdout_out *o, unsigned timeout_ms);

@@ -250,7 +250,9 @@ int top_model_view(struct top_model *m, enum top_sort sort, const char *filter)
 		if (o && (err = rows_push(m, o, secs)))
 			return err;
 	}
-	qsort_r(m->rows, m->nrows, sizeof(*m->rows), row_cmp, &sort);
+	/* An empty view has no array yet: qsort's base must not be NULL even for 0 items. */
+	if (m->nrows)
+		qsort_r(m->rows, m->nrows, sizeof(*m->rows), row_cmp, &sort);
 	return 0;
 }
 
