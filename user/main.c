@@ -295,7 +295,9 @@ static int stop_agent(struct agent *a)
 	int err = 0;
 
 	if (a->pl) {
-		pipeline_close(a->pl);
+		/* Live, a request still unanswered has waited until now, not until the last
+		 * segment the capture delivered. */
+		pipeline_close_at(a->pl, a->live ? slave_now_ms() * 1000000ULL : 0);
 		if (a->src)
 			err = slave_finish(a->slave, 0);
 		if (err)

@@ -294,9 +294,86 @@ static void test_no_response_at_close(void **state)
 	fx_cmd(&f, COM_QUERY, "SELECT SLEEP(100)");
 	fx_flush(&f);
 	assert_int_equal(fx_run_all(f.c, f.n, NULL, &r), 0);
-	assert_int_equal(r.n, 1);
-	assert_int_equal(r.cnt.dropped_requests, 1);
+	/* Never dropped: reported unanswered, with the time it waited until the close (the
+	 * request is chunk 2 at 1.002 s, the close at 1.003 s). */
+	assert_int_equal(r.n, 2);
+	assert_string_equal(r.ev[1].sql, "SELECT SLEEP(100)");
+	assert_int_equal(r.ev[1].status, QE_STATUS_UNANSWERED);
+	assert_int_equal(r.ev[1].ts_us, 1002000);
+	assert_int_equal(r.ev[1].latency_us, 1000);
+	assert_int_equal(r.ev[1].bytes_out, 0);
+	assert_int_equal(r.cnt.unanswered, 1);
+	assert_int_equal(r.cnt.dropped_requests, 0);
+	assert_non_null(strstr(r.json.data, "\"first_byte_us\":null"));
+	assert_non_null(strstr(r.json.data, "\"status\":\"unanswered\""));
 	fx_result_free(&r);
+	fx_free(&f);
+}
+
+/* A pipeline cut by the close: each statement not answered is one event, in wire order; the
+ * quit queued behind them is reported as usual. */
+static void test_unanswered_multi_and_pipelined(void **state)
+{
+	struct fx f;
+	struct fx_result r;
+
+	fx_init(&f);
+	fx_cmd(&f, COM_QUERY, "SELECT 1; SELECT SLEEP(9); SELECT 3");
+	fx_flush(&f);
+	fx_resultset(&f, 1, 1, 1, 0, 2 | SERVER_MORE_RESULTS_EXISTS);
+	fx_flush(&f);
+	fx_cmd(&f, COM_QUERY, "SELECT 4");
+	fx_cmd(&f, COM_QUIT, NULL);
+	fx_flush(&f);
+	assert_int_equal(fx_run_all(f.c, f.n, NULL, &r), 0);
+	assert_int_equal(r.n, 5);
+	assert_int_equal(r.ev[0].status, QE_STATUS_OK);
+	assert_string_equal(r.ev[1].sql, "SELECT SLEEP(9)");
+	assert_int_equal(r.ev[1].status, QE_STATUS_UNANSWERED);
+	assert_string_equal(r.ev[2].sql, "SELECT 3");
+	assert_int_equal(r.ev[2].status, QE_STATUS_UNANSWERED);
+	assert_string_equal(r.ev[3].sql, "SELECT 4");
+	assert_int_equal(r.ev[3].status, QE_STATUS_UNANSWERED);
+	assert_int_equal(r.ev[3].latency_us, 1000);
+	assert_string_equal(r.ev[4].command, "quit");
+	assert_int_equal(r.cnt.unanswered, 3);
+	fx_result_free(&r);
+	fx_free(&f);
+}
+
+static void running_event(void *ctx, const struct query_event *ev)
+{
+	(void)ctx;
+	(void)ev;
+}
+
+/* mysql_conn_running: the statement being answered, its time so far; nothing once done. */
+static void test_running(void **state)
+{
+	static const struct mysql_callbacks cb = { .on_event = running_event };
+	struct mysql_conn *c = mysql_conn_new(&cb, NULL, NULL, NULL);
+	struct query_event ev;
+	struct fx f;
+
+	fx_init(&f);
+	fx_cmd(&f, COM_QUERY, "SELECT SLEEP(5)");
+	fx_flush(&f);
+	fx_ok(&f, 1, 0, 2);
+	fx_flush(&f);
+	assert_non_null(c);
+	assert_int_equal(mysql_conn_running(c, 5000000000ull, &ev), 0);
+	mysql_feed(c, f.c[0].dir, (const uint8_t *)f.c[0].data, f.c[0].len, 1000000000ull);
+	assert_int_equal(mysql_conn_running(c, 3500000000ull, &ev), 1);
+	assert_int_equal(ev.status, QE_STATUS_RUNNING);
+	assert_int_equal(ev.ts_us, 1000000);
+	assert_int_equal(ev.latency_us, 2500000);
+	assert_int_equal(ev.sql_len, strlen("SELECT SLEEP(5)"));
+	assert_memory_equal(ev.sql, "SELECT SLEEP(5)", ev.sql_len);
+	assert_int_equal(mysql_conn_counters(c)->events, 0);
+	mysql_feed(c, f.c[1].dir, (const uint8_t *)f.c[1].data, f.c[1].len, 6000000000ull);
+	assert_int_equal(mysql_conn_running(c, 7000000000ull, &ev), 0);
+	assert_int_equal(mysql_conn_counters(c)->events, 1);
+	mysql_conn_free(c);
 	fx_free(&f);
 }
 
@@ -332,6 +409,8 @@ int main(void)
 		cmocka_unit_test(test_opened_not_mysql),
 		cmocka_unit_test(test_midstream_tls),
 		cmocka_unit_test(test_no_response_at_close),
+		cmocka_unit_test(test_unanswered_multi_and_pipelined),
+		cmocka_unit_test(test_running),
 		cmocka_unit_test(test_pipeline_overflow),
 	};
 

@@ -30,7 +30,8 @@ const struct config_option config_options[] = {
 	    "TCP port of the HTTP API and the /collector websocket"),
 	ROW("interval", INT, interval, "5", 1, 3600, 0, "report period in seconds"),
 	ROW("slowthresholdms", INT, slowthresholdms, "100", 0, 3600000, 0,
-	    "statements at least this slow (ms) are kept as slow samples"),
+	    "statements at least this slow (ms) are kept as slow samples, and listed as running "
+	    "when still running at a period's end"),
 	ROW("cluster.gossip", BOOL, cluster_gossip, "false", 0, 0, 0,
 	    "join a gossip cluster of masters (master/standby election) (cluster; not used yet)"),
 	ROW("cluster.group", STRING, cluster_group, "", 0, 0, 0, "gossip cluster name (cluster; not used yet)"),
@@ -85,7 +86,7 @@ const struct config_option config_options[] = {
 	ROW("max_keys", INT, max_keys, "10000", 1, 1000000, 0,
 	    "distinct (template, db, user, client) rows per period; more go to \"other\""),
 	ROW("max_slow", INT, max_slow, "100", 0, 10000, 0,
-	    "slow samples per period (the slowest are kept)"),
+	    "slow samples (and running statements) per period (the longest are kept)"),
 	ROW("template_max_len", INT, template_max_len, "4096", 64, 1048576, 0,
 	    "template text length cap (bytes)"),
 	ROW("http.bind", STRING, http_bind, "127.0.0.1", 0, 0, 0,

@@ -204,6 +204,7 @@ static struct mysql_req *mysql_head(struct mysql_conn *c)
 }
 
 static void response_start(struct mysql_conn *c);
+static void tally_reset(struct stmt_tally *t, uint64_t ts_start);
 static void emit(struct mysql_conn *c, struct mysql_req *req, int idx);
 
 static struct mysql_req *q_at(struct mysql_conn *c, size_t i)
@@ -245,8 +246,10 @@ static void drop_pending(struct mysql_conn *c)
 
 /* ---------------------------------------------------------------- events */
 
+/* The statement text of req (statement idx of a split query, or -1); count: an execute whose
+ * prepare was never seen is counted in unknown_stmt (once, when its event is emitted). */
 static void event_sql(struct mysql_conn *c, struct mysql_req *req, int idx,
-		      struct query_event *ev)
+		      struct query_event *ev, int count)
 {
 	const struct mysql_stmt *st;
 
@@ -272,7 +275,8 @@ static void event_sql(struct mysql_conn *c, struct mysql_req *req, int idx,
 	case COM_STMT_BULK_EXECUTE:
 		st = mysql_stmt_get(&c->stmts, req->stmt_id);
 		if (!st) {
-			c->cnt->unknown_stmt++;
+			if (count)
+				c->cnt->unknown_stmt++;
 			break;
 		}
 		ev->sql = st->text.data;
@@ -298,13 +302,43 @@ static uint64_t split_bytes_in(struct mysql_conn *c, struct mysql_req *req, int 
 	return req->bytes_in > rest ? req->bytes_in - rest : 0;
 }
 
+/* What an event of req (statement idx, or -1) says about the connection and the request. */
+static void event_base(struct mysql_conn *c, struct mysql_req *req, int idx,
+		       struct query_event *ev, int count)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->conn_id = c->conn_id;
+	ev->conn_id_known = c->conn_id_known;
+	if (c->user_known) {
+		ev->user = c->user.len ? c->user.data : "";
+		ev->user_len = c->user.len;
+	}
+	if (c->db_known) {
+		ev->db = c->db.len ? c->db.data : "";
+		ev->db_len = c->db.len;
+	}
+	ev->command = cmd_name(req->cmd);
+	ev->cmd = req->cmd;
+	event_sql(c, req, idx, ev, count);
+	ev->bytes_in = idx >= 0 ? split_bytes_in(c, req, idx) : req->bytes_in;
+	if (c->compressed)
+		ev->flags |= QE_F_COMPRESSED;
+}
+
+static void deliver(struct mysql_conn *c, const struct query_event *ev)
+{
+	c->cnt->events++;
+	if (c->cb->on_event)
+		c->cb->on_event(c->ctx, ev);
+}
+
 /* Emits the event of statement idx of req (-1: the whole request) from c->tally. */
 static void emit(struct mysql_conn *c, struct mysql_req *req, int idx)
 {
 	struct stmt_tally *t = &c->tally;
 	struct query_event ev;
 
-	memset(&ev, 0, sizeof(ev));
+	event_base(c, req, idx, &ev, 1);
 	ev.ts_us = t->ts_start / 1000;
 	if (req->mode == MYSQL_RM_NONE || req->mode == MYSQL_RM_STREAM) {
 		ev.ts_us = req->ts_first / 1000;
@@ -315,19 +349,6 @@ static void emit(struct mysql_conn *c, struct mysql_req *req, int idx)
 		ev.first_byte_us = t->ts_first_byte > t->ts_start ?
 					   (t->ts_first_byte - t->ts_start) / 1000 : 0;
 	}
-	ev.conn_id = c->conn_id;
-	ev.conn_id_known = c->conn_id_known;
-	if (c->user_known) {
-		ev.user = c->user.len ? c->user.data : "";
-		ev.user_len = c->user.len;
-	}
-	if (c->db_known) {
-		ev.db = c->db.len ? c->db.data : "";
-		ev.db_len = c->db.len;
-	}
-	ev.command = cmd_name(req->cmd);
-	ev.cmd = req->cmd;
-	event_sql(c, req, idx, &ev);
 	ev.status = t->error ? QE_STATUS_ERROR : QE_STATUS_OK;
 	if (t->error) {
 		ev.error_code = t->err_code;
@@ -337,14 +358,71 @@ static void emit(struct mysql_conn *c, struct mysql_req *req, int idx)
 	}
 	ev.rows_sent = t->rows_sent;
 	ev.rows_affected = t->rows_affected;
-	ev.bytes_in = idx >= 0 ? split_bytes_in(c, req, idx) : req->bytes_in;
 	ev.bytes_out = t->bytes_out;
 	ev.flags |= t->flags;
-	if (c->compressed)
-		ev.flags |= QE_F_COMPRESSED;
-	c->cnt->events++;
-	if (c->cb->on_event)
-		c->cb->on_event(c->ctx, &ev);
+	deliver(c, &ev);
+}
+
+/*
+ * Statement idx of req (-1: the whole request) got no answer before ts_ns. head: req is the
+ * one being answered, so the tally holds its start and what of a response came.
+ */
+static void emit_unanswered(struct mysql_conn *c, struct mysql_req *req, int idx, int head,
+			    uint64_t ts_ns)
+{
+	struct stmt_tally *t = &c->tally;
+	uint64_t start = head ? t->ts_start : req->ts_first;
+	struct query_event ev;
+
+	event_base(c, req, idx, &ev, 1);
+	ev.ts_us = start / 1000;
+	ev.latency_us = ts_ns > start ? (ts_ns - start) / 1000 : 0;
+	ev.status = QE_STATUS_UNANSWERED;
+	if (head && t->started) {
+		ev.first_byte_us = t->ts_first_byte > start ? (t->ts_first_byte - start) / 1000 : 0;
+		ev.bytes_out = t->bytes_out;
+		ev.rows_sent = t->rows_sent;
+	}
+	c->cnt->unanswered++;
+	deliver(c, &ev);
+}
+
+/* Reports every pending request at close: those that expect no response as usual, the others
+ * (and every statement of a multi-statement query not answered yet) as unanswered. */
+static void flush_pending(struct mysql_conn *c, uint64_t ts_ns)
+{
+	for (size_t i = 0; i < c->q_len; i++) {
+		struct mysql_req *req = q_at(c, i);
+
+		if (req->mode == MYSQL_RM_NONE || req->mode == MYSQL_RM_STREAM) {
+			tally_reset(&c->tally, req->ts_first);
+			emit(c, req, -1);
+		} else if (i == 0 && c->split_n > 1) {
+			for (int k = c->split_i; k < c->split_n; k++)
+				emit_unanswered(c, req, k, 1, ts_ns);
+		} else {
+			emit_unanswered(c, req, -1, i == 0, ts_ns);
+		}
+	}
+	c->q_len = 0;
+	c->infile_active = 0;
+	response_start(c);
+}
+
+int mysql_conn_running(struct mysql_conn *c, uint64_t now_ns, struct query_event *ev)
+{
+	struct mysql_req *req = mysql_head(c);
+	int idx = c->split_n > 1 ? c->split_i : -1;
+	uint64_t start = c->tally.ts_start;
+
+	if (!req || c->stopped || c->closed || req->mode == MYSQL_RM_NONE ||
+	    req->mode == MYSQL_RM_STREAM)
+		return 0;
+	event_base(c, req, idx, ev, 0);
+	ev->ts_us = start / 1000;
+	ev->latency_us = now_ns > start ? (now_ns - start) / 1000 : 0;
+	ev->status = QE_STATUS_RUNNING;
+	return 1;
 }
 
 /* ---------------------------------------------------------------- USE detection */
@@ -1280,7 +1358,10 @@ void mysql_close(struct mysql_conn *c, uint64_t ts_ns)
 		q_pop(c);
 		drain_no_response(c);
 	}
-	drop_pending(c);
+	if (c->stopped)
+		drop_pending(c); /* TLS, a replication stream, a broken stream: nothing to say */
+	else
+		flush_pending(c, ts_ns);
 	stop(c);
 }
 

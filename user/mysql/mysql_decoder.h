@@ -39,7 +39,8 @@ struct mysql_counters {
 	uint64_t resyncs;	     /* gaps and errors after which a direction resynchronised */
 	uint64_t skipped_bytes;	     /* bytes dropped while looking for a packet boundary */
 	uint64_t skipped_responses;  /* responses whose request was not seen */
-	uint64_t dropped_requests;   /* requests whose response was lost (gap, close) */
+	uint64_t dropped_requests;   /* requests whose response was lost in a capture gap */
+	uint64_t unanswered;	     /* requests reported unanswered: closed before a response */
 	uint64_t tls_conns;	     /* connections that switched to TLS (not decoded) */
 	uint64_t compressed_conns;   /* connections using the compressed protocol */
 	uint64_t midstream_conns;    /* connections joined after their handshake */
@@ -75,9 +76,20 @@ void mysql_conn_opened(struct mysql_conn *c);
 int mysql_feed(struct mysql_conn *c, int dir, const uint8_t *data, size_t len, uint64_t ts_ns);
 /* Reports missing_bytes lost in dir: the decoder resynchronises, never guesses across. */
 void mysql_gap(struct mysql_conn *c, int dir, uint64_t missing_bytes, uint64_t ts_ns);
-/* The connection ended: flushes what can be reported (quit, a response complete
- * but for an optional trailer) and counts requests left without a response. */
+/*
+ * The connection ended (closed, expired, the capture or the agent stopped) at ts_ns: flushes
+ * what can be reported (quit, a response complete but for an optional trailer), then reports
+ * every request still waiting for its response as an event of status QE_STATUS_UNANSWERED
+ * whose latency is the time it waited until ts_ns (counted in `unanswered`).
+ */
 void mysql_close(struct mysql_conn *c, uint64_t ts_ns);
+/*
+ * The statement the server is working on now, if any: fills *ev (status QE_STATUS_RUNNING,
+ * ts_us its start, latency_us the time it has run until now_ns) and returns 1; returns 0
+ * when no request waits for a response. Pointers in ev live until the next call into c.
+ * Changes nothing: for periodic "still running" listings.
+ */
+int mysql_conn_running(struct mysql_conn *c, uint64_t now_ns, struct query_event *ev);
 /* Frees c; accepts NULL. Does not call mysql_close. */
 void mysql_conn_free(struct mysql_conn *c);
 /* The counters this connection adds to. */

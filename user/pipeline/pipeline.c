@@ -86,25 +86,32 @@ static void addr_from_key(struct qe_addr *a, const __u8 *addr, uint16_t port, ui
 	a->family = family;
 }
 
+/* Fills what the decoder cannot know: the addresses and the template. */
+static void event_finish(struct conn *c, struct query_event *ev)
+{
+	struct template_info ti;
+	const char *t;
+
+	addr_from_key(&ev->client, c->key.client_addr, c->key.client_port, c->key.family);
+	addr_from_key(&ev->server, c->key.server_addr, c->key.server_port, c->key.family);
+	if (ev->sql && (t = template_cache_make(c->w->tmpl, ev->sql, ev->sql_len, &ti))) {
+		ev->template = t;
+		ev->template_len = ti.len;
+		ev->template_id = ti.id;
+		ev->has_template = 1;
+		if (ti.truncated)
+			ev->flags |= QE_F_TEMPLATE_TRUNCATED;
+	}
+}
+
 static void on_event(void *ctx, const struct query_event *in)
 {
 	struct conn *c = ctx;
 	struct wstate *w = c->w;
 	struct pipeline *p = w->p;
-	struct template_info ti;
 	struct query_event ev = *in;
-	const char *t;
 
-	addr_from_key(&ev.client, c->key.client_addr, c->key.client_port, c->key.family);
-	addr_from_key(&ev.server, c->key.server_addr, c->key.server_port, c->key.family);
-	if (ev.sql && (t = template_cache_make(w->tmpl, ev.sql, ev.sql_len, &ti))) {
-		ev.template = t;
-		ev.template_len = ti.len;
-		ev.template_id = ti.id;
-		ev.has_template = 1;
-		if (ti.truncated)
-			ev.flags |= QE_F_TEMPLATE_TRUNCATED;
-	}
+	event_finish(c, &ev);
 	if (p->cfg.on_event)
 		p->cfg.on_event(p->cfg.on_event_ctx, w->idx, &ev);
 	if (p->cfg.events_out) {
@@ -363,6 +370,35 @@ int pipeline_sync_each(struct pipeline *p, uint64_t now_ns, void (*fn)(void *ctx
 	return err;
 }
 
+struct running_arg {
+	uint64_t now_ns;
+	int worker;
+	pipeline_event_fn fn;
+	void *ctx;
+};
+
+static void conn_running(void *arg, void *user)
+{
+	struct running_arg *a = arg;
+	struct conn *c = user;
+	struct query_event ev;
+
+	if (c && mysql_conn_running(c->dec, a->now_ns, &ev)) {
+		event_finish(c, &ev);
+		a->fn(a->ctx, a->worker, &ev);
+	}
+}
+
+void pipeline_running(struct pipeline *p, int worker, uint64_t now_ns, pipeline_event_fn fn,
+		      void *ctx)
+{
+	struct running_arg a = { .now_ns = now_ns, .worker = worker, .fn = fn, .ctx = ctx };
+	struct wstate *w = worker >= 0 && worker < p->nworkers ? p->ws[worker] : NULL;
+
+	if (w)
+		flow_table_each(w->flows, conn_running, &a);
+}
+
 void pipeline_counters(const struct pipeline *p, struct pipeline_counters *out)
 {
 	*out = p->totals;
@@ -370,12 +406,18 @@ void pipeline_counters(const struct pipeline *p, struct pipeline_counters *out)
 
 void pipeline_close(struct pipeline *p)
 {
+	pipeline_close_at(p, 0);
+}
+
+void pipeline_close_at(struct pipeline *p, uint64_t now_ns)
+{
 	struct worker_stats st;
 	uint64_t waits = 0;
 
 	if (p->is_closed)
 		return;
-	pipeline_sync(p, 0);
+	/* The flow tables learn the time; idle flows expire as they would have anyway. */
+	pipeline_sync(p, now_ns);
 	for (int i = 0; i < p->nworkers; i++) {
 		worker_pool_stats(p->pool, i, &st);
 		waits += st.waits;

@@ -58,14 +58,26 @@ int pipeline_sync(struct pipeline *p, uint64_t now_ns);
 int pipeline_sync_each(struct pipeline *p, uint64_t now_ns, void (*fn)(void *ctx, int worker),
 		       void *ctx);
 
+/*
+ * From inside fn of pipeline_sync_each() only (that worker's thread): calls fn(ctx, worker,
+ * ev) for every statement of the worker's connections still waiting for its response at
+ * now_ns (segment clock), templated and addressed, ev->latency_us the time so far.
+ */
+void pipeline_running(struct pipeline *p, int worker, uint64_t now_ns, pipeline_event_fn fn,
+		      void *ctx);
+
 /* Copies the counters gathered by the last pipeline_sync(). */
 void pipeline_counters(const struct pipeline *p, struct pipeline_counters *out);
 
 /*
  * Closes every connection (reporting what can be reported: on_event still fires), writes the
  * remaining output and stops the workers. Afterwards pipeline_counters() gives the final
- * totals and no callback runs any more. Idempotent.
+ * totals and no callback runs any more. Idempotent. now_ns (segment clock; 0: the newest
+ * segment seen) is when the connections end: requests still waiting for a response are
+ * reported unanswered after waiting until then.
  */
+void pipeline_close_at(struct pipeline *p, uint64_t now_ns);
+/* pipeline_close_at(p, 0). */
 void pipeline_close(struct pipeline *p);
 
 /* pipeline_close() if not done yet, then frees. Accepts NULL. */

@@ -18,9 +18,11 @@ static const struct {
 #define F(x) { #x, offsetof(struct report_capture, x) }
 	F(packets), F(bytes),	     F(dropped),      F(gaps),		F(resyncs),
 	F(tls_conns), F(decode_errors), F(unknown_stmt), F(keys_overflow), F(devices_detached),
-	F(late), F(stalled_ms),
+	F(late), F(stalled_ms), F(unanswered),
 #undef F
 };
+/* Fields from here on were added later: a report without them reads as 0. */
+#define NCAPTURE_REQUIRED 12
 #define NCAPTURE (sizeof(capture_fields) / sizeof(capture_fields[0]))
 
 static uint64_t *capture_field(struct report_capture *c, size_t i)
@@ -216,24 +218,46 @@ static int slow_by_time(const void *x, const void *y)
 	return a->latency_us < b->latency_us ? 1 : a->latency_us > b->latency_us ? -1 : 0;
 }
 
-/* Slow samples in time order (the aggregator keeps them in heap order). */
-static int write_slow(struct jbuf *b, const struct agg *a)
+static void write_running_one(struct jbuf *b, const struct agg_slow *s)
 {
-	size_t i, n = agg_slow_count(a);
+	char client[INET6_ADDRSTRLEN + 8];
+
+	jbuf_obj_open(b);
+	key_u64(b, "ts_us", s->ts_us);
+	key_u64(b, "elapsed_us", s->latency_us);
+	jbuf_key(b, "template_id");
+	jbuf_hex64(b, s->template_id);
+	key_strn(b, "template", s->tmpl, s->tmpl_len);
+	key_strn(b, "sql", s->sql, s->sql_len);
+	jbuf_key(b, "sql_truncated");
+	jbuf_bool(b, s->sql_truncated);
+	key_strn(b, "db", s->db, s->db_len);
+	key_strn(b, "user", s->user, s->user_len);
+	addr_format(client, sizeof(client), s->family, s->addr, s->port);
+	key_strn(b, "client", client, strlen(client));
+	jbuf_obj_close(b);
+}
+
+/* Samples (slow or running) in time order (the aggregator keeps them in heap order). */
+static int write_samples(struct jbuf *b, const char *key, size_t n,
+			 const struct agg_slow *(*at)(const struct agg *, size_t), const struct agg *a,
+			 void (*one)(struct jbuf *, const struct agg_slow *))
+{
 	const struct agg_slow **v = NULL;
+	size_t i;
 
 	if (n) {
 		v = calloc(n, sizeof(*v));
 		if (!v)
 			return -ENOMEM;
 		for (i = 0; i < n; i++)
-			v[i] = agg_slow_at(a, i);
+			v[i] = at(a, i);
 		qsort(v, n, sizeof(*v), slow_by_time);
 	}
-	jbuf_key(b, "slow");
+	jbuf_key(b, key);
 	jbuf_arr_open(b);
 	for (i = 0; i < n; i++)
-		write_slow_one(b, v[i]);
+		one(b, v[i]);
 	jbuf_arr_close(b);
 	free(v);
 	return 0;
@@ -274,7 +298,11 @@ int report_write(struct jbuf *b, const struct report_header *h, const struct rep
 		if (agg_other(a, i))
 			write_stat(b, agg_other(a, i));
 	jbuf_arr_close(b);
-	err = write_slow(b, a);
+	err = write_samples(b, "slow", agg_slow_count(a), agg_slow_at, a, write_slow_one);
+	if (agg_running_dropped(a))
+		key_u64(b, "running_dropped", agg_running_dropped(a));
+	err = err ?: write_samples(b, "running", agg_running_count(a), agg_running_at, a,
+				   write_running_one);
 	jbuf_obj_close(b);
 	if (!err)
 		err = jbuf_error(b);
@@ -480,6 +508,31 @@ static int parse_slow(struct agg *a, struct jread *r, yaml_node_t *n)
 	return agg_merge_slow(a, &s);
 }
 
+static int parse_bool(yaml_node_t *n, int *v);
+
+static int parse_running(struct agg *a, struct jread *r, yaml_node_t *n)
+{
+	struct agg_slow s = { 0 };
+	int cut = 0;
+	size_t len, tlen;
+
+	s.sql = (char *)jread_str(jread_get(r, n, "sql"), &len);
+	s.tmpl = (char *)jread_str(jread_get(r, n, "template"), &tlen);
+	if (!s.sql || len > UINT32_MAX || !s.tmpl || tlen > UINT32_MAX ||
+	    jread_u64(jread_get(r, n, "ts_us"), &s.ts_us) ||
+	    jread_u64(jread_get(r, n, "elapsed_us"), &s.latency_us) ||
+	    parse_hex64(jread_get(r, n, "template_id"), &s.template_id) ||
+	    parse_bool(jread_get(r, n, "sql_truncated"), &cut) ||
+	    parse_name(jread_get(r, n, "db"), s.db, &s.db_len) ||
+	    parse_name(jread_get(r, n, "user"), s.user, &s.user_len) ||
+	    parse_addr(jread_get(r, n, "client"), &s.family, s.addr, &s.port))
+		return -EINVAL;
+	s.sql_len = (uint32_t)len;
+	s.tmpl_len = (uint32_t)tlen;
+	s.sql_truncated = cut;
+	return agg_merge_running(a, &s);
+}
+
 /* "outputs" is optional: a report of a node without outputs may leave it out. */
 static int parse_outputs(struct jread *r, yaml_node_t *obj, struct report_header *h)
 {
@@ -552,7 +605,9 @@ static int parse_header(struct jread *r, yaml_node_t *root, struct report_header
 	if (jread_get(r, root, "late") && parse_bool(jread_get(r, root, "late"), &h->late))
 		return -EINVAL;
 	for (i = 0; i < NCAPTURE; i++)
-		if (jread_u64(jread_get(r, cap, capture_fields[i].name), capture_field(c, i)))
+		if (i >= NCAPTURE_REQUIRED && !jread_get(r, cap, capture_fields[i].name))
+			*capture_field(c, i) = 0;
+		else if (jread_u64(jread_get(r, cap, capture_fields[i].name), capture_field(c, i)))
 			return -EINVAL;
 	return 0;
 }
@@ -563,7 +618,7 @@ int report_parse(struct agg *a, struct report_header *h, struct report_capture *
 	struct hist_pool pool = { 0 };
 	struct report_header hdr;
 	struct report_capture cap;
-	yaml_node_t *root, *templates, *stats, *slow;
+	yaml_node_t *root, *templates, *stats, *slow, *running;
 	struct jread r;
 	size_t i;
 	int err;
@@ -583,6 +638,19 @@ int report_parse(struct agg *a, struct report_header *h, struct report_capture *
 		err = parse_stat(a, &r, jread_at(&r, stats, i), templates, &pool);
 	for (i = 0; !err && i < jread_len(slow); i++)
 		err = parse_slow(a, &r, jread_at(&r, slow, i));
+	/* "running" and "running_dropped" are optional (added within version 2). */
+	running = jread_get(&r, root, "running");
+	if (!err && running && running->type != YAML_SEQUENCE_NODE)
+		err = -EINVAL;
+	for (i = 0; !err && running && i < jread_len(running); i++)
+		err = parse_running(a, &r, jread_at(&r, running, i));
+	if (!err && jread_get(&r, root, "running_dropped")) {
+		uint64_t n;
+
+		err = jread_u64(jread_get(&r, root, "running_dropped"), &n);
+		if (!err)
+			agg_add_running_dropped(a, n);
+	}
 	if (!err && jread_get(&r, root, "slow_dropped")) {
 		uint64_t n;
 

@@ -190,9 +190,10 @@ static enum agg_cmd cmd_class(uint8_t cmd)
 	}
 }
 
-void slave_on_event(void *ctx, int worker, const struct query_event *ev)
+/* The aggregator's view of ev; name holds the key of a command without text. */
+static void agg_input_of(struct agg_input *out, const struct query_event *ev, char *name,
+			 size_t name_size)
 {
-	struct slave *s = ctx;
 	struct agg_input in = {
 		.template_id = ev->template_id,
 		.command = cmd_class(ev->cmd),
@@ -216,20 +217,33 @@ void slave_on_event(void *ctx, int worker, const struct query_event *ev)
 		.bytes_out = ev->bytes_out,
 		.no_index_used = ev->flags & QE_F_NO_INDEX_USED,
 	};
-	char name[48];
 
 	/*
 	 * A command without statement text (ping, quit, an execute whose prepare was never
 	 * seen) is keyed by its name in angle brackets, which no SQL template can be.
 	 */
 	if (!ev->has_template) {
-		int n = snprintf(name, sizeof(name), "<%s>", ev->command ? ev->command : "?");
+		int n = snprintf(name, name_size, "<%s>", ev->command ? ev->command : "?");
 
 		in.template_text = name;
-		in.template_len = (size_t)n < sizeof(name) ? (size_t)n : sizeof(name) - 1;
+		in.template_len = (size_t)n < name_size ? (size_t)n : name_size - 1;
 		in.template_id = XXH64(name, in.template_len, 0);
 	}
 	memcpy(in.client_addr, ev->client.addr, sizeof(in.client_addr));
+	*out = in;
+}
+
+void slave_on_event(void *ctx, int worker, const struct query_event *ev)
+{
+	struct slave *s = ctx;
+	struct agg_input in;
+	char name[48];
+
+	/* A statement without a response has no latency, rows or outcome to count: it is in
+	 * capture.unanswered (and in the events), not in a row. */
+	if (ev->status != QE_STATUS_OK && ev->status != QE_STATUS_ERROR)
+		return;
+	agg_input_of(&in, ev, name, sizeof(name));
 	/* Periods close by capture time, so this is rare: a statement that completed before its
 	 * aggregator's period began still counts, here, and says so (capture.late). */
 	if ((ev->ts_us + ev->latency_us) / 1000 < s->w[worker].start_ms)
@@ -265,7 +279,23 @@ void slave_snapshot(struct slave *s)
 	snap_store(s, &t);
 }
 
-/* Runs in each worker inside the period-end barrier: the worker starts a fresh aggregator. */
+/* A statement of this worker still running at the period's end (pipeline_running). */
+static void on_running(void *ctx, int worker, const struct query_event *ev)
+{
+	struct slave *s = ctx;
+	struct agg_input in;
+	char name[48];
+
+	if (ev->latency_us < s->acfg.slow_threshold_us)
+		return;
+	agg_input_of(&in, ev, name, sizeof(name));
+	agg_add_running(s->spare[worker], &in);
+}
+
+/*
+ * Runs in each worker inside the period-end barrier: the worker starts a fresh aggregator,
+ * and the one of the period ending lists what has been running longer than slowthresholdms.
+ */
 static void swap_agg(void *ctx, int worker)
 {
 	struct slave *s = ctx;
@@ -273,6 +303,7 @@ static void swap_agg(void *ctx, int worker)
 
 	s->cur[worker] = s->spare[worker];
 	s->spare[worker] = t;
+	pipeline_running(s->pl, worker, s->end_ms * 1000000ULL, on_running, s);
 	/* The barrier runs while the capture thread closes the period ending at end_ms. */
 	s->w[worker].start_ms = s->end_ms;
 }
@@ -309,7 +340,9 @@ static struct agg *report_agg(struct slave *s, struct agg **aggs, int *err)
 	}
 	*err = merge_all(s->merge, aggs, s->sc.workers);
 	c.max_keys = agg_stat_count(s->merge) ? (uint32_t)agg_stat_count(s->merge) : 1;
-	c.max_slow = (uint32_t)agg_slow_count(s->merge);
+	/* Slow and running samples share the bound: room for the larger of the two. */
+	c.max_slow = (uint32_t)(agg_slow_count(s->merge) > agg_running_count(s->merge) ?
+					agg_slow_count(s->merge) : agg_running_count(s->merge));
 	a = agg_new(&c);
 	if (a) {
 		*err = agg_merge(a, s->merge) ?: *err;
@@ -368,6 +401,7 @@ static void fill_capture(struct slave *s, struct slave_report *r)
 		.tls_conns = b->pl.mysql.tls_conns - a->pl.mysql.tls_conns,
 		.decode_errors = b->pl.mysql.decode_errors - a->pl.mysql.decode_errors,
 		.unknown_stmt = b->pl.mysql.unknown_stmt - a->pl.mysql.unknown_stmt,
+		.unanswered = b->pl.mysql.unanswered - a->pl.mysql.unanswered,
 		.keys_overflow = agg_keys_overflow(r->a),
 	};
 	uint64_t late = 0;
