@@ -6,7 +6,7 @@ set -e
 PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libpcap-dev pkg-config \
 libxxhash-dev libyaml-dev libsnappy-dev libwebsockets-dev libcmocka-dev \
 libclang-rt-14-dev iproute2 tcpdump mariadb-server mariadb-client python3 python3-pymysql \
-python3-websocket python3-snappy python3-mysqldb prometheus openssl \
+python3-websocket python3-snappy python3-mysqldb prometheus openssl libmariadb-dev \
 sysbench procps curl util-linux systemd"
 missing=""
 for p in $PKGS; do

@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		data += len;
 		size -= len;
 	}
-	mysql_close(c, ts + 1000);
+	mysql_conn_close(c, ts + 1000);
 	mysql_conn_free(c);
 	buf_free(&f.json);
 	return 0;

@@ -204,7 +204,7 @@ static void run_opened(const struct fx *f, int byte_by_byte, struct fx_result *r
 		else
 			mysql_feed(c, f->c[i].dir, d, f->c[i].len, ts);
 	}
-	mysql_close(c, 2000000000ull);
+	mysql_conn_close(c, 2000000000ull);
 	mysql_conn_free(c);
 }
 
@@ -398,6 +398,88 @@ static void test_pipeline_overflow(void **state)
 	fx_free(&f);
 }
 
+static void feed_chunks(struct mysql_conn *c, const struct fx *f, size_t from, size_t to,
+			uint64_t ts)
+{
+	for (size_t i = from; i < to; i++)
+		mysql_feed(c, f->c[i].dir, (const uint8_t *)f->c[i].data, f->c[i].len, ts);
+}
+
+/* The watcher's identity: fills a mid-stream connection, follows a schema change the wire
+ * did not show, but not over a newer one it did; a connection seen from its greeting keeps
+ * its own and ignores another id's row. */
+static void test_learn(void **state)
+{
+	struct mysql_identity id = { .conn_id = 42, .user = "app", .user_len = 3, .db = "shop",
+				     .db_len = 4, .taken_ns = 1500000000ull };
+	struct fx_result r;
+	struct mysql_conn *c;
+	struct fx f;
+
+	fx_init(&f);
+	query_ok(&f, "SELECT 1", 0);		/* chunks 0-1 */
+	query_ok(&f, "SELECT 2", 0);		/* 2-3 */
+	query_ok(&f, "USE other", 0);		/* 4-5 */
+	query_ok(&f, "SELECT 3", 0);		/* 6-7 */
+	query_ok(&f, "SELECT 4", 0);		/* 8-9 */
+	memset(&r, 0, sizeof(r));
+	c = mysql_conn_new(&fx_cb, &r, NULL, &r.cnt);
+	assert_non_null(c);
+	feed_chunks(c, &f, 0, 2, 1000000000ull);
+	assert_int_equal(mysql_conn_learn(c, &id), 1);
+	assert_int_equal(mysql_conn_learn(c, &id), 0); /* nothing new */
+	feed_chunks(c, &f, 2, 4, 2000000000ull);
+	feed_chunks(c, &f, 4, 6, 3000000000ull); /* USE other at 3 s */
+	/* A row read at 2.5 s, before the USE: the wire is newer. */
+	id.taken_ns = 2500000000ull;
+	assert_int_equal(mysql_conn_learn(c, &id), 0);
+	feed_chunks(c, &f, 6, 8, 3500000000ull);
+	/* A row read at 4 s: a USE the wire never showed (a procedure's, say). */
+	id.db = "third";
+	id.db_len = 5;
+	id.taken_ns = 4000000000ull;
+	assert_int_equal(mysql_conn_learn(c, &id), 1);
+	feed_chunks(c, &f, 8, 10, 4500000000ull);
+	mysql_conn_close(c, 5000000000ull);
+	mysql_conn_free(c);
+	assert_int_equal(r.n, 5);
+	assert_true(r.ev[0].user_null && r.ev[0].db_null && !r.ev[0].conn_id_known);
+	assert_string_equal(r.ev[1].user, "app");
+	assert_string_equal(r.ev[1].db, "shop");
+	assert_int_equal(r.ev[1].conn_id, 42);
+	assert_string_equal(r.ev[3].db, "other");
+	assert_string_equal(r.ev[4].db, "third");
+	fx_result_free(&r);
+	fx_free(&f);
+
+	/* Seen from its greeting: the wire's identity stands. */
+	fx_init(&f);
+	fx_greeting(&f, 0xffffffffu & ~CLIENT_SSL & ~CLIENT_COMPRESS, 7);
+	fx_login(&f, CLIENT_PROTOCOL_41, "u", "d");
+	fx_ok(&f, 2, 0, 2);
+	fx_flush(&f);
+	query_ok(&f, "SELECT 1", 0);
+	memset(&r, 0, sizeof(r));
+	c = mysql_conn_new(&fx_cb, &r, NULL, &r.cnt);
+	feed_chunks(c, &f, 0, f.n, 1000000000ull);
+	id.conn_id = 99;
+	assert_int_equal(mysql_conn_learn(c, &id), 0);
+	id.conn_id = 7;
+	id.user = "other";
+	id.user_len = 5;
+	assert_int_equal(mysql_conn_learn(c, &id), 1); /* the db only: the row is newer */
+	query_ok(&f, "SELECT 2", 0);
+	feed_chunks(c, &f, f.n - 2, f.n, 5000000000ull);
+	mysql_conn_close(c, 6000000000ull);
+	mysql_conn_free(c);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(r.ev[1].user, "u");
+	assert_string_equal(r.ev[1].db, "third");
+	assert_int_equal(r.ev[1].conn_id, 7);
+	fx_result_free(&r);
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +493,7 @@ int main(void)
 		cmocka_unit_test(test_no_response_at_close),
 		cmocka_unit_test(test_unanswered_multi_and_pipelined),
 		cmocka_unit_test(test_running),
+		cmocka_unit_test(test_learn),
 		cmocka_unit_test(test_pipeline_overflow),
 	};
 

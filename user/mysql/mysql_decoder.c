@@ -96,6 +96,8 @@ struct mysql_conn {
 	int conn_id_known;
 	struct buf user, db, server_version;
 	int user_known, db_known;
+	uint64_t db_ts; /* when the wire last set db (0: never) */
+	int learned;	/* conn_id and user came from the watcher, not the wire */
 	/* pending requests, oldest first */
 	struct mysql_req *q;
 	size_t q_head, q_len;
@@ -183,11 +185,12 @@ static void violation(struct mysql_conn *c, int dir)
 		stop(c);
 }
 
-/* Replaces the connection's current schema (s NULL: unknown). */
-static void set_db(struct mysql_conn *c, const void *s, size_t len)
+/* Replaces the connection's current schema (s NULL: unknown), as the wire showed at ts. */
+static void set_db(struct mysql_conn *c, const void *s, size_t len, uint64_t ts)
 {
 	buf_reset(&c->db);
 	c->db_known = s && !buf_append(&c->db, s, len);
+	c->db_ts = ts;
 }
 
 static void set_user(struct mysql_conn *c, const void *s, size_t len)
@@ -536,9 +539,9 @@ static void stmt_done(struct mysql_conn *c, struct mysql_req *req, int idx)
 		return;
 	if (t->schema_changed) {
 		set_db(c, !t->schema_kept ? NULL : t->schema.len ? t->schema.data : "",
-		       t->schema.len);
+		       t->schema.len, t->ts_last);
 	} else if (req->cmd == COM_INIT_DB) {
-		set_db(c, req->text.data, req->text.len);
+		set_db(c, req->text.data, req->text.len, t->ts_last);
 	} else if (req->cmd == COM_QUERY) {
 		const char *sql = req->text.data, *db;
 		size_t len = req->text.len, db_len;
@@ -548,7 +551,7 @@ static void stmt_done(struct mysql_conn *c, struct mysql_req *req, int idx)
 			len = c->split_len[idx];
 		}
 		if (!sql_use(sql, len, &db, &db_len))
-			set_db(c, db, db_len);
+			set_db(c, db, db_len, t->ts_last);
 	}
 	tally_reset(t, t->ts_last);
 }
@@ -633,9 +636,10 @@ static void user_changed(struct mysql_conn *c, struct mysql_req *req)
 {
 	set_user(c, req->text.data, req->text.len);
 	if (req->aux_known && req->aux.len)
-		set_db(c, req->aux.data, req->aux.len);
+		set_db(c, req->aux.data, req->aux.len, c->tally.ts_last);
 	else
-		set_db(c, NULL, 0);
+		set_db(c, NULL, 0, c->tally.ts_last);
+	c->learned = 0; /* the wire knows the user now */
 	mysql_stmt_clear(&c->stmts);
 }
 
@@ -769,7 +773,7 @@ static void parse_handshake_response(struct mysql_conn *c, const struct mysql_pk
 		goto caps;
 	}
 	if (caps & CLIENT_CONNECT_WITH_DB && !mp_cstr(d, n, &off, &s, &l) && l)
-		set_db(c, s, l);
+		set_db(c, s, l, p->ts_last);
 caps:
 	c->caps_client = caps;
 	c->caps = caps & c->caps_server;
@@ -1266,7 +1270,7 @@ struct mysql_conn *mysql_conn_new(const struct mysql_callbacks *cb, void *ctx,
 	mysql_framer_init(&c->fr[MP_DIR_TO_SERVER], &framer_ops, c, MP_DIR_TO_SERVER,
 			  c->lim.max_sql + SERVER_KEEP_EXTRA);
 	mysql_framer_init(&c->fr[MP_DIR_TO_CLIENT], &framer_ops, c, MP_DIR_TO_CLIENT, CLIENT_KEEP);
-	mysql_stmt_init(&c->stmts, c->lim.max_stmts);
+	mysql_stmt_table_init(&c->stmts, c->lim.max_stmts);
 	return c;
 cleanup:
 	mysql_conn_free(c);
@@ -1345,7 +1349,7 @@ void mysql_gap(struct mysql_conn *c, int dir, uint64_t missing_bytes, uint64_t t
 	}
 }
 
-void mysql_close(struct mysql_conn *c, uint64_t ts_ns)
+void mysql_conn_close(struct mysql_conn *c, uint64_t ts_ns)
 {
 	struct mysql_req *head;
 
@@ -1363,6 +1367,40 @@ void mysql_close(struct mysql_conn *c, uint64_t ts_ns)
 	else
 		flush_pending(c, ts_ns);
 	stop(c);
+}
+
+int mysql_conn_learn(struct mysql_conn *c, const struct mysql_identity *id)
+{
+	int changed = 0;
+
+	if (c->conn_id_known && c->conn_id != id->conn_id) {
+		if (!c->learned)
+			return 0; /* the greeting named another connection: a stale row */
+		/* The client port was reused by a new connection: forget the old one's. */
+		c->db_known = 0;
+		c->db_ts = 0;
+	}
+	if (!c->conn_id_known || c->learned) {
+		changed |= !c->conn_id_known || c->conn_id != id->conn_id;
+		c->conn_id = id->conn_id;
+		c->conn_id_known = 1;
+		c->learned = 1;
+		if (!c->user_known || c->user.len != id->user_len ||
+		    memcmp(c->user.data, id->user, id->user_len)) {
+			set_user(c, id->user, id->user_len);
+			changed = 1;
+		}
+	}
+	/* A schema change the wire showed after the snapshot was read is newer than it. */
+	if ((!c->db_known && id->db) || (c->db_ts < id->taken_ns &&
+					(c->db_known != !!id->db ||
+					 (id->db && (c->db.len != id->db_len ||
+						     memcmp(c->db.data, id->db, id->db_len)))))) {
+		buf_reset(&c->db);
+		c->db_known = id->db && !buf_append(&c->db, id->db, id->db_len);
+		changed = 1;
+	}
+	return changed;
 }
 
 const struct mysql_counters *mysql_conn_counters(const struct mysql_conn *c)

@@ -82,7 +82,7 @@ void mysql_gap(struct mysql_conn *c, int dir, uint64_t missing_bytes, uint64_t t
  * every request still waiting for its response as an event of status QE_STATUS_UNANSWERED
  * whose latency is the time it waited until ts_ns (counted in `unanswered`).
  */
-void mysql_close(struct mysql_conn *c, uint64_t ts_ns);
+void mysql_conn_close(struct mysql_conn *c, uint64_t ts_ns);
 /*
  * The statement the server is working on now, if any: fills *ev (status QE_STATUS_RUNNING,
  * ts_us its start, latency_us the time it has run until now_ns) and returns 1; returns 0
@@ -90,8 +90,27 @@ void mysql_close(struct mysql_conn *c, uint64_t ts_ns);
  * Changes nothing: for periodic "still running" listings.
  */
 int mysql_conn_running(struct mysql_conn *c, uint64_t now_ns, struct query_event *ev);
-/* Frees c; accepts NULL. Does not call mysql_close. */
+/* Frees c; accepts NULL. Does not call mysql_conn_close. */
 void mysql_conn_free(struct mysql_conn *c);
+/* What the server says of a connection (the watcher's PROCESSLIST row). */
+struct mysql_identity {
+	uint64_t conn_id;
+	const char *user; /* user_len bytes */
+	size_t user_len;
+	const char *db; /* NULL: no default database */
+	size_t db_len;
+	uint64_t taken_ns; /* when the server was asked, on the segments' clock */
+};
+
+/*
+ * Fills in what the wire did not show: the id and user of a connection joined mid-stream
+ * (a connection whose greeting was seen keeps its own, and ignores a row of another id), and
+ * the current database unless the wire changed it after the row was read (taken_ns) — so a
+ * USE the wire never showed (inside a procedure, before the capture) is followed too. Events
+ * after the call carry it. Returns 1 if anything changed, else 0.
+ */
+int mysql_conn_learn(struct mysql_conn *c, const struct mysql_identity *id);
+
 /* The counters this connection adds to. */
 const struct mysql_counters *mysql_conn_counters(const struct mysql_conn *c);
 /* Non-zero once the connection switched to TLS (decoding stopped). */

@@ -30,6 +30,7 @@ struct wstate {
 	int idx;
 	struct flow_table *flows;
 	struct mysql_counters mysql;
+	uint64_t identified, snap_identified;
 	struct buf out;
 	struct template_cache *tmpl;
 	uint64_t last_expire_ns;
@@ -43,6 +44,8 @@ struct conn {
 	struct wstate *w;
 	struct mysql_conn *dec;
 	struct flow_key key;
+	uint64_t procs_gen; /* the watcher's snapshot this connection last looked at */
+	int self;	    /* the watcher's own connection */
 };
 
 struct pipeline {
@@ -111,6 +114,14 @@ static void on_event(void *ctx, const struct query_event *in)
 	struct pipeline *p = w->p;
 	struct query_event ev = *in;
 
+	if (c->self) {
+		/* The watcher's own statements are nobody's: the decoder counted them, uncount. */
+		w->mysql.events--;
+		if (in->status == QE_STATUS_UNANSWERED)
+			w->mysql.unanswered--;
+		return;
+	}
+
 	event_finish(c, &ev);
 	if (p->cfg.on_event)
 		p->cfg.on_event(p->cfg.on_event_ctx, w->idx, &ev);
@@ -171,14 +182,46 @@ static void *flow_open(void *ctx, const struct flow_key *k, uint64_t ts_ns, int 
 	return c;
 }
 
+/*
+ * Asks the watcher's snapshot about c when it changed since c last asked: one atomic load per
+ * segment otherwise. Before the bytes are fed, so the events they complete carry the answer.
+ */
+static void conn_watch(struct conn *c, struct procs *pr)
+{
+	const struct flow_key *k = &c->key;
+	uint64_t gen = procs_gen(pr), taken;
+	struct mysql_identity id;
+	struct proc_entry e;
+
+	if (gen == c->procs_gen)
+		return;
+	c->procs_gen = gen;
+	/* Sticky: after the watcher reconnects, its old connection's last packets are still its. */
+	c->self = c->self || procs_is_self(pr, k->client_addr, k->family, k->client_port);
+	if (c->self || procs_lookup(pr, k->client_addr, k->family, k->client_port, &e, &taken))
+		return;
+	id = (struct mysql_identity){
+		.conn_id = e.id,
+		.user = e.user,
+		.user_len = e.user_len,
+		.db = e.db_null ? NULL : e.db,
+		.db_len = e.db_len,
+		.taken_ns = taken,
+	};
+	c->w->identified += mysql_conn_learn(c->dec, &id);
+}
+
 static void flow_data(void *ctx, void *user, int dir, const uint8_t *data, size_t len,
 		      uint64_t ts_ns)
 {
 	struct conn *c = user;
 
 	(void)ctx;
-	if (c)
-		mysql_feed(c->dec, dir, data, len, ts_ns);
+	if (!c)
+		return;
+	if (c->w->p->cfg.procs)
+		conn_watch(c, c->w->p->cfg.procs);
+	mysql_feed(c->dec, dir, data, len, ts_ns);
 }
 
 static void flow_gap(void *ctx, void *user, int dir, uint64_t missing, uint64_t ts_ns)
@@ -198,7 +241,7 @@ static void flow_close(void *ctx, void *user, uint64_t ts_ns, int reason)
 	(void)reason;
 	if (!c)
 		return;
-	mysql_close(c->dec, ts_ns);
+	mysql_conn_close(c->dec, ts_ns);
 	mysql_conn_free(c->dec);
 	free(c);
 }
@@ -260,6 +303,7 @@ static void w_fini(void *wstate)
 	pthread_mutex_lock(&w->p->out_lock);
 	add_u64s(&w->p->closed.flow, &w->snap_flow, sizeof(w->snap_flow));
 	add_u64s(&w->p->closed.mysql, &w->mysql, sizeof(w->mysql));
+	w->p->closed.identified += w->identified;
 	pthread_mutex_unlock(&w->p->out_lock);
 	buf_free(&w->out);
 	template_cache_free(w->tmpl);
@@ -328,6 +372,7 @@ static void w_sync(void *wstate, void *arg)
 	out_flush(w);
 	w->snap_flow = *flow_table_counters(w->flows);
 	w->snap_mysql = w->mysql;
+	w->snap_identified = w->identified;
 	if (a->fn)
 		a->fn(a->ctx, w->idx);
 }
@@ -344,6 +389,7 @@ static void sum_counters(struct pipeline *p)
 			continue;
 		add_u64s(&t.flow, &w->snap_flow, sizeof(t.flow));
 		add_u64s(&t.mysql, &w->snap_mysql, sizeof(t.mysql));
+		t.identified += w->snap_identified;
 		worker_pool_stats(p->pool, i, &st);
 		t.worker_waits += st.waits;
 	}
@@ -383,7 +429,7 @@ static void conn_running(void *arg, void *user)
 	struct conn *c = user;
 	struct query_event ev;
 
-	if (c && mysql_conn_running(c->dec, a->now_ns, &ev)) {
+	if (c && !c->self && mysql_conn_running(c->dec, a->now_ns, &ev)) {
 		event_finish(c, &ev);
 		a->fn(a->ctx, a->worker, &ev);
 	}

@@ -10,6 +10,7 @@
 #include "mysql/mysql_decoder.h"
 #include "mysql/query_event.h"
 #include "capture/segment.h"
+#include "watcher/procs.h"
 
 struct pipeline;
 
@@ -25,6 +26,10 @@ struct pipeline_config {
 	FILE *events_out;	 /* --output events: one JSON line per statement, or NULL */
 	pipeline_event_fn on_event; /* optional consumer (the aggregator) */
 	void *on_event_ctx;
+	/* Optional: the watcher's view of the server's connections (borrowed). Connections the
+	 * wire did not introduce get their id, user and db from it; the watcher's own connection
+	 * gives no events and counts in no statistic. */
+	struct procs *procs;
 };
 
 /* Totals over every worker, as of the last pipeline_sync(). */
@@ -32,6 +37,7 @@ struct pipeline_counters {
 	struct flow_counters flow;
 	struct mysql_counters mysql;
 	uint64_t worker_waits; /* times the capture thread waited for a full worker queue */
+	uint64_t identified;   /* connections given an identity (or a db) by the watcher */
 };
 
 /* Starts the workers. Returns NULL with errno set. */

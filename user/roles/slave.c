@@ -164,6 +164,15 @@ void slave_attach(struct slave *s, struct pipeline *pl, struct source *src)
 	pthread_mutex_unlock(&s->snap_lock);
 }
 
+void slave_set_watcher(struct slave *s, struct watcher *w)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->snap_lock);
+	s->watcher = w;
+	pthread_mutex_unlock(&s->snap_lock);
+}
+
 /* ---------------------------------------------------------------- workers */
 
 static uint8_t af_of(uint8_t family)

@@ -40,6 +40,7 @@ struct slave_worker {
 
 struct slave {
 	struct slave_config sc;
+	struct watcher *watcher; /* live with watcher.uname, or NULL; under snap_lock */
 	struct agg_config acfg;
 	struct pipeline *pl;
 	struct source *src;
