@@ -3,8 +3,8 @@
 """The watcher against a real MariaDB: connections opened before the agent started (their
 handshake never seen) get their user, db and conn_id in events and reports once the watcher
 has read PROCESSLIST; the watcher's own statements are in no event, report or counter; a
-wrong password gives one clear line, counted in /metrics, while capture goes on; the password
-appears nowhere (stderr, /status, /metrics)."""
+wrong password (or an account without PROCESS) gives one clear line, counted in /metrics, while
+capture goes on; the password appears nowhere (stderr, /status, /metrics)."""
 import json
 import os
 import re
@@ -133,6 +133,29 @@ def check_bad_password(db, tmp):
              'the password appears in no log line, /metrics or /status')
 
 
+def check_no_privilege(db, tmp):
+    """An account without PROCESS sees only its own connections: one line, counted."""
+    other = connect('mp', 'mp', 'mp')
+    agent = mp.Agent(['-p', str(PORT), '-o', 'events', '--report_period_ms', '1000',
+                      '--serverport', str(HTTP), '--watcher.uname', 'weak',
+                      '--watcher.password_file', secret_file(tmp, 'weakpw'),
+                      '--watcher.interval_s', '1'])
+    agent.wait_ready()
+    mp.poll(lambda: (metric('mysqlprobe_watcher_privilege_errors_total') or 0) >= 2,
+            timeout=10, what='two reads without the privilege')
+    one(other, 'SELECT 1 AS unseen')
+    mp.poll(lambda: any('unseen' in l for l in agent.lines), what='the statement')
+    other.close()
+    rc = agent.stop(signal.SIGTERM)
+    ev = [e for e in agent.json_lines() if (e.get('sql') or '').endswith('AS unseen')]
+    lines = [l for l in agent.err if l.startswith('watcher:')]
+    mp.check(len(lines) == 1 and 'PROCESS privilege' in lines[0],
+             'without PROCESS: one line naming the privilege', str(lines))
+    mp.check(rc == 0 and len(ev) == 1 and ev[0]['user'] is None,
+             "and other accounts' connections stay unknown, capture goes on",
+             json.dumps(ev)[:200])
+
+
 def main():
     mp.need_root('the watcher (namespace, BPF)')
     mp.enter_netns(mp.Netns('wat'))
@@ -140,11 +163,14 @@ def main():
     db = mp.MariaDB(port=PORT)
     db.sql(f"CREATE USER 'watch'@'%' IDENTIFIED BY '{PASSWORD}'; GRANT PROCESS ON *.* TO "
            "'watch'@'%'; CREATE USER 'app2'@'%' IDENTIFIED BY 'app2pw'; "
-           "CREATE DATABASE other; GRANT SELECT ON other.* TO 'mp'@'%'", socket=True, db=None)
+           "CREATE DATABASE other; GRANT SELECT ON other.* TO 'mp'@'%'; "
+           "CREATE USER 'weak'@'%' IDENTIFIED BY 'weakpw'", socket=True, db=None)
     with mp.case('identities from the watcher'):
         check_identities(db, tmp)
     with mp.case('a wrong password'):
         check_bad_password(db, tmp)
+    with mp.case('no PROCESS privilege'):
+        check_no_privilege(db, tmp)
     mp.done()
 
 
