@@ -279,6 +279,7 @@ static int start_slave(struct agent *a)
 		.events_out = c->output == OUTPUT_EVENTS ? stdout : NULL,
 		.template_max_len = (size_t)c->template_max_len,
 		.on_event = slave_on_event,
+		.on_session = slave_on_session,
 	};
 	struct server_config svc = {
 		.bind = c->http_bind,

@@ -480,6 +480,70 @@ static void test_learn(void **state)
 	fx_free(&f);
 }
 
+struct sess_log {
+	int kind[8];
+	uint16_t code[8];
+	char user[8][16];
+	int n;
+};
+
+static void sess_cb(void *ctx, const struct mysql_session_event *ev)
+{
+	struct sess_log *l = ctx;
+
+	assert_true(l->n < 8);
+	l->kind[l->n] = ev->kind;
+	l->code[l->n] = ev->error_code;
+	snprintf(l->user[l->n], sizeof(l->user[0]), "%.*s", (int)ev->user_len,
+		 ev->user ? ev->user : "?");
+	l->n++;
+}
+
+/* Logins: OPENED once with the outcome (OK, or ERR with its code), CLOSED at the end; a
+ * connection joined mid-stream only closes. */
+static void test_sessions(void **state)
+{
+	static const struct mysql_callbacks cb = { .on_session = sess_cb };
+	struct sess_log l;
+	struct mysql_conn *c;
+	struct fx f;
+
+	for (int denied = 0; denied < 2; denied++) {
+		fx_init(&f);
+		fx_greeting(&f, 0xffffffffu & ~CLIENT_SSL & ~CLIENT_COMPRESS, 7);
+		fx_login(&f, CLIENT_PROTOCOL_41, "bob", "shop");
+		if (denied)
+			fx_err(&f, 2, 1045, "28000", "Access denied");
+		else
+			fx_ok(&f, 2, 0, 2);
+		fx_flush(&f);
+		memset(&l, 0, sizeof(l));
+		c = mysql_conn_new(&cb, &l, NULL, NULL);
+		mysql_conn_opened(c);
+		feed_chunks(c, &f, 0, f.n, 1000000000ull);
+		mysql_conn_close(c, 2000000000ull);
+		mysql_conn_free(c);
+		assert_int_equal(l.n, 3);
+		assert_int_equal(l.kind[0], MYSQL_SESSION_OPENED);
+		assert_int_equal(l.kind[1], denied ? MYSQL_SESSION_LOGIN_FAILED :
+						     MYSQL_SESSION_LOGIN_OK);
+		assert_int_equal(l.code[1], denied ? 1045 : 0);
+		assert_string_equal(l.user[1], "bob");
+		assert_int_equal(l.kind[2], MYSQL_SESSION_CLOSED);
+		fx_free(&f);
+	}
+	fx_init(&f);
+	query_ok(&f, "SELECT 1", 0);
+	memset(&l, 0, sizeof(l));
+	c = mysql_conn_new(&cb, &l, NULL, NULL);
+	feed_chunks(c, &f, 0, f.n, 1000000000ull);
+	mysql_conn_close(c, 2000000000ull);
+	mysql_conn_free(c);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.kind[0], MYSQL_SESSION_CLOSED);
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -494,6 +558,7 @@ int main(void)
 		cmocka_unit_test(test_unanswered_multi_and_pipelined),
 		cmocka_unit_test(test_running),
 		cmocka_unit_test(test_learn),
+		cmocka_unit_test(test_sessions),
 		cmocka_unit_test(test_pipeline_overflow),
 	};
 

@@ -91,7 +91,7 @@ static void test_exact_small_report(void **state)
 		"\"latency_us\":{\"sum\":5,\"min\":5,\"max\":5,\"p50\":5,\"p95\":5,\"p99\":5,"
 		"\"hist\":[[5,1]]},\"rows_sent\":1,\"rows_affected\":0,\"bytes_in\":40,"
 		"\"bytes_out\":90,\"no_index_used\":0}],"
-		"\"slow\":[],\"running\":[]}");
+		"\"slow\":[],\"running\":[],\"connections\":[]}");
 	jbuf_free(&b);
 	agg_free(a);
 }
@@ -128,6 +128,17 @@ static struct agg *sample_agg(void)
 	in.sql = "SELECT SLEEP(5)";
 	in.sql_len = strlen(in.sql);
 	assert_int_equal(agg_add_running(a, &in), 0);
+	/* Logins: two failures of two codes and a success of one (user, client). */
+	{
+		uint8_t ip[16] = { 10, 0, 0, 5 };
+		struct sess_table *t = agg_sessions(a);
+
+		assert_int_equal(sess_add(t, SESS_OPENED, 0, "bob", 3, ip, AF_INET), 0);
+		assert_int_equal(sess_add(t, SESS_LOGIN_FAILED, 1045, "bob", 3, ip, AF_INET), 0);
+		assert_int_equal(sess_add(t, SESS_LOGIN_FAILED, 1044, "bob", 3, ip, AF_INET), 0);
+		assert_int_equal(sess_add(t, SESS_LOGIN_OK, 0, "bob", 3, ip, AF_INET), 0);
+		assert_int_equal(sess_add(t, SESS_CLOSED, 0, NULL, 0, ip, AF_INET), 0);
+	}
 	return a;
 }
 
@@ -166,6 +177,15 @@ static void test_shape(void **state)
 		assert_string_equal(jread_str(jread_get(&r, e, "client"), NULL), "10.0.0.4:40000");
 		assert_int_equal(jread_u64(jread_get(&r, e, "elapsed_us"), &el), 0);
 		assert_int_equal(el, 3000000);
+		run = jread_get(&r, root, "connections");
+		assert_non_null(run);
+		assert_int_equal(jread_len(run), 2);
+		e = jread_at(&r, run, 0);
+		assert_string_equal(jread_str(jread_get(&r, e, "user"), NULL), "bob");
+		assert_string_equal(jread_str(jread_get(&r, e, "client"), NULL), "10.0.0.5");
+		assert_int_equal(jread_u64(jread_get(&r, jread_get(&r, e, "error_codes"), "1045"),
+					   &el), 0);
+		assert_int_equal(el, 1);
 	}
 	assert_string_equal(jread_str(jread_get(&r, n, "0000000000000002"), NULL),
 			    "UPDATE t SET a = ?");
@@ -405,6 +425,11 @@ static void test_read_back(void **state)
 	assert_null(agg_other(back, AGG_CMD_EXECUTE));
 	assert_int_equal(agg_slow_count(back), 2);
 	assert_int_equal(agg_running_count(back), 1);
+	assert_int_equal(sess_count(agg_sessions(back)), 2);
+	assert_int_equal(sess_at(agg_sessions(back), 0)->failed, 2);
+	assert_int_equal(sess_at(agg_sessions(back), 0)->err_n, 2);
+	assert_int_equal(sess_at(agg_sessions(back), 0)->err_code[0], 1044);
+	assert_int_equal(sess_at(agg_sessions(back), 1)->closed, 1);
 	assert_int_equal(agg_statements(back), agg_statements(a));
 	/* Rendering the read-back aggregator gives the same document (slow in time order). */
 	{

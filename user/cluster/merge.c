@@ -263,6 +263,9 @@ static int merge_rows(struct agg *dst, const struct agg *a,
 	 * (the longest max_slow kept), each slave's are its own connections. */
 	for (size_t i = 0; i < agg_running_count(a); i++)
 		agg_merge_running(dst, agg_running_at(a, i));
+	/* Connections and logins per (user, client) add up like rows. */
+	err = sess_merge(agg_sessions(dst), agg_sessions_const(a));
+	ret = ret ?: err;
 	agg_add_running_dropped(dst, agg_running_dropped(a));
 	return ret;
 }

@@ -85,6 +85,8 @@ struct mysql_conn {
 	struct mysql_framer fr[2];
 	int phase;
 	int opened; /* the capture saw the connection open: its first bytes are the greeting */
+	int session_opened; /* MYSQL_SESSION_OPENED was sent */
+	int login_done;	    /* the login's outcome was sent */
 	int stopped;
 	int tls;
 	int compressed;
@@ -197,6 +199,34 @@ static void set_user(struct mysql_conn *c, const void *s, size_t len)
 {
 	buf_reset(&c->user);
 	c->user_known = !buf_append(&c->user, s, len);
+}
+
+static void session(struct mysql_conn *c, int kind, uint16_t code, uint64_t ts)
+{
+	struct mysql_session_event ev = { .kind = kind, .error_code = code, .ts_ns = ts };
+
+	if (!c->cb->on_session)
+		return;
+	if (c->user_known) {
+		ev.user = c->user.len ? c->user.data : "";
+		ev.user_len = c->user.len;
+	}
+	c->cb->on_session(c->ctx, &ev);
+}
+
+/* A login's outcome, for a connection seen from its start (else there was no login to see). */
+static void login(struct mysql_conn *c, const struct mysql_pkt *p, int ok)
+{
+	uint16_t code = !ok && p->kept >= 3 ? (uint16_t)(p->data[1] | p->data[2] << 8) : 0;
+
+	if (!c->opened || c->login_done)
+		return;
+	c->login_done = 1;
+	if (!c->session_opened) {
+		c->session_opened = 1;
+		session(c, MYSQL_SESSION_OPENED, 0, p->ts_last);
+	}
+	session(c, ok ? MYSQL_SESSION_LOGIN_OK : MYSQL_SESSION_LOGIN_FAILED, code, p->ts_last);
 }
 
 /* ---------------------------------------------------------------- queue */
@@ -708,7 +738,8 @@ static void parse_greeting(struct mysql_conn *c, const struct mysql_pkt *p)
 	uint32_t caps;
 
 	if (n && d[0] == 0xff) {
-		stop(c); /* too many connections, host blocked: nothing will follow */
+		login(c, p, 0); /* 1040 too many connections, 1129 host blocked, ... */
+		stop(c);	/* nothing will follow */
 		return;
 	}
 	if (!n || d[0] != 0x0a || mp_cstr(d, n, &off, &ver, &vlen) || n - off < 4 + 8 + 1 + 2) {
@@ -787,12 +818,14 @@ static void auth_reply(struct mysql_conn *c, const struct mysql_pkt *p)
 	uint8_t b0 = p->kept ? p->data[0] : 0xff;
 
 	if (b0 == 0xff) {
-		stop(c); /* access denied: the server closes the connection */
+		login(c, p, 0); /* 1045 access denied, 1044 no access to the db, 1049, ... */
+		stop(c);	/* the server closes the connection */
 		return;
 	}
 	if (b0 != 0x00)
 		return; /* Auth Switch Request (0xfe), Auth More Data (0x01) */
 	c->phase = PH_COMMAND;
+	login(c, p, 1);
 	if (c->caps & CLIENT_COMPRESS) {
 		/* Compression starts with the first packet after the authentication OK. */
 		c->compressed = 1;
@@ -1045,9 +1078,10 @@ static void on_server_packet(struct mysql_conn *c, const struct mysql_pkt *p)
 		parse_greeting(c, p);
 		return;
 	case PH_HANDSHAKE:
-		if (p->kept && p->data[0] == 0xff)
+		if (p->kept && p->data[0] == 0xff) {
+			login(c, p, 0);
 			stop(c);
-		else
+		} else
 			violation(c, MP_DIR_TO_CLIENT);
 		return;
 	case PH_AUTH:
@@ -1367,6 +1401,11 @@ void mysql_conn_close(struct mysql_conn *c, uint64_t ts_ns)
 	else
 		flush_pending(c, ts_ns);
 	stop(c);
+	if (c->opened && !c->session_opened) {
+		c->session_opened = 1;
+		session(c, MYSQL_SESSION_OPENED, 0, ts_ns);
+	}
+	session(c, MYSQL_SESSION_CLOSED, 0, ts_ns);
 }
 
 int mysql_conn_learn(struct mysql_conn *c, const struct mysql_identity *id)

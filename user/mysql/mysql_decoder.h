@@ -10,6 +10,22 @@
 
 struct mysql_conn;
 
+/* What happened to the connection itself (not a statement). */
+enum mysql_session_kind {
+	MYSQL_SESSION_OPENED = 0,	/* seen from its start; sent once, with the login outcome */
+	MYSQL_SESSION_LOGIN_OK = 1,	/* the server's OK to the handshake */
+	MYSQL_SESSION_LOGIN_FAILED = 2, /* its ERR (before or after the handshake response) */
+	MYSQL_SESSION_CLOSED = 3,	/* mysql_conn_close, for every connection */
+};
+
+struct mysql_session_event {
+	int kind;	     /* enum mysql_session_kind */
+	uint16_t error_code; /* LOGIN_FAILED: the ERR packet's code */
+	const char *user;    /* the login user, NULL when unknown; user_len bytes */
+	size_t user_len;
+	uint64_t ts_ns;
+};
+
 struct mysql_callbacks {
 	/* One call per completed statement; pointers in ev live only during the call. */
 	void (*on_event)(void *ctx, const struct query_event *ev);
@@ -21,6 +37,12 @@ struct mysql_callbacks {
 	 */
 	int (*split_sql)(void *ctx, const char *sql, size_t len, size_t *off, size_t *len_out,
 			 int *is_call, int max);
+	/*
+	 * Optional: logins and the connection's end. A connection seen from its start
+	 * (mysql_conn_opened) gives OPENED once, then LOGIN_OK or LOGIN_FAILED (a TLS login
+	 * gives neither: OPENED comes at the close); every connection ends with CLOSED.
+	 */
+	void (*on_session)(void *ctx, const struct mysql_session_event *ev);
 };
 
 /* Bounds; a zero field takes the default shown. */

@@ -156,9 +156,22 @@ static int split_sql(void *ctx, const char *sql, size_t len, size_t *off, size_t
 	return n;
 }
 
+static void on_session(void *ctx, const struct mysql_session_event *ev)
+{
+	struct conn *c = ctx;
+	struct pipeline *p = c->w->p;
+	struct qe_addr client;
+
+	if (c->self || !p->cfg.on_session)
+		return;
+	addr_from_key(&client, c->key.client_addr, c->key.client_port, c->key.family);
+	p->cfg.on_session(p->cfg.on_event_ctx, c->w->idx, ev, &client);
+}
+
 static const struct mysql_callbacks dec_cb = {
 	.on_event = on_event,
 	.split_sql = split_sql,
+	.on_session = on_session,
 };
 
 static void *flow_open(void *ctx, const struct flow_key *k, uint64_t ts_ns, int midstream)

@@ -16,6 +16,9 @@ struct pipeline;
 
 /* Called in a worker thread for every completed statement (templated, addressed). */
 typedef void (*pipeline_event_fn)(void *ctx, int worker, const struct query_event *ev);
+/* Called in a worker thread for a connection's login and end (mysql_callbacks.on_session). */
+typedef void (*pipeline_session_fn)(void *ctx, int worker, const struct mysql_session_event *ev,
+				    const struct qe_addr *client);
 
 struct pipeline_config {
 	int workers;		 /* >= 2: worker threads; 0 or 1: decode in the caller's thread */
@@ -25,6 +28,7 @@ struct pipeline_config {
 	size_t template_max_len; /* 0: 4096 */
 	FILE *events_out;	 /* --output events: one JSON line per statement, or NULL */
 	pipeline_event_fn on_event; /* optional consumer (the aggregator) */
+	pipeline_session_fn on_session; /* optional, same ctx */
 	void *on_event_ctx;
 	/* Optional: the watcher's view of the server's connections (borrowed). Connections the
 	 * wire did not introduce get their id, user and db from it; the watcher's own connection

@@ -72,6 +72,7 @@ struct agg {
 	size_t texts_len;
 	size_t texts_cap;
 
+	struct sess_table *sess;   /* connections and logins per (user, client) */
 	struct sample_set slow;	   /* completed slow statements */
 	struct sample_set running; /* statements still running at the period's end */
 
@@ -144,7 +145,8 @@ struct agg *agg_new(const struct agg_config *cfg)
 	a->slots = calloc(tsize, sizeof(*a->slots));
 	a->tslots = calloc(tsize, sizeof(*a->tslots));
 	a->tmpls = calloc(cfg->max_keys, sizeof(*a->tmpls));
-	if (!a->slots || !a->tslots || !a->tmpls ||
+	a->sess = sess_new(cfg->max_keys);
+	if (!a->slots || !a->tslots || !a->tmpls || !a->sess ||
 	    set_init(&a->slow, cfg->max_slow, cfg->sql_max_len, 0) ||
 	    set_init(&a->running, cfg->max_slow, cfg->sql_max_len, cfg->template_max_len))
 		goto fail;
@@ -168,6 +170,7 @@ void agg_free(struct agg *a)
 	hist_pool_drain(&a->pool);
 	set_free(&a->slow);
 	set_free(&a->running);
+	sess_free(a->sess);
 	free(a->stats);
 	free(a->slots);
 	free(a->tslots);
@@ -200,6 +203,7 @@ void agg_reset(struct agg *a)
 	a->nstats = 0;
 	a->ntmpls = 0;
 	a->texts_len = 0;
+	sess_reset(a->sess);
 	a->slow.n = a->running.n = 0;
 	a->slow.dropped = a->running.dropped = 0;
 	a->keys_overflow = 0;
@@ -402,28 +406,7 @@ static struct agg_stat *stat_lookup(struct agg *a, const struct agg_kview *k, co
  */
 void agg_stat_err_add(struct agg_stat *s, uint16_t code, uint64_t n)
 {
-	unsigned int i = 0, last;
-
-	while (i < s->err_n && s->err_code[i] < code)
-		i++;
-	if (i < s->err_n && s->err_code[i] == code) {
-		s->err_count[i] += n;
-		return;
-	}
-	if (i == AGG_ERR_CODES) {
-		s->err_other += n;
-		return;
-	}
-	if (s->err_n == AGG_ERR_CODES) {
-		s->err_other += s->err_count[AGG_ERR_CODES - 1];
-		s->err_n--;
-	}
-	last = s->err_n;
-	memmove(&s->err_code[i + 1], &s->err_code[i], (last - i) * sizeof(s->err_code[0]));
-	memmove(&s->err_count[i + 1], &s->err_count[i], (last - i) * sizeof(s->err_count[0]));
-	s->err_code[i] = code;
-	s->err_count[i] = n;
-	s->err_n++;
+	codes_add(s->err_code, s->err_count, &s->err_n, &s->err_other, AGG_ERR_CODES, code, n);
 }
 
 static bool slow_less(const struct agg_slow *x, const struct agg_slow *y)
@@ -702,6 +685,9 @@ int agg_merge(struct agg *dst, const struct agg *src)
 		if (err)
 			ret = err;
 	}
+	err = sess_merge(dst->sess, src->sess);
+	if (err)
+		ret = err;
 	for (i = 0; i < src->slow.n; i++)
 		set_offer(&dst->slow, &src->slow.v[i]);
 	dst->slow.dropped += src->slow.dropped;
@@ -746,6 +732,16 @@ uint64_t agg_slow_dropped(const struct agg *a)
 void agg_add_slow_dropped(struct agg *a, uint64_t n)
 {
 	a->slow.dropped += n;
+}
+
+struct sess_table *agg_sessions(struct agg *a)
+{
+	return a->sess;
+}
+
+const struct sess_table *agg_sessions_const(const struct agg *a)
+{
+	return a->sess;
 }
 
 size_t agg_running_count(const struct agg *a)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "report/hist.h"
+#include "report/sessions.h"
 
 /*
  * One aggregator per worker thread, no locking: a worker feeds its own with agg_add(); at
@@ -207,6 +208,10 @@ size_t agg_running_count(const struct agg *a);
 const struct agg_slow *agg_running_at(const struct agg *a, size_t i);
 uint64_t agg_running_dropped(const struct agg *a);
 void agg_add_running_dropped(struct agg *a, uint64_t n);
+/* The period's connections and logins (sessions.h): the table is the aggregator's, reset and
+ * merged with it; its row bound is max_keys. */
+struct sess_table *agg_sessions(struct agg *a);
+const struct sess_table *agg_sessions_const(const struct agg *a);
 /* Statements counted in the "other" row because max_keys was reached. */
 uint64_t agg_keys_overflow(const struct agg *a);
 /* Statements counted this period. */

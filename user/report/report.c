@@ -141,20 +141,27 @@ static void write_templates(struct jbuf *b, const struct agg *a, struct template
 }
 
 /* Codes in ascending order, then "other" (the codes above them), as the row keeps them. */
-static void write_error_codes(struct jbuf *b, const struct agg_stat *s)
+/* "error_codes": a row's bounded code table (agg.h), codes ascending, then "other". */
+static void write_codes(struct jbuf *b, const uint16_t *codes, const uint64_t *counts,
+			unsigned int n, uint64_t other)
 {
 	char code[8];
 	unsigned int i;
 
 	jbuf_key(b, "error_codes");
 	jbuf_obj_open(b);
-	for (i = 0; i < s->err_n; i++) {
-		snprintf(code, sizeof(code), "%u", s->err_code[i]);
-		key_u64(b, code, s->err_count[i]);
+	for (i = 0; i < n; i++) {
+		snprintf(code, sizeof(code), "%u", codes[i]);
+		key_u64(b, code, counts[i]);
 	}
-	if (s->err_other)
-		key_u64(b, "other", s->err_other);
+	if (other)
+		key_u64(b, "other", other);
 	jbuf_obj_close(b);
+}
+
+static void write_error_codes(struct jbuf *b, const struct agg_stat *s)
+{
+	write_codes(b, s->err_code, s->err_count, s->err_n, s->err_other);
 }
 
 static void write_stat(struct jbuf *b, const struct agg_stat *s)
@@ -238,6 +245,34 @@ static void write_running_one(struct jbuf *b, const struct agg_slow *s)
 	jbuf_obj_close(b);
 }
 
+static void write_sessions(struct jbuf *b, const struct agg *a)
+{
+	const struct sess_table *t = agg_sessions_const(a);
+	char client[INET6_ADDRSTRLEN + 8];
+
+	jbuf_key(b, "connections");
+	jbuf_arr_open(b);
+	for (size_t i = 0; i < sess_count(t); i++) {
+		const struct sess_row *r = sess_at(t, i);
+
+		jbuf_obj_open(b);
+		key_strn(b, "user", r->user, r->user_len);
+		addr_format(client, sizeof(client), r->family, r->addr, -1);
+		key_strn(b, "client", client, strlen(client));
+		if (r->is_other) {
+			jbuf_key(b, "other");
+			jbuf_bool(b, true);
+		}
+		key_u64(b, "opened", r->opened);
+		key_u64(b, "logins", r->logins);
+		key_u64(b, "failed", r->failed);
+		write_codes(b, r->err_code, r->err_count, r->err_n, r->err_other);
+		key_u64(b, "closed", r->closed);
+		jbuf_obj_close(b);
+	}
+	jbuf_arr_close(b);
+}
+
 /* Samples (slow or running) in time order (the aggregator keeps them in heap order). */
 static int write_samples(struct jbuf *b, const char *key, size_t n,
 			 const struct agg_slow *(*at)(const struct agg *, size_t), const struct agg *a,
@@ -303,6 +338,7 @@ int report_write(struct jbuf *b, const struct report_header *h, const struct rep
 		key_u64(b, "running_dropped", agg_running_dropped(a));
 	err = err ?: write_samples(b, "running", agg_running_count(a), agg_running_at, a,
 				   write_running_one);
+	write_sessions(b, a);
 	jbuf_obj_close(b);
 	if (!err)
 		err = jbuf_error(b);
@@ -393,7 +429,9 @@ static int parse_code(const char *s, uint64_t *code)
  * every error, and "other" may only stand for codes above a full table: anything else would
  * let a merge count a code both by name and in "other".
  */
-static int parse_error_codes(struct jread *r, yaml_node_t *obj, struct agg_stat *s)
+/* Reads "error_codes" into a bounded code table; the counts must add up to errors. */
+static int parse_codes(struct jread *r, yaml_node_t *obj, uint16_t *codes, uint64_t *counts,
+		       uint8_t *n, uint64_t *other_out, unsigned int max, uint64_t errors)
 {
 	uint64_t code, count, sum = 0, other = 0;
 	bool has_other = false;
@@ -417,15 +455,21 @@ static int parse_error_codes(struct jread *r, yaml_node_t *obj, struct agg_stat 
 		} else if (parse_code(name, &code)) {
 			return -EINVAL;
 		} else {
-			agg_stat_err_add(s, (uint16_t)code, count);
+			codes_add(codes, counts, n, other_out, max, (uint16_t)code, count);
 		}
 		if (__builtin_add_overflow(sum, count, &sum))
 			return -EINVAL;
 	}
-	if (sum != s->errors || (has_other && s->err_n < AGG_ERR_CODES))
+	if (sum != errors || (has_other && *n < max))
 		return -EINVAL;
-	s->err_other += other;
+	*other_out += other;
 	return 0;
+}
+
+static int parse_error_codes(struct jread *r, yaml_node_t *obj, struct agg_stat *s)
+{
+	return parse_codes(r, obj, s->err_code, s->err_count, &s->err_n, &s->err_other,
+			   AGG_ERR_CODES, s->errors);
 }
 
 static const struct {
@@ -509,6 +553,30 @@ static int parse_slow(struct agg *a, struct jread *r, yaml_node_t *n)
 }
 
 static int parse_bool(yaml_node_t *n, int *v);
+
+static int parse_session(struct agg *a, struct jread *r, yaml_node_t *n)
+{
+	struct sess_row row = { 0 };
+	yaml_node_t *o = jread_get(r, n, "other");
+	const char *user;
+	size_t len;
+	int other = 0;
+
+	user = jread_str(jread_get(r, n, "user"), &len);
+	if (!user || len > SESS_USER_MAX || (o && parse_bool(o, &other)) ||
+	    jread_u64(jread_get(r, n, "opened"), &row.opened) ||
+	    jread_u64(jread_get(r, n, "logins"), &row.logins) ||
+	    jread_u64(jread_get(r, n, "failed"), &row.failed) ||
+	    jread_u64(jread_get(r, n, "closed"), &row.closed) ||
+	    parse_addr(jread_get(r, n, "client"), &row.family, row.addr, NULL) ||
+	    parse_codes(r, jread_get(r, n, "error_codes"), row.err_code, row.err_count, &row.err_n,
+			&row.err_other, SESS_ERR_CODES, row.failed))
+		return -EINVAL;
+	row.is_other = other;
+	row.user_len = (uint16_t)len;
+	memcpy(row.user, user, len);
+	return sess_merge_row(agg_sessions(a), &row);
+}
 
 static int parse_running(struct agg *a, struct jread *r, yaml_node_t *n)
 {
@@ -618,7 +686,7 @@ int report_parse(struct agg *a, struct report_header *h, struct report_capture *
 	struct hist_pool pool = { 0 };
 	struct report_header hdr;
 	struct report_capture cap;
-	yaml_node_t *root, *templates, *stats, *slow, *running;
+	yaml_node_t *root, *templates, *stats, *slow, *running, *sessions;
 	struct jread r;
 	size_t i;
 	int err;
@@ -638,7 +706,12 @@ int report_parse(struct agg *a, struct report_header *h, struct report_capture *
 		err = parse_stat(a, &r, jread_at(&r, stats, i), templates, &pool);
 	for (i = 0; !err && i < jread_len(slow); i++)
 		err = parse_slow(a, &r, jread_at(&r, slow, i));
-	/* "running" and "running_dropped" are optional (added within version 2). */
+	/* "connections", "running" and "running_dropped" are optional (added within version 2). */
+	sessions = jread_get(&r, root, "connections");
+	if (!err && sessions && sessions->type != YAML_SEQUENCE_NODE)
+		err = -EINVAL;
+	for (i = 0; !err && sessions && i < jread_len(sessions); i++)
+		err = parse_session(a, &r, jread_at(&r, sessions, i));
 	running = jread_get(&r, root, "running");
 	if (!err && running && running->type != YAML_SEQUENCE_NODE)
 		err = -EINVAL;

@@ -288,6 +288,24 @@ void slave_snapshot(struct slave *s)
 	snap_store(s, &t);
 }
 
+void slave_on_session(void *ctx, int worker, const struct mysql_session_event *ev,
+		      const struct qe_addr *client)
+{
+	static const enum sess_kind kinds[] = {
+		[MYSQL_SESSION_OPENED] = SESS_OPENED,
+		[MYSQL_SESSION_LOGIN_OK] = SESS_LOGIN_OK,
+		[MYSQL_SESSION_LOGIN_FAILED] = SESS_LOGIN_FAILED,
+		[MYSQL_SESSION_CLOSED] = SESS_CLOSED,
+	};
+	struct slave *s = ctx;
+
+	if (ev->kind < 0 || ev->kind > MYSQL_SESSION_CLOSED)
+		return;
+	/* -ENOMEM still counts it, in the "other" row. */
+	sess_add(agg_sessions(s->cur[worker]), kinds[ev->kind], ev->error_code, ev->user,
+		 ev->user_len, client->addr, af_of(client->family));
+}
+
 /* A statement of this worker still running at the period's end (pipeline_running). */
 static void on_running(void *ctx, int worker, const struct query_event *ev)
 {
@@ -348,7 +366,11 @@ static struct agg *report_agg(struct slave *s, struct agg **aggs, int *err)
 		return NULL;
 	}
 	*err = merge_all(s->merge, aggs, s->sc.workers);
-	c.max_keys = agg_stat_count(s->merge) ? (uint32_t)agg_stat_count(s->merge) : 1;
+	/* Rows and connection rows share the bound: room for the larger of the two. */
+	c.max_keys = (uint32_t)(agg_stat_count(s->merge) > sess_count(agg_sessions(s->merge)) ?
+					agg_stat_count(s->merge) :
+					sess_count(agg_sessions(s->merge)));
+	c.max_keys = c.max_keys ? c.max_keys : 1;
 	/* Slow and running samples share the bound: room for the larger of the two. */
 	c.max_slow = (uint32_t)(agg_slow_count(s->merge) > agg_running_count(s->merge) ?
 					agg_slow_count(s->merge) : agg_running_count(s->merge));
@@ -446,6 +468,23 @@ static void fill_outputs(struct slave *s, struct report_header *h)
 	h->noutputs = i;
 }
 
+/* Adds every connection row of t into one total (codes kept by the same bounded rule). */
+static void sessions_total(struct sess_row *tot, const struct sess_table *t)
+{
+	for (size_t i = 0; i < sess_count(t); i++) {
+		const struct sess_row *r = sess_at(t, i);
+
+		tot->opened += r->opened;
+		tot->logins += r->logins;
+		tot->failed += r->failed;
+		tot->closed += r->closed;
+		for (unsigned k = 0; k < r->err_n; k++)
+			codes_add(tot->err_code, tot->err_count, &tot->err_n, &tot->err_other,
+				  SESS_ERR_CODES, r->err_code[k], r->err_count[k]);
+		tot->err_other += r->err_other;
+	}
+}
+
 /*
  * Builds and sends the report of [start_ms, end_ms) from aggs, then starts the next period.
  * The caller has already moved the period's statements into aggs.
@@ -470,6 +509,7 @@ static int close_period(struct slave *s, struct agg **aggs, uint64_t end_ms)
 	s->now.statements += agg_statements(r->a);
 	s->now.keys_overflow += agg_keys_overflow(r->a);
 	s->now.slow_dropped += agg_slow_dropped(r->a);
+	sessions_total(&s->now.logins, agg_sessions(r->a));
 	r->h.version = REPORT_VERSION;
 	snprintf(r->h.node, sizeof(r->h.node), "%s", s->node);
 	snprintf(r->h.role, sizeof(r->h.role), "slave");

@@ -57,6 +57,10 @@ void slave_attach(struct slave *s, struct pipeline *pl, struct source *src);
  * Clear it before stopping the watcher. */
 void slave_set_watcher(struct slave *s, struct watcher *w);
 
+/* pipeline_session_fn: counts a login or a connection's end in worker's aggregator. */
+void slave_on_session(void *ctx, int worker, const struct mysql_session_event *ev,
+		      const struct qe_addr *client);
+
 /* pipeline_event_fn: counts one statement in worker's aggregator. */
 void slave_on_event(void *ctx, int worker, const struct query_event *ev);
 

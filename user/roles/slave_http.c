@@ -219,6 +219,34 @@ static int metrics_watcher(struct slave *s, struct buf *out, const struct slave_
 			      t->pl.identified);
 }
 
+/* Connections and logins of closed periods; failed logins by error code. */
+static int metrics_logins(struct buf *out, const struct slave_totals *t)
+{
+	const struct sess_row *l = &t->logins;
+	int err;
+
+	err = counter(out, "connections_opened_total",
+		      "MySQL connections seen from their start (closed periods).", l->opened);
+	err = err ?: counter(out, "connections_closed_total",
+			     "MySQL connections that ended (closed periods).", l->closed);
+	err = err ?: buf_printf(out,
+				"# HELP mysqlprobe_logins_total Logins by outcome (closed periods).\n"
+				"# TYPE mysqlprobe_logins_total counter\n"
+				"mysqlprobe_logins_total{outcome=\"ok\"} %llu\n"
+				"mysqlprobe_logins_total{outcome=\"failed\"} %llu\n"
+				"# HELP mysqlprobe_login_failures_total Failed logins by MySQL error "
+				"code (closed periods).\n"
+				"# TYPE mysqlprobe_login_failures_total counter\n",
+				(unsigned long long)l->logins, (unsigned long long)l->failed);
+	for (unsigned i = 0; !err && i < l->err_n; i++)
+		err = buf_printf(out, "mysqlprobe_login_failures_total{code=\"%u\"} %llu\n",
+				 l->err_code[i], (unsigned long long)l->err_count[i]);
+	if (!err && l->err_other)
+		err = buf_printf(out, "mysqlprobe_login_failures_total{code=\"other\"} %llu\n",
+				 (unsigned long long)l->err_other);
+	return err;
+}
+
 static int metrics(void *ctx, struct buf *out)
 {
 	struct slave *s = ctx;
@@ -258,6 +286,7 @@ static int metrics(void *ctx, struct buf *out)
 		err = counter(out, rows[i].name, rows[i].help, v[i]);
 	err = err ?: metrics_bus(s, out);
 	err = err ?: metrics_watcher(s, out, &t);
+	err = err ?: metrics_logins(out, &t);
 	return err ?: buf_printf(out,
 				  "# HELP mysqlprobe_report_period_seconds Current report period.\n"
 				  "# TYPE mysqlprobe_report_period_seconds gauge\n"
