@@ -26,6 +26,8 @@ struct sample_set {
 	uint32_t n, max;
 	uint32_t sql_cap, tmpl_cap;
 	uint64_t dropped;
+	char *text; /* every entry's buffers, one allocation: max_slow small mallocs cost more
+		     * than the whole rest of a short replay */
 };
 
 static int set_init(struct sample_set *set, uint32_t max, uint32_t sql_cap, uint32_t tmpl_cap);
@@ -458,24 +460,19 @@ static int set_init(struct sample_set *set, uint32_t max, uint32_t sql_cap, uint
 	set->tmpl_cap = tmpl_cap;
 	set->v = calloc(max ? max : 1, sizeof(*set->v));
 	set->heap = calloc(max ? max : 1, sizeof(*set->heap));
-	if (!set->v || !set->heap)
+	set->text = malloc((size_t)(max ? max : 1) * ((size_t)sql_cap + tmpl_cap));
+	if (!set->v || !set->heap || !set->text)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < max; i++) {
-		set->v[i].sql = malloc(sql_cap);
-		if (!set->v[i].sql)
-			return -ENOMEM;
-		if (tmpl_cap && !(set->v[i].tmpl = malloc(tmpl_cap)))
-			return -ENOMEM;
+		set->v[i].sql = set->text + (size_t)i * ((size_t)sql_cap + tmpl_cap);
+		set->v[i].tmpl = tmpl_cap ? set->v[i].sql + sql_cap : NULL;
 	}
 	return 0;
 }
 
 static void set_free(struct sample_set *set)
 {
-	for (uint32_t i = 0; set->v && i < set->max; i++) {
-		free(set->v[i].sql);
-		free(set->v[i].tmpl);
-	}
+	free(set->text);
 	free(set->v);
 	free(set->heap);
 }

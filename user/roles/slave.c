@@ -203,7 +203,9 @@ static enum agg_cmd cmd_class(uint8_t cmd)
 static void agg_input_of(struct agg_input *out, const struct query_event *ev, char *name,
 			 size_t name_size)
 {
-	struct agg_input in = {
+	struct agg_input *in = out;
+
+	*out = (struct agg_input){
 		.template_id = ev->template_id,
 		.command = cmd_class(ev->cmd),
 		.template_text = ev->template,
@@ -234,12 +236,11 @@ static void agg_input_of(struct agg_input *out, const struct query_event *ev, ch
 	if (!ev->has_template) {
 		int n = snprintf(name, name_size, "<%s>", ev->command ? ev->command : "?");
 
-		in.template_text = name;
-		in.template_len = (size_t)n < name_size ? (size_t)n : name_size - 1;
-		in.template_id = XXH64(name, in.template_len, 0);
+		in->template_text = name;
+		in->template_len = (size_t)n < name_size ? (size_t)n : name_size - 1;
+		in->template_id = XXH64(name, in->template_len, 0);
 	}
-	memcpy(in.client_addr, ev->client.addr, sizeof(in.client_addr));
-	*out = in;
+	memcpy(in->client_addr, ev->client.addr, sizeof(in->client_addr));
 }
 
 void slave_on_event(void *ctx, int worker, const struct query_event *ev)
