@@ -24,7 +24,7 @@ ifneq ($(UNAME_S),Linux)
 NO_BPF := 1
 endif
 
-PKGS := libpcap zlib libxxhash yaml-0.1 jansson libwebsockets ncursesw
+PKGS := libpcap zlib libxxhash yaml-0.1 jansson libwebsockets ncursesw libmariadb
 ifeq ($(NO_BPF),)
 PKGS += libbpf libelf
 endif
@@ -52,7 +52,7 @@ endif
 
 # user/ has one folder per stage, in data-flow order; a stage includes only its own
 # folder and earlier ones (make check-layers). Modules that need BPF are named *_bpf.c.
-STAGES := lib capture flow mysql sql pipeline report web net cluster top cli roles
+STAGES := lib capture flow mysql sql watcher pipeline report web net cluster top cli roles
 USER_SRCS := $(wildcard $(patsubst %,user/%/*.c,$(STAGES)))
 ifneq ($(NO_BPF),)
 USER_SRCS := $(filter-out %_bpf.c,$(USER_SRCS))

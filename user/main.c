@@ -17,6 +17,7 @@
 #include "net/server.h"
 #include "roles/master.h"
 #include "roles/slave.h"
+#include "watcher/watcher.h"
 #include "capture/source.h"
 #include "cli/template_cli.h"
 #include "top/top.h"
@@ -145,6 +146,8 @@ struct agent {
 	struct pipeline *pl;   /* NULL for --output segments */
 	struct slave *slave;   /* NULL for --output segments */
 	struct server *srv;    /* live only */
+	struct procs *procs;   /* live with watcher.uname only */
+	struct watcher *watcher;
 	int live;
 };
 
@@ -266,6 +269,32 @@ static FILE *reports_out(const struct mp_config *c)
 	return c->output == OUTPUT_REPORT || c->output == OUTPUT_TABLE ? stdout : NULL;
 }
 
+/* The watcher thread, on the server of the first probe.port unless told otherwise. Returns 0
+ * or -1 with errno set (message printed). */
+static int start_watcher(struct agent *a)
+{
+	const struct mp_config *c = &a->cfg;
+	struct watcher_config wc = {
+		.host = c->watcher_host,
+		.port = c->watcher_port ? (unsigned)c->watcher_port : c->probe_port.v[0],
+		.socket = c->watcher_socket,
+		.user = c->watcher_uname,
+		.password = c->watcher_password,
+		.interval_s = (unsigned)c->watcher_interval_s,
+		.timeout_s = (unsigned)c->watcher_timeout_s,
+	};
+
+	a->watcher = watcher_start(&wc, a->procs);
+	if (!a->watcher) {
+		fprintf(stderr, "mysqlprobe: failed to start the watcher: %s\n",
+			errno == EINVAL ? "watcher.host and watcher.socket are both empty" :
+					  strerror(errno));
+		return -1;
+	}
+	slave_set_watcher(a->slave, a->watcher);
+	return 0;
+}
+
 /* Decoding, aggregation and, live, the HTTP server. Returns 0 or -errno (message printed). */
 static int start_slave(struct agent *a)
 {
@@ -283,6 +312,7 @@ static int start_slave(struct agent *a)
 		.events_out = c->output == OUTPUT_EVENTS ? stdout : NULL,
 		.template_max_len = (size_t)c->template_max_len,
 		.on_event = slave_on_event,
+		.on_session = slave_on_session,
 	};
 	struct server_config svc = {
 		.bind = c->http_bind,
@@ -296,6 +326,13 @@ static int start_slave(struct agent *a)
 	a->slave = slave_new(&sl);
 	if (!a->slave)
 		goto fail;
+	/* The watcher reads the live server: nothing to ask about a capture file. */
+	if (a->live && c->watcher_uname[0]) {
+		a->procs = procs_new();
+		if (!a->procs)
+			goto fail;
+		pc.procs = a->procs;
+	}
 	flow_config_default(&pc.flow);
 	pc.flow.max_connections = (uint32_t)c->probe_max_connections;
 	pc.flow.idle_timeout_ns = (uint64_t)c->probe_idle_timeout_s * 1000000000ULL;
@@ -303,6 +340,8 @@ static int start_slave(struct agent *a)
 	a->pl = pipeline_new(&pc);
 	if (!a->pl)
 		goto fail;
+	if (a->procs && start_watcher(a))
+		return -errno;
 	/* Replay is offline work: no port to listen on (two replays can run side by side). */
 	if (a->live) {
 		svc.bus = slave_bus(a->slave);
@@ -327,8 +366,14 @@ static int stop_agent(struct agent *a)
 	__u64 cnt[MP_CNT_MAX];
 	int err = 0;
 
+	/* It feeds the pipeline (who is who): stopped first, in data-flow order. */
+	slave_set_watcher(a->slave, NULL); /* /metrics stops reading it first */
+	watcher_stop(a->watcher);
+	a->watcher = NULL;
 	if (a->pl) {
-		pipeline_close(a->pl);
+		/* Live, a request still unanswered has waited until now, not until the last
+		 * segment the capture delivered. */
+		pipeline_close_at(a->pl, a->live ? slave_now_ms() * 1000000ULL : 0);
 		if (a->src)
 			err = slave_finish(a->slave, 0);
 		if (err)
@@ -343,6 +388,7 @@ static int stop_agent(struct agent *a)
 	}
 	server_free(a->srv);
 	pipeline_free(a->pl);
+	procs_free(a->procs);
 	slave_free(a->slave);
 	fflush(stdout);
 	if (a->src) {

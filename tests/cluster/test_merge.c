@@ -93,6 +93,19 @@ static int slow_cmp(const void *a, const void *b)
 }
 
 /* The same rows and samples in a fixed order, so two aggregators compare as text. */
+static int sess_cmp(const void *a, const void *b)
+{
+	const struct sess_row *x = *(const struct sess_row *const *)a;
+	const struct sess_row *y = *(const struct sess_row *const *)b;
+	int c = memcmp(x->addr, y->addr, 16);
+
+	if (c)
+		return c;
+	if (x->user_len != y->user_len)
+		return x->user_len < y->user_len ? -1 : 1;
+	return memcmp(x->user, y->user, x->user_len);
+}
+
 static char *canonical_json(const struct agg *a)
 {
 	size_t n = agg_stat_count(a), ns = agg_slow_count(a), len;
@@ -120,6 +133,26 @@ static char *canonical_json(const struct agg *a)
 	for (size_t i = 0; i < ns; i++)
 		agg_merge_slow(c, slow[i]);
 	agg_add_slow_dropped(c, agg_slow_dropped(a));
+	/* Running samples and connection rows, in a fixed order. */
+	{
+		const struct sess_table *t = agg_sessions_const(a);
+		size_t nr = agg_running_count(a), nc = sess_count(t);
+		const struct agg_slow **run = calloc(nr + 1, sizeof(*run));
+		const struct sess_row **cs = calloc(nc + 1, sizeof(*cs));
+
+		for (size_t i = 0; i < nr; i++)
+			run[i] = agg_running_at(a, i);
+		qsort(run, nr, sizeof(*run), slow_cmp);
+		for (size_t i = 0; i < nr; i++)
+			agg_merge_running(c, run[i]);
+		for (size_t i = 0; i < nc; i++)
+			cs[i] = sess_at(t, i);
+		qsort(cs, nc, sizeof(*cs), sess_cmp);
+		for (size_t i = 0; i < nc; i++)
+			assert_int_equal(sess_merge_row(agg_sessions(c), cs[i]), 0);
+		free(run);
+		free(cs);
+	}
 	jbuf_init(&b);
 	assert_int_equal(report_write(&b, &h, &cap, c, NULL), 0);
 	out = strndup(b.out.data, b.out.len);
@@ -200,9 +233,27 @@ static void test_merge_equals_one_agent(void **unused)
 	for (unsigned i = 0; i < 6000; i++) {
 		int p = i < 3000 ? 0 : 1;
 
+		struct agg *pa;
+
 		statement(&in, i);
 		agg_add(whole[p], &in);
-		agg_add(part[p][rnd() % 3], &in);
+		pa = part[p][rnd() % 3];
+		agg_add(pa, &in);
+		/* Logins and connections of the same clients, and a few running statements. */
+		if (i % 7 == 0) {
+			enum sess_kind k = (enum sess_kind)(rnd() % 4);
+			uint16_t code = codes[rnd() % 5];
+
+			assert_int_equal(sess_add(agg_sessions(whole[p]), k, code, in.user,
+						  in.user_len, in.client_addr, in.family), 0);
+			assert_int_equal(sess_add(agg_sessions(pa), k, code, in.user, in.user_len,
+						  in.client_addr, in.family), 0);
+		}
+		if (i % 500 == 1) {
+			in.latency_us = 1000000 + i; /* distinct: the kept set does not depend on order */
+			agg_add_running(whole[p], &in);
+			agg_add_running(pa, &in);
+		}
 	}
 	for (int p = 0; p < 2; p++) {
 		uint64_t end = T0 + (uint64_t)(p + 1) * PERIOD;
@@ -223,6 +274,8 @@ static void test_merge_equals_one_agent(void **unused)
 		for (size_t k = 0; k < 3; k++)
 			assert_int_equal(o.nodes[k].status, REPORT_NODE_OK);
 		assert_int_equal(agg_statements(o.a), 3000);
+		assert_true(sess_count(agg_sessions(o.a)) > 0);
+		assert_int_equal(agg_running_count(o.a), 6);
 		want = canonical_json(whole[p]);
 		got = canonical_json(o.a);
 		assert_string_equal(got, want);

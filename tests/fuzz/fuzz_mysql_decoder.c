@@ -40,7 +40,20 @@ static void on_event(void *ctx, const struct query_event *ev)
 		abort();
 }
 
-static const struct mysql_callbacks cb = { .on_event = on_event, .split_sql = fx_split };
+static void on_session(void *ctx, const struct mysql_session_event *ev)
+{
+	volatile uint8_t sink = 0;
+
+	(void)ctx;
+	for (size_t i = 0; i < ev->user_len; i++)
+		sink ^= ev->user[i];
+	(void)sink;
+	if (ev->kind < MYSQL_SESSION_OPENED || ev->kind > MYSQL_SESSION_CLOSED)
+		abort();
+}
+
+static const struct mysql_callbacks cb = { .on_event = on_event, .split_sql = fx_split,
+					   .on_session = on_session };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -50,9 +63,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mysql_counters cnt = { 0 };
 	struct mysql_conn *c = mysql_conn_new(&cb, &f, &lim, &cnt);
 	uint64_t ts = 1000;
+	struct query_event run;
+	struct mysql_identity id = { .conn_id = 9, .user = "u", .user_len = 1, .db = "d",
+				     .db_len = 1, .taken_ns = 5000 };
 
 	if (!c)
 		return 0;
+	/* Half the inputs are connections seen from their SYN: the login path counts. */
+	if (size & 1)
+		mysql_conn_opened(c);
 	while (size >= 2) {
 		uint8_t op = data[0];
 		size_t len = data[1];
@@ -69,8 +88,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		mysql_feed(c, op & 1, data, len, ts);
 		data += len;
 		size -= len;
+		/* What a period end and the watcher do between segments. */
+		if (mysql_conn_running(c, ts + 500, &run) && run.sql_len > f.max_sql)
+			abort();
+		if (op == 0x3f)
+			mysql_conn_learn(c, &id);
 	}
-	mysql_close(c, ts + 1000);
+	mysql_conn_close(c, ts + 1000);
 	mysql_conn_free(c);
 	buf_free(&f.json);
 	return 0;

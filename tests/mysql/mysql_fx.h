@@ -444,7 +444,7 @@ static inline void fx_run(const struct fx_chunk *c, size_t n, size_t split,
 			mysql_feed(conn, c[i].dir, d, len, ts);
 		}
 	}
-	mysql_close(conn, 1000000000ull + n * 1000000ull);
+	mysql_conn_close(conn, 1000000000ull + n * 1000000ull);
 	mysql_conn_free(conn);
 }
 

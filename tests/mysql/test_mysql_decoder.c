@@ -386,7 +386,7 @@ static void run_nosplit(struct fx *f, int bytes, struct fx_result *r)
 			mysql_feed(c, f->c[i].dir, d + off, bytes ? 1 : f->c[i].len - off,
 				   1000000000ull + i * 1000000ull);
 	}
-	mysql_close(c, 2000000000ull);
+	mysql_conn_close(c, 2000000000ull);
 	mysql_conn_free(c);
 }
 

@@ -204,7 +204,7 @@ static void run_opened(const struct fx *f, int byte_by_byte, struct fx_result *r
 		else
 			mysql_feed(c, f->c[i].dir, d, f->c[i].len, ts);
 	}
-	mysql_close(c, 2000000000ull);
+	mysql_conn_close(c, 2000000000ull);
 	mysql_conn_free(c);
 }
 
@@ -294,9 +294,86 @@ static void test_no_response_at_close(void **state)
 	fx_cmd(&f, COM_QUERY, "SELECT SLEEP(100)");
 	fx_flush(&f);
 	assert_int_equal(fx_run_all(f.c, f.n, NULL, &r), 0);
-	assert_int_equal(r.n, 1);
-	assert_int_equal(r.cnt.dropped_requests, 1);
+	/* Never dropped: reported unanswered, with the time it waited until the close (the
+	 * request is chunk 2 at 1.002 s, the close at 1.003 s). */
+	assert_int_equal(r.n, 2);
+	assert_string_equal(r.ev[1].sql, "SELECT SLEEP(100)");
+	assert_int_equal(r.ev[1].status, QE_STATUS_UNANSWERED);
+	assert_int_equal(r.ev[1].ts_us, 1002000);
+	assert_int_equal(r.ev[1].latency_us, 1000);
+	assert_int_equal(r.ev[1].bytes_out, 0);
+	assert_int_equal(r.cnt.unanswered, 1);
+	assert_int_equal(r.cnt.dropped_requests, 0);
+	assert_non_null(strstr(r.json.data, "\"first_byte_us\":null"));
+	assert_non_null(strstr(r.json.data, "\"status\":\"unanswered\""));
 	fx_result_free(&r);
+	fx_free(&f);
+}
+
+/* A pipeline cut by the close: each statement not answered is one event, in wire order; the
+ * quit queued behind them is reported as usual. */
+static void test_unanswered_multi_and_pipelined(void **state)
+{
+	struct fx f;
+	struct fx_result r;
+
+	fx_init(&f);
+	fx_cmd(&f, COM_QUERY, "SELECT 1; SELECT SLEEP(9); SELECT 3");
+	fx_flush(&f);
+	fx_resultset(&f, 1, 1, 1, 0, 2 | SERVER_MORE_RESULTS_EXISTS);
+	fx_flush(&f);
+	fx_cmd(&f, COM_QUERY, "SELECT 4");
+	fx_cmd(&f, COM_QUIT, NULL);
+	fx_flush(&f);
+	assert_int_equal(fx_run_all(f.c, f.n, NULL, &r), 0);
+	assert_int_equal(r.n, 5);
+	assert_int_equal(r.ev[0].status, QE_STATUS_OK);
+	assert_string_equal(r.ev[1].sql, "SELECT SLEEP(9)");
+	assert_int_equal(r.ev[1].status, QE_STATUS_UNANSWERED);
+	assert_string_equal(r.ev[2].sql, "SELECT 3");
+	assert_int_equal(r.ev[2].status, QE_STATUS_UNANSWERED);
+	assert_string_equal(r.ev[3].sql, "SELECT 4");
+	assert_int_equal(r.ev[3].status, QE_STATUS_UNANSWERED);
+	assert_int_equal(r.ev[3].latency_us, 1000);
+	assert_string_equal(r.ev[4].command, "quit");
+	assert_int_equal(r.cnt.unanswered, 3);
+	fx_result_free(&r);
+	fx_free(&f);
+}
+
+static void running_event(void *ctx, const struct query_event *ev)
+{
+	(void)ctx;
+	(void)ev;
+}
+
+/* mysql_conn_running: the statement being answered, its time so far; nothing once done. */
+static void test_running(void **state)
+{
+	static const struct mysql_callbacks cb = { .on_event = running_event };
+	struct mysql_conn *c = mysql_conn_new(&cb, NULL, NULL, NULL);
+	struct query_event ev;
+	struct fx f;
+
+	fx_init(&f);
+	fx_cmd(&f, COM_QUERY, "SELECT SLEEP(5)");
+	fx_flush(&f);
+	fx_ok(&f, 1, 0, 2);
+	fx_flush(&f);
+	assert_non_null(c);
+	assert_int_equal(mysql_conn_running(c, 5000000000ull, &ev), 0);
+	mysql_feed(c, f.c[0].dir, (const uint8_t *)f.c[0].data, f.c[0].len, 1000000000ull);
+	assert_int_equal(mysql_conn_running(c, 3500000000ull, &ev), 1);
+	assert_int_equal(ev.status, QE_STATUS_RUNNING);
+	assert_int_equal(ev.ts_us, 1000000);
+	assert_int_equal(ev.latency_us, 2500000);
+	assert_int_equal(ev.sql_len, strlen("SELECT SLEEP(5)"));
+	assert_memory_equal(ev.sql, "SELECT SLEEP(5)", ev.sql_len);
+	assert_int_equal(mysql_conn_counters(c)->events, 0);
+	mysql_feed(c, f.c[1].dir, (const uint8_t *)f.c[1].data, f.c[1].len, 6000000000ull);
+	assert_int_equal(mysql_conn_running(c, 7000000000ull, &ev), 0);
+	assert_int_equal(mysql_conn_counters(c)->events, 1);
+	mysql_conn_free(c);
 	fx_free(&f);
 }
 
@@ -321,6 +398,152 @@ static void test_pipeline_overflow(void **state)
 	fx_free(&f);
 }
 
+static void feed_chunks(struct mysql_conn *c, const struct fx *f, size_t from, size_t to,
+			uint64_t ts)
+{
+	for (size_t i = from; i < to; i++)
+		mysql_feed(c, f->c[i].dir, (const uint8_t *)f->c[i].data, f->c[i].len, ts);
+}
+
+/* The watcher's identity: fills a mid-stream connection, follows a schema change the wire
+ * did not show, but not over a newer one it did; a connection seen from its greeting keeps
+ * its own and ignores another id's row. */
+static void test_learn(void **state)
+{
+	struct mysql_identity id = { .conn_id = 42, .user = "app", .user_len = 3, .db = "shop",
+				     .db_len = 4, .taken_ns = 1500000000ull };
+	struct fx_result r;
+	struct mysql_conn *c;
+	struct fx f;
+
+	fx_init(&f);
+	query_ok(&f, "SELECT 1", 0);		/* chunks 0-1 */
+	query_ok(&f, "SELECT 2", 0);		/* 2-3 */
+	query_ok(&f, "USE other", 0);		/* 4-5 */
+	query_ok(&f, "SELECT 3", 0);		/* 6-7 */
+	query_ok(&f, "SELECT 4", 0);		/* 8-9 */
+	memset(&r, 0, sizeof(r));
+	c = mysql_conn_new(&fx_cb, &r, NULL, &r.cnt);
+	assert_non_null(c);
+	feed_chunks(c, &f, 0, 2, 1000000000ull);
+	assert_int_equal(mysql_conn_learn(c, &id), 1);
+	assert_int_equal(mysql_conn_learn(c, &id), 0); /* nothing new */
+	feed_chunks(c, &f, 2, 4, 2000000000ull);
+	feed_chunks(c, &f, 4, 6, 3000000000ull); /* USE other at 3 s */
+	/* A row read at 2.5 s, before the USE: the wire is newer. */
+	id.taken_ns = 2500000000ull;
+	assert_int_equal(mysql_conn_learn(c, &id), 0);
+	feed_chunks(c, &f, 6, 8, 3500000000ull);
+	/* A row read at 4 s: a USE the wire never showed (a procedure's, say). */
+	id.db = "third";
+	id.db_len = 5;
+	id.taken_ns = 4000000000ull;
+	assert_int_equal(mysql_conn_learn(c, &id), 1);
+	feed_chunks(c, &f, 8, 10, 4500000000ull);
+	mysql_conn_close(c, 5000000000ull);
+	mysql_conn_free(c);
+	assert_int_equal(r.n, 5);
+	assert_true(r.ev[0].user_null && r.ev[0].db_null && !r.ev[0].conn_id_known);
+	assert_string_equal(r.ev[1].user, "app");
+	assert_string_equal(r.ev[1].db, "shop");
+	assert_int_equal(r.ev[1].conn_id, 42);
+	assert_string_equal(r.ev[3].db, "other");
+	assert_string_equal(r.ev[4].db, "third");
+	fx_result_free(&r);
+	fx_free(&f);
+
+	/* Seen from its greeting: the wire's identity stands. */
+	fx_init(&f);
+	fx_greeting(&f, 0xffffffffu & ~CLIENT_SSL & ~CLIENT_COMPRESS, 7);
+	fx_login(&f, CLIENT_PROTOCOL_41, "u", "d");
+	fx_ok(&f, 2, 0, 2);
+	fx_flush(&f);
+	query_ok(&f, "SELECT 1", 0);
+	memset(&r, 0, sizeof(r));
+	c = mysql_conn_new(&fx_cb, &r, NULL, &r.cnt);
+	feed_chunks(c, &f, 0, f.n, 1000000000ull);
+	id.conn_id = 99;
+	assert_int_equal(mysql_conn_learn(c, &id), 0);
+	id.conn_id = 7;
+	id.user = "other";
+	id.user_len = 5;
+	assert_int_equal(mysql_conn_learn(c, &id), 1); /* the db only: the row is newer */
+	query_ok(&f, "SELECT 2", 0);
+	feed_chunks(c, &f, f.n - 2, f.n, 5000000000ull);
+	mysql_conn_close(c, 6000000000ull);
+	mysql_conn_free(c);
+	assert_int_equal(r.n, 2);
+	assert_string_equal(r.ev[1].user, "u");
+	assert_string_equal(r.ev[1].db, "third");
+	assert_int_equal(r.ev[1].conn_id, 7);
+	fx_result_free(&r);
+	fx_free(&f);
+}
+
+struct sess_log {
+	int kind[8];
+	uint16_t code[8];
+	char user[8][16];
+	int n;
+};
+
+static void sess_cb(void *ctx, const struct mysql_session_event *ev)
+{
+	struct sess_log *l = ctx;
+
+	assert_true(l->n < 8);
+	l->kind[l->n] = ev->kind;
+	l->code[l->n] = ev->error_code;
+	snprintf(l->user[l->n], sizeof(l->user[0]), "%.*s", (int)ev->user_len,
+		 ev->user ? ev->user : "?");
+	l->n++;
+}
+
+/* Logins: OPENED once with the outcome (OK, or ERR with its code), CLOSED at the end; a
+ * connection joined mid-stream only closes. */
+static void test_sessions(void **state)
+{
+	static const struct mysql_callbacks cb = { .on_session = sess_cb };
+	struct sess_log l;
+	struct mysql_conn *c;
+	struct fx f;
+
+	for (int denied = 0; denied < 2; denied++) {
+		fx_init(&f);
+		fx_greeting(&f, 0xffffffffu & ~CLIENT_SSL & ~CLIENT_COMPRESS, 7);
+		fx_login(&f, CLIENT_PROTOCOL_41, "bob", "shop");
+		if (denied)
+			fx_err(&f, 2, 1045, "28000", "Access denied");
+		else
+			fx_ok(&f, 2, 0, 2);
+		fx_flush(&f);
+		memset(&l, 0, sizeof(l));
+		c = mysql_conn_new(&cb, &l, NULL, NULL);
+		mysql_conn_opened(c);
+		feed_chunks(c, &f, 0, f.n, 1000000000ull);
+		mysql_conn_close(c, 2000000000ull);
+		mysql_conn_free(c);
+		assert_int_equal(l.n, 3);
+		assert_int_equal(l.kind[0], MYSQL_SESSION_OPENED);
+		assert_int_equal(l.kind[1], denied ? MYSQL_SESSION_LOGIN_FAILED :
+						     MYSQL_SESSION_LOGIN_OK);
+		assert_int_equal(l.code[1], denied ? 1045 : 0);
+		assert_string_equal(l.user[1], "bob");
+		assert_int_equal(l.kind[2], MYSQL_SESSION_CLOSED);
+		fx_free(&f);
+	}
+	fx_init(&f);
+	query_ok(&f, "SELECT 1", 0);
+	memset(&l, 0, sizeof(l));
+	c = mysql_conn_new(&cb, &l, NULL, NULL);
+	feed_chunks(c, &f, 0, f.n, 1000000000ull);
+	mysql_conn_close(c, 2000000000ull);
+	mysql_conn_free(c);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.kind[0], MYSQL_SESSION_CLOSED);
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +555,10 @@ int main(void)
 		cmocka_unit_test(test_opened_not_mysql),
 		cmocka_unit_test(test_midstream_tls),
 		cmocka_unit_test(test_no_response_at_close),
+		cmocka_unit_test(test_unanswered_multi_and_pipelined),
+		cmocka_unit_test(test_running),
+		cmocka_unit_test(test_learn),
+		cmocka_unit_test(test_sessions),
 		cmocka_unit_test(test_pipeline_overflow),
 	};
 

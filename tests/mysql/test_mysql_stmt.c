@@ -19,7 +19,7 @@ static void test_churn(void **state)
 	uint32_t x = 7;
 	char txt[32];
 
-	mysql_stmt_init(&t, IDS);
+	mysql_stmt_table_init(&t, IDS);
 	for (int step = 0; step < 20000; step++) {
 		uint32_t id;
 
@@ -56,7 +56,7 @@ static void test_limit(void **state)
 {
 	struct mysql_stmt_table t;
 
-	mysql_stmt_init(&t, 2);
+	mysql_stmt_table_init(&t, 2);
 	assert_int_equal(mysql_stmt_put(&t, 1, "a", 1, 0), 0);
 	assert_int_equal(mysql_stmt_put(&t, 2, "b", 1, 0), 0);
 	assert_int_equal(mysql_stmt_put(&t, 3, "c", 1, 0), -ENOSPC);

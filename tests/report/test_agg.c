@@ -725,6 +725,50 @@ static void test_merge_overflow(void **state)
 	agg_free(dst);
 }
 
+/* Running statements: kept apart from rows and slow samples, the longest max_slow, merged
+ * across aggregators like slow samples, emptied by a reset. */
+static void test_running(void **state)
+{
+	struct agg_config cfg = default_cfg;
+	struct agg *a, *b;
+	struct agg_input in;
+	const struct agg_slow *r;
+	uint64_t longest = 0;
+
+	(void)state;
+	cfg.max_slow = 2;
+	a = new_agg(&cfg);
+	b = new_agg(&cfg);
+	in = input(7, "shop", "app", "10.0.0.9", 3000000);
+	in.template_text = "SELECT SLEEP(?)";
+	in.template_len = strlen(in.template_text);
+	assert_int_equal(agg_add_running(a, &in), 0);
+	in.latency_us = 1000000;
+	assert_int_equal(agg_add_running(a, &in), 0);
+	in.latency_us = 2000000;
+	assert_int_equal(agg_add_running(b, &in), 0);
+	assert_int_equal(agg_statements(a), 0);
+	assert_int_equal(agg_stat_count(a), 0);
+	assert_int_equal(agg_slow_count(a), 0);
+	assert_int_equal(agg_merge(a, b), 0);
+	assert_int_equal(agg_running_count(a), 2);
+	assert_int_equal(agg_running_dropped(a), 1); /* the 1 s one */
+	for (size_t i = 0; i < agg_running_count(a); i++) {
+		r = agg_running_at(a, i);
+		assert_true(r->latency_us >= 2000000);
+		assert_int_equal(r->tmpl_len, strlen("SELECT SLEEP(?)"));
+		assert_memory_equal(r->tmpl, "SELECT SLEEP(?)", r->tmpl_len);
+		assert_int_equal(r->db_len, 4);
+		longest = r->latency_us > longest ? r->latency_us : longest;
+	}
+	assert_int_equal(longest, 3000000);
+	agg_reset(a);
+	assert_int_equal(agg_running_count(a), 0);
+	assert_int_equal(agg_running_dropped(a), 0);
+	agg_free(a);
+	agg_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -743,6 +787,7 @@ int main(void)
 		cmocka_unit_test(test_error_codes_merge_sets),
 		cmocka_unit_test(test_error_codes_merge_exact),
 		cmocka_unit_test(test_merge_overflow),
+		cmocka_unit_test(test_running),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

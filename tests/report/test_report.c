@@ -30,6 +30,7 @@ static const struct report_header hdr = {
 static const struct report_capture cap = {
 	.packets = 1, .bytes = 2, .dropped = 3, .gaps = 4, .resyncs = 5,
 	.tls_conns = 6, .decode_errors = 7, .unknown_stmt = 8, .keys_overflow = 9, .devices_detached = 1, .late = 2, .stalled_ms = 3,
+	.unanswered = 4,
 };
 
 static struct agg_input input(uint64_t tid, const char *tmpl, const char *ip, uint64_t lat)
@@ -79,7 +80,7 @@ static void test_exact_small_report(void **state)
 		"{\"version\":2,\"node\":\"db1:8667\",\"role\":\"slave\",\"seq\":42,\"term\":3,"
 		"\"period_start_ms\":1700000000000,\"period_end_ms\":1700000005000,"
 		"\"capture\":{\"packets\":1,\"bytes\":2,\"dropped\":3,\"gaps\":4,\"resyncs\":5,"
-		"\"tls_conns\":6,\"decode_errors\":7,\"unknown_stmt\":8,\"keys_overflow\":9,\"devices_detached\":1,\"late\":2,\"stalled_ms\":3},"
+		"\"tls_conns\":6,\"decode_errors\":7,\"unknown_stmt\":8,\"keys_overflow\":9,\"devices_detached\":1,\"late\":2,\"stalled_ms\":3,\"unanswered\":4},"
 		"\"outputs\":{\"stdout\":{\"readers\":1,\"dropped\":0},"
 		"\"collector\":{\"readers\":2,\"dropped\":5}},"
 		"\"slow_dropped\":0,"
@@ -90,7 +91,7 @@ static void test_exact_small_report(void **state)
 		"\"latency_us\":{\"sum\":5,\"min\":5,\"max\":5,\"p50\":5,\"p95\":5,\"p99\":5,"
 		"\"hist\":[[5,1]]},\"rows_sent\":1,\"rows_affected\":0,\"bytes_in\":40,"
 		"\"bytes_out\":90,\"no_index_used\":0}],"
-		"\"slow\":[]}");
+		"\"slow\":[],\"running\":[],\"connections\":[]}");
 	jbuf_free(&b);
 	agg_free(a);
 }
@@ -122,6 +123,22 @@ static struct agg *sample_agg(void)
 	in = input(1, "SELECT * FROM t WHERE id = ?", "10.0.0.1", 20);
 	in.command = AGG_CMD_PREPARE; /* a new key too: the prepare's "other" */
 	assert_int_equal(agg_add(a, &in), 0);
+	/* Still running: listed with its own template text, in no row. */
+	in = input(4, "SELECT SLEEP(?)", "10.0.0.4", 3000000);
+	in.sql = "SELECT SLEEP(5)";
+	in.sql_len = strlen(in.sql);
+	assert_int_equal(agg_add_running(a, &in), 0);
+	/* Logins: two failures of two codes and a success of one (user, client). */
+	{
+		uint8_t ip[16] = { 10, 0, 0, 5 };
+		struct sess_table *t = agg_sessions(a);
+
+		assert_int_equal(sess_add(t, SESS_OPENED, 0, "bob", 3, ip, AF_INET), 0);
+		assert_int_equal(sess_add(t, SESS_LOGIN_FAILED, 1045, "bob", 3, ip, AF_INET), 0);
+		assert_int_equal(sess_add(t, SESS_LOGIN_FAILED, 1044, "bob", 3, ip, AF_INET), 0);
+		assert_int_equal(sess_add(t, SESS_LOGIN_OK, 0, "bob", 3, ip, AF_INET), 0);
+		assert_int_equal(sess_add(t, SESS_CLOSED, 0, NULL, 0, ip, AF_INET), 0);
+	}
 	return a;
 }
 
@@ -143,11 +160,33 @@ static void test_shape(void **state)
 	assert_int_equal(v, 2);
 	assert_string_equal(jread_str(jread_get(&r, root, "role"), NULL), "slave");
 	n = jread_get(&r, root, "capture");
-	assert_int_equal(jread_obj_len(n), 12);
+	assert_int_equal(jread_obj_len(n), 13);
 	assert_int_equal(jread_u64(jread_get(&r, n, "unknown_stmt"), &v), 0);
 	assert_int_equal(v, 8);
 	n = jread_get(&r, root, "templates");
 	assert_int_equal(jread_obj_len(n), 2);
+	{
+		jnode_t *run = jread_get(&r, root, "running"), *e;
+		uint64_t el;
+
+		assert_non_null(run);
+		assert_int_equal(jread_len(run), 1);
+		e = jread_at(&r, run, 0);
+		assert_string_equal(jread_str(jread_get(&r, e, "template"), NULL), "SELECT SLEEP(?)");
+		assert_string_equal(jread_str(jread_get(&r, e, "sql"), NULL), "SELECT SLEEP(5)");
+		assert_string_equal(jread_str(jread_get(&r, e, "client"), NULL), "10.0.0.4:40000");
+		assert_int_equal(jread_u64(jread_get(&r, e, "elapsed_us"), &el), 0);
+		assert_int_equal(el, 3000000);
+		run = jread_get(&r, root, "connections");
+		assert_non_null(run);
+		assert_int_equal(jread_len(run), 2);
+		e = jread_at(&r, run, 0);
+		assert_string_equal(jread_str(jread_get(&r, e, "user"), NULL), "bob");
+		assert_string_equal(jread_str(jread_get(&r, e, "client"), NULL), "10.0.0.5");
+		assert_int_equal(jread_u64(jread_get(&r, jread_get(&r, e, "error_codes"), "1045"),
+					   &el), 0);
+		assert_int_equal(el, 1);
+	}
 	assert_string_equal(jread_str(jread_get(&r, n, "0000000000000002"), NULL),
 			    "UPDATE t SET a = ?");
 	n = jread_get(&r, root, "stats");
@@ -385,6 +424,13 @@ static void test_read_back(void **state)
 	assert_int_equal(agg_other(back, AGG_CMD_PREPARE)->count, 1);
 	assert_null(agg_other(back, AGG_CMD_EXECUTE));
 	assert_int_equal(agg_slow_count(back), 2);
+	assert_int_equal(agg_running_count(back), 1);
+	assert_int_equal(sess_count(agg_sessions(back)), 2);
+	assert_int_equal(sess_at(agg_sessions(back), 0)->failed, 2);
+	assert_int_equal(sess_at(agg_sessions(back), 0)->err_n, 2);
+	assert_int_equal(sess_at(agg_sessions(back), 0)->err_code[0], 1044);
+	assert_int_equal(sess_at(agg_sessions(back), 1)->closed, 1);
+	assert_int_equal(agg_statements(back), agg_statements(a));
 	/* Rendering the read-back aggregator gives the same document (slow in time order). */
 	{
 		struct jbuf b2;

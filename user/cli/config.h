@@ -74,6 +74,11 @@ struct mp_config {
 	char *watcher_uname;
 	char *watcher_password;
 	char *watcher_password_file;
+	char *watcher_host;
+	int64_t watcher_port; /* 0 = the first probe.port */
+	char *watcher_socket;
+	int64_t watcher_interval_s;
+	int64_t watcher_timeout_s;
 	uint64_t websocket_maxmessagesize;
 	int64_t websocket_queue;
 	int64_t report_period_ms; /* 0 = interval * 1000; use config_report_period_ms() */

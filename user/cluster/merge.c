@@ -233,7 +233,7 @@ static struct contrib *contrib_get(struct mperiod *p, const char *name)
 	return c;
 }
 
-/* Every row and slow sample of a into dst; texts the report lacks come from text(). */
+/* Every row, slow and running sample of a into dst; texts the report lacks come from text(). */
 static int merge_rows(struct agg *dst, const struct agg *a,
 		      const char *(*text)(void *ctx, uint64_t id, size_t *len), void *text_ctx)
 {
@@ -260,6 +260,14 @@ static int merge_rows(struct agg *dst, const struct agg *a,
 	for (size_t i = 0; i < agg_slow_count(a); i++)
 		agg_merge_slow(dst, agg_slow_at(a, i));
 	agg_add_slow_dropped(dst, agg_slow_dropped(a));
+	/* Statements running on any slave at the period's end: the lists are concatenated
+	 * (the longest max_slow kept), each slave's are its own connections. */
+	for (size_t i = 0; i < agg_running_count(a); i++)
+		agg_merge_running(dst, agg_running_at(a, i));
+	/* Connections and logins per (user, client) add up like rows. */
+	err = sess_merge(agg_sessions(dst), agg_sessions_const(a));
+	ret = ret ?: err;
+	agg_add_running_dropped(dst, agg_running_dropped(a));
 	return ret;
 }
 

@@ -91,6 +91,7 @@ struct flow_table {
 	struct dlist lru;
 	struct dlist pending;
 	struct flow_counters cnt;
+	uint64_t now_ns; /* newest segment or expiry time seen: when a shutdown closes flows */
 };
 
 #define flow_of(ptr, member) ((struct flow *)((char *)(ptr) - offsetof(struct flow, member)))
@@ -568,6 +569,10 @@ static void flow_close(struct flow_table *t, struct flow *f, uint64_t ts, int re
 	for (dir = 0; dir < 2; dir++)
 		while (f->dir[dir].ooo)
 			skip_hole(t, f, dir, ts);
+	/* At shutdown a flow ends now, not at its last segment: a request still waiting for
+	 * its response has waited until the capture stopped. */
+	if (reason == FLOW_CLOSE_SHUTDOWN && t->now_ns > ts)
+		ts = t->now_ns;
 	if (t->cb.on_close)
 		t->cb.on_close(t->ctx, f->user, ts, reason);
 	switch (reason) {
@@ -731,6 +736,8 @@ int flow_table_feed(struct flow_table *t, const struct mp_seg_hdr *h, const uint
 
 	t->cnt.segments++;
 	t->cnt.bytes += h->len;
+	if (h->ts_ns > t->now_ns)
+		t->now_ns = h->ts_ns;
 	if (!seg_valid(h, payload) || flow_key_from_seg(h, &k)) {
 		t->cnt.malformed++;
 		return -EINVAL;
@@ -769,6 +776,8 @@ void flow_table_expire(struct flow_table *t, uint64_t now_ns)
 {
 	struct dlist *n, *next;
 
+	if (now_ns > t->now_ns)
+		t->now_ns = now_ns;
 	for (n = t->pending.next; n != &t->pending; n = next) {
 		next = n->next;
 		flow_check_pending(t, flow_of(n, pending), now_ns);
@@ -829,6 +838,12 @@ void flow_table_close_all(struct flow_table *t)
 
 		flow_close(t, f, f->last_ts, FLOW_CLOSE_SHUTDOWN);
 	}
+}
+
+void flow_table_each(struct flow_table *t, void (*fn)(void *arg, void *user), void *arg)
+{
+	for (struct dlist *n = t->lru.next; n != &t->lru; n = n->next)
+		fn(arg, flow_of(n, lru)->user);
 }
 
 void flow_table_free(struct flow_table *t)

@@ -118,6 +118,9 @@ void flow_table_expire(struct flow_table *t, uint64_t now_ns);
 /* Flushes and closes every flow (reason FLOW_CLOSE_SHUTDOWN); the table stays usable. */
 void flow_table_close_all(struct flow_table *t);
 
+/* Calls fn(arg, user) for every open flow; fn must not feed, expire or close flows. */
+void flow_table_each(struct flow_table *t, void (*fn)(void *arg, void *user), void *arg);
+
 /* flow_table_close_all(), then frees. Accepts NULL. */
 void flow_table_free(struct flow_table *t);
 

@@ -99,6 +99,14 @@ int jread_u64(jnode_t *n, uint64_t *v)
 	return 0;
 }
 
+int jread_bool(jnode_t *n, int *v)
+{
+	if (!n || !json_is_boolean(n))
+		return -EINVAL;
+	*v = json_is_true(n);
+	return 0;
+}
+
 const char *jread_str(jnode_t *n, size_t *len)
 {
 	if (!n || !json_is_string(n))

@@ -33,6 +33,8 @@ size_t jread_len(jnode_t *arr);
 jnode_t *jread_at(struct jread *r, jnode_t *arr, size_t i);
 /* Unsigned integer value of a number node (not a string, not a fraction). 0 or -EINVAL. */
 int jread_u64(jnode_t *n, uint64_t *v);
+/* Boolean value of a true/false node. Returns 0 or -EINVAL. */
+int jread_bool(jnode_t *n, int *v);
 /* String value (NUL-terminated, owned by the document) and its length, or NULL if not a string. */
 const char *jread_str(jnode_t *n, size_t *len);
 /* Pairs of an object. */

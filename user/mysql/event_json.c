@@ -171,11 +171,20 @@ static int append_flags(struct buf *b, uint32_t flags)
 
 int event_json_append(struct buf *b, const struct query_event *ev)
 {
-	int err, ok = ev->status == QE_STATUS_OK;
+	static const char *const status_json[] = {
+		[QE_STATUS_OK] = ",\"status\":\"ok\"",
+		[QE_STATUS_ERROR] = ",\"status\":\"error\"",
+		[QE_STATUS_UNANSWERED] = ",\"status\":\"unanswered\"",
+		[QE_STATUS_RUNNING] = ",\"status\":\"running\"",
+	};
+	/* No byte of a response: there is no first byte to time. */
+	int no_first = (ev->flags & QE_F_NO_RESPONSE) ||
+		       (ev->status >= QE_STATUS_UNANSWERED && !ev->bytes_out);
+	int err;
 
 	err = append_kv(b, "{\"ts_us\":", ev->ts_us);
 	err = err ?: append_kv(b, ",\"latency_us\":", ev->latency_us);
-	if (ev->flags & QE_F_NO_RESPONSE)
+	if (no_first)
 		err = err ?: buf_lit(b, ",\"first_byte_us\":null");
 	else
 		err = err ?: append_kv(b, ",\"first_byte_us\":", ev->first_byte_us);
@@ -202,8 +211,8 @@ int event_json_append(struct buf *b, const struct query_event *ev)
 		err = err ?: append_hex64(b, ev->template_id);
 	else
 		err = err ?: buf_lit(b, "null");
-	if (ok)
-		err = err ?: buf_lit(b, ",\"status\":\"ok\"");
+	if (ev->status >= 0 && ev->status <= QE_STATUS_RUNNING)
+		err = err ?: buf_append(b, status_json[ev->status], strlen(status_json[ev->status]));
 	else
 		err = err ?: buf_lit(b, ",\"status\":\"error\"");
 	err = err ?: append_kv(b, ",\"error_code\":", ev->error_code);

@@ -85,6 +85,8 @@ struct mysql_conn {
 	struct mysql_framer fr[2];
 	int phase;
 	int opened; /* the capture saw the connection open: its first bytes are the greeting */
+	int session_opened; /* MYSQL_SESSION_OPENED was sent */
+	int login_done;	    /* the login's outcome was sent */
 	int stopped;
 	int tls;
 	int compressed;
@@ -96,6 +98,8 @@ struct mysql_conn {
 	int conn_id_known;
 	struct buf user, db, server_version;
 	int user_known, db_known;
+	uint64_t db_ts; /* when the wire last set db (0: never) */
+	int learned;	/* conn_id and user came from the watcher, not the wire */
 	/* pending requests, oldest first */
 	struct mysql_req *q;
 	size_t q_head, q_len;
@@ -183,17 +187,46 @@ static void violation(struct mysql_conn *c, int dir)
 		stop(c);
 }
 
-/* Replaces the connection's current schema (s NULL: unknown). */
-static void set_db(struct mysql_conn *c, const void *s, size_t len)
+/* Replaces the connection's current schema (s NULL: unknown), as the wire showed at ts. */
+static void set_db(struct mysql_conn *c, const void *s, size_t len, uint64_t ts)
 {
 	buf_reset(&c->db);
 	c->db_known = s && !buf_append(&c->db, s, len);
+	c->db_ts = ts;
 }
 
 static void set_user(struct mysql_conn *c, const void *s, size_t len)
 {
 	buf_reset(&c->user);
 	c->user_known = !buf_append(&c->user, s, len);
+}
+
+static void session(struct mysql_conn *c, int kind, uint16_t code, uint64_t ts)
+{
+	struct mysql_session_event ev = { .kind = kind, .error_code = code, .ts_ns = ts };
+
+	if (!c->cb->on_session)
+		return;
+	if (c->user_known) {
+		ev.user = c->user.len ? c->user.data : "";
+		ev.user_len = c->user.len;
+	}
+	c->cb->on_session(c->ctx, &ev);
+}
+
+/* A login's outcome, for a connection seen from its start (else there was no login to see). */
+static void login(struct mysql_conn *c, const struct mysql_pkt *p, int ok)
+{
+	uint16_t code = !ok && p->kept >= 3 ? (uint16_t)(p->data[1] | p->data[2] << 8) : 0;
+
+	if (!c->opened || c->login_done)
+		return;
+	c->login_done = 1;
+	if (!c->session_opened) {
+		c->session_opened = 1;
+		session(c, MYSQL_SESSION_OPENED, 0, p->ts_last);
+	}
+	session(c, ok ? MYSQL_SESSION_LOGIN_OK : MYSQL_SESSION_LOGIN_FAILED, code, p->ts_last);
 }
 
 /* ---------------------------------------------------------------- queue */
@@ -204,6 +237,7 @@ static struct mysql_req *mysql_head(struct mysql_conn *c)
 }
 
 static void response_start(struct mysql_conn *c);
+static void tally_reset(struct stmt_tally *t, uint64_t ts_start);
 static void emit(struct mysql_conn *c, struct mysql_req *req, int idx);
 
 static struct mysql_req *q_at(struct mysql_conn *c, size_t i)
@@ -245,8 +279,10 @@ static void drop_pending(struct mysql_conn *c)
 
 /* ---------------------------------------------------------------- events */
 
+/* The statement text of req (statement idx of a split query, or -1); count: an execute whose
+ * prepare was never seen is counted in unknown_stmt (once, when its event is emitted). */
 static void event_sql(struct mysql_conn *c, struct mysql_req *req, int idx,
-		      struct query_event *ev)
+		      struct query_event *ev, int count)
 {
 	const struct mysql_stmt *st;
 
@@ -272,7 +308,8 @@ static void event_sql(struct mysql_conn *c, struct mysql_req *req, int idx,
 	case COM_STMT_BULK_EXECUTE:
 		st = mysql_stmt_get(&c->stmts, req->stmt_id);
 		if (!st) {
-			c->cnt->unknown_stmt++;
+			if (count)
+				c->cnt->unknown_stmt++;
 			break;
 		}
 		ev->sql = st->text.data;
@@ -298,13 +335,43 @@ static uint64_t split_bytes_in(struct mysql_conn *c, struct mysql_req *req, int 
 	return req->bytes_in > rest ? req->bytes_in - rest : 0;
 }
 
+/* What an event of req (statement idx, or -1) says about the connection and the request. */
+static void event_base(struct mysql_conn *c, struct mysql_req *req, int idx,
+		       struct query_event *ev, int count)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->conn_id = c->conn_id;
+	ev->conn_id_known = c->conn_id_known;
+	if (c->user_known) {
+		ev->user = c->user.len ? c->user.data : "";
+		ev->user_len = c->user.len;
+	}
+	if (c->db_known) {
+		ev->db = c->db.len ? c->db.data : "";
+		ev->db_len = c->db.len;
+	}
+	ev->command = cmd_name(req->cmd);
+	ev->cmd = req->cmd;
+	event_sql(c, req, idx, ev, count);
+	ev->bytes_in = idx >= 0 ? split_bytes_in(c, req, idx) : req->bytes_in;
+	if (c->compressed)
+		ev->flags |= QE_F_COMPRESSED;
+}
+
+static void deliver(struct mysql_conn *c, const struct query_event *ev)
+{
+	c->cnt->events++;
+	if (c->cb->on_event)
+		c->cb->on_event(c->ctx, ev);
+}
+
 /* Emits the event of statement idx of req (-1: the whole request) from c->tally. */
 static void emit(struct mysql_conn *c, struct mysql_req *req, int idx)
 {
 	struct stmt_tally *t = &c->tally;
 	struct query_event ev;
 
-	memset(&ev, 0, sizeof(ev));
+	event_base(c, req, idx, &ev, 1);
 	ev.ts_us = t->ts_start / 1000;
 	if (req->mode == MYSQL_RM_NONE || req->mode == MYSQL_RM_STREAM) {
 		ev.ts_us = req->ts_first / 1000;
@@ -315,19 +382,6 @@ static void emit(struct mysql_conn *c, struct mysql_req *req, int idx)
 		ev.first_byte_us = t->ts_first_byte > t->ts_start ?
 					   (t->ts_first_byte - t->ts_start) / 1000 : 0;
 	}
-	ev.conn_id = c->conn_id;
-	ev.conn_id_known = c->conn_id_known;
-	if (c->user_known) {
-		ev.user = c->user.len ? c->user.data : "";
-		ev.user_len = c->user.len;
-	}
-	if (c->db_known) {
-		ev.db = c->db.len ? c->db.data : "";
-		ev.db_len = c->db.len;
-	}
-	ev.command = cmd_name(req->cmd);
-	ev.cmd = req->cmd;
-	event_sql(c, req, idx, &ev);
 	ev.status = t->error ? QE_STATUS_ERROR : QE_STATUS_OK;
 	if (t->error) {
 		ev.error_code = t->err_code;
@@ -337,14 +391,71 @@ static void emit(struct mysql_conn *c, struct mysql_req *req, int idx)
 	}
 	ev.rows_sent = t->rows_sent;
 	ev.rows_affected = t->rows_affected;
-	ev.bytes_in = idx >= 0 ? split_bytes_in(c, req, idx) : req->bytes_in;
 	ev.bytes_out = t->bytes_out;
 	ev.flags |= t->flags;
-	if (c->compressed)
-		ev.flags |= QE_F_COMPRESSED;
-	c->cnt->events++;
-	if (c->cb->on_event)
-		c->cb->on_event(c->ctx, &ev);
+	deliver(c, &ev);
+}
+
+/*
+ * Statement idx of req (-1: the whole request) got no answer before ts_ns. head: req is the
+ * one being answered, so the tally holds its start and what of a response came.
+ */
+static void emit_unanswered(struct mysql_conn *c, struct mysql_req *req, int idx, int head,
+			    uint64_t ts_ns)
+{
+	struct stmt_tally *t = &c->tally;
+	uint64_t start = head ? t->ts_start : req->ts_first;
+	struct query_event ev;
+
+	event_base(c, req, idx, &ev, 1);
+	ev.ts_us = start / 1000;
+	ev.latency_us = ts_ns > start ? (ts_ns - start) / 1000 : 0;
+	ev.status = QE_STATUS_UNANSWERED;
+	if (head && t->started) {
+		ev.first_byte_us = t->ts_first_byte > start ? (t->ts_first_byte - start) / 1000 : 0;
+		ev.bytes_out = t->bytes_out;
+		ev.rows_sent = t->rows_sent;
+	}
+	c->cnt->unanswered++;
+	deliver(c, &ev);
+}
+
+/* Reports every pending request at close: those that expect no response as usual, the others
+ * (and every statement of a multi-statement query not answered yet) as unanswered. */
+static void flush_pending(struct mysql_conn *c, uint64_t ts_ns)
+{
+	for (size_t i = 0; i < c->q_len; i++) {
+		struct mysql_req *req = q_at(c, i);
+
+		if (req->mode == MYSQL_RM_NONE || req->mode == MYSQL_RM_STREAM) {
+			tally_reset(&c->tally, req->ts_first);
+			emit(c, req, -1);
+		} else if (i == 0 && c->split_n > 1) {
+			for (int k = c->split_i; k < c->split_n; k++)
+				emit_unanswered(c, req, k, 1, ts_ns);
+		} else {
+			emit_unanswered(c, req, -1, i == 0, ts_ns);
+		}
+	}
+	c->q_len = 0;
+	c->infile_active = 0;
+	response_start(c);
+}
+
+int mysql_conn_running(struct mysql_conn *c, uint64_t now_ns, struct query_event *ev)
+{
+	struct mysql_req *req = mysql_head(c);
+	int idx = c->split_n > 1 ? c->split_i : -1;
+	uint64_t start = c->tally.ts_start;
+
+	if (!req || c->stopped || c->closed || req->mode == MYSQL_RM_NONE ||
+	    req->mode == MYSQL_RM_STREAM)
+		return 0;
+	event_base(c, req, idx, ev, 0);
+	ev->ts_us = start / 1000;
+	ev->latency_us = now_ns > start ? (now_ns - start) / 1000 : 0;
+	ev->status = QE_STATUS_RUNNING;
+	return 1;
 }
 
 /* ---------------------------------------------------------------- USE detection */
@@ -458,9 +569,9 @@ static void stmt_done(struct mysql_conn *c, struct mysql_req *req, int idx)
 		return;
 	if (t->schema_changed) {
 		set_db(c, !t->schema_kept ? NULL : t->schema.len ? t->schema.data : "",
-		       t->schema.len);
+		       t->schema.len, t->ts_last);
 	} else if (req->cmd == COM_INIT_DB) {
-		set_db(c, req->text.data, req->text.len);
+		set_db(c, req->text.data, req->text.len, t->ts_last);
 	} else if (req->cmd == COM_QUERY) {
 		const char *sql = req->text.data, *db;
 		size_t len = req->text.len, db_len;
@@ -470,7 +581,7 @@ static void stmt_done(struct mysql_conn *c, struct mysql_req *req, int idx)
 			len = c->split_len[idx];
 		}
 		if (!sql_use(sql, len, &db, &db_len))
-			set_db(c, db, db_len);
+			set_db(c, db, db_len, t->ts_last);
 	}
 	tally_reset(t, t->ts_last);
 }
@@ -555,9 +666,10 @@ static void user_changed(struct mysql_conn *c, struct mysql_req *req)
 {
 	set_user(c, req->text.data, req->text.len);
 	if (req->aux_known && req->aux.len)
-		set_db(c, req->aux.data, req->aux.len);
+		set_db(c, req->aux.data, req->aux.len, c->tally.ts_last);
 	else
-		set_db(c, NULL, 0);
+		set_db(c, NULL, 0, c->tally.ts_last);
+	c->learned = 0; /* the wire knows the user now */
 	mysql_stmt_clear(&c->stmts);
 }
 
@@ -626,7 +738,8 @@ static void parse_greeting(struct mysql_conn *c, const struct mysql_pkt *p)
 	uint32_t caps;
 
 	if (n && d[0] == 0xff) {
-		stop(c); /* too many connections, host blocked: nothing will follow */
+		login(c, p, 0); /* 1040 too many connections, 1129 host blocked, ... */
+		stop(c);	/* nothing will follow */
 		return;
 	}
 	if (!n || d[0] != 0x0a || mp_cstr(d, n, &off, &ver, &vlen) || n - off < 4 + 8 + 1 + 2) {
@@ -691,7 +804,7 @@ static void parse_handshake_response(struct mysql_conn *c, const struct mysql_pk
 		goto caps;
 	}
 	if (caps & CLIENT_CONNECT_WITH_DB && !mp_cstr(d, n, &off, &s, &l) && l)
-		set_db(c, s, l);
+		set_db(c, s, l, p->ts_last);
 caps:
 	c->caps_client = caps;
 	c->caps = caps & c->caps_server;
@@ -705,12 +818,14 @@ static void auth_reply(struct mysql_conn *c, const struct mysql_pkt *p)
 	uint8_t b0 = p->kept ? p->data[0] : 0xff;
 
 	if (b0 == 0xff) {
-		stop(c); /* access denied: the server closes the connection */
+		login(c, p, 0); /* 1045 access denied, 1044 no access to the db, 1049, ... */
+		stop(c);	/* the server closes the connection */
 		return;
 	}
 	if (b0 != 0x00)
 		return; /* Auth Switch Request (0xfe), Auth More Data (0x01) */
 	c->phase = PH_COMMAND;
+	login(c, p, 1);
 	if (c->caps & CLIENT_COMPRESS) {
 		/* Compression starts with the first packet after the authentication OK. */
 		c->compressed = 1;
@@ -963,9 +1078,10 @@ static void on_server_packet(struct mysql_conn *c, const struct mysql_pkt *p)
 		parse_greeting(c, p);
 		return;
 	case PH_HANDSHAKE:
-		if (p->kept && p->data[0] == 0xff)
+		if (p->kept && p->data[0] == 0xff) {
+			login(c, p, 0);
 			stop(c);
-		else
+		} else
 			violation(c, MP_DIR_TO_CLIENT);
 		return;
 	case PH_AUTH:
@@ -1188,7 +1304,7 @@ struct mysql_conn *mysql_conn_new(const struct mysql_callbacks *cb, void *ctx,
 	mysql_framer_init(&c->fr[MP_DIR_TO_SERVER], &framer_ops, c, MP_DIR_TO_SERVER,
 			  c->lim.max_sql + SERVER_KEEP_EXTRA);
 	mysql_framer_init(&c->fr[MP_DIR_TO_CLIENT], &framer_ops, c, MP_DIR_TO_CLIENT, CLIENT_KEEP);
-	mysql_stmt_init(&c->stmts, c->lim.max_stmts);
+	mysql_stmt_table_init(&c->stmts, c->lim.max_stmts);
 	return c;
 cleanup:
 	mysql_conn_free(c);
@@ -1267,7 +1383,7 @@ void mysql_gap(struct mysql_conn *c, int dir, uint64_t missing_bytes, uint64_t t
 	}
 }
 
-void mysql_close(struct mysql_conn *c, uint64_t ts_ns)
+void mysql_conn_close(struct mysql_conn *c, uint64_t ts_ns)
 {
 	struct mysql_req *head;
 
@@ -1280,8 +1396,50 @@ void mysql_close(struct mysql_conn *c, uint64_t ts_ns)
 		q_pop(c);
 		drain_no_response(c);
 	}
-	drop_pending(c);
+	if (c->stopped)
+		drop_pending(c); /* TLS, a replication stream, a broken stream: nothing to say */
+	else
+		flush_pending(c, ts_ns);
 	stop(c);
+	if (c->opened && !c->session_opened) {
+		c->session_opened = 1;
+		session(c, MYSQL_SESSION_OPENED, 0, ts_ns);
+	}
+	session(c, MYSQL_SESSION_CLOSED, 0, ts_ns);
+}
+
+int mysql_conn_learn(struct mysql_conn *c, const struct mysql_identity *id)
+{
+	int changed = 0;
+
+	if (c->conn_id_known && c->conn_id != id->conn_id) {
+		if (!c->learned)
+			return 0; /* the greeting named another connection: a stale row */
+		/* The client port was reused by a new connection: forget the old one's. */
+		c->db_known = 0;
+		c->db_ts = 0;
+	}
+	if (!c->conn_id_known || c->learned) {
+		changed |= !c->conn_id_known || c->conn_id != id->conn_id;
+		c->conn_id = id->conn_id;
+		c->conn_id_known = 1;
+		c->learned = 1;
+		if (!c->user_known || c->user.len != id->user_len ||
+		    memcmp(c->user.data, id->user, id->user_len)) {
+			set_user(c, id->user, id->user_len);
+			changed = 1;
+		}
+	}
+	/* A schema change the wire showed after the snapshot was read is newer than it. */
+	if ((!c->db_known && id->db) || (c->db_ts < id->taken_ns &&
+					(c->db_known != !!id->db ||
+					 (id->db && (c->db.len != id->db_len ||
+						     memcmp(c->db.data, id->db, id->db_len)))))) {
+		buf_reset(&c->db);
+		c->db_known = id->db && !buf_append(&c->db, id->db, id->db_len);
+		changed = 1;
+	}
+	return changed;
 }
 
 const struct mysql_counters *mysql_conn_counters(const struct mysql_conn *c)

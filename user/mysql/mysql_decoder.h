@@ -10,6 +10,22 @@
 
 struct mysql_conn;
 
+/* What happened to the connection itself (not a statement). */
+enum mysql_session_kind {
+	MYSQL_SESSION_OPENED = 0,	/* seen from its start; sent once, with the login outcome */
+	MYSQL_SESSION_LOGIN_OK = 1,	/* the server's OK to the handshake */
+	MYSQL_SESSION_LOGIN_FAILED = 2, /* its ERR (before or after the handshake response) */
+	MYSQL_SESSION_CLOSED = 3,	/* mysql_conn_close, for every connection */
+};
+
+struct mysql_session_event {
+	int kind;	     /* enum mysql_session_kind */
+	uint16_t error_code; /* LOGIN_FAILED: the ERR packet's code */
+	const char *user;    /* the login user, NULL when unknown; user_len bytes */
+	size_t user_len;
+	uint64_t ts_ns;
+};
+
 struct mysql_callbacks {
 	/* One call per completed statement; pointers in ev live only during the call. */
 	void (*on_event)(void *ctx, const struct query_event *ev);
@@ -21,6 +37,12 @@ struct mysql_callbacks {
 	 */
 	int (*split_sql)(void *ctx, const char *sql, size_t len, size_t *off, size_t *len_out,
 			 int *is_call, int max);
+	/*
+	 * Optional: logins and the connection's end. A connection seen from its start
+	 * (mysql_conn_opened) gives OPENED once, then LOGIN_OK or LOGIN_FAILED (a TLS login
+	 * gives neither: OPENED comes at the close); every connection ends with CLOSED.
+	 */
+	void (*on_session)(void *ctx, const struct mysql_session_event *ev);
 };
 
 /* Bounds; a zero field takes the default shown. */
@@ -39,7 +61,8 @@ struct mysql_counters {
 	uint64_t resyncs;	     /* gaps and errors after which a direction resynchronised */
 	uint64_t skipped_bytes;	     /* bytes dropped while looking for a packet boundary */
 	uint64_t skipped_responses;  /* responses whose request was not seen */
-	uint64_t dropped_requests;   /* requests whose response was lost (gap, close) */
+	uint64_t dropped_requests;   /* requests whose response was lost in a capture gap */
+	uint64_t unanswered;	     /* requests reported unanswered: closed before a response */
 	uint64_t tls_conns;	     /* connections that switched to TLS (not decoded) */
 	uint64_t compressed_conns;   /* connections using the compressed protocol */
 	uint64_t midstream_conns;    /* connections joined after their handshake */
@@ -75,11 +98,41 @@ void mysql_conn_opened(struct mysql_conn *c);
 int mysql_feed(struct mysql_conn *c, int dir, const uint8_t *data, size_t len, uint64_t ts_ns);
 /* Reports missing_bytes lost in dir: the decoder resynchronises, never guesses across. */
 void mysql_gap(struct mysql_conn *c, int dir, uint64_t missing_bytes, uint64_t ts_ns);
-/* The connection ended: flushes what can be reported (quit, a response complete
- * but for an optional trailer) and counts requests left without a response. */
-void mysql_close(struct mysql_conn *c, uint64_t ts_ns);
-/* Frees c; accepts NULL. Does not call mysql_close. */
+/*
+ * The connection ended (closed, expired, the capture or the agent stopped) at ts_ns: flushes
+ * what can be reported (quit, a response complete but for an optional trailer), then reports
+ * every request still waiting for its response as an event of status QE_STATUS_UNANSWERED
+ * whose latency is the time it waited until ts_ns (counted in `unanswered`).
+ */
+void mysql_conn_close(struct mysql_conn *c, uint64_t ts_ns);
+/*
+ * The statement the server is working on now, if any: fills *ev (status QE_STATUS_RUNNING,
+ * ts_us its start, latency_us the time it has run until now_ns) and returns 1; returns 0
+ * when no request waits for a response. Pointers in ev live until the next call into c.
+ * Changes nothing: for periodic "still running" listings.
+ */
+int mysql_conn_running(struct mysql_conn *c, uint64_t now_ns, struct query_event *ev);
+/* Frees c; accepts NULL. Does not call mysql_conn_close. */
 void mysql_conn_free(struct mysql_conn *c);
+/* What the server says of a connection (the watcher's PROCESSLIST row). */
+struct mysql_identity {
+	uint64_t conn_id;
+	const char *user; /* user_len bytes */
+	size_t user_len;
+	const char *db; /* NULL: no default database */
+	size_t db_len;
+	uint64_t taken_ns; /* when the server was asked, on the segments' clock */
+};
+
+/*
+ * Fills in what the wire did not show: the id and user of a connection joined mid-stream
+ * (a connection whose greeting was seen keeps its own, and ignores a row of another id), and
+ * the current database unless the wire changed it after the row was read (taken_ns) — so a
+ * USE the wire never showed (inside a procedure, before the capture) is followed too. Events
+ * after the call carry it. Returns 1 if anything changed, else 0.
+ */
+int mysql_conn_learn(struct mysql_conn *c, const struct mysql_identity *id);
+
 /* The counters this connection adds to. */
 const struct mysql_counters *mysql_conn_counters(const struct mysql_conn *c);
 /* Non-zero once the connection switched to TLS (decoding stopped). */

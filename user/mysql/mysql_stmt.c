@@ -6,7 +6,7 @@
 
 #include "mysql/mysql_stmt.h"
 
-void mysql_stmt_init(struct mysql_stmt_table *t, size_t max)
+void mysql_stmt_table_init(struct mysql_stmt_table *t, size_t max)
 {
 	memset(t, 0, sizeof(*t));
 	t->max = max;

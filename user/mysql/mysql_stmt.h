@@ -24,7 +24,7 @@ struct mysql_stmt_table {
 	size_t max;  /* hard cap on live statements */
 };
 
-void mysql_stmt_init(struct mysql_stmt_table *t, size_t max);
+void mysql_stmt_table_init(struct mysql_stmt_table *t, size_t max);
 /* Adds or replaces id. Returns 0, -ENOSPC when max statements live, -ENOMEM. */
 int mysql_stmt_put(struct mysql_stmt_table *t, uint32_t id, const char *text, size_t len,
 		   int truncated);

@@ -8,6 +8,11 @@
 
 #define QE_STATUS_OK 0
 #define QE_STATUS_ERROR 1
+/* No response came: the connection closed, the capture ended or the agent stopped first;
+ * latency_us is the time it waited. */
+#define QE_STATUS_UNANSWERED 2
+/* Still waiting for its response (mysql_conn_running): latency_us is the time so far. */
+#define QE_STATUS_RUNNING 3
 
 /* Event flags (the JSON "flags" array, in this bit order). */
 #define QE_F_NO_INDEX_USED (1u << 0)	  /* SERVER_QUERY_NO_INDEX_USED in a status */

@@ -30,6 +30,7 @@ struct wstate {
 	int idx;
 	struct flow_table *flows;
 	struct mysql_counters mysql;
+	uint64_t identified, snap_identified;
 	struct buf out;
 	struct template_cache *tmpl;
 	uint64_t last_expire_ns;
@@ -43,6 +44,8 @@ struct conn {
 	struct wstate *w;
 	struct mysql_conn *dec;
 	struct flow_key key;
+	uint64_t procs_gen; /* the watcher's snapshot this connection last looked at */
+	int self;	    /* the watcher's own connection */
 };
 
 struct pipeline {
@@ -86,25 +89,40 @@ static void addr_from_key(struct qe_addr *a, const __u8 *addr, uint16_t port, ui
 	a->family = family;
 }
 
+/* Fills what the decoder cannot know: the addresses and the template. */
+static void event_finish(struct conn *c, struct query_event *ev)
+{
+	struct template_info ti;
+	const char *t;
+
+	addr_from_key(&ev->client, c->key.client_addr, c->key.client_port, c->key.family);
+	addr_from_key(&ev->server, c->key.server_addr, c->key.server_port, c->key.family);
+	if (ev->sql && (t = template_cache_make(c->w->tmpl, ev->sql, ev->sql_len, &ti))) {
+		ev->template = t;
+		ev->template_len = ti.len;
+		ev->template_id = ti.id;
+		ev->has_template = 1;
+		if (ti.truncated)
+			ev->flags |= QE_F_TEMPLATE_TRUNCATED;
+	}
+}
+
 static void on_event(void *ctx, const struct query_event *in)
 {
 	struct conn *c = ctx;
 	struct wstate *w = c->w;
 	struct pipeline *p = w->p;
-	struct template_info ti;
 	struct query_event ev = *in;
-	const char *t;
 
-	addr_from_key(&ev.client, c->key.client_addr, c->key.client_port, c->key.family);
-	addr_from_key(&ev.server, c->key.server_addr, c->key.server_port, c->key.family);
-	if (ev.sql && (t = template_cache_make(w->tmpl, ev.sql, ev.sql_len, &ti))) {
-		ev.template = t;
-		ev.template_len = ti.len;
-		ev.template_id = ti.id;
-		ev.has_template = 1;
-		if (ti.truncated)
-			ev.flags |= QE_F_TEMPLATE_TRUNCATED;
+	if (c->self) {
+		/* The watcher's own statements are nobody's: the decoder counted them, uncount. */
+		w->mysql.events--;
+		if (in->status == QE_STATUS_UNANSWERED)
+			w->mysql.unanswered--;
+		return;
 	}
+
+	event_finish(c, &ev);
 	if (p->cfg.on_event)
 		p->cfg.on_event(p->cfg.on_event_ctx, w->idx, &ev);
 	if (p->cfg.events_out) {
@@ -138,9 +156,22 @@ static int split_sql(void *ctx, const char *sql, size_t len, size_t *off, size_t
 	return n;
 }
 
+static void on_session(void *ctx, const struct mysql_session_event *ev)
+{
+	struct conn *c = ctx;
+	struct pipeline *p = c->w->p;
+	struct qe_addr client;
+
+	if (c->self || !p->cfg.on_session)
+		return;
+	addr_from_key(&client, c->key.client_addr, c->key.client_port, c->key.family);
+	p->cfg.on_session(p->cfg.on_event_ctx, c->w->idx, ev, &client);
+}
+
 static const struct mysql_callbacks dec_cb = {
 	.on_event = on_event,
 	.split_sql = split_sql,
+	.on_session = on_session,
 };
 
 static void *flow_open(void *ctx, const struct flow_key *k, uint64_t ts_ns, int midstream)
@@ -164,14 +195,46 @@ static void *flow_open(void *ctx, const struct flow_key *k, uint64_t ts_ns, int 
 	return c;
 }
 
+/*
+ * Asks the watcher's snapshot about c when it changed since c last asked: one atomic load per
+ * segment otherwise. Before the bytes are fed, so the events they complete carry the answer.
+ */
+static void conn_watch(struct conn *c, struct procs *pr)
+{
+	const struct flow_key *k = &c->key;
+	uint64_t gen = procs_gen(pr), taken;
+	struct mysql_identity id;
+	struct proc_entry e;
+
+	if (gen == c->procs_gen)
+		return;
+	c->procs_gen = gen;
+	/* Sticky: after the watcher reconnects, its old connection's last packets are still its. */
+	c->self = c->self || procs_is_self(pr, k->client_addr, k->family, k->client_port);
+	if (c->self || procs_lookup(pr, k->client_addr, k->family, k->client_port, &e, &taken))
+		return;
+	id = (struct mysql_identity){
+		.conn_id = e.id,
+		.user = e.user,
+		.user_len = e.user_len,
+		.db = e.db_null ? NULL : e.db,
+		.db_len = e.db_len,
+		.taken_ns = taken,
+	};
+	c->w->identified += mysql_conn_learn(c->dec, &id);
+}
+
 static void flow_data(void *ctx, void *user, int dir, const uint8_t *data, size_t len,
 		      uint64_t ts_ns)
 {
 	struct conn *c = user;
 
 	(void)ctx;
-	if (c)
-		mysql_feed(c->dec, dir, data, len, ts_ns);
+	if (!c)
+		return;
+	if (c->w->p->cfg.procs)
+		conn_watch(c, c->w->p->cfg.procs);
+	mysql_feed(c->dec, dir, data, len, ts_ns);
 }
 
 static void flow_gap(void *ctx, void *user, int dir, uint64_t missing, uint64_t ts_ns)
@@ -191,7 +254,7 @@ static void flow_close(void *ctx, void *user, uint64_t ts_ns, int reason)
 	(void)reason;
 	if (!c)
 		return;
-	mysql_close(c->dec, ts_ns);
+	mysql_conn_close(c->dec, ts_ns);
 	mysql_conn_free(c->dec);
 	free(c);
 }
@@ -253,6 +316,7 @@ static void w_fini(void *wstate)
 	pthread_mutex_lock(&w->p->out_lock);
 	add_u64s(&w->p->closed.flow, &w->snap_flow, sizeof(w->snap_flow));
 	add_u64s(&w->p->closed.mysql, &w->mysql, sizeof(w->mysql));
+	w->p->closed.identified += w->identified;
 	pthread_mutex_unlock(&w->p->out_lock);
 	buf_free(&w->out);
 	template_cache_free(w->tmpl);
@@ -321,6 +385,7 @@ static void w_sync(void *wstate, void *arg)
 	out_flush(w);
 	w->snap_flow = *flow_table_counters(w->flows);
 	w->snap_mysql = w->mysql;
+	w->snap_identified = w->identified;
 	if (a->fn)
 		a->fn(a->ctx, w->idx);
 }
@@ -337,6 +402,7 @@ static void sum_counters(struct pipeline *p)
 			continue;
 		add_u64s(&t.flow, &w->snap_flow, sizeof(t.flow));
 		add_u64s(&t.mysql, &w->snap_mysql, sizeof(t.mysql));
+		t.identified += w->snap_identified;
 		worker_pool_stats(p->pool, i, &st);
 		t.worker_waits += st.waits;
 	}
@@ -363,6 +429,35 @@ int pipeline_sync_each(struct pipeline *p, uint64_t now_ns, void (*fn)(void *ctx
 	return err;
 }
 
+struct running_arg {
+	uint64_t now_ns;
+	int worker;
+	pipeline_event_fn fn;
+	void *ctx;
+};
+
+static void conn_running(void *arg, void *user)
+{
+	struct running_arg *a = arg;
+	struct conn *c = user;
+	struct query_event ev;
+
+	if (c && !c->self && mysql_conn_running(c->dec, a->now_ns, &ev)) {
+		event_finish(c, &ev);
+		a->fn(a->ctx, a->worker, &ev);
+	}
+}
+
+void pipeline_running(struct pipeline *p, int worker, uint64_t now_ns, pipeline_event_fn fn,
+		      void *ctx)
+{
+	struct running_arg a = { .now_ns = now_ns, .worker = worker, .fn = fn, .ctx = ctx };
+	struct wstate *w = worker >= 0 && worker < p->nworkers ? p->ws[worker] : NULL;
+
+	if (w)
+		flow_table_each(w->flows, conn_running, &a);
+}
+
 void pipeline_counters(const struct pipeline *p, struct pipeline_counters *out)
 {
 	*out = p->totals;
@@ -370,12 +465,18 @@ void pipeline_counters(const struct pipeline *p, struct pipeline_counters *out)
 
 void pipeline_close(struct pipeline *p)
 {
+	pipeline_close_at(p, 0);
+}
+
+void pipeline_close_at(struct pipeline *p, uint64_t now_ns)
+{
 	struct worker_stats st;
 	uint64_t waits = 0;
 
 	if (p->is_closed)
 		return;
-	pipeline_sync(p, 0);
+	/* The flow tables learn the time; idle flows expire as they would have anyway. */
+	pipeline_sync(p, now_ns);
 	for (int i = 0; i < p->nworkers; i++) {
 		worker_pool_stats(p->pool, i, &st);
 		waits += st.waits;

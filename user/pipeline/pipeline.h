@@ -10,11 +10,15 @@
 #include "mysql/mysql_decoder.h"
 #include "mysql/query_event.h"
 #include "capture/segment.h"
+#include "watcher/procs.h"
 
 struct pipeline;
 
 /* Called in a worker thread for every completed statement (templated, addressed). */
 typedef void (*pipeline_event_fn)(void *ctx, int worker, const struct query_event *ev);
+/* Called in a worker thread for a connection's login and end (mysql_callbacks.on_session). */
+typedef void (*pipeline_session_fn)(void *ctx, int worker, const struct mysql_session_event *ev,
+				    const struct qe_addr *client);
 
 struct pipeline_config {
 	int workers;		 /* >= 2: worker threads; 0 or 1: decode in the caller's thread */
@@ -24,7 +28,12 @@ struct pipeline_config {
 	size_t template_max_len; /* 0: 4096 */
 	FILE *events_out;	 /* --output events: one JSON line per statement, or NULL */
 	pipeline_event_fn on_event; /* optional consumer (the aggregator) */
+	pipeline_session_fn on_session; /* optional, same ctx */
 	void *on_event_ctx;
+	/* Optional: the watcher's view of the server's connections (borrowed). Connections the
+	 * wire did not introduce get their id, user and db from it; the watcher's own connection
+	 * gives no events and counts in no statistic. */
+	struct procs *procs;
 };
 
 /* Totals over every worker, as of the last pipeline_sync(). */
@@ -32,6 +41,7 @@ struct pipeline_counters {
 	struct flow_counters flow;
 	struct mysql_counters mysql;
 	uint64_t worker_waits; /* times the capture thread waited for a full worker queue */
+	uint64_t identified;   /* connections given an identity (or a db) by the watcher */
 };
 
 /* Starts the workers. Returns NULL with errno set. */
@@ -58,14 +68,26 @@ int pipeline_sync(struct pipeline *p, uint64_t now_ns);
 int pipeline_sync_each(struct pipeline *p, uint64_t now_ns, void (*fn)(void *ctx, int worker),
 		       void *ctx);
 
+/*
+ * From inside fn of pipeline_sync_each() only (that worker's thread): calls fn(ctx, worker,
+ * ev) for every statement of the worker's connections still waiting for its response at
+ * now_ns (segment clock), templated and addressed, ev->latency_us the time so far.
+ */
+void pipeline_running(struct pipeline *p, int worker, uint64_t now_ns, pipeline_event_fn fn,
+		      void *ctx);
+
 /* Copies the counters gathered by the last pipeline_sync(). */
 void pipeline_counters(const struct pipeline *p, struct pipeline_counters *out);
 
 /*
  * Closes every connection (reporting what can be reported: on_event still fires), writes the
  * remaining output and stops the workers. Afterwards pipeline_counters() gives the final
- * totals and no callback runs any more. Idempotent.
+ * totals and no callback runs any more. Idempotent. now_ns (segment clock; 0: the newest
+ * segment seen) is when the connections end: requests still waiting for a response are
+ * reported unanswered after waiting until then.
  */
+void pipeline_close_at(struct pipeline *p, uint64_t now_ns);
+/* pipeline_close_at(p, 0). */
 void pipeline_close(struct pipeline *p);
 
 /* pipeline_close() if not done yet, then frees. Accepts NULL. */

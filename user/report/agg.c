@@ -16,6 +16,23 @@
 #define AGG_MAX_SLOW_LIMIT 100000u
 #define AGG_TEXT_LIMIT (16u << 20)
 
+/*
+ * The max_slow longest statements offered: slow samples (by latency) and statements still
+ * running (by time so far) are kept alike. Buffers are allocated once, at agg_new.
+ */
+struct sample_set {
+	struct agg_slow *v; /* max entries, sql (and tmpl) buffers preallocated */
+	uint32_t *heap;	    /* min-heap of indices into v: root = the shortest kept */
+	uint32_t n, max;
+	uint32_t sql_cap, tmpl_cap;
+	uint64_t dropped;
+	char *text; /* every entry's buffers, one allocation: max_slow small mallocs cost more
+		     * than the whole rest of a short replay */
+};
+
+static int set_init(struct sample_set *set, uint32_t max, uint32_t sql_cap, uint32_t tmpl_cap);
+static void set_free(struct sample_set *set);
+
 /* Open-addressing slot: idx is 1 + the row or template index, 0 = empty. */
 struct agg_slot {
 	uint64_t hash;
@@ -57,10 +74,9 @@ struct agg {
 	size_t texts_len;
 	size_t texts_cap;
 
-	struct agg_slow *slow; /* max_slow entries, sql buffers preallocated */
-	uint32_t *heap; /* min-heap of indices into slow: root = fastest kept */
-	uint32_t nslow;
-	uint64_t slow_dropped;
+	struct sess_table *sess;   /* connections and logins per (user, client) */
+	struct sample_set slow;	   /* completed slow statements */
+	struct sample_set running; /* statements still running at the period's end */
 
 	uint64_t keys_overflow;
 	uint64_t statements;
@@ -131,15 +147,11 @@ struct agg *agg_new(const struct agg_config *cfg)
 	a->slots = calloc(tsize, sizeof(*a->slots));
 	a->tslots = calloc(tsize, sizeof(*a->tslots));
 	a->tmpls = calloc(cfg->max_keys, sizeof(*a->tmpls));
-	a->slow = calloc(cfg->max_slow ? cfg->max_slow : 1, sizeof(*a->slow));
-	a->heap = calloc(cfg->max_slow ? cfg->max_slow : 1, sizeof(*a->heap));
-	if (!a->slots || !a->tslots || !a->tmpls || !a->slow || !a->heap)
+	a->sess = sess_new(cfg->max_keys);
+	if (!a->slots || !a->tslots || !a->tmpls || !a->sess ||
+	    set_init(&a->slow, cfg->max_slow, cfg->sql_max_len, 0) ||
+	    set_init(&a->running, cfg->max_slow, cfg->sql_max_len, cfg->template_max_len))
 		goto fail;
-	for (i = 0; i < cfg->max_slow; i++) {
-		a->slow[i].sql = malloc(cfg->sql_max_len);
-		if (!a->slow[i].sql)
-			goto fail;
-	}
 	return a;
 fail:
 	agg_free(a);
@@ -158,11 +170,9 @@ void agg_free(struct agg *a)
 	for (i = 0; i < AGG_CMD_COUNT; i++)
 		hist_reset(&a->other[i].lat, NULL);
 	hist_pool_drain(&a->pool);
-	if (a->slow)
-		for (i = 0; i < a->cfg.max_slow; i++)
-			free(a->slow[i].sql);
-	free(a->slow);
-	free(a->heap);
+	set_free(&a->slow);
+	set_free(&a->running);
+	sess_free(a->sess);
 	free(a->stats);
 	free(a->slots);
 	free(a->tslots);
@@ -195,8 +205,9 @@ void agg_reset(struct agg *a)
 	a->nstats = 0;
 	a->ntmpls = 0;
 	a->texts_len = 0;
-	a->nslow = 0;
-	a->slow_dropped = 0;
+	sess_reset(a->sess);
+	a->slow.n = a->running.n = 0;
+	a->slow.dropped = a->running.dropped = 0;
 	a->keys_overflow = 0;
 	a->statements = 0;
 }
@@ -397,28 +408,7 @@ static struct agg_stat *stat_lookup(struct agg *a, const struct agg_kview *k, co
  */
 void agg_stat_err_add(struct agg_stat *s, uint16_t code, uint64_t n)
 {
-	unsigned int i = 0, last;
-
-	while (i < s->err_n && s->err_code[i] < code)
-		i++;
-	if (i < s->err_n && s->err_code[i] == code) {
-		s->err_count[i] += n;
-		return;
-	}
-	if (i == AGG_ERR_CODES) {
-		s->err_other += n;
-		return;
-	}
-	if (s->err_n == AGG_ERR_CODES) {
-		s->err_other += s->err_count[AGG_ERR_CODES - 1];
-		s->err_n--;
-	}
-	last = s->err_n;
-	memmove(&s->err_code[i + 1], &s->err_code[i], (last - i) * sizeof(s->err_code[0]));
-	memmove(&s->err_count[i + 1], &s->err_count[i], (last - i) * sizeof(s->err_count[0]));
-	s->err_code[i] = code;
-	s->err_count[i] = n;
-	s->err_n++;
+	codes_add(s->err_code, s->err_count, &s->err_n, &s->err_other, AGG_ERR_CODES, code, n);
 }
 
 static bool slow_less(const struct agg_slow *x, const struct agg_slow *y)
@@ -436,15 +426,15 @@ static void heap_swap(uint32_t *h, uint32_t i, uint32_t j)
 	h[j] = t;
 }
 
-static void heap_up(struct agg *a, uint32_t i)
+static void heap_up(struct sample_set *set, uint32_t i)
 {
-	while (i && slow_less(&a->slow[a->heap[i]], &a->slow[a->heap[(i - 1) / 2]])) {
-		heap_swap(a->heap, i, (i - 1) / 2);
+	while (i && slow_less(&set->v[set->heap[i]], &set->v[set->heap[(i - 1) / 2]])) {
+		heap_swap(set->heap, i, (i - 1) / 2);
 		i = (i - 1) / 2;
 	}
 }
 
-static void heap_down(struct agg *a, uint32_t i)
+static void heap_down(struct sample_set *set, uint32_t i)
 {
 	uint32_t l, r, m;
 
@@ -452,94 +442,155 @@ static void heap_down(struct agg *a, uint32_t i)
 		l = 2 * i + 1;
 		r = l + 1;
 		m = i;
-		if (l < a->nslow && slow_less(&a->slow[a->heap[l]], &a->slow[a->heap[m]]))
+		if (l < set->n && slow_less(&set->v[set->heap[l]], &set->v[set->heap[m]]))
 			m = l;
-		if (r < a->nslow && slow_less(&a->slow[a->heap[r]], &a->slow[a->heap[m]]))
+		if (r < set->n && slow_less(&set->v[set->heap[r]], &set->v[set->heap[m]]))
 			m = r;
 		if (m == i)
 			return;
-		heap_swap(a->heap, i, m);
+		heap_swap(set->heap, i, m);
 		i = m;
 	}
 }
 
-/*
- * Picks the sample slot for a new slow statement: a free one, or the fastest kept one when
- * the candidate is slower. NULL = not kept (counted as dropped).
- */
-static struct agg_slow *slow_slot(struct agg *a, const struct agg_slow *cand, bool *is_new)
+static int set_init(struct sample_set *set, uint32_t max, uint32_t sql_cap, uint32_t tmpl_cap)
 {
-	if (a->nslow < a->cfg.max_slow) {
-		a->heap[a->nslow] = a->nslow;
-		*is_new = true;
-		return &a->slow[a->nslow];
+	set->max = max;
+	set->sql_cap = sql_cap;
+	set->tmpl_cap = tmpl_cap;
+	set->v = calloc(max ? max : 1, sizeof(*set->v));
+	set->heap = calloc(max ? max : 1, sizeof(*set->heap));
+	set->text = malloc((size_t)(max ? max : 1) * ((size_t)sql_cap + tmpl_cap));
+	if (!set->v || !set->heap || !set->text)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < max; i++) {
+		set->v[i].sql = set->text + (size_t)i * ((size_t)sql_cap + tmpl_cap);
+		set->v[i].tmpl = tmpl_cap ? set->v[i].sql + sql_cap : NULL;
 	}
-	a->slow_dropped++;
-	if (!a->cfg.max_slow || !slow_less(&a->slow[a->heap[0]], cand))
+	return 0;
+}
+
+static void set_free(struct sample_set *set)
+{
+	free(set->text);
+	free(set->v);
+	free(set->heap);
+}
+
+/*
+ * Picks the slot for a new sample: a free one, or the shortest kept one when the candidate
+ * is longer. NULL = not kept (counted as dropped).
+ */
+static struct agg_slow *slow_slot(struct sample_set *set, const struct agg_slow *cand,
+				  bool *is_new)
+{
+	if (set->n < set->max) {
+		set->heap[set->n] = set->n;
+		*is_new = true;
+		return &set->v[set->n];
+	}
+	set->dropped++;
+	if (!set->max || !slow_less(&set->v[set->heap[0]], cand))
 		return NULL;
 	*is_new = false;
-	return &a->slow[a->heap[0]];
+	return &set->v[set->heap[0]];
 }
 
-static void slow_commit(struct agg *a, bool is_new)
+static void slow_commit(struct sample_set *set, bool is_new)
 {
 	if (is_new)
-		heap_up(a, a->nslow++);
+		heap_up(set, set->n++);
 	else
-		heap_down(a, 0);
+		heap_down(set, 0);
 }
 
-static void slow_fill(struct agg_slow *d, const struct agg_slow *s, const char *sql, size_t len,
+static void copy_text(char *dst, uint32_t *dst_len, bool *cut, const char *src, size_t len,
 		      uint32_t cap)
 {
-	char *buf = d->sql;
+	*cut = *cut || len > cap;
+	*dst_len = (uint32_t)(len > cap ? cap : len);
+	if (*dst_len)
+		memcpy(dst, src, *dst_len);
+}
+
+static void slow_fill(struct sample_set *set, struct agg_slow *d, const struct agg_slow *s,
+		      const char *sql, size_t len)
+{
+	char *buf = d->sql, *tbuf = d->tmpl;
+	bool tcut = false;
 
 	*d = *s;
 	d->sql = buf;
-	d->sql_truncated = s->sql_truncated || len > cap;
-	d->sql_len = (uint32_t)(len > cap ? cap : len);
-	if (d->sql_len)
-		memcpy(d->sql, sql, d->sql_len);
+	d->tmpl = tbuf;
+	copy_text(d->sql, &d->sql_len, &d->sql_truncated, sql, len, set->sql_cap);
+	d->tmpl_len = 0;
+	if (tbuf && s->tmpl)
+		copy_text(d->tmpl, &d->tmpl_len, &tcut, s->tmpl, s->tmpl_len, set->tmpl_cap);
 }
 
-int agg_merge_slow(struct agg *a, const struct agg_slow *s)
+static int set_offer(struct sample_set *set, const struct agg_slow *s)
 {
 	struct agg_slow *d;
 	bool is_new;
 
-	d = slow_slot(a, s, &is_new);
+	d = slow_slot(set, s, &is_new);
 	if (!d)
 		return 0;
-	slow_fill(d, s, s->sql, s->sql_len, a->cfg.sql_max_len);
-	slow_commit(a, is_new);
+	slow_fill(set, d, s, s->sql, s->sql_len);
+	slow_commit(set, is_new);
 	return 0;
 }
 
-static void slow_add(struct agg *a, const struct agg_input *in, const struct agg_kview *k)
+int agg_merge_slow(struct agg *a, const struct agg_slow *s)
 {
-	struct agg_slow cand, *d;
-	bool is_new;
+	return set_offer(&a->slow, s);
+}
 
+int agg_merge_running(struct agg *a, const struct agg_slow *s)
+{
+	return set_offer(&a->running, s);
+}
+
+/* The sample of in (key fields from k); sql and tmpl point into in. */
+static void sample_of(struct agg_slow *cand, const struct agg_input *in,
+		      const struct agg_kview *k)
+{
+	memset(cand, 0, sizeof(*cand));
+	cand->ts_us = in->ts_us;
+	cand->latency_us = in->latency_us;
+	cand->template_id = in->template_id;
+	memcpy(cand->addr, k->addr, 16);
+	cand->family = k->family;
+	cand->port = in->client_port;
+	cand->status = in->status;
+	cand->error_code = in->error_code;
+	cand->db_len = k->db_len;
+	cand->user_len = k->user_len;
+	memcpy(cand->db, k->names, k->db_len);
+	memcpy(cand->user, k->names + k->db_len, k->user_len);
+	cand->sql = (char *)(in->sql ? in->sql : "");
+	cand->sql_len = (uint32_t)(in->sql ? (in->sql_len > UINT32_MAX ? UINT32_MAX : in->sql_len) : 0);
+	cand->sql_truncated = in->sql && in->sql_len > UINT32_MAX;
+	cand->tmpl = (char *)in->template_text;
+	cand->tmpl_len = (uint32_t)(in->template_text && in->template_len <= UINT32_MAX ?
+					    in->template_len : 0);
+}
+
+static void slow_add(struct sample_set *set, const struct agg_input *in,
+		     const struct agg_kview *k)
+{
+	struct agg_slow cand;
+
+	/* Decide first: most slow statements of a busy period are not kept, and building a
+	 * candidate copies names. */
 	cand.latency_us = in->latency_us;
 	cand.ts_us = in->ts_us;
-	d = slow_slot(a, &cand, &is_new);
-	if (!d)
+	if (set->n >= set->max && (!set->max || !slow_less(&set->v[set->heap[0]], &cand))) {
+		set->dropped++;
 		return;
-	memset(&cand, 0, offsetof(struct agg_slow, db));
-	cand.ts_us = in->ts_us;
-	cand.latency_us = in->latency_us;
-	cand.template_id = in->template_id;
-	memcpy(cand.addr, k->addr, 16);
-	cand.family = k->family;
-	cand.port = in->client_port;
-	cand.status = in->status;
-	cand.error_code = in->error_code;
-	cand.db_len = k->db_len;
-	cand.user_len = k->user_len;
-	memcpy(cand.db, k->names, k->db_len);
-	memcpy(cand.user, k->names + k->db_len, k->user_len);
-	slow_fill(d, &cand, in->sql, in->sql ? in->sql_len : 0, a->cfg.sql_max_len);
-	slow_commit(a, is_new);
+	}
+	sample_of(&cand, in, k);
+	set_offer(set, &cand);
 }
 
 int agg_add(struct agg *a, const struct agg_input *in)
@@ -567,8 +618,19 @@ int agg_add(struct agg *a, const struct agg_input *in)
 	s->no_index_used += in->no_index_used;
 	herr = hist_add(&s->lat, &a->pool, in->latency_us);
 	if (in->latency_us >= a->cfg.slow_threshold_us)
-		slow_add(a, in, &k);
+		slow_add(&a->slow, in, &k);
 	return err ? err : herr;
+}
+
+int agg_add_running(struct agg *a, const struct agg_input *in)
+{
+	char names[2 * AGG_NAME_MAX];
+	struct agg_kview k;
+	uint8_t addr[16];
+
+	kview_from_input(&k, in, addr, names);
+	slow_add(&a->running, in, &k);
+	return 0;
 }
 
 int agg_merge_stat(struct agg *a, const struct agg_stat *src, const char *tmpl, size_t tmpl_len)
@@ -620,9 +682,15 @@ int agg_merge(struct agg *dst, const struct agg *src)
 		if (err)
 			ret = err;
 	}
-	for (i = 0; i < src->nslow; i++)
-		agg_merge_slow(dst, &src->slow[i]);
-	dst->slow_dropped += src->slow_dropped;
+	err = sess_merge(dst->sess, src->sess);
+	if (err)
+		ret = err;
+	for (i = 0; i < src->slow.n; i++)
+		set_offer(&dst->slow, &src->slow.v[i]);
+	dst->slow.dropped += src->slow.dropped;
+	for (i = 0; i < src->running.n; i++)
+		set_offer(&dst->running, &src->running.v[i]);
+	dst->running.dropped += src->running.dropped;
 	return ret;
 }
 
@@ -645,22 +713,52 @@ const struct agg_stat *agg_other(const struct agg *a, enum agg_cmd c)
 
 size_t agg_slow_count(const struct agg *a)
 {
-	return a->nslow;
+	return a->slow.n;
 }
 
 const struct agg_slow *agg_slow_at(const struct agg *a, size_t i)
 {
-	return i < a->nslow ? &a->slow[i] : NULL;
+	return i < a->slow.n ? &a->slow.v[i] : NULL;
 }
 
 uint64_t agg_slow_dropped(const struct agg *a)
 {
-	return a->slow_dropped;
+	return a->slow.dropped;
 }
 
 void agg_add_slow_dropped(struct agg *a, uint64_t n)
 {
-	a->slow_dropped += n;
+	a->slow.dropped += n;
+}
+
+struct sess_table *agg_sessions(struct agg *a)
+{
+	return a->sess;
+}
+
+const struct sess_table *agg_sessions_const(const struct agg *a)
+{
+	return a->sess;
+}
+
+size_t agg_running_count(const struct agg *a)
+{
+	return a->running.n;
+}
+
+const struct agg_slow *agg_running_at(const struct agg *a, size_t i)
+{
+	return i < a->running.n ? &a->running.v[i] : NULL;
+}
+
+uint64_t agg_running_dropped(const struct agg *a)
+{
+	return a->running.dropped;
+}
+
+void agg_add_running_dropped(struct agg *a, uint64_t n)
+{
+	a->running.dropped += n;
 }
 
 uint64_t agg_keys_overflow(const struct agg *a)

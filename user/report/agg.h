@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "report/hist.h"
+#include "report/sessions.h"
 
 /*
  * One aggregator per worker thread, no locking: a worker feeds its own with agg_add(); at
@@ -144,6 +145,10 @@ struct agg_slow {
 	bool sql_truncated;
 	uint32_t sql_len;
 	char *sql; /* sql_max_len bytes owned by the aggregator */
+	/* Running samples only (NULL in slow ones): the template text, since a statement that
+	 * has not completed has no row, and so no text in the report's templates. */
+	char *tmpl; /* template_max_len bytes owned by the aggregator */
+	uint32_t tmpl_len;
 	uint16_t db_len;
 	uint16_t user_len;
 	char db[AGG_NAME_MAX];
@@ -190,6 +195,23 @@ const struct agg_slow *agg_slow_at(const struct agg *a, size_t i);
 uint64_t agg_slow_dropped(const struct agg *a);
 /* Adds n to that count (a merged report's samples were dropped upstream). */
 void agg_add_slow_dropped(struct agg *a, uint64_t n);
+/*
+ * A statement still running at the period's end (latency_us: the time it has run so far;
+ * status ignored). Kept among the max_slow longest running, not counted in any row: it is
+ * counted once, when it completes. Returns 0.
+ */
+int agg_add_running(struct agg *a, const struct agg_input *in);
+/* Offers one running sample (another aggregator's, a parsed report's). Returns 0. */
+int agg_merge_running(struct agg *a, const struct agg_slow *s);
+/* Running samples, in no particular order; those not kept (max_slow longer ones were). */
+size_t agg_running_count(const struct agg *a);
+const struct agg_slow *agg_running_at(const struct agg *a, size_t i);
+uint64_t agg_running_dropped(const struct agg *a);
+void agg_add_running_dropped(struct agg *a, uint64_t n);
+/* The period's connections and logins (sessions.h): the table is the aggregator's, reset and
+ * merged with it; its row bound is max_keys. */
+struct sess_table *agg_sessions(struct agg *a);
+const struct sess_table *agg_sessions_const(const struct agg *a);
 /* Statements counted in the "other" row because max_keys was reached. */
 uint64_t agg_keys_overflow(const struct agg *a);
 /* Statements counted this period. */

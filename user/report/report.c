@@ -18,9 +18,11 @@ static const struct {
 #define F(x) { #x, offsetof(struct report_capture, x) }
 	F(packets), F(bytes),	     F(dropped),      F(gaps),		F(resyncs),
 	F(tls_conns), F(decode_errors), F(unknown_stmt), F(keys_overflow), F(devices_detached),
-	F(late), F(stalled_ms),
+	F(late), F(stalled_ms), F(unanswered),
 #undef F
 };
+/* Fields from here on were added later: a report without them reads as 0. */
+#define NCAPTURE_REQUIRED 12
 #define NCAPTURE (sizeof(capture_fields) / sizeof(capture_fields[0]))
 
 static uint64_t *capture_field(struct report_capture *c, size_t i)
@@ -139,20 +141,27 @@ static void write_templates(struct jbuf *b, const struct agg *a, struct template
 }
 
 /* Codes in ascending order, then "other" (the codes above them), as the row keeps them. */
-static void write_error_codes(struct jbuf *b, const struct agg_stat *s)
+/* "error_codes": a row's bounded code table (agg.h), codes ascending, then "other". */
+static void write_codes(struct jbuf *b, const uint16_t *codes, const uint64_t *counts,
+			unsigned int n, uint64_t other)
 {
 	char code[8];
 	unsigned int i;
 
 	jbuf_key(b, "error_codes");
 	jbuf_obj_open(b);
-	for (i = 0; i < s->err_n; i++) {
-		snprintf(code, sizeof(code), "%u", s->err_code[i]);
-		key_u64(b, code, s->err_count[i]);
+	for (i = 0; i < n; i++) {
+		snprintf(code, sizeof(code), "%u", codes[i]);
+		key_u64(b, code, counts[i]);
 	}
-	if (s->err_other)
-		key_u64(b, "other", s->err_other);
+	if (other)
+		key_u64(b, "other", other);
 	jbuf_obj_close(b);
+}
+
+static void write_error_codes(struct jbuf *b, const struct agg_stat *s)
+{
+	write_codes(b, s->err_code, s->err_count, s->err_n, s->err_other);
 }
 
 static void write_stat(struct jbuf *b, const struct agg_stat *s)
@@ -216,24 +225,74 @@ static int slow_by_time(const void *x, const void *y)
 	return a->latency_us < b->latency_us ? 1 : a->latency_us > b->latency_us ? -1 : 0;
 }
 
-/* Slow samples in time order (the aggregator keeps them in heap order). */
-static int write_slow(struct jbuf *b, const struct agg *a)
+static void write_running_one(struct jbuf *b, const struct agg_slow *s)
 {
-	size_t i, n = agg_slow_count(a);
+	char client[INET6_ADDRSTRLEN + 8];
+
+	jbuf_obj_open(b);
+	key_u64(b, "ts_us", s->ts_us);
+	key_u64(b, "elapsed_us", s->latency_us);
+	jbuf_key(b, "template_id");
+	jbuf_hex64(b, s->template_id);
+	key_strn(b, "template", s->tmpl, s->tmpl_len);
+	key_strn(b, "sql", s->sql, s->sql_len);
+	jbuf_key(b, "sql_truncated");
+	jbuf_bool(b, s->sql_truncated);
+	key_strn(b, "db", s->db, s->db_len);
+	key_strn(b, "user", s->user, s->user_len);
+	addr_format(client, sizeof(client), s->family, s->addr, s->port);
+	key_strn(b, "client", client, strlen(client));
+	jbuf_obj_close(b);
+}
+
+static void write_sessions(struct jbuf *b, const struct agg *a)
+{
+	const struct sess_table *t = agg_sessions_const(a);
+	char client[INET6_ADDRSTRLEN + 8];
+
+	jbuf_key(b, "connections");
+	jbuf_arr_open(b);
+	for (size_t i = 0; i < sess_count(t); i++) {
+		const struct sess_row *r = sess_at(t, i);
+
+		jbuf_obj_open(b);
+		key_strn(b, "user", r->user, r->user_len);
+		addr_format(client, sizeof(client), r->family, r->addr, -1);
+		key_strn(b, "client", client, strlen(client));
+		if (r->is_other) {
+			jbuf_key(b, "other");
+			jbuf_bool(b, true);
+		}
+		key_u64(b, "opened", r->opened);
+		key_u64(b, "logins", r->logins);
+		key_u64(b, "failed", r->failed);
+		write_codes(b, r->err_code, r->err_count, r->err_n, r->err_other);
+		key_u64(b, "closed", r->closed);
+		jbuf_obj_close(b);
+	}
+	jbuf_arr_close(b);
+}
+
+/* Samples (slow or running) in time order (the aggregator keeps them in heap order). */
+static int write_samples(struct jbuf *b, const char *key, size_t n,
+			 const struct agg_slow *(*at)(const struct agg *, size_t), const struct agg *a,
+			 void (*one)(struct jbuf *, const struct agg_slow *))
+{
 	const struct agg_slow **v = NULL;
+	size_t i;
 
 	if (n) {
 		v = calloc(n, sizeof(*v));
 		if (!v)
 			return -ENOMEM;
 		for (i = 0; i < n; i++)
-			v[i] = agg_slow_at(a, i);
+			v[i] = at(a, i);
 		qsort(v, n, sizeof(*v), slow_by_time);
 	}
-	jbuf_key(b, "slow");
+	jbuf_key(b, key);
 	jbuf_arr_open(b);
 	for (i = 0; i < n; i++)
-		write_slow_one(b, v[i]);
+		one(b, v[i]);
 	jbuf_arr_close(b);
 	free(v);
 	return 0;
@@ -274,7 +333,12 @@ int report_write(struct jbuf *b, const struct report_header *h, const struct rep
 		if (agg_other(a, i))
 			write_stat(b, agg_other(a, i));
 	jbuf_arr_close(b);
-	err = write_slow(b, a);
+	err = write_samples(b, "slow", agg_slow_count(a), agg_slow_at, a, write_slow_one);
+	if (agg_running_dropped(a))
+		key_u64(b, "running_dropped", agg_running_dropped(a));
+	err = err ?: write_samples(b, "running", agg_running_count(a), agg_running_at, a,
+				   write_running_one);
+	write_sessions(b, a);
 	jbuf_obj_close(b);
 	if (!err)
 		err = jbuf_error(b);
@@ -365,7 +429,9 @@ static int parse_code(const char *s, uint64_t *code)
  * every error, and "other" may only stand for codes above a full table: anything else would
  * let a merge count a code both by name and in "other".
  */
-static int parse_error_codes(struct jread *r, jnode_t *obj, struct agg_stat *s)
+/* Reads "error_codes" into a bounded code table; the counts must add up to errors. */
+static int parse_codes(struct jread *r, jnode_t *obj, uint16_t *codes, uint64_t *counts,
+		       uint8_t *n, uint64_t *other_out, unsigned int max, uint64_t errors)
 {
 	uint64_t code, count, sum = 0, other = 0;
 	bool has_other = false;
@@ -386,15 +452,21 @@ static int parse_error_codes(struct jread *r, jnode_t *obj, struct agg_stat *s)
 		} else if (parse_code(name, &code)) {
 			return -EINVAL;
 		} else {
-			agg_stat_err_add(s, (uint16_t)code, count);
+			codes_add(codes, counts, n, other_out, max, (uint16_t)code, count);
 		}
 		if (__builtin_add_overflow(sum, count, &sum))
 			return -EINVAL;
 	}
-	if (sum != s->errors || (has_other && s->err_n < AGG_ERR_CODES))
+	if (sum != errors || (has_other && *n < max))
 		return -EINVAL;
-	s->err_other += other;
+	*other_out += other;
 	return 0;
+}
+
+static int parse_error_codes(struct jread *r, jnode_t *obj, struct agg_stat *s)
+{
+	return parse_codes(r, obj, s->err_code, s->err_count, &s->err_n, &s->err_other,
+			   AGG_ERR_CODES, s->errors);
 }
 
 static const struct {
@@ -477,6 +549,55 @@ static int parse_slow(struct agg *a, struct jread *r, jnode_t *n)
 	return agg_merge_slow(a, &s);
 }
 
+static int parse_bool(jnode_t *n, int *v);
+
+static int parse_session(struct agg *a, struct jread *r, jnode_t *n)
+{
+	struct sess_row row = { 0 };
+	jnode_t *o = jread_get(r, n, "other");
+	const char *user;
+	size_t len;
+	int other = 0;
+
+	user = jread_str(jread_get(r, n, "user"), &len);
+	if (!user || len > SESS_USER_MAX || (o && parse_bool(o, &other)) ||
+	    jread_u64(jread_get(r, n, "opened"), &row.opened) ||
+	    jread_u64(jread_get(r, n, "logins"), &row.logins) ||
+	    jread_u64(jread_get(r, n, "failed"), &row.failed) ||
+	    jread_u64(jread_get(r, n, "closed"), &row.closed) ||
+	    parse_addr(jread_get(r, n, "client"), &row.family, row.addr, NULL) ||
+	    parse_codes(r, jread_get(r, n, "error_codes"), row.err_code, row.err_count, &row.err_n,
+			&row.err_other, SESS_ERR_CODES, row.failed))
+		return -EINVAL;
+	row.is_other = other;
+	row.user_len = (uint16_t)len;
+	memcpy(row.user, user, len);
+	return sess_merge_row(agg_sessions(a), &row);
+}
+
+static int parse_running(struct agg *a, struct jread *r, jnode_t *n)
+{
+	struct agg_slow s = { 0 };
+	int cut = 0;
+	size_t len, tlen;
+
+	s.sql = (char *)jread_str(jread_get(r, n, "sql"), &len);
+	s.tmpl = (char *)jread_str(jread_get(r, n, "template"), &tlen);
+	if (!s.sql || len > UINT32_MAX || !s.tmpl || tlen > UINT32_MAX ||
+	    jread_u64(jread_get(r, n, "ts_us"), &s.ts_us) ||
+	    jread_u64(jread_get(r, n, "elapsed_us"), &s.latency_us) ||
+	    parse_hex64(jread_get(r, n, "template_id"), &s.template_id) ||
+	    parse_bool(jread_get(r, n, "sql_truncated"), &cut) ||
+	    parse_name(jread_get(r, n, "db"), s.db, &s.db_len) ||
+	    parse_name(jread_get(r, n, "user"), s.user, &s.user_len) ||
+	    parse_addr(jread_get(r, n, "client"), &s.family, s.addr, &s.port))
+		return -EINVAL;
+	s.sql_len = (uint32_t)len;
+	s.tmpl_len = (uint32_t)tlen;
+	s.sql_truncated = cut;
+	return agg_merge_running(a, &s);
+}
+
 /* "outputs" is optional: a report of a node without outputs may leave it out. */
 static int parse_outputs(struct jread *r, jnode_t *obj, struct report_header *h)
 {
@@ -508,12 +629,7 @@ static int parse_outputs(struct jread *r, jnode_t *obj, struct report_header *h)
 
 static int parse_bool(jnode_t *n, int *v)
 {
-	const char *s = jread_str(n, NULL);
-
-	if (!s || (strcmp(s, "true") && strcmp(s, "false")))
-		return -EINVAL;
-	*v = !strcmp(s, "true");
-	return 0;
+	return jread_bool(n, v);
 }
 
 static int parse_header(struct jread *r, jnode_t *root, struct report_header *h,
@@ -548,7 +664,9 @@ static int parse_header(struct jread *r, jnode_t *root, struct report_header *h,
 	if (jread_get(r, root, "late") && parse_bool(jread_get(r, root, "late"), &h->late))
 		return -EINVAL;
 	for (i = 0; i < NCAPTURE; i++)
-		if (jread_u64(jread_get(r, cap, capture_fields[i].name), capture_field(c, i)))
+		if (i >= NCAPTURE_REQUIRED && !jread_get(r, cap, capture_fields[i].name))
+			*capture_field(c, i) = 0;
+		else if (jread_u64(jread_get(r, cap, capture_fields[i].name), capture_field(c, i)))
 			return -EINVAL;
 	return 0;
 }
@@ -559,7 +677,7 @@ int report_parse(struct agg *a, struct report_header *h, struct report_capture *
 	struct hist_pool pool = { 0 };
 	struct report_header hdr;
 	struct report_capture cap;
-	jnode_t *root, *templates, *stats, *slow;
+	jnode_t *root, *templates, *stats, *slow, *running, *sessions;
 	struct jread r;
 	size_t i;
 	int err;
@@ -578,6 +696,24 @@ int report_parse(struct agg *a, struct report_header *h, struct report_capture *
 		err = parse_stat(a, &r, jread_at(&r, stats, i), templates, &pool);
 	for (i = 0; !err && i < jread_len(slow); i++)
 		err = parse_slow(a, &r, jread_at(&r, slow, i));
+	/* "connections", "running" and "running_dropped" are optional (added within version 2). */
+	sessions = jread_get(&r, root, "connections");
+	if (!err && sessions && !jread_is_arr(sessions))
+		err = -EINVAL;
+	for (i = 0; !err && sessions && i < jread_len(sessions); i++)
+		err = parse_session(a, &r, jread_at(&r, sessions, i));
+	running = jread_get(&r, root, "running");
+	if (!err && running && !jread_is_arr(running))
+		err = -EINVAL;
+	for (i = 0; !err && running && i < jread_len(running); i++)
+		err = parse_running(a, &r, jread_at(&r, running, i));
+	if (!err && jread_get(&r, root, "running_dropped")) {
+		uint64_t n;
+
+		err = jread_u64(jread_get(&r, root, "running_dropped"), &n);
+		if (!err)
+			agg_add_running_dropped(a, n);
+	}
 	if (!err && jread_get(&r, root, "slow_dropped")) {
 		uint64_t n;
 

@@ -26,6 +26,7 @@ struct report_capture {
 	uint64_t devices_detached; /* capture devices gone at the period's end (not capturing) */
 	uint64_t late;		   /* statements that completed before the period started */
 	uint64_t stalled_ms;	   /* time within the period the capture loop did not run */
+	uint64_t unanswered;	   /* requests closed before their response (docs/REPORT.md) */
 };
 
 /* One kind of output of the report bus (stdout, collector, ...), as of the report's close. */

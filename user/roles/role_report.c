@@ -14,6 +14,10 @@ size_t slave_report_bytes(const struct slave_report *r)
 			n += len + 32;
 	for (i = 0; i < agg_slow_count(r->a); i++)
 		n += sizeof(struct agg_slow) + agg_slow_at(r->a, i)->sql_len;
+	for (i = 0; i < agg_running_count(r->a); i++)
+		n += sizeof(struct agg_slow) + agg_running_at(r->a, i)->sql_len +
+		     agg_running_at(r->a, i)->tmpl_len;
+	n += sess_count(agg_sessions(r->a)) * sizeof(struct sess_row);
 	n += r->h.nnodes * sizeof(struct report_node);
 	return n;
 }

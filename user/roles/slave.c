@@ -165,6 +165,15 @@ void slave_attach(struct slave *s, struct pipeline *pl, struct source *src)
 	pthread_mutex_unlock(&s->snap_lock);
 }
 
+void slave_set_watcher(struct slave *s, struct watcher *w)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->snap_lock);
+	s->watcher = w;
+	pthread_mutex_unlock(&s->snap_lock);
+}
+
 /* ---------------------------------------------------------------- workers */
 
 static uint8_t af_of(uint8_t family)
@@ -191,10 +200,13 @@ static enum agg_cmd cmd_class(uint8_t cmd)
 	}
 }
 
-void slave_on_event(void *ctx, int worker, const struct query_event *ev)
+/* The aggregator's view of ev; name holds the key of a command without text. */
+static void agg_input_of(struct agg_input *out, const struct query_event *ev, char *name,
+			 size_t name_size)
 {
-	struct slave *s = ctx;
-	struct agg_input in = {
+	struct agg_input *in = out;
+
+	*out = (struct agg_input){
 		.template_id = ev->template_id,
 		.command = cmd_class(ev->cmd),
 		.template_text = ev->template,
@@ -217,20 +229,32 @@ void slave_on_event(void *ctx, int worker, const struct query_event *ev)
 		.bytes_out = ev->bytes_out,
 		.no_index_used = ev->flags & QE_F_NO_INDEX_USED,
 	};
-	char name[48];
 
 	/*
 	 * A command without statement text (ping, quit, an execute whose prepare was never
 	 * seen) is keyed by its name in angle brackets, which no SQL template can be.
 	 */
 	if (!ev->has_template) {
-		int n = snprintf(name, sizeof(name), "<%s>", ev->command ? ev->command : "?");
+		int n = snprintf(name, name_size, "<%s>", ev->command ? ev->command : "?");
 
-		in.template_text = name;
-		in.template_len = (size_t)n < sizeof(name) ? (size_t)n : sizeof(name) - 1;
-		in.template_id = XXH64(name, in.template_len, 0);
+		in->template_text = name;
+		in->template_len = (size_t)n < name_size ? (size_t)n : name_size - 1;
+		in->template_id = XXH64(name, in->template_len, 0);
 	}
-	memcpy(in.client_addr, ev->client.addr, sizeof(in.client_addr));
+	memcpy(in->client_addr, ev->client.addr, sizeof(in->client_addr));
+}
+
+void slave_on_event(void *ctx, int worker, const struct query_event *ev)
+{
+	struct slave *s = ctx;
+	struct agg_input in;
+	char name[48];
+
+	/* A statement without a response has no latency, rows or outcome to count: it is in
+	 * capture.unanswered (and in the events), not in a row. */
+	if (ev->status != QE_STATUS_OK && ev->status != QE_STATUS_ERROR)
+		return;
+	agg_input_of(&in, ev, name, sizeof(name));
 	/* Periods close by capture time, so this is rare: a statement that completed before its
 	 * aggregator's period began still counts, here, and says so (capture.late). */
 	if ((ev->ts_us + ev->latency_us) / 1000 < s->w[worker].start_ms)
@@ -266,7 +290,41 @@ void slave_snapshot(struct slave *s)
 	snap_store(s, &t);
 }
 
-/* Runs in each worker inside the period-end barrier: the worker starts a fresh aggregator. */
+void slave_on_session(void *ctx, int worker, const struct mysql_session_event *ev,
+		      const struct qe_addr *client)
+{
+	static const enum sess_kind kinds[] = {
+		[MYSQL_SESSION_OPENED] = SESS_OPENED,
+		[MYSQL_SESSION_LOGIN_OK] = SESS_LOGIN_OK,
+		[MYSQL_SESSION_LOGIN_FAILED] = SESS_LOGIN_FAILED,
+		[MYSQL_SESSION_CLOSED] = SESS_CLOSED,
+	};
+	struct slave *s = ctx;
+
+	if (ev->kind < 0 || ev->kind > MYSQL_SESSION_CLOSED)
+		return;
+	/* -ENOMEM still counts it, in the "other" row. */
+	sess_add(agg_sessions(s->cur[worker]), kinds[ev->kind], ev->error_code, ev->user,
+		 ev->user_len, client->addr, af_of(client->family));
+}
+
+/* A statement of this worker still running at the period's end (pipeline_running). */
+static void on_running(void *ctx, int worker, const struct query_event *ev)
+{
+	struct slave *s = ctx;
+	struct agg_input in;
+	char name[48];
+
+	if (ev->latency_us < s->acfg.slow_threshold_us)
+		return;
+	agg_input_of(&in, ev, name, sizeof(name));
+	agg_add_running(s->spare[worker], &in);
+}
+
+/*
+ * Runs in each worker inside the period-end barrier: the worker starts a fresh aggregator,
+ * and the one of the period ending lists what has been running longer than slowthresholdms.
+ */
 static void swap_agg(void *ctx, int worker)
 {
 	struct slave *s = ctx;
@@ -274,6 +332,7 @@ static void swap_agg(void *ctx, int worker)
 
 	s->cur[worker] = s->spare[worker];
 	s->spare[worker] = t;
+	pipeline_running(s->pl, worker, s->end_ms * 1000000ULL, on_running, s);
 	/* The barrier runs while the capture thread closes the period ending at end_ms. */
 	s->w[worker].start_ms = s->end_ms;
 }
@@ -309,8 +368,14 @@ static struct agg *report_agg(struct slave *s, struct agg **aggs, int *err)
 		return NULL;
 	}
 	*err = merge_all(s->merge, aggs, s->sc.workers);
-	c.max_keys = agg_stat_count(s->merge) ? (uint32_t)agg_stat_count(s->merge) : 1;
-	c.max_slow = (uint32_t)agg_slow_count(s->merge);
+	/* Rows and connection rows share the bound: room for the larger of the two. */
+	c.max_keys = (uint32_t)(agg_stat_count(s->merge) > sess_count(agg_sessions(s->merge)) ?
+					agg_stat_count(s->merge) :
+					sess_count(agg_sessions(s->merge)));
+	c.max_keys = c.max_keys ? c.max_keys : 1;
+	/* Slow and running samples share the bound: room for the larger of the two. */
+	c.max_slow = (uint32_t)(agg_slow_count(s->merge) > agg_running_count(s->merge) ?
+					agg_slow_count(s->merge) : agg_running_count(s->merge));
 	a = agg_new(&c);
 	if (a) {
 		*err = agg_merge(a, s->merge) ?: *err;
@@ -369,6 +434,7 @@ static void fill_capture(struct slave *s, struct slave_report *r)
 		.tls_conns = b->pl.mysql.tls_conns - a->pl.mysql.tls_conns,
 		.decode_errors = b->pl.mysql.decode_errors - a->pl.mysql.decode_errors,
 		.unknown_stmt = b->pl.mysql.unknown_stmt - a->pl.mysql.unknown_stmt,
+		.unanswered = b->pl.mysql.unanswered - a->pl.mysql.unanswered,
 		.keys_overflow = agg_keys_overflow(r->a),
 	};
 	uint64_t late = 0;
@@ -404,6 +470,23 @@ static void fill_outputs(struct slave *s, struct report_header *h)
 	h->noutputs = i;
 }
 
+/* Adds every connection row of t into one total (codes kept by the same bounded rule). */
+static void sessions_total(struct sess_row *tot, const struct sess_table *t)
+{
+	for (size_t i = 0; i < sess_count(t); i++) {
+		const struct sess_row *r = sess_at(t, i);
+
+		tot->opened += r->opened;
+		tot->logins += r->logins;
+		tot->failed += r->failed;
+		tot->closed += r->closed;
+		for (unsigned k = 0; k < r->err_n; k++)
+			codes_add(tot->err_code, tot->err_count, &tot->err_n, &tot->err_other,
+				  SESS_ERR_CODES, r->err_code[k], r->err_count[k]);
+		tot->err_other += r->err_other;
+	}
+}
+
 /*
  * Builds and sends the report of [start_ms, end_ms) from aggs, then starts the next period.
  * The caller has already moved the period's statements into aggs.
@@ -428,6 +511,7 @@ static int close_period(struct slave *s, struct agg **aggs, uint64_t end_ms)
 	s->now.statements += agg_statements(r->a);
 	s->now.keys_overflow += agg_keys_overflow(r->a);
 	s->now.slow_dropped += agg_slow_dropped(r->a);
+	sessions_total(&s->now.logins, agg_sessions(r->a));
 	r->h.version = REPORT_VERSION;
 	snprintf(r->h.node, sizeof(r->h.node), "%s", s->node);
 	snprintf(r->h.role, sizeof(r->h.role), "slave");

@@ -8,6 +8,7 @@
 
 #include "cli/config.h"
 #include "pipeline/pipeline.h"
+#include "watcher/watcher.h"
 #include "mysql/query_event.h"
 #include "capture/segment.h"
 #include "net/server.h"
@@ -52,6 +53,14 @@ extern const struct server_callbacks slave_server_callbacks;
  * then on /status reports source_name(src), the mode in use after any fallback, beside the
  * mode asked for. */
 void slave_attach(struct slave *s, struct pipeline *pl, struct source *src);
+
+/* The watcher whose counters /metrics and /status show (NULL: none). Accepts a NULL slave.
+ * Clear it before stopping the watcher. */
+void slave_set_watcher(struct slave *s, struct watcher *w);
+
+/* pipeline_session_fn: counts a login or a connection's end in worker's aggregator. */
+void slave_on_session(void *ctx, int worker, const struct mysql_session_event *ev,
+		      const struct qe_addr *client);
 
 /* pipeline_event_fn: counts one statement in worker's aggregator. */
 void slave_on_event(void *ctx, int worker, const struct query_event *ev);

@@ -174,6 +174,79 @@ static int metrics_bus(struct slave *s, struct buf *out)
 				  (unsigned long long)st.last_seq, st.held, st.held_bytes);
 }
 
+/* Whether a watcher runs, and its counters (under snap_lock: it may be stopping). */
+static int watcher_snap(struct slave *s, struct watcher_stats *ws)
+{
+	int on;
+
+	pthread_mutex_lock(&s->snap_lock);
+	on = s->watcher != NULL;
+	if (on)
+		watcher_get_stats(s->watcher, ws);
+	pthread_mutex_unlock(&s->snap_lock);
+	return on;
+}
+
+static int metrics_watcher(struct slave *s, struct buf *out, const struct slave_totals *t)
+{
+	struct watcher_stats ws;
+	int err;
+
+	if (!watcher_snap(s, &ws))
+		return 0;
+	err = buf_printf(out,
+			 "# HELP mysqlprobe_watcher_up Whether the watcher's connection to the "
+			 "server is open.\n"
+			 "# TYPE mysqlprobe_watcher_up gauge\nmysqlprobe_watcher_up %llu\n"
+			 "# HELP mysqlprobe_watcher_polls_total PROCESSLIST reads by outcome.\n"
+			 "# TYPE mysqlprobe_watcher_polls_total counter\n"
+			 "mysqlprobe_watcher_polls_total{outcome=\"ok\"} %llu\n"
+			 "mysqlprobe_watcher_polls_total{outcome=\"error\"} %llu\n"
+			 "# HELP mysqlprobe_watcher_server_connections Server connections in the "
+			 "last read.\n"
+			 "# TYPE mysqlprobe_watcher_server_connections gauge\n"
+			 "mysqlprobe_watcher_server_connections %llu\n",
+			 (unsigned long long)ws.connected, (unsigned long long)ws.polls,
+			 (unsigned long long)ws.poll_errors, (unsigned long long)ws.connections);
+	err = err ?: counter(out, "watcher_connect_errors_total",
+			     "Watcher connection attempts that failed (server down, password).",
+			     ws.connect_errors);
+	err = err ?: counter(out, "watcher_privilege_errors_total",
+			     "Watcher reads without the PROCESS privilege (own connections only).",
+			     ws.privilege_errors);
+	return err ?: counter(out, "watcher_identified_total",
+			      "Connections given their id, user or db by the watcher.",
+			      t->pl.identified);
+}
+
+/* Connections and logins of closed periods; failed logins by error code. */
+static int metrics_logins(struct buf *out, const struct slave_totals *t)
+{
+	const struct sess_row *l = &t->logins;
+	int err;
+
+	err = counter(out, "connections_opened_total",
+		      "MySQL connections seen from their start (closed periods).", l->opened);
+	err = err ?: counter(out, "connections_closed_total",
+			     "MySQL connections that ended (closed periods).", l->closed);
+	err = err ?: buf_printf(out,
+				"# HELP mysqlprobe_logins_total Logins by outcome (closed periods).\n"
+				"# TYPE mysqlprobe_logins_total counter\n"
+				"mysqlprobe_logins_total{outcome=\"ok\"} %llu\n"
+				"mysqlprobe_logins_total{outcome=\"failed\"} %llu\n"
+				"# HELP mysqlprobe_login_failures_total Failed logins by MySQL error "
+				"code (closed periods).\n"
+				"# TYPE mysqlprobe_login_failures_total counter\n",
+				(unsigned long long)l->logins, (unsigned long long)l->failed);
+	for (unsigned i = 0; !err && i < l->err_n; i++)
+		err = buf_printf(out, "mysqlprobe_login_failures_total{code=\"%u\"} %llu\n",
+				 l->err_code[i], (unsigned long long)l->err_count[i]);
+	if (!err && l->err_other)
+		err = buf_printf(out, "mysqlprobe_login_failures_total{code=\"other\"} %llu\n",
+				 (unsigned long long)l->err_other);
+	return err;
+}
+
 static int metrics(void *ctx, struct buf *out)
 {
 	struct slave *s = ctx;
@@ -197,6 +270,7 @@ static int metrics(void *ctx, struct buf *out)
 		{ "report_statements_total", "Statements counted in closed periods.", 0 },
 		{ "keys_overflow_total", "Statements counted in the other row.", 0 },
 		{ "slow_dropped_total", "Slow statements over max_slow, not sampled.", 0 },
+		{ "unanswered_total", "Requests whose connection closed before a response.", 0 },
 	};
 	uint64_t v[sizeof(rows) / sizeof(rows[0])];
 	int err;
@@ -206,16 +280,46 @@ static int metrics(void *ctx, struct buf *out)
 	v[4] = t.pl.flow.retransmits, v[5] = t.pl.flow.table_full, v[6] = t.pl.mysql.events;
 	v[7] = t.pl.mysql.decode_errors, v[8] = t.pl.mysql.resyncs, v[9] = t.pl.mysql.tls_conns;
 	v[10] = t.pl.mysql.unknown_stmt, v[11] = t.reports, v[12] = t.statements;
-	v[13] = t.keys_overflow, v[14] = t.slow_dropped;
+	v[13] = t.keys_overflow, v[14] = t.slow_dropped, v[15] = t.pl.mysql.unanswered;
 	err = metrics_capture(out, &t);
 	for (size_t i = 0; !err && i < sizeof(rows) / sizeof(rows[0]); i++)
 		err = counter(out, rows[i].name, rows[i].help, v[i]);
 	err = err ?: metrics_bus(s, out);
+	err = err ?: metrics_watcher(s, out, &t);
+	err = err ?: metrics_logins(out, &t);
 	return err ?: buf_printf(out,
 				  "# HELP mysqlprobe_report_period_seconds Current report period.\n"
 				  "# TYPE mysqlprobe_report_period_seconds gauge\n"
 				  "mysqlprobe_report_period_seconds %.3f\n",
 				  t.period_ms / 1000.0);
+}
+
+/* "watcher": null, or whether it is connected and its counters. */
+static void status_watcher(struct slave *s, struct jbuf *j, const struct slave_totals *t)
+{
+	struct watcher_stats ws;
+
+	jbuf_key(j, "watcher");
+	if (!watcher_snap(s, &ws)) {
+		jbuf_null(j);
+		return;
+	}
+	jbuf_obj_open(j);
+	jbuf_key(j, "connected");
+	jbuf_bool(j, ws.connected);
+	jbuf_key(j, "polls");
+	jbuf_u64(j, ws.polls);
+	jbuf_key(j, "poll_errors");
+	jbuf_u64(j, ws.poll_errors);
+	jbuf_key(j, "connect_errors");
+	jbuf_u64(j, ws.connect_errors);
+	jbuf_key(j, "privilege_errors");
+	jbuf_u64(j, ws.privilege_errors);
+	jbuf_key(j, "server_connections");
+	jbuf_u64(j, ws.connections);
+	jbuf_key(j, "identified");
+	jbuf_u64(j, t->pl.identified);
+	jbuf_obj_close(j);
 }
 
 /* /status members: what runs, where, since when, the counters and the settings (secrets
@@ -295,7 +399,10 @@ static int status(void *ctx, struct buf *out)
 	jbuf_u64(&j, t.pl.mysql.decode_errors);
 	jbuf_key(&j, "reports");
 	jbuf_u64(&j, t.reports);
+	jbuf_key(&j, "unanswered");
+	jbuf_u64(&j, t.pl.mysql.unanswered);
 	jbuf_obj_close(&j);
+	status_watcher(s, &j, &t);
 	jbuf_key(&j, "config");
 	config_to_json(s->sc.cfg, &j, true);
 	jbuf_obj_close(&j);

@@ -23,6 +23,8 @@ struct slave_totals {
 	uint64_t reports;		/* periods closed */
 	uint64_t statements;		/* statements in closed periods */
 	uint64_t keys_overflow, slow_dropped;
+	/* Connections and logins in closed periods (the reports' "connections", summed). */
+	struct sess_row logins;
 	uint64_t period_ms;
 	/* Live BPF sources: each device and whether it is attached now; ndevs < 0: not known. */
 	struct source_dev devs[SRC_MAX_DEVICES];
@@ -40,6 +42,7 @@ struct slave_worker {
 
 struct slave {
 	struct slave_config sc;
+	struct watcher *watcher; /* live with watcher.uname, or NULL; under snap_lock */
 	struct agg_config acfg;
 	struct pipeline *pl;
 	struct source *src;
