@@ -79,6 +79,7 @@ struct server_client {
 	size_t qbytes; /* bytes of the queued messages not yet written */
 	uint64_t last_seq; /* the last report queued whole for it; 0 = none (send every text) */
 	bool dropped; /* over the total bound: its queue is gone, it is being closed */
+	long long wrote_ms; /* when its socket last took bytes (or it connected); monotonic */
 	size_t off; /* bytes of head already written */
 	unsigned owed; /* messages written whose bytes lws may still hold */
 	char peer[INET6_ADDRSTRLEN + 8];
@@ -158,6 +159,14 @@ static unsigned server_fd_limit(void)
 	return (unsigned)(rl.rlim_cur - SERVER_FD_RESERVE);
 }
 
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
 
 /* Messages reaching a socket change what server_flush() waits for. */
 static void server_busy_sub(struct server *s, unsigned long n)
@@ -341,27 +350,34 @@ static void server_log_dropped(struct server *s, const struct server_client *c)
 }
 
 /*
- * Over the total: disconnects the clients holding the oldest reports until the reports held
- * come back under it. A client whose oldest message is the newest report held is never
- * chosen: it keeps up, and dropping it would free nothing the others do not hold too.
+ * Over the total: disconnects clients until the reports held come back under it, the one
+ * whose socket has taken nothing for longest first (a client that never reads, before one
+ * that reads slowly). A client whose socket took bytes in the last SERVER_READING_MS is
+ * reading and only chosen past twice the total (a client reading a trickle must not hold
+ * reports for good); one whose oldest message is the newest report held never is: dropping
+ * it would free nothing that others do not hold too.
  * Disconnecting rather than skipping reports: a message half written cannot be taken back
  * (the websocket frame is on the wire), so its report stays held until the client reads it
  * or goes.
  */
+#define SERVER_READING_MS 1000
 static void server_enforce_total(struct server *s)
 {
 	while (atomic_load(&s->n_pinned) > s->cfg.queue_bytes) {
+		bool hard = atomic_load(&s->n_pinned) > 2 * s->cfg.queue_bytes;
+		long long now = mono_ms();
 		struct server_client *c, *victim = NULL;
-		uint64_t newest = 0, seq;
+		uint64_t newest = 0;
 
 		for (c = s->clients; c; c = c->next)
 			if (c->tail && bus_item_seq(c->tail->it) > newest)
 				newest = bus_item_seq(c->tail->it);
 		for (c = s->clients; c; c = c->next) {
-			if (c->dropped || !c->head)
+			if (c->dropped || !c->head || bus_item_seq(c->head->it) >= newest)
 				continue;
-			seq = bus_item_seq(c->head->it);
-			if (seq < newest && (!victim || seq < bus_item_seq(victim->head->it)))
+			if (!hard && now - c->wrote_ms < SERVER_READING_MS)
+				continue;
+			if (!victim || c->wrote_ms < victim->wrote_ms)
 				victim = c;
 		}
 		if (!victim)
@@ -558,6 +574,7 @@ static int ws_established(struct server *s, struct lws *wsi, struct server_pss *
 	buf_free(&body);
 	c->wsi = wsi;
 	c->json = p.json;
+	c->wrote_ms = mono_ms();
 	client_peer(wsi, c->peer, sizeof(c->peer));
 	c->reader = ws_reader(s, &p);
 	if (!c->reader) {
@@ -636,6 +653,7 @@ static int ws_writeable(struct server *s, struct server_client *c)
 	report_wire_copy(&m->w, c->off, chunk, s->frag + LWS_PRE);
 	if (lws_write(c->wsi, s->frag + LWS_PRE, chunk, flags) < 0)
 		return -1;
+	c->wrote_ms = mono_ms();
 	c->off += chunk;
 	if (c->off == m->w.len) {
 		atomic_fetch_add(&s->n_sent, 1);
@@ -1271,14 +1289,6 @@ cleanup:
 int server_port(const struct server *s)
 {
 	return s->vhost ? lws_get_vhost_listen_port(s->vhost) : -1;
-}
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 int server_flush(struct server *s, unsigned timeout_ms)

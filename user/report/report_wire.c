@@ -62,6 +62,15 @@ static int wire_zip(struct report_wire *w, int i)
 	if (!w->z_skip[i])
 		return -EINVAL;
 	w->z_len[i] = n - w->z_skip[i];
+	/* Kept for the report's life (the whole replay buffer): no slack. */
+	if (n < cap) {
+		unsigned char *p = realloc(w->z[i], n ? n : 1);
+
+		if (p) {
+			w->z[i] = p;
+			cap = n;
+		}
+	}
 	w->z_cap += cap;
 	return 0;
 }
@@ -76,6 +85,9 @@ static int wire_pieces(struct report_wire *w, size_t t_start, size_t t_end)
 	if (w->text.out.len < 2 || w->text.out.data[0] != '{' || t_start < 1 || t_start > t_end ||
 	    t_end > w->text.out.len || w->fresh.out.len < 2)
 		return -EINVAL;
+	/* Kept for the report's life: without the growth slack (up to half the buffer). */
+	buf_fit(&w->text.out);
+	buf_fit(&w->fresh.out);
 	t = (const unsigned char *)w->text.out.data;
 	len = w->text.out.len;
 	/* Past the report's own "{": the head opens the object (with "lost" in it). */
