@@ -351,11 +351,12 @@ static void server_log_dropped(struct server *s, const struct server_client *c)
 
 /*
  * Over the total: disconnects clients until the reports held come back under it, the one
- * whose socket has taken nothing for longest first (a client that never reads, before one
- * that reads slowly). A client whose socket took bytes in the last SERVER_READING_MS is
- * reading and only chosen past twice the total (a client reading a trickle must not hold
- * reports for good); one whose oldest message is the newest report held never is: dropping
- * it would free nothing that others do not hold too.
+ * whose socket has taken nothing for longest first (a client that never reads). A client
+ * whose socket took bytes in the last SERVER_READING_MS is reading, and is chosen only past
+ * twice the total and when its oldest message is more than websocket.queue reports behind
+ * the newest (one reading a trickle must not hold old reports for good; one a report behind
+ * is merely busy with a large report). A client whose oldest message is the newest report
+ * held never is: dropping it would free nothing that others do not hold too.
  * Disconnecting rather than skipping reports: a message half written cannot be taken back
  * (the websocket frame is on the wire), so its report stays held until the client reads it
  * or goes.
@@ -375,7 +376,8 @@ static void server_enforce_total(struct server *s)
 		for (c = s->clients; c; c = c->next) {
 			if (c->dropped || !c->head || bus_item_seq(c->head->it) >= newest)
 				continue;
-			if (!hard && now - c->wrote_ms < SERVER_READING_MS)
+			if (now - c->wrote_ms < SERVER_READING_MS &&
+			    (!hard || newest - bus_item_seq(c->head->it) <= s->cfg.queue_len))
 				continue;
 			if (!victim || c->wrote_ms < victim->wrote_ms)
 				victim = c;
