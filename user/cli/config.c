@@ -98,8 +98,8 @@ const struct config_option config_options[] = {
 	    "MiB of reports queued for one /collector client; over it the client takes no more "
 	    "until it drains (it lags, and loses reports it is told of)"),
 	ROW("http.queue_mb", INT, http_queue_mb, "64", 1, 65536, 0,
-	    "MiB of reports all /collector clients' queues may hold; over it the clients holding "
-	    "the oldest are disconnected (counted)"),
+	    "MiB of reports all /collector clients' queues may hold; over it the clients that "
+	    "have read nothing for longest are disconnected (counted)"),
 	ENUM("output", output, "report", output_modes,
 	     "what goes to stdout: events, report, segments or none"),
 	ENUM("log_level", log_level, "warn", log_levels, "warn, info or debug"),
