@@ -319,6 +319,8 @@ static int start_slave(struct agent *a)
 		.port = (int)c->serverport,
 		.max_message = c->websocket_maxmessagesize,
 		.queue_len = (unsigned)c->websocket_queue,
+		.client_queue_bytes = (size_t)c->http_client_queue_mb << 20,
+		.queue_bytes = (size_t)c->http_queue_mb << 20,
 		.token = c->http_token,
 		.cluster_token = c->cluster_token,
 	};
@@ -417,6 +419,8 @@ static int run_master(const struct mp_config *c, const struct cli_extra *x)
 		.port = (int)c->serverport,
 		.max_message = c->websocket_maxmessagesize,
 		.queue_len = (unsigned)c->websocket_queue,
+		.client_queue_bytes = (size_t)c->http_client_queue_mb << 20,
+		.queue_bytes = (size_t)c->http_queue_mb << 20,
 		.token = c->http_token,
 		.cluster_token = c->cluster_token,
 	};

@@ -111,6 +111,12 @@ const struct config_option config_options[] = {
 	    "bearer token required by the HTTP API when set (secret)"),
 	ROW("http.token_file", STRING, http_token_file, "", 0, 0, 0,
 	    "read http.token from the first line of this file (keeps it out of the process list)"),
+	ROW("http.client_queue_mb", INT, http_client_queue_mb, "16", 1, 4096, 0,
+	    "MiB of reports queued for one /collector client; over it the client takes no more "
+	    "until it drains (it lags, and loses reports it is told of)"),
+	ROW("http.queue_mb", INT, http_queue_mb, "64", 1, 65536, 0,
+	    "MiB of reports all /collector clients' queues may hold; over it the clients that "
+	    "have read nothing for longest are disconnected (counted)"),
 	ENUM("output", output, "auto", output_modes,
 	     "what goes to stdout: events, report (JSON), table, segments, none, or auto "
 	     "(a table on a terminal, else report)"),

@@ -88,6 +88,8 @@ struct mp_config {
 	char *http_bind;
 	char *http_token;
 	char *http_token_file;
+	int64_t http_client_queue_mb;
+	int64_t http_queue_mb;
 	int output; /* enum output_mode */
 	int log_level; /* enum log_level */
 };

@@ -70,6 +70,19 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	return -EINVAL;
 }
 
+void buf_fit(struct buf *b)
+{
+	char *p;
+
+	if (!b->data || b->cap <= b->len + 1)
+		return;
+	p = realloc(b->data, b->len + 1);
+	if (!p)
+		return; /* the larger block stays valid */
+	b->data = p;
+	b->cap = b->len + 1;
+}
+
 void buf_free(struct buf *b)
 {
 	if (!b)

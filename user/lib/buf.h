@@ -35,6 +35,8 @@ static inline void buf_reset(struct buf *b)
 static inline void buf_reset_shrink(struct buf *b, size_t limit);
 /* Frees the memory; the buffer is empty and reusable. Accepts NULL, zeroed or freed. */
 void buf_free(struct buf *b);
+/* Gives back the capacity past the contents (and its NUL), for a buffer kept long. */
+void buf_fit(struct buf *b);
 
 static inline void buf_reset_shrink(struct buf *b, size_t limit)
 {

@@ -13,8 +13,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <malloc.h>
+
 #include <libwebsockets.h>
-#include <snappy-c.h>
 
 #include "net/http_api.h"
 #include "lib/log.h"
@@ -23,11 +24,19 @@
 #include "web/assets.h"
 
 #define SERVER_DEFAULT_QUEUE 8
+#define SERVER_DEFAULT_CLIENT_BYTES (16UL << 20)
+#define SERVER_DEFAULT_TOTAL_BYTES (64UL << 20)
 /*
- * Rendered messages per client: one being written and one ready. Further reports stay in the
- * bus, shared and unrendered, until the client has room: a slow client costs no memory.
+ * Messages per client: one being written and one ready. Further reports stay in the bus until
+ * the client has room, and a client that lags its websocket.queue loses the oldest.
  */
 #define SERVER_RENDER_AHEAD 2
+/*
+ * Freed reports go back to the system (malloc_trim) once this much was let go, at most once
+ * a second: glibc keeps freed memory of its thread arenas otherwise, so RSS stayed high after
+ * the clients that held it had gone.
+ */
+#define SERVER_TRIM_BYTES (8UL << 20)
 /*
  * Websocket fragment size: one lws_write per writeable callback. lws buffers whatever the kernel
  * refuses and holds back the next writeable callback until it drained, so a fragment of a size
@@ -46,11 +55,17 @@
 static const int server_http_codes[] = { 200, 400, 401, 403, 404, 405, 409, 413, 426, 500, 503 };
 #define SERVER_NCODES (sizeof(server_http_codes) / sizeof(server_http_codes[0]))
 
-/* A rendered message; buf has LWS_PRE bytes of headroom lws writes frame headers into. */
+/* A client's message: the report's shared pieces, held (with the report) until written. */
 struct server_msg {
 	struct server_msg *next;
-	size_t len;
-	unsigned char buf[];
+	struct bus_item *it;
+	struct report_wire_msg w;
+};
+
+/* A report some client's queue holds: the total bound counts each once. */
+struct server_pin {
+	const struct bus_item *it;
+	unsigned long refs;
 };
 
 struct server_client {
@@ -62,6 +77,10 @@ struct server_client {
 	uint64_t lost; /* reports skipped for this client (render errors) not yet told to it */
 	struct server_msg *head, *tail;
 	unsigned qlen;
+	size_t qbytes; /* bytes of the queued messages not yet written */
+	uint64_t last_seq; /* the last report queued whole for it; 0 = none (send every text) */
+	bool dropped; /* over the total bound: its queue is gone, it is being closed */
+	long long wrote_ms; /* when its socket last took bytes (or it connected); monotonic */
 	size_t off; /* bytes of head already written */
 	unsigned owed; /* messages written whose bytes lws may still hold */
 	char peer[INET6_ADDRSTRLEN + 8];
@@ -91,13 +110,20 @@ struct server {
 
 	/* Server thread only. */
 	struct server_client *clients;
-	struct buf scratch;
+	unsigned char *frag; /* LWS_PRE + SERVER_WS_FRAGMENT: one fragment to write */
+	struct server_pin *pins;
+	size_t npins, pins_cap;
+	size_t freed; /* pinned bytes let go since the last malloc_trim() */
+	time_t trimmed;
+	time_t dropped_logged;
+	unsigned long long dropped_unlogged;
 	char arg_store[HTTP_API_MAX_ARGS][SERVER_URI_MAX];
 	time_t too_large_logged;
 	unsigned long long too_large_unlogged;
 
 	atomic_ullong n_clients, n_clients_total, n_sent, n_bytes, n_too_large, n_render_err,
-		n_rendered, n_http, n_ws_unauthorized, n_not_http, n_conn_full;
+		n_rendered, n_http, n_ws_unauthorized, n_not_http, n_conn_full, n_dropped,
+		n_pinned;
 	/* Connections lws holds now, and its table size (server_fd_limit()). Server thread. */
 	unsigned long conns, conn_limit;
 	bool conn_full;
@@ -135,6 +161,14 @@ static unsigned server_fd_limit(void)
 }
 
 
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
 /* Messages reaching a socket change what server_flush() waits for. */
 static void server_busy_sub(struct server *s, unsigned long n)
 {
@@ -145,26 +179,88 @@ static void server_busy_sub(struct server *s, unsigned long n)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static void client_queue_free(struct server *s, struct server_client *c)
-{
-	struct server_msg *m;
-
-	while ((m = c->head)) {
-		c->head = m->next;
-		free(m);
-	}
-	c->tail = NULL;
-	server_busy_sub(s, c->qlen + c->owed);
-	c->qlen = 0;
-	c->owed = 0;
-	c->off = 0;
-}
-
 static void server_busy_add(struct server *s)
 {
 	pthread_mutex_lock(&s->lock);
 	s->busy++;
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* A queue now holds it; counts its bytes in the total the first time. Returns 0 or -ENOMEM. */
+static int pin_add(struct server *s, const struct bus_item *it)
+{
+	size_t i;
+
+	for (i = 0; i < s->npins; i++)
+		if (s->pins[i].it == it) {
+			s->pins[i].refs++;
+			return 0;
+		}
+	if (s->npins == s->pins_cap) {
+		size_t cap = s->pins_cap ? 2 * s->pins_cap : 16;
+		struct server_pin *v = realloc(s->pins, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->pins = v;
+		s->pins_cap = cap;
+	}
+	s->pins[s->npins++] = (struct server_pin){ .it = it, .refs = 1 };
+	atomic_fetch_add(&s->n_pinned, bus_item_bytes(it));
+	return 0;
+}
+
+static void pin_del(struct server *s, const struct bus_item *it)
+{
+	for (size_t i = 0; i < s->npins; i++) {
+		if (s->pins[i].it != it)
+			continue;
+		if (--s->pins[i].refs)
+			return;
+		s->pins[i] = s->pins[--s->npins];
+		atomic_fetch_sub(&s->n_pinned, bus_item_bytes(it));
+		s->freed += bus_item_bytes(it);
+		return;
+	}
+}
+
+/* Drops the head message: written, or the queue is going. */
+static void client_pop(struct server *s, struct server_client *c)
+{
+	struct server_msg *m = c->head;
+
+	c->head = m->next;
+	if (!c->head)
+		c->tail = NULL;
+	c->qlen--;
+	c->qbytes -= m->w.len;
+	c->off = 0;
+	pin_del(s, m->it);
+	bus_item_put(s->cfg.bus, m->it);
+	free(m);
+}
+
+static void client_queue_free(struct server *s, struct server_client *c)
+{
+	server_busy_sub(s, c->qlen + c->owed);
+	while (c->head)
+		client_pop(s, c);
+	c->owed = 0;
+}
+
+/* Gives what the clients let go back to the system, at most once a second. */
+static void server_trim(struct server *s)
+{
+	time_t now;
+
+	if (s->freed < SERVER_TRIM_BYTES)
+		return;
+	now = time(NULL);
+	if (now == s->trimmed)
+		return;
+	s->trimmed = now;
+	s->freed = 0;
+	malloc_trim(0);
 }
 
 static void server_log_too_large(struct server *s, size_t len)
@@ -182,28 +278,8 @@ static void server_log_too_large(struct server *s, size_t len)
 	s->too_large_unlogged = 0;
 }
 
-/* Turns the rendered text into the wire payload: snappy raw block, or the JSON as is. */
-static struct server_msg *client_encode(const struct server_client *c, const struct buf *text)
-{
-	size_t cap = c->json ? text->len : snappy_max_compressed_length(text->len);
-	struct server_msg *m = malloc(sizeof(*m) + LWS_PRE + cap);
-
-	if (!m)
-		return NULL;
-	m->next = NULL;
-	m->len = cap;
-	if (c->json) {
-		memcpy(m->buf + LWS_PRE, text->data, text->len);
-	} else if (snappy_compress(text->data, text->len, (char *)m->buf + LWS_PRE, &m->len) !=
-		   SNAPPY_OK) {
-		free(m);
-		return NULL;
-	}
-	return m;
-}
-
-/* The client has room (client_pump() renders only then). Returns 1. */
-static int client_enqueue(struct server *s, struct server_client *c, struct server_msg *m)
+/* The client has room (client_pump() composes only then); m and its item go to the queue. */
+static void client_enqueue(struct server *s, struct server_client *c, struct server_msg *m)
 {
 	if (c->tail)
 		c->tail->next = m;
@@ -211,52 +287,114 @@ static int client_enqueue(struct server *s, struct server_client *c, struct serv
 		c->head = m;
 	c->tail = m;
 	c->qlen++;
+	c->qbytes += m->w.len;
 	server_busy_add(s);
 	lws_callback_on_writable(c->wsi);
-	return 1;
-}
-
-/* Encodes, checks the size and queues one rendered message; returns 1 when queued. */
-static int server_queue_rendered(struct server *s, struct server_client *c)
-{
-	struct server_msg *m = client_encode(c, &s->scratch);
-
-	if (!m) {
-		atomic_fetch_add(&s->n_render_err, 1);
-		return 0;
-	}
-	if (s->cfg.max_message && m->len > s->cfg.max_message) {
-		atomic_fetch_add(&s->n_too_large, 1);
-		server_log_too_large(s, m->len);
-		free(m);
-		return 0;
-	}
-	return client_enqueue(s, c, m);
-}
-
-/* Renders and queues one report for c; a report c will not get is added to its lost. */
-static void server_render_one(struct server *s, struct server_client *c, const void *report,
-			      uint64_t lost)
-{
-	int queued;
-
-	lost += c->lost;
-	buf_reset(&s->scratch);
-	if (s->cb.render(s->ctx, report, lost, c->state, &s->scratch)) {
-		atomic_fetch_add(&s->n_render_err, 1);
-		c->lost = lost + 1;
-		return;
-	}
-	atomic_fetch_add(&s->n_rendered, 1);
-	/* An empty rendering means "nothing for this client this period". */
-	queued = s->scratch.len ? server_queue_rendered(s, c) : 1;
-	c->lost = queued ? 0 : lost + 1;
-	if (s->cb.render_result)
-		s->cb.render_result(s->ctx, c->state, queued);
 }
 
 /*
- * Renders c's next reports from the bus while it has room. Replay (since=) and live are one
+ * Queues one report for c, spliced from the pieces rendered when it was published; a report
+ * c will not get is added to its lost. Takes over the item.
+ */
+static void client_compose(struct server *s, struct server_client *c, struct bus_item *it,
+			   uint64_t lost)
+{
+	const struct report_wire *w = s->cb.wire(s->ctx, bus_item_obj(it));
+	struct server_msg *m = calloc(1, sizeof(*m));
+
+	lost += c->lost;
+	if (!m || !w || report_wire_compose(w, !c->json, c->last_seq, lost, &m->w) ||
+	    pin_add(s, it)) {
+		atomic_fetch_add(&s->n_render_err, 1);
+		goto skip;
+	}
+	atomic_fetch_add(&s->n_rendered, 1);
+	if (s->cfg.max_message && m->w.len > s->cfg.max_message) {
+		atomic_fetch_add(&s->n_too_large, 1);
+		server_log_too_large(s, m->w.len);
+		pin_del(s, it);
+		goto skip;
+	}
+	m->it = it;
+	c->lost = 0;
+	c->last_seq = bus_item_seq(it);
+	client_enqueue(s, c, m);
+	return;
+skip:
+	/* The next message it gets carries every text (it did not get this one's). */
+	c->lost = lost + 1;
+	c->last_seq = 0;
+	bus_item_put(s->cfg.bus, it);
+	free(m);
+}
+
+/* Room for one more message: two at most, and a second only under client_queue_bytes. */
+static bool client_has_room(const struct server *s, const struct server_client *c)
+{
+	if (c->dropped || c->qlen >= SERVER_RENDER_AHEAD)
+		return false;
+	return !c->qlen || c->qbytes < s->cfg.client_queue_bytes;
+}
+
+static void server_log_dropped(struct server *s, const struct server_client *c)
+{
+	time_t now = time(NULL);
+
+	s->dropped_unlogged++;
+	if (s->dropped_logged && now - s->dropped_logged < SERVER_LOG_INTERVAL_S)
+		return;
+	pr_warn("server: %llu client(s) disconnected, last %s: the reports queued for clients "
+		"came to more than http.queue_mb (%zu MiB)\n",
+		s->dropped_unlogged, c->peer, s->cfg.queue_bytes >> 20);
+	s->dropped_logged = now;
+	s->dropped_unlogged = 0;
+}
+
+/*
+ * Over the total: disconnects clients until the reports held come back under it, the one
+ * whose socket has taken nothing for longest first (a client that never reads). A client
+ * whose socket took bytes in the last SERVER_READING_MS is reading, and is chosen only past
+ * twice the total and when its oldest message is more than websocket.queue reports behind
+ * the newest (one reading a trickle must not hold old reports for good; one a report behind
+ * is merely busy with a large report). A client whose oldest message is the newest report
+ * held never is: dropping it would free nothing that others do not hold too.
+ * Disconnecting rather than skipping reports: a message half written cannot be taken back
+ * (the websocket frame is on the wire), so its report stays held until the client reads it
+ * or goes.
+ */
+#define SERVER_READING_MS 1000
+static void server_enforce_total(struct server *s)
+{
+	while (atomic_load(&s->n_pinned) > s->cfg.queue_bytes) {
+		bool hard = atomic_load(&s->n_pinned) > 2 * s->cfg.queue_bytes;
+		long long now = mono_ms();
+		struct server_client *c, *victim = NULL;
+		uint64_t newest = 0;
+
+		for (c = s->clients; c; c = c->next)
+			if (c->tail && bus_item_seq(c->tail->it) > newest)
+				newest = bus_item_seq(c->tail->it);
+		for (c = s->clients; c; c = c->next) {
+			if (c->dropped || !c->head || bus_item_seq(c->head->it) >= newest)
+				continue;
+			if (now - c->wrote_ms < SERVER_READING_MS &&
+			    (!hard || newest - bus_item_seq(c->head->it) <= s->cfg.queue_len))
+				continue;
+			if (!victim || c->wrote_ms < victim->wrote_ms)
+				victim = c;
+		}
+		if (!victim)
+			return;
+		victim->dropped = true;
+		client_queue_free(s, victim);
+		atomic_fetch_add(&s->n_dropped, 1);
+		server_log_dropped(s, victim);
+		lws_set_timeout(victim->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	}
+}
+
+/*
+ * Queues c's next reports from the bus while it has room. Replay (since=) and live are one
  * path: the client's bus reader walks the history in seq order, so the seam between them has
  * neither a gap nor a duplicate.
  */
@@ -265,18 +403,18 @@ static void client_pump(struct server *s, struct server_client *c)
 	struct bus_item *it;
 	uint64_t lost;
 
-	while (c->qlen < SERVER_RENDER_AHEAD) {
+	while (client_has_room(s, c)) {
 		/* Counted busy from the read on, so server_flush() never sees a report in flight
 		 * as neither pending in the bus nor queued. */
 		server_busy_add(s);
 		if (bus_read(c->reader, &it, &lost)) {
 			server_busy_sub(s, 1);
-			return;
+			break;
 		}
-		server_render_one(s, c, bus_item_obj(it), lost);
-		bus_item_put(s->cfg.bus, it);
+		client_compose(s, c, it, lost);
 		server_busy_sub(s, 1);
 	}
+	server_enforce_total(s);
 }
 
 /* Server thread, woken by lws_cancel_service() after a publish: feed every client. */
@@ -286,6 +424,7 @@ static void server_pump_all(struct server *s)
 
 	for (c = s->clients; c; c = c->next)
 		client_pump(s, c);
+	server_trim(s);
 }
 
 /* Bus wake callback, in the publisher's thread: only wakes the server thread. */
@@ -458,6 +597,7 @@ static int ws_established(struct server *s, struct lws *wsi, struct server_pss *
 	buf_free(&body);
 	c->wsi = wsi;
 	c->json = p.json;
+	c->wrote_ms = mono_ms();
 	client_peer(wsi, c->peer, sizeof(c->peer));
 	c->reader = ws_reader(s, &p);
 	if (!c->reader) {
@@ -507,6 +647,7 @@ static void ws_closed(struct server *s, struct server_pss *pss)
 	atomic_fetch_sub(&s->n_clients, 1);
 	pr_info("server: websocket client %s closed\n", c->peer);
 	free(c);
+	server_trim(s);
 }
 
 /* Writes one fragment of the head message; the next writeable callback continues. */
@@ -519,27 +660,30 @@ static int ws_writeable(struct server *s, struct server_client *c)
 	/* lws held this callback back until the bytes of earlier writes left its buffer. */
 	server_busy_sub(s, c->owed);
 	c->owed = 0;
+	if (c->dropped)
+		return -1;
 	if (!m)
 		return 0;
-	chunk = m->len - c->off;
+	chunk = m->w.len - c->off;
 	if (chunk > SERVER_WS_FRAGMENT)
 		chunk = SERVER_WS_FRAGMENT;
 	flags = lws_write_ws_flags(c->json ? LWS_WRITE_TEXT : LWS_WRITE_BINARY, c->off == 0,
-				   c->off + chunk == m->len);
-	/* Bytes before the fragment were already sent, so lws may put the frame header there. */
-	if (lws_write(c->wsi, m->buf + LWS_PRE + c->off, chunk, flags) < 0)
+				   c->off + chunk == m->w.len);
+	/*
+	 * The pieces are shared by every client: the fragment is copied out so lws can put the
+	 * frame header in the LWS_PRE bytes before it.
+	 */
+	report_wire_copy(&m->w, c->off, chunk, s->frag + LWS_PRE);
+	if (lws_write(c->wsi, s->frag + LWS_PRE, chunk, flags) < 0)
 		return -1;
+	c->wrote_ms = mono_ms();
 	c->off += chunk;
-	if (c->off == m->len) {
-		c->head = m->next;
-		if (!c->head)
-			c->tail = NULL;
-		c->qlen--;
-		c->owed++;
-		c->off = 0;
+	if (c->off == m->w.len) {
 		atomic_fetch_add(&s->n_sent, 1);
-		atomic_fetch_add(&s->n_bytes, m->len);
-		free(m);
+		atomic_fetch_add(&s->n_bytes, m->w.len);
+		/* Still busy (owed) until lws says its bytes left its buffer. */
+		client_pop(s, c);
+		c->owed++;
 		client_pump(s, c);
 	}
 	lws_callback_on_writable(c->wsi);
@@ -893,6 +1037,10 @@ static int server_metrics_counters(struct server *s, struct buf *out)
 		{ "connections_full_total",
 		  "Times the connection table filled (new connections then wait).",
 		  &s->n_conn_full },
+		{ "clients_dropped_total",
+		  "Websocket clients disconnected: the reports queued for clients came to more "
+		  "than http.queue_mb.",
+		  &s->n_dropped },
 	};
 	size_t i;
 	int err = 0;
@@ -918,10 +1066,18 @@ static int server_metrics_clients(struct server *s, struct buf *out)
 		"# HELP mysqlprobe_server_clients Websocket clients connected now.\n"
 		"# TYPE mysqlprobe_server_clients gauge\n"
 		"mysqlprobe_server_clients %llu\n"
+		"# HELP mysqlprobe_server_queue_bytes Memory of the reports the clients' queues "
+		"hold (each report once).\n"
+		"# TYPE mysqlprobe_server_queue_bytes gauge\n"
+		"mysqlprobe_server_queue_bytes %llu\n"
+		"# HELP mysqlprobe_server_queue_limit_bytes http.queue_mb in bytes.\n"
+		"# TYPE mysqlprobe_server_queue_limit_bytes gauge\n"
+		"mysqlprobe_server_queue_limit_bytes %zu\n"
 		"# HELP mysqlprobe_server_client_queue_depth Reports a client has not been sent yet "
 		"(rendered or still in the bus).\n"
 		"# TYPE mysqlprobe_server_client_queue_depth gauge\n",
-		s->conns, s->conn_limit, (unsigned long long)s->n_clients);
+		s->conns, s->conn_limit, (unsigned long long)s->n_clients,
+		(unsigned long long)s->n_pinned, s->cfg.queue_bytes);
 	for (c = s->clients; !err && c; c = c->next)
 		err = buf_printf(out, "mysqlprobe_server_client_queue_depth{client=\"%s\"} %llu\n",
 				  c->peer, (unsigned long long)(c->qlen + bus_reader_lag(c->reader)));
@@ -989,9 +1145,13 @@ static int server_status(void *ctx, struct buf *out)
 		err = buf_printf(
 			out,
 			"\"server\":{\"port\":%d,\"clients\":%llu,"
-			"\"messages_sent\":%llu,\"queue_len\":%u,\"max_message\":%zu}",
+			"\"messages_sent\":%llu,\"queue_len\":%u,\"max_message\":%zu,"
+			"\"queue_bytes\":%llu,\"queue_limit_bytes\":%zu,"
+			"\"client_queue_limit_bytes\":%zu,\"clients_dropped\":%llu}",
 			server_port(s), (unsigned long long)s->n_clients, (unsigned long long)s->n_sent,
-			s->cfg.queue_len, s->cfg.max_message);
+			s->cfg.queue_len, s->cfg.max_message, (unsigned long long)s->n_pinned,
+			s->cfg.queue_bytes, s->cfg.client_queue_bytes,
+			(unsigned long long)s->n_dropped);
 	return err;
 }
 
@@ -1106,6 +1266,10 @@ static int server_copy_config(struct server *s, const struct server_config *cfg)
 	s->cfg.cluster_token = NULL;
 	if (!s->cfg.queue_len)
 		s->cfg.queue_len = SERVER_DEFAULT_QUEUE;
+	if (!s->cfg.client_queue_bytes)
+		s->cfg.client_queue_bytes = SERVER_DEFAULT_CLIENT_BYTES;
+	if (!s->cfg.queue_bytes)
+		s->cfg.queue_bytes = SERVER_DEFAULT_TOTAL_BYTES;
 	if (cfg->port < 0 || cfg->port > 65535)
 		return EINVAL;
 	/* lws binds every address (dual-stack) when given no interface. */
@@ -1137,6 +1301,9 @@ static int server_copy_config(struct server *s, const struct server_config *cfg)
 
 static int server_init_sync(struct server *s)
 {
+	s->frag = malloc(LWS_PRE + SERVER_WS_FRAGMENT);
+	if (!s->frag)
+		return ENOMEM;
 	return pthread_mutex_init(&s->lock, NULL) ? ENOMEM : 0;
 }
 
@@ -1146,7 +1313,7 @@ struct server *server_new(const struct server_config *cfg, const struct server_c
 	struct server *s;
 	int err;
 
-	if (!cfg || !cb || !cb->render) {
+	if (!cfg || !cb || !cb->wire) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -1194,14 +1361,6 @@ int server_port(const struct server *s)
 	return s->vhost ? lws_get_vhost_listen_port(s->vhost) : -1;
 }
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 int server_flush(struct server *s, unsigned timeout_ms)
 {
 	long long deadline = mono_ms() + timeout_ms;
@@ -1232,6 +1391,8 @@ void server_get_stats(struct server *s, struct server_stats *out)
 	out->render_errors = s->n_render_err;
 	out->reports_rendered = s->n_rendered;
 	out->http_requests = s->n_http;
+	out->clients_dropped = s->n_dropped;
+	out->queue_bytes = s->n_pinned;
 }
 
 void server_free(struct server *s)
@@ -1246,7 +1407,8 @@ void server_free(struct server *s)
 	/* Closes every connection: ws_closed() runs here, in this thread, for each client. */
 	if (s->lws)
 		lws_context_destroy(s->lws);
-	buf_free(&s->scratch);
+	free(s->frag);
+	free(s->pins);
 	pthread_mutex_destroy(&s->lock);
 	free((char *)s->cfg.bind);
 	if (s->cfg.token)

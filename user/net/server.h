@@ -9,6 +9,7 @@
 #include "lib/buf.h"
 #include "net/http_api.h"
 #include "report/bus.h"
+#include "report/report_wire.h"
 
 struct server;
 
@@ -21,6 +22,17 @@ struct server_config {
 	 * (counted); 0 = 8. A client that asked since= is bound by the bus history instead.
 	 */
 	unsigned queue_len;
+	/*
+	 * http.client_queue_mb: bytes of messages queued for one client past which it takes no
+	 * further report until it drains (one message is always allowed); 0 = 16 MiB.
+	 */
+	size_t client_queue_bytes;
+	/*
+	 * http.queue_mb: bytes of the reports every client's queue holds (each report counted
+	 * once, however many clients hold it) past which the clients holding the oldest are
+	 * disconnected; 0 = 64 MiB.
+	 */
+	size_t queue_bytes;
 	struct bus *bus; /* the reports /collector serves; borrowed, must outlive the server */
 	const char *token; /* http.token: NULL or "" = no authentication; copied, never logged */
 	/*
@@ -36,10 +48,12 @@ struct server_config {
  * Callbacks that read state shared with other threads (counters, the template store) must do
  * so thread-safely. ctx is the pointer given to server_new().
  *
- * Reports come from the bus: each /collector client is a bus reader of kind "collector"
- * and the server renders a client's next report only when it has room (at most two rendered
- * messages per client), so a slow client costs the others nothing and loses reports (counted
- * by the bus) rather than memory.
+ * Reports come from the bus: each /collector client is a bus reader of kind "collector".
+ * The server renders nothing: each report was rendered once, before it was published
+ * (report/report_wire.h), and a client's message is spliced from those shared pieces, so the
+ * thread answering HTTP never spends a report's size of work on one client. A client's queue
+ * holds at most two messages and client_queue_bytes; what it cannot take waits in the bus and
+ * is lost for it (counted, and told with "lost") when it lags further.
  */
 struct server_callbacks {
 	/*
@@ -51,20 +65,11 @@ struct server_callbacks {
 	/* The client is gone (closed, dropped, or server_free()); release its state. */
 	void (*client_close)(void *ctx, void *client_state);
 	/*
-	 * Serialises report (a bus item's object) for one client into out (empty on entry), e.g.
-	 * JSON including only the template texts this client still needs. lost: reports this
-	 * client will never get between the previous one it was sent (or its since=) and this
-	 * one. Returns 0 or -errno (the client skips this report; counted, and added to the next
-	 * one's lost). Required.
+	 * The rendered pieces of report (a bus item's object), valid as long as the report; NULL
+	 * when it could not be rendered (clients skip it: counted, and added to their next
+	 * report's lost). Required.
 	 */
-	int (*render)(void *ctx, const void *report, uint64_t lost, void *client_state,
-		      struct buf *out);
-	/*
-	 * After each successful render(): queued is 1 when the message went into the client's send
-	 * queue, 0 when it was discarded (over max_message, encoding failure). Lets the report builder forget templates it marked as sent
-	 * to this client in a message the client will never see. May be NULL.
-	 */
-	void (*render_result)(void *ctx, void *client_state, int queued);
+	const struct report_wire *(*wire)(void *ctx, const void *report);
 	/* GET /config/update: applies from the next period. Returns 0 or -errno. May be NULL. */
 	int (*set_report_period_ms)(void *ctx, unsigned ms);
 	/* GET /metrics: appends the application's Prometheus text. 0 or -errno. May be NULL. */
@@ -97,6 +102,8 @@ struct server_stats {
 	unsigned long long render_errors;
 	unsigned long long reports_rendered; /* reports rendered for a client (replays too) */
 	unsigned long long http_requests;
+	unsigned long long clients_dropped; /* disconnected: the clients' queues over queue_bytes */
+	unsigned long long queue_bytes; /* reports the clients' queues hold now (each once) */
 };
 
 /*

@@ -401,6 +401,11 @@ void *bus_item_obj(const struct bus_item *it)
 	return it->obj;
 }
 
+size_t bus_item_bytes(const struct bus_item *it)
+{
+	return it->bytes;
+}
+
 uint64_t bus_item_seq(const struct bus_item *it)
 {
 	return it->seq;

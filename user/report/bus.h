@@ -92,6 +92,8 @@ int bus_read_wait(struct bus_reader *r, struct bus_item **item, uint64_t *lost,
 
 void *bus_item_obj(const struct bus_item *it);
 uint64_t bus_item_seq(const struct bus_item *it);
+/* What the report costs in memory, as given to bus_publish(). */
+size_t bus_item_bytes(const struct bus_item *it);
 /* Releases a read item; the last holder frees the report. Accepts NULL. */
 void bus_item_put(struct bus *b, struct bus_item *it);
 

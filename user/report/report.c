@@ -120,7 +120,9 @@ static void write_outputs(struct jbuf *b, const struct report_header *h)
 	jbuf_obj_close(b);
 }
 
-static void write_templates(struct jbuf *b, const struct agg *a, struct template_seen *seen)
+/* t_start, t_end (may be NULL): where the object's members start and end in b->out. */
+static void write_templates(struct jbuf *b, const struct agg *a, struct template_seen *seen,
+			    size_t *t_start, size_t *t_end)
 {
 	const char *text;
 	char id_hex[17];
@@ -129,6 +131,8 @@ static void write_templates(struct jbuf *b, const struct agg *a, struct template
 
 	jbuf_key(b, "templates");
 	jbuf_obj_open(b);
+	if (t_start)
+		*t_start = b->out.len;
 	for (i = 0; i < agg_template_count(a); i++) {
 		if (agg_template_at(a, i, &id, &text, &len))
 			continue;
@@ -137,6 +141,8 @@ static void write_templates(struct jbuf *b, const struct agg *a, struct template
 		snprintf(id_hex, sizeof(id_hex), "%016llx", (unsigned long long)id);
 		key_strn(b, id_hex, text, len);
 	}
+	if (t_end)
+		*t_end = b->out.len;
 	jbuf_obj_close(b);
 }
 
@@ -298,8 +304,9 @@ static int write_samples(struct jbuf *b, const char *key, size_t n,
 	return 0;
 }
 
-int report_write(struct jbuf *b, const struct report_header *h, const struct report_capture *c,
-		 const struct agg *a, struct template_seen *seen)
+static int report_write_at(struct jbuf *b, const struct report_header *h,
+			   const struct report_capture *c, const struct agg *a,
+			   struct template_seen *seen, size_t *t_start, size_t *t_end)
 {
 	size_t i;
 	int err;
@@ -324,7 +331,7 @@ int report_write(struct jbuf *b, const struct report_header *h, const struct rep
 	write_nodes(b, h);
 	write_outputs(b, h);
 	key_u64(b, "slow_dropped", agg_slow_dropped(a));
-	write_templates(b, a, seen);
+	write_templates(b, a, seen, t_start, t_end);
 	jbuf_key(b, "stats");
 	jbuf_arr_open(b);
 	for (i = 0; i < agg_stat_count(a); i++)
@@ -345,6 +352,38 @@ int report_write(struct jbuf *b, const struct report_header *h, const struct rep
 	if (err && seen)
 		template_seen_clear(seen);
 	return err;
+}
+
+int report_write(struct jbuf *b, const struct report_header *h, const struct report_capture *c,
+		 const struct agg *a, struct template_seen *seen)
+{
+	return report_write_at(b, h, c, a, seen, NULL, NULL);
+}
+
+int report_write_split(struct jbuf *b, const struct report_header *h,
+		       const struct report_capture *c, const struct agg *a, size_t *t_start,
+		       size_t *t_end)
+{
+	return report_write_at(b, h, c, a, NULL, t_start, t_end);
+}
+
+int report_write_templates(struct jbuf *b, const struct agg *a, const struct template_seen *skip)
+{
+	const char *text;
+	char id_hex[17];
+	uint64_t id;
+	size_t i, len;
+
+	jbuf_obj_open(b);
+	for (i = 0; i < agg_template_count(a); i++) {
+		if (agg_template_at(a, i, &id, &text, &len) ||
+		    (skip && template_seen_has(skip, id)))
+			continue;
+		snprintf(id_hex, sizeof(id_hex), "%016llx", (unsigned long long)id);
+		key_strn(b, id_hex, text, len);
+	}
+	jbuf_obj_close(b);
+	return jbuf_error(b);
 }
 
 /* --- reading a report back (a master merging slaves' reports) --- */

@@ -85,6 +85,21 @@ struct report_header {
 int report_write(struct jbuf *b, const struct report_header *h, const struct report_capture *c,
 		 const struct agg *a, struct template_seen *seen);
 
+/*
+ * As report_write() with every template text, and *t_start, *t_end: where the members of the
+ * "templates" object start and end in b->out, so the text before and after them can be shared
+ * by messages that carry different texts (report/report_wire.h). Returns 0 or -ENOMEM.
+ */
+int report_write_split(struct jbuf *b, const struct report_header *h,
+		       const struct report_capture *c, const struct agg *a, size_t *t_start,
+		       size_t *t_end);
+
+/*
+ * Appends one JSON object: template id -> text for the templates of a not in skip (NULL: every
+ * one), as report_write() writes them. Returns 0 or -ENOMEM.
+ */
+int report_write_templates(struct jbuf *b, const struct agg *a, const struct template_seen *skip);
+
 /* Adds every counter of src to dst. */
 void report_capture_add(struct report_capture *dst, const struct report_capture *src);
 

@@ -33,6 +33,7 @@ static void report_free(struct slave_report *r)
 	if (!r)
 		return;
 	agg_free(r->a);
+	report_wire_free(r->wire);
 	free((void *)r->h.nodes);
 	free(r);
 }
@@ -389,6 +390,10 @@ static int publish(struct master *m, struct merge_out *o)
 	m->n.late_reports += o->late;
 	for (size_t i = 0; i < o->nnodes; i++)
 		m->n.missing += o->nodes[i].status == REPORT_NODE_MISSING;
+	/* Once for every /collector client, here rather than on the thread answering HTTP. */
+	if (role_report_render(r, &m->wire))
+		pr_warn("master: failed to render report %llu for clients: %s\n",
+			(unsigned long long)r->h.seq, strerror(errno));
 	return bus_publish(m->bus, r->h.seq, r, slave_report_bytes(r));
 }
 
@@ -467,7 +472,9 @@ static int master_parts_new(struct master *m, const struct master_config *mc)
 			return -errno;
 	}
 	m->wc = ws_client_new();
-	return m->wc ? 0 : -errno;
+	if (!m->wc)
+		return -errno;
+	return role_wire_init(&m->wire, (size_t)c->max_keys);
 }
 
 struct master *master_new(const struct master_config *mc)
@@ -481,7 +488,6 @@ struct master *master_new(const struct master_config *mc)
 	m->cfg = mc->cfg;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_mutex_init(&m->save_lock, NULL);
-	jbuf_init(&m->render);
 	m->started_ms = master_now_ms();
 	gethostname(host, sizeof(host) - 1);
 	snprintf(m->node, sizeof(m->node), "%s:%lld", host, (long long)mc->cfg->serverport);
@@ -538,7 +544,7 @@ void master_free(struct master *m)
 	merge_free(m->merge);
 	template_store_free(m->store);
 	free(m->state_path);
-	jbuf_free(&m->render);
+	role_wire_free(&m->wire);
 	pthread_mutex_destroy(&m->save_lock);
 	pthread_mutex_destroy(&m->lock);
 	free(m);

@@ -1,15 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The master's side of the server: rendering, cluster calls, /metrics, /status, /healthz. */
+/* The master's side of the server: reports, cluster calls, /metrics, /status, /healthz. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/version.h"
-#include "report/template_seen.h"
 #include "roles/master_int.h"
-
-/* Template ids remembered per client before its set starts over (texts are then re-sent). */
-#define CLIENT_SEEN_LIMIT 1000000
 
 void master_fill_outputs(struct master *m, struct report_header *h)
 {
@@ -28,40 +24,11 @@ void master_fill_outputs(struct master *m, struct report_header *h)
 	h->noutputs = i;
 }
 
-static void *client_open(void *ctx, int json_format)
-{
-	(void)ctx, (void)json_format;
-	return template_seen_new(CLIENT_SEEN_LIMIT);
-}
-
-static void client_close(void *ctx, void *state)
+/* Rendered once when the report was emitted (role_report_render()). */
+static const struct report_wire *wire(void *ctx, const void *report)
 {
 	(void)ctx;
-	template_seen_free(state);
-}
-
-/* As a slave renders: texts a client was not sent yet, "lost" spliced in front. */
-static int render(void *ctx, const void *report, uint64_t lost, void *state, struct buf *out)
-{
-	struct master *m = ctx;
-	const struct slave_report *r = report;
-	int err;
-
-	jbuf_reset(&m->render);
-	err = report_write(&m->render, &r->h, &r->c, r->a, state);
-	if (err)
-		return err;
-	if (!lost)
-		return buf_append(out, m->render.out.data, m->render.out.len);
-	err = buf_printf(out, "{\"lost\":%llu,", (unsigned long long)lost);
-	return err ?: buf_append(out, m->render.out.data + 1, m->render.out.len - 1);
-}
-
-static void render_result(void *ctx, void *state, int queued)
-{
-	(void)ctx;
-	if (!queued && state)
-		template_seen_clear(state);
+	return ((const struct slave_report *)report)->wire;
 }
 
 static const char *slave_state(const struct mslave *s)
@@ -342,10 +309,7 @@ static uint64_t started_ms(void *ctx)
 }
 
 const struct server_callbacks master_server_callbacks = {
-	.client_open = client_open,
-	.client_close = client_close,
-	.render = render,
-	.render_result = render_result,
+	.wire = wire,
 	.metrics = metrics,
 	.status = status,
 	.health = health,

@@ -63,7 +63,7 @@ struct master {
 	struct ws_client *wc;
 	struct bus *bus;
 	struct stdout_out *out;
-	struct jbuf render; /* server thread only */
+	struct role_wire wire; /* the emitting thread: renders each report for the clients */
 };
 
 uint64_t master_now_ms(void);

@@ -28,6 +28,7 @@ void slave_report_free(struct slave_report *r)
 	if (!r)
 		return;
 	agg_free(r->a);
+	report_wire_free(r->wire);
 	free(r);
 }
 
@@ -80,13 +81,15 @@ struct slave *slave_new(const struct slave_config *sc)
 	s->period_ms = config_report_period_ms(c);
 	atomic_init(&s->next_period_ms, (unsigned)s->period_ms);
 	pthread_mutex_init(&s->snap_lock, NULL);
-	jbuf_init(&s->render);
 	s->started_ms = slave_now_ms();
 	s->incarnation_ms = s->started_ms;
 	s->cur = calloc(sc->workers, sizeof(*s->cur));
 	s->spare = calloc(sc->workers, sizeof(*s->spare));
 	s->w = calloc(sc->workers, sizeof(*s->w));
 	if (!s->cur || !s->spare || !s->w || slave_outputs_new(s))
+		goto fail;
+	/* Live, a server serves the reports: each is rendered once for all its clients. */
+	if (!sc->replay && role_wire_init(&s->wire, (size_t)c->max_keys))
 		goto fail;
 	for (int i = 0; i < sc->workers; i++) {
 		s->cur[i] = agg_new(&s->acfg);
@@ -150,7 +153,7 @@ void slave_free(struct slave *s)
 	free(s->cur);
 	free(s->spare);
 	free(s->w);
-	jbuf_free(&s->render);
+	role_wire_free(&s->wire);
 	pthread_mutex_destroy(&s->snap_lock);
 	free(s);
 }
@@ -529,6 +532,10 @@ static int close_period(struct slave *s, struct agg **aggs, uint64_t end_ms)
 	s->end_ms = end_ms + next;
 	s->now.period_ms = next; /* the totals were just read: only the period changed */
 	snap_store(s, &s->now);
+	/* Once for every /collector client, here rather than on the thread answering HTTP. */
+	if (s->wire.ids[0] && role_report_render(r, &s->wire))
+		pr_warn("report: failed to render report %llu for clients: %s\n",
+			(unsigned long long)r->h.seq, strerror(errno));
 	/* Never waits for an output (live); frees r on error. */
 	return bus_publish(s->bus, r->h.seq, r, slave_report_bytes(r)) ?: err;
 }

@@ -1,80 +1,18 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* The slave's side of the server: per-client template sets, report rendering, /metrics, /status. */
+/* The slave's side of the server: the rendered reports, /metrics, /status, /healthz. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "roles/slave_int.h"
-#include "report/template_seen.h"
 #include "lib/version.h"
 
-/* Template ids remembered per client before its set starts over (texts are then re-sent). */
-#define CLIENT_SEEN_LIMIT 1000000
-
-struct slave_client {
-	struct template_seen *seen;
-};
-
-static void *client_open(void *ctx, int json_format)
+/* Rendered once when the period closed (role_report_render()), on the capture thread. */
+static const struct report_wire *wire(void *ctx, const void *report)
 {
-	struct slave_client *c = calloc(1, sizeof(*c));
-
 	(void)ctx;
-	(void)json_format;
-	if (!c)
-		return NULL;
-	c->seen = template_seen_new(CLIENT_SEEN_LIMIT);
-	if (!c->seen) {
-		free(c);
-		return NULL;
-	}
-	return c;
-}
-
-static void client_close(void *ctx, void *state)
-{
-	struct slave_client *c = state;
-
-	(void)ctx;
-	if (!c)
-		return;
-	template_seen_free(c->seen);
-	free(c);
-}
-
-/*
- * The report with only the template texts this client has not been sent yet. A report after
- * a gap in what this client received (a replay from before the buffer, or reports it lost
- * lagging) starts with "lost": N — per client, so it is spliced in front of the shared
- * report's members rather than kept in the report.
- */
-static int render(void *ctx, const void *report, uint64_t lost, void *state, struct buf *out)
-{
-	struct slave *s = ctx;
-	const struct slave_report *r = report;
-	struct slave_client *c = state;
-	int err;
-
-	jbuf_reset(&s->render);
-	err = report_write(&s->render, &r->h, &r->c, r->a, c ? c->seen : NULL);
-	if (err)
-		return err;
-	if (!lost)
-		return buf_append(out, s->render.out.data, s->render.out.len);
-	err = buf_printf(out, "{\"lost\":%llu,", (unsigned long long)lost);
-	/* report_write wrote one object: "{" then its members. */
-	return err ?: buf_append(out, s->render.out.data + 1, s->render.out.len - 1);
-}
-
-static void render_result(void *ctx, void *state, int queued)
-{
-	struct slave_client *c = state;
-
-	(void)ctx;
-	/* The client will never see this message: forget the texts it would have carried. */
-	if (!queued && c)
-		template_seen_clear(c->seen);
+	return ((const struct slave_report *)report)->wire;
 }
 
 static int set_report_period_ms(void *ctx, unsigned ms)
@@ -431,10 +369,7 @@ static uint64_t started_ms(void *ctx)
 }
 
 const struct server_callbacks slave_server_callbacks = {
-	.client_open = client_open,
-	.client_close = client_close,
-	.render = render,
-	.render_result = render_result,
+	.wire = wire,
 	.set_report_period_ms = set_report_period_ms,
 	.metrics = metrics,
 	.status = status,

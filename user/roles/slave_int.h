@@ -80,7 +80,7 @@ struct slave {
 	uint64_t started_ms;
 	/* started_ms in reports: the process start live, the first segment's time in a replay */
 	uint64_t incarnation_ms;
-	struct jbuf render;	   /* server thread only: one client's report text */
+	struct role_wire wire;	   /* capture thread: renders each report for the clients */
 };
 
 /* Accepts NULL. */
