@@ -7,6 +7,7 @@ PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libpcap-dev p
 libxxhash-dev libyaml-dev libsnappy-dev libwebsockets-dev libcmocka-dev \
 libclang-rt-14-dev iproute2 tcpdump mariadb-server mariadb-client python3 python3-pymysql \
 python3-websocket python3-snappy python3-mysqldb prometheus openssl \
+libcurl4-openssl-dev librdkafka-dev clickhouse-server clickhouse-client kcat \
 sysbench procps curl util-linux systemd"
 missing=""
 for p in $PKGS; do

@@ -13,6 +13,7 @@
 #include "lib/jbuf.h"
 #include "net/ws_client.h"
 #include "roles/master.h"
+#include "roles/sink_outs.h"
 #include "roles/role_report.h"
 
 /* Statement text kept per slow sample: as much as a slave keeps. */
@@ -63,6 +64,7 @@ struct master {
 	struct ws_client *wc;
 	struct bus *bus;
 	struct stdout_out *out;
+	struct sink_outs *sinks; /* sinks.*: ClickHouse, Kafka */
 	struct jbuf render; /* server thread only */
 };
 

@@ -55,6 +55,12 @@ static int slave_outputs_new(struct slave *s)
 		if (!s->out)
 			return -errno;
 	}
+	/* Live only: a replay's reports describe a past that a sink would take for now. */
+	if (!s->sc.replay) {
+		s->sinks = sink_outs_new(c, s->bus);
+		if (!s->sinks)
+			return -errno;
+	}
 	return 0;
 }
 
@@ -111,7 +117,9 @@ fail:
 
 int slave_flush(struct slave *s, unsigned timeout_ms)
 {
-	return s->out ? stdout_out_flush(s->out, timeout_ms) : 0;
+	int err = sink_outs_flush(s->sinks, timeout_ms);
+
+	return (s->out ? stdout_out_flush(s->out, timeout_ms) : 0) ?: err;
 }
 
 struct bus *slave_bus(struct slave *s)
@@ -136,6 +144,7 @@ void slave_free(struct slave *s)
 		pr_warn("report: stdout is stuck; leaving its last reports behind\n");
 		stuck = true;
 	}
+	sink_outs_free(s->sinks);
 	/* A stuck writer still holds a report: the bus stays (the process is exiting). */
 	if (!stuck)
 		bus_free(s->bus);

@@ -211,6 +211,7 @@ static int metrics(void *ctx, struct buf *out)
 	for (size_t i = 0; !err && i < sizeof(rows) / sizeof(rows[0]); i++)
 		err = counter(out, rows[i].name, rows[i].help, v[i]);
 	err = err ?: metrics_bus(s, out);
+	err = err ?: sink_outs_metrics(s->sinks, out);
 	return err ?: buf_printf(out,
 				  "# HELP mysqlprobe_report_period_seconds Current report period.\n"
 				  "# TYPE mysqlprobe_report_period_seconds gauge\n"
