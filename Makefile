@@ -150,7 +150,13 @@ $(BUILD)/mysqlprobe: $(OUTPUT)/user/main.o $(LIBMP) | $(BUILD)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # --- tests and benches ---
-tests: $(BUILD)/mysqlprobe $(UNIT_BINS) $(BPFTEST_BINS)
+# The Kafka broker of the sink tests: librdkafka's mock cluster on loopback ports.
+KAFKA_MOCK := $(if $(NO_KAFKA),,$(BUILD)/tests/kafka_mock)
+tests: $(BUILD)/mysqlprobe $(UNIT_BINS) $(BPFTEST_BINS) $(KAFKA_MOCK)
+
+$(BUILD)/tests/kafka_mock: tests/sinks/kafka_mock.c | $(BUILD)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(LDFLAGS) $(PKG_LIBS) -o $@
 
 vpath test_%.c $(patsubst %,tests/%,$(STAGES))
 $(BUILD)/tests/test_%: test_%.c $(LIBMP) | $(BUILD)/tests

@@ -84,6 +84,9 @@ struct report_header {
 int report_write(struct jbuf *b, const struct report_header *h, const struct report_capture *c,
 		 const struct agg *a, struct template_seen *seen);
 
+/* Appends one stats row as the report's "stats" array holds it (a sink's message, say). */
+void report_write_stat(struct jbuf *b, const struct agg_stat *s);
+
 /* Adds every counter of src to dst. */
 void report_capture_add(struct report_capture *dst, const struct report_capture *src);
 

@@ -466,7 +466,7 @@ static int master_parts_new(struct master *m, const struct master_config *mc)
 		if (!m->out)
 			return -errno;
 	}
-	m->sinks = sink_outs_new(c, m->bus);
+	m->sinks = sink_outs_new(c, m->bus, 0);
 	if (!m->sinks)
 		return -errno;
 	m->wc = ws_client_new();

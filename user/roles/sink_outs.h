@@ -15,8 +15,11 @@
  */
 struct sink_outs;
 
-/* Starts every configured sink (none is fine). NULL with errno set; the reason is logged. */
-struct sink_outs *sink_outs_new(const struct mp_config *c, struct bus *b);
+/*
+ * Starts every configured sink (none is fine). workers: the decoder threads that will call
+ * sink_outs_event() (0: none, a master). NULL with errno set; the reason is logged.
+ */
+struct sink_outs *sink_outs_new(const struct mp_config *c, struct bus *b, int workers);
 
 /* Waits until each sink delivered the reports published so far, each within timeout_ms.
  * Returns 0 or -ETIMEDOUT. */
@@ -28,7 +31,8 @@ void sink_outs_free(struct sink_outs *o);
 /* Appends the sinks' Prometheus counters. Returns 0 or -ENOMEM. Accepts NULL. */
 int sink_outs_metrics(struct sink_outs *o, struct buf *out);
 
-/* One query event for the Kafka events topic (sinks.kafka.events); any worker thread. */
-void sink_outs_event(struct sink_outs *o, const struct query_event *ev);
+/* One query event for the Kafka events topic (sinks.kafka.events), from decoder worker
+ * `worker` (each worker its own buffer). Never blocks. Accepts NULL. */
+void sink_outs_event(struct sink_outs *o, int worker, const struct query_event *ev);
 
 #endif /* MP_SINK_OUTS_H */

@@ -57,7 +57,7 @@ static int slave_outputs_new(struct slave *s)
 	}
 	/* Live only: a replay's reports describe a past that a sink would take for now. */
 	if (!s->sc.replay) {
-		s->sinks = sink_outs_new(c, s->bus);
+		s->sinks = sink_outs_new(c, s->bus, s->sc.workers);
 		if (!s->sinks)
 			return -errno;
 	}
@@ -69,6 +69,7 @@ struct slave *slave_new(const struct slave_config *sc)
 	const struct mp_config *c = sc->cfg;
 	struct slave *s = calloc(1, sizeof(*s));
 	char host[200] = "localhost";
+	int err = -ENOMEM;
 
 	if (!s)
 		return NULL;
@@ -91,8 +92,12 @@ struct slave *slave_new(const struct slave_config *sc)
 	s->cur = calloc(sc->workers, sizeof(*s->cur));
 	s->spare = calloc(sc->workers, sizeof(*s->spare));
 	s->w = calloc(sc->workers, sizeof(*s->w));
-	if (!s->cur || !s->spare || !s->w || slave_outputs_new(s))
+	if (!s->cur || !s->spare || !s->w)
 		goto fail;
+	err = slave_outputs_new(s);
+	if (err)
+		goto fail;
+	err = -ENOMEM;
 	for (int i = 0; i < sc->workers; i++) {
 		s->cur[i] = agg_new(&s->acfg);
 		s->spare[i] = agg_new(&s->acfg);
@@ -111,7 +116,7 @@ struct slave *slave_new(const struct slave_config *sc)
 	return s;
 fail:
 	slave_free(s);
-	errno = ENOMEM;
+	errno = -err;
 	return NULL;
 }
 
@@ -244,6 +249,8 @@ void slave_on_event(void *ctx, int worker, const struct query_event *ev)
 	if ((ev->ts_us + ev->latency_us) / 1000 < s->w[worker].start_ms)
 		s->w[worker].late++;
 	agg_add(s->cur[worker], &in); /* -ENOMEM still counts the statement in "other" */
+	if (s->sinks)
+		sink_outs_event(s->sinks, worker, ev);
 }
 
 /* ---------------------------------------------------------------- periods */
