@@ -98,7 +98,8 @@ static int scan(struct spool *s)
 			s->next_order = e.order + 1;
 	}
 	closedir(d);
-	qsort(s->v, s->n, sizeof(*s->v), entry_cmp);
+	if (s->n) /* qsort wants a pointer even for no entries */
+		qsort(s->v, s->n, sizeof(*s->v), entry_cmp);
 	return err;
 }
 
