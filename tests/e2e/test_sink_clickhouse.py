@@ -85,12 +85,15 @@ def outage(ch, host, log):
             timeout=30, what='first rows in ClickHouse')
     ch.stop_server()
     t0 = time.monotonic()
-    mp.poll(lambda: host.metrics().get('mysqlprobe_sink_clickhouse_failures_total', 0) > 0,
-            timeout=OUTAGE + 10, what='the sink to notice the outage')
-    time.sleep(max(0.0, OUTAGE - (time.monotonic() - t0)))  # the outage's length is the scenario
-    spooled = host.metrics().get('mysqlprobe_sink_clickhouse_spool_rows', 0)
-    log.append(f'outage {time.monotonic() - t0:.0f} s, {spooled:.0f} rows spooled at its end')
-    ch.start()
+    try:
+        # Rows, hence inserts, come only while sysbench runs: MP_CH_SECONDS must outlast this.
+        mp.poll(lambda: host.metrics().get('mysqlprobe_sink_clickhouse_failures_total', 0) > 0,
+                timeout=OUTAGE + 10, what='the sink to notice the outage')
+        time.sleep(max(0.0, OUTAGE - (time.monotonic() - t0)))  # the outage is the scenario
+        spooled = host.metrics().get('mysqlprobe_sink_clickhouse_spool_rows', 0)
+        log.append(f'outage {time.monotonic() - t0:.0f} s, {spooled:.0f} rows spooled at its end')
+    finally:
+        ch.start()
 
 
 def live():
