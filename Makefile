@@ -28,6 +28,13 @@ PKGS := libpcap zlib libxxhash yaml-0.1 jansson libwebsockets ncursesw libmariad
 ifeq ($(NO_BPF),)
 PKGS += libbpf libelf
 endif
+# Each sink can be built out for a host without its library: NO_CLICKHOUSE=1, NO_KAFKA=1.
+ifeq ($(NO_CLICKHOUSE),)
+PKGS += libcurl
+endif
+ifeq ($(NO_KAFKA),)
+PKGS += rdkafka
+endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -38,6 +45,12 @@ LDLIBS += $(PKG_LIBS) -lsnappy -lpthread -lm
 LDFLAGS += $(SAN_FLAGS)
 ifneq ($(NO_BPF),)
 CFLAGS += -DMP_NO_BPF
+endif
+ifneq ($(NO_CLICKHOUSE),)
+CFLAGS += -DMP_NO_CLICKHOUSE
+endif
+ifneq ($(NO_KAFKA),)
+CFLAGS += -DMP_NO_KAFKA
 endif
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Iinclude -Ivmlinux/$(ARCH) -Ibpf
@@ -52,10 +65,17 @@ endif
 
 # user/ has one folder per stage, in data-flow order; a stage includes only its own
 # folder and earlier ones (make check-layers). Modules that need BPF are named *_bpf.c.
-STAGES := lib capture flow mysql sql watcher pipeline report web net cluster top cli roles
+STAGES := lib capture flow mysql sql watcher pipeline report web net cluster sinks top cli roles
 USER_SRCS := $(wildcard $(patsubst %,user/%/*.c,$(STAGES)))
 ifneq ($(NO_BPF),)
 USER_SRCS := $(filter-out %_bpf.c,$(USER_SRCS))
+endif
+# The sinks' library-bound modules; their rows, spool and message formats build everywhere.
+ifneq ($(NO_CLICKHOUSE),)
+USER_SRCS := $(filter-out user/sinks/ch_http.c user/sinks/ch_sink.c,$(USER_SRCS))
+endif
+ifneq ($(NO_KAFKA),)
+USER_SRCS := $(filter-out user/sinks/kafka_sink.c,$(USER_SRCS))
 endif
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 LIBMP := $(OUTPUT)/libmp.a
@@ -89,7 +109,8 @@ help:
 	@echo 'make install    install the binary, /etc/mysqlprobe/mysqlprobe.yaml, the systemd unit and the mysqlprobe user'
 	@echo 'make vmlinux    regenerate vmlinux/$(ARCH)/vmlinux.h from this kernel'\''s BTF'
 	@echo 'make clean      remove .output/ and build/'
-	@echo 'V=1 shows commands; NO_BPF=1 builds the pcap-only agent'
+	@echo 'V=1 shows commands; NO_BPF=1 builds the pcap-only agent;'
+	@echo 'NO_CLICKHOUSE=1 / NO_KAFKA=1 build without that sink (and without libcurl / librdkafka)'
 
 deps:
 	$(Q)sh .ci/deps.sh
@@ -137,7 +158,13 @@ $(BUILD)/mysqlprobe: $(OUTPUT)/user/main.o $(LIBMP) | $(BUILD)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # --- tests and benches ---
-tests: $(BUILD)/mysqlprobe $(UNIT_BINS) $(BPFTEST_BINS)
+# The Kafka broker of the sink tests: librdkafka's mock cluster on loopback ports.
+KAFKA_MOCK := $(if $(NO_KAFKA),,$(BUILD)/tests/kafka_mock)
+tests: $(BUILD)/mysqlprobe $(UNIT_BINS) $(BPFTEST_BINS) $(KAFKA_MOCK)
+
+$(BUILD)/tests/kafka_mock: tests/sinks/kafka_mock.c | $(BUILD)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) $< $(LDFLAGS) $(PKG_LIBS) -o $@
 
 vpath test_%.c $(patsubst %,tests/%,$(STAGES))
 $(BUILD)/tests/test_%: test_%.c $(LIBMP) | $(BUILD)/tests

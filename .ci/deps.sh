@@ -7,7 +7,8 @@ PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libpcap-dev p
 libxxhash-dev libyaml-dev libjansson-dev libsnappy-dev libwebsockets-dev libcmocka-dev \
 libclang-rt-14-dev iproute2 tcpdump mariadb-server mariadb-client python3 python3-pymysql \
 python3-websocket python3-websockets python3-snappy python3-mysqldb prometheus openssl \
-libmariadb-dev sysbench procps curl util-linux systemd chromium tmux libncurses-dev"
+libmariadb-dev libcurl4-openssl-dev librdkafka-dev clickhouse-server clickhouse-client kcat \
+sysbench procps curl util-linux systemd chromium tmux libncurses-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

@@ -212,6 +212,8 @@ static bool counters_print_changed(struct agent *a, struct counters_shown *last)
 
 /* A loop iteration this much longer than its poll timeout counts as a stall. */
 #define STALL_MS 500
+/* At stop, how long a live source's backlog is drained (see the end of run()). */
+#define SHUTDOWN_DRAIN_MS 1000
 
 /* Polls the source until a signal, the end of a replayed file, or an error. */
 static int run(struct agent *a)
@@ -220,7 +222,7 @@ static int run(struct agent *a)
 	double t = now_s(), next_stats = t + 1, next_sync = t + 0.2;
 	int n;
 
-	uint64_t alive_ms = slave_now_ms();
+	uint64_t alive_ms = slave_now_ms(), drain_end_ms;
 
 	while (!stop_requested) {
 		int timeout = poll_timeout(a);
@@ -256,10 +258,16 @@ static int run(struct agent *a)
 			next_stats = t + (counters_print_changed(a, &shown) ? COUNTERS_EVERY_S : 1);
 	}
 	/* Deliver what is already captured before reporting the final counters, including
-	 * packets a live source still holds back. */
-	while ((n = source_poll(a->src, a->live ? SRC_HOLD_MS : 0)) > 0)
+	 * packets a live source still holds back. A live source under load never runs dry (the
+	 * tap stays attached until source_free): drain for SHUTDOWN_DRAIN_MS at most, which
+	 * covers what was captured before the stop, so SIGTERM ends the agent under load too. */
+	drain_end_ms = slave_now_ms() + SHUTDOWN_DRAIN_MS;
+	while ((n = source_poll(a->src, a->live ? SRC_HOLD_MS : 0)) > 0) {
 		if (a->pl)
 			pipeline_kick(a->pl);
+		if (a->live && slave_now_ms() >= drain_end_ms)
+			break;
+	}
 	return n < 0 && n != -ENODATA ? n : 0;
 }
 

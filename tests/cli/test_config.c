@@ -95,7 +95,8 @@ static void test_table(void **state)
 		if (o->flags & CONFIG_SECRET)
 			assert_true(strcmp(o->name, "watcher.password") == 0 ||
 				    strcmp(o->name, "http.token") == 0 ||
-				    strcmp(o->name, "cluster.token") == 0);
+				    strcmp(o->name, "cluster.token") == 0 ||
+				    strcmp(o->name, "sinks.clickhouse.password") == 0);
 	}
 	assert_true(config_find("watcher.password")->flags & CONFIG_SECRET);
 	assert_true(config_find("http.token")->flags & CONFIG_SECRET);
@@ -157,12 +158,14 @@ static void test_shipped_file(void **state)
 	for (i = 0; i < config_options_count; i++) {
 		const char *name = config_options[i].name;
 
-		dot = strchr(name, '.');
-		if (dot) {
-			snprintf(head, sizeof(head), "%.*s", (int)(dot - name), name);
-			n = yget(&doc, yget(&doc, root, head), dot + 1);
-		} else {
-			n = yget(&doc, root, name);
+		/* Each dot is one level of mapping (sinks.clickhouse.url). */
+		n = root;
+		for (const char *p = name; n; p = dot + 1) {
+			dot = strchr(p, '.');
+			snprintf(head, sizeof(head), "%.*s", (int)(dot ? dot - p : (int)strlen(p)), p);
+			n = yget(&doc, n, head);
+			if (!dot)
+				break;
 		}
 		if (!n) {
 			print_error("conf/mysqlprobe.yaml does not set %s\n", name);

@@ -81,6 +81,20 @@ struct mp_config {
 	int64_t watcher_timeout_s;
 	uint64_t websocket_maxmessagesize;
 	int64_t websocket_queue;
+	char *sinks_clickhouse_url;
+	char *sinks_clickhouse_database;
+	char *sinks_clickhouse_user;
+	char *sinks_clickhouse_password;
+	char *sinks_clickhouse_password_file;
+	char *sinks_clickhouse_spool_dir;
+	int64_t sinks_clickhouse_spool_mb;
+	int64_t sinks_clickhouse_batch_rows;
+	int64_t sinks_clickhouse_flush_ms;
+	char *sinks_kafka_brokers;
+	char *sinks_kafka_topic;
+	bool sinks_kafka_events;
+	char *sinks_kafka_events_topic;
+	int64_t sinks_kafka_flush_ms;
 	int64_t report_period_ms; /* 0 = interval * 1000; use config_report_period_ms() */
 	int64_t max_keys;
 	int64_t max_slow;

@@ -199,6 +199,11 @@ static void write_stat(struct jbuf *b, const struct agg_stat *s)
 	jbuf_obj_close(b);
 }
 
+void report_write_stat(struct jbuf *b, const struct agg_stat *s)
+{
+	write_stat(b, s);
+}
+
 static void write_slow_one(struct jbuf *b, const struct agg_slow *s)
 {
 	char client[INET6_ADDRSTRLEN + 8];

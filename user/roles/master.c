@@ -11,6 +11,7 @@
 #include "cluster/state_file.h"
 #include "lib/log.h"
 #include "roles/master_int.h"
+#include "roles/sink_outs.h"
 #include "roles/stdout_out.h"
 
 /* The slave's reports are about one period apart: three silent periods (at least 3 s) is a
@@ -471,6 +472,9 @@ static int master_parts_new(struct master *m, const struct master_config *mc)
 		if (!m->out)
 			return -errno;
 	}
+	m->sinks = sink_outs_new(c, m->bus, 0);
+	if (!m->sinks)
+		return -errno;
 	m->wc = ws_client_new();
 	if (!m->wc)
 		return -errno;
@@ -523,7 +527,9 @@ struct bus *master_bus(struct master *m)
 
 int master_flush(struct master *m, unsigned timeout_ms)
 {
-	return m->out ? stdout_out_flush(m->out, timeout_ms) : 0;
+	int err = sink_outs_flush(m->sinks, timeout_ms);
+
+	return (m->out ? stdout_out_flush(m->out, timeout_ms) : 0) ?: err;
 }
 
 void master_free(struct master *m)
@@ -540,6 +546,7 @@ void master_free(struct master *m)
 		bus_close(m->bus);
 	if (stdout_out_free(m->out) == -EBUSY)
 		m->bus = NULL; /* its thread is stuck in a write: leave the bus to the exit */
+	sink_outs_free(m->sinks);
 	bus_free(m->bus);
 	merge_free(m->merge);
 	template_store_free(m->store);

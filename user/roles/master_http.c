@@ -214,7 +214,7 @@ static int metrics(void *ctx, struct buf *out)
 		(unsigned long long)n.garbage, (unsigned long long)n.lost,
 		(unsigned long long)n.reports, (unsigned long long)n.late_reports,
 		(unsigned long long)n.missing, ts.count);
-	return err;
+	return err ?: sink_outs_metrics(m->sinks, out);
 }
 
 static int status(void *ctx, struct buf *out)

@@ -13,6 +13,7 @@
 #include "lib/jbuf.h"
 #include "net/ws_client.h"
 #include "roles/master.h"
+#include "roles/sink_outs.h"
 #include "roles/role_report.h"
 
 /* Statement text kept per slow sample: as much as a slave keeps. */
@@ -64,6 +65,7 @@ struct master {
 	struct bus *bus;
 	struct stdout_out *out;
 	struct role_wire wire; /* the emitting thread: renders each report for the clients */
+	struct sink_outs *sinks; /* sinks.*: ClickHouse, Kafka */
 };
 
 uint64_t master_now_ms(void);

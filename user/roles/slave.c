@@ -57,6 +57,12 @@ static int slave_outputs_new(struct slave *s)
 		if (!s->out)
 			return -errno;
 	}
+	/* Live only: a replay's reports describe a past that a sink would take for now. */
+	if (!s->sc.replay) {
+		s->sinks = sink_outs_new(c, s->bus, s->sc.workers);
+		if (!s->sinks)
+			return -errno;
+	}
 	return 0;
 }
 
@@ -65,6 +71,7 @@ struct slave *slave_new(const struct slave_config *sc)
 	const struct mp_config *c = sc->cfg;
 	struct slave *s = calloc(1, sizeof(*s));
 	char host[200] = "localhost";
+	int err = -ENOMEM;
 
 	if (!s)
 		return NULL;
@@ -86,8 +93,12 @@ struct slave *slave_new(const struct slave_config *sc)
 	s->cur = calloc(sc->workers, sizeof(*s->cur));
 	s->spare = calloc(sc->workers, sizeof(*s->spare));
 	s->w = calloc(sc->workers, sizeof(*s->w));
-	if (!s->cur || !s->spare || !s->w || slave_outputs_new(s))
+	if (!s->cur || !s->spare || !s->w)
 		goto fail;
+	err = slave_outputs_new(s);
+	if (err)
+		goto fail;
+	err = -ENOMEM;
 	/* Live, a server serves the reports: each is rendered once for all its clients. */
 	if (!sc->replay && role_wire_init(&s->wire, (size_t)c->max_keys))
 		goto fail;
@@ -109,13 +120,15 @@ struct slave *slave_new(const struct slave_config *sc)
 	return s;
 fail:
 	slave_free(s);
-	errno = ENOMEM;
+	errno = -err;
 	return NULL;
 }
 
 int slave_flush(struct slave *s, unsigned timeout_ms)
 {
-	return s->out ? stdout_out_flush(s->out, timeout_ms) : 0;
+	int err = sink_outs_flush(s->sinks, timeout_ms);
+
+	return (s->out ? stdout_out_flush(s->out, timeout_ms) : 0) ?: err;
 }
 
 struct bus *slave_bus(struct slave *s)
@@ -140,6 +153,7 @@ void slave_free(struct slave *s)
 		pr_warn("report: stdout is stuck; leaving its last reports behind\n");
 		stuck = true;
 	}
+	sink_outs_free(s->sinks);
 	/* A stuck writer still holds a report: the bus stays (the process is exiting). */
 	if (!stuck)
 		bus_free(s->bus);
@@ -263,6 +277,8 @@ void slave_on_event(void *ctx, int worker, const struct query_event *ev)
 	if ((ev->ts_us + ev->latency_us) / 1000 < s->w[worker].start_ms)
 		s->w[worker].late++;
 	agg_add(s->cur[worker], &in); /* -ENOMEM still counts the statement in "other" */
+	if (s->sinks)
+		sink_outs_event(s->sinks, worker, ev);
 }
 
 /* ---------------------------------------------------------------- periods */

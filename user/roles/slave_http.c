@@ -225,6 +225,7 @@ static int metrics(void *ctx, struct buf *out)
 	err = err ?: metrics_bus(s, out);
 	err = err ?: metrics_watcher(s, out, &t);
 	err = err ?: metrics_logins(out, &t);
+	err = err ?: sink_outs_metrics(s->sinks, out);
 	return err ?: buf_printf(out,
 				  "# HELP mysqlprobe_report_period_seconds Current report period.\n"
 				  "# TYPE mysqlprobe_report_period_seconds gauge\n"

@@ -12,6 +12,7 @@
 #include "report/report.h"
 #include "roles/role_report.h"
 #include "roles/slave.h"
+#include "roles/sink_outs.h"
 #include "roles/stdout_out.h"
 
 
@@ -48,6 +49,7 @@ struct slave {
 	struct source *src;
 	struct bus *bus; /* closed reports to every output; its history is the replay buffer */
 	struct stdout_out *out; /* -o report, or NULL */
+	struct sink_outs *sinks; /* sinks.*: ClickHouse, Kafka */
 	char node[256];
 
 	/* Per worker: the aggregator the worker fills and a spare, swapped at period end. */
