@@ -34,6 +34,17 @@ def agent(ns, extra=()):
     return a
 
 
+def run_sql(sql):
+    """One statement on a connection of its own."""
+    import pymysql
+    c = pymysql.connect(host='127.0.0.1', port=PORT, user='mp', password='mp', database='mp',
+                        autocommit=True)
+    try:
+        c.cursor().execute(sql)
+    finally:
+        c.close()
+
+
 def run_traffic():
     """The known statements, over one TCP connection (pymysql: one COM_QUERY each)."""
     import pymysql

@@ -10,6 +10,7 @@ token is wrong) and a peer that sends something that is not a report (the page s
 reconnects). Screenshots of the overview and of the detail go to the output directory."""
 import os
 import re
+import threading
 
 import browser
 import mp
@@ -148,6 +149,21 @@ def case_closed_and_token(ns, b, agent, exp):
              'the token the page sends is in no log line (-vv)', f'{len(a2.err)} lines')
     # The history of the first agent stays in the page (it keeps the last periods).
     mp.check(shows_counts(b, exp), 'the earlier counts are still shown after the reconnect')
+    case_running(b, exp)  # while this agent runs (the case's end stops it)
+
+
+def case_running(b, exp):
+    """A statement of the slow template that runs for several periods: the detail lists it as
+    running, with its SQL, before it completes. Run last: it changes the template's count."""
+    b.js(f"document.querySelector('#rows tr[data-key=\"{exp['slow']['id']}|query\"]').click()")
+    t = threading.Thread(target=known.run_sql, args=('SELECT SLEEP(4)',), daemon=True)
+    t.start()
+    run = b.wait("(() => { const r = [...document.querySelectorAll('#running tr.sample')];"
+                 " return r.length && r[0].lastChild.textContent; })()", timeout=10,
+                 what='a running statement in the detail')
+    mp.check(run == 'SELECT SLEEP(4)', 'the detail lists the statement still running, with its SQL',
+             str(run))
+    t.join(10)
 
 
 def case_master(ns, b, exp):

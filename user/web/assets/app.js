@@ -534,8 +534,24 @@ function renderDetail(a, reps) {
 	const box = $('detail');
 	if (!st.selected) { box.hidden = true; return; }
 	box.hidden = false;
+	const id = st.selected.split('|')[0];
+	// Running now: the newest report's statements of this template still running at its end.
+	const last = reps.length ? reps[reps.length - 1] : null;
+	const running = el('table', { id: 'running' }, el('tr', {}, ...['started', 'running for', 'db', 'user', 'client', 'SQL']
+		.map((h) => el('th', { class: h === 'SQL' ? 'l' : '' }, h))));
+	let nrun = 0;
+	for (const s of (last && last.running) || []) {
+		if (s.template_id !== id) continue;
+		nrun++;
+		running.append(el('tr', { class: 'sample' }, el('td', {}, fmtTime(s.ts_us / 1000)), el('td', { class: 'lat' }, fmtUs(s.elapsed_us)),
+			el('td', {}, s.db), el('td', {}, s.user), el('td', {}, s.client),
+			el('td', { class: 'l' }, el('code', {}, s.sql + (s.sql_truncated ? ' …' : '')))));
+	}
+	const runningPart = [el('h2', {}, `Running at the last period's end (${nrun})`), nrun ? running : el('p', { class: 'muted' }, 'none')];
 	if (!a) {
-		box.replaceChildren(el('h2', {}, 'Template'), el('p', { class: 'muted' }, 'No statements of this template in the window.'));
+		// A statement still running has no row yet: it is counted when it completes.
+		box.replaceChildren(el('h2', {}, 'Template'), el('p', { class: 'muted' }, 'No completed statements of this template in the window.'),
+			...runningPart);
 		return;
 	}
 	const codes = el('table', { id: 'codes' }, el('tr', {}, el('th', {}, 'error code'), el('th', { class: 'l' }, 'meaning'), el('th', {}, 'count')));
@@ -563,7 +579,8 @@ function renderDetail(a, reps) {
 		el('div', { class: 'cols' },
 			el('div', {}, el('h2', {}, 'Latency histogram'), histSvg(a.hist)),
 			el('div', {}, el('h2', {}, 'Errors'), a.codes.size ? codes : el('p', { class: 'muted' }, 'none'))),
-		el('h2', {}, `Slow samples (${nslow})`), nslow ? slow : el('p', { class: 'muted' }, 'none in the window'));
+		el('h2', {}, `Slow samples (${nslow})`), nslow ? slow : el('p', { class: 'muted' }, 'none in the window'),
+		...runningPart);
 }
 
 // ---------------------------------------------------------------- wiring
