@@ -304,6 +304,50 @@ void master_save_state(struct master *m)
 	}
 }
 
+static void *saver_main(void *arg)
+{
+	struct master *m = arg;
+
+	pthread_mutex_lock(&m->saver_lock);
+	for (;;) {
+		while (!m->save_wanted && !m->saver_stop)
+			pthread_cond_wait(&m->saver_cond, &m->saver_lock);
+		if (m->saver_stop)
+			break;
+		/* Requests that come while writing fold into the next write of the newest state. */
+		m->save_wanted = false;
+		pthread_mutex_unlock(&m->saver_lock);
+		master_save_state(m);
+		pthread_mutex_lock(&m->saver_lock);
+	}
+	pthread_mutex_unlock(&m->saver_lock);
+	return NULL;
+}
+
+void master_save_soon(struct master *m)
+{
+	if (!m->saver_running) {
+		master_save_state(m);
+		return;
+	}
+	pthread_mutex_lock(&m->saver_lock);
+	m->save_wanted = true;
+	pthread_cond_signal(&m->saver_cond);
+	pthread_mutex_unlock(&m->saver_lock);
+}
+
+static void saver_stop(struct master *m)
+{
+	if (!m->saver_running)
+		return;
+	pthread_mutex_lock(&m->saver_lock);
+	m->saver_stop = true;
+	pthread_cond_signal(&m->saver_cond);
+	pthread_mutex_unlock(&m->saver_lock);
+	pthread_join(m->saver, NULL);
+	m->saver_running = false;
+}
+
 /* The state file's path: cluster.state_file, or mysqlprobe.state beside -c FILE. */
 static char *state_path(const struct master_config *mc)
 {
@@ -412,7 +456,7 @@ static int master_emit(struct master *m, uint64_t now_ms, bool all)
 	pthread_mutex_unlock(&m->lock);
 	/* After every emission: a master killed now resumes each slave after what went out. */
 	if (emitted)
-		master_save_state(m);
+		master_save_soon(m);
 	return err;
 }
 
@@ -423,7 +467,10 @@ int master_tick(struct master *m, uint64_t now_ms)
 
 int master_finish(struct master *m)
 {
-	return master_emit(m, 0, true);
+	int err = master_emit(m, 0, true);
+
+	master_save_state(m); /* the last word, written before exit */
+	return err;
 }
 
 /* --- life cycle --- */
@@ -492,6 +539,8 @@ struct master *master_new(const struct master_config *mc)
 	m->cfg = mc->cfg;
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_mutex_init(&m->save_lock, NULL);
+	pthread_mutex_init(&m->saver_lock, NULL);
+	pthread_cond_init(&m->saver_cond, NULL);
 	m->started_ms = master_now_ms();
 	gethostname(host, sizeof(host) - 1);
 	snprintf(m->node, sizeof(m->node), "%s:%lld", host, (long long)mc->cfg->serverport);
@@ -513,6 +562,8 @@ struct master *master_new(const struct master_config *mc)
 		}
 	}
 	master_save_state(m);
+	if (m->state_path && !pthread_create(&m->saver, NULL, saver_main, m))
+		m->saver_running = true; /* else each emission writes the state itself */
 	return m;
 fail:
 	master_free(m);
@@ -536,6 +587,7 @@ void master_free(struct master *m)
 {
 	if (!m)
 		return;
+	saver_stop(m);
 	for (size_t i = 0; i < m->nslaves; i++) {
 		puller_free(m->slaves[i]->p);
 		free(m->slaves[i]);
@@ -552,6 +604,8 @@ void master_free(struct master *m)
 	template_store_free(m->store);
 	free(m->state_path);
 	role_wire_free(&m->wire);
+	pthread_cond_destroy(&m->saver_cond);
+	pthread_mutex_destroy(&m->saver_lock);
 	pthread_mutex_destroy(&m->save_lock);
 	pthread_mutex_destroy(&m->lock);
 	free(m);

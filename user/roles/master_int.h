@@ -50,6 +50,15 @@ struct master {
 	char *state_path; /* NULL: no state kept */
 	bool state_warned;
 	pthread_mutex_t save_lock; /* one state_write at a time, in order */
+	/*
+	 * The state file is written by a thread of its own after each emission: a write with
+	 * fsync can take seconds on a busy disk, and the tick thread must emit on time.
+	 */
+	pthread_t saver;
+	bool saver_running;
+	pthread_mutex_t saver_lock;
+	pthread_cond_t saver_cond;
+	bool save_wanted, saver_stop;
 
 	pthread_mutex_t lock; /* everything below */
 	struct merge *merge;
@@ -75,6 +84,8 @@ int master_remove(struct master *m, const char *addr);
 int master_leave(struct master *m);
 /* Writes the state file (slaves and how far each was emitted), if there is one. */
 void master_save_state(struct master *m);
+/* Asks the saver thread to write the state file (or writes it now when there is none). */
+void master_save_soon(struct master *m);
 /* The report's outputs: per kind, readers and drops since the previous report (m->lock). */
 void master_fill_outputs(struct master *m, struct report_header *h);
 
