@@ -146,17 +146,18 @@ def check_config(path):
     mp.check(r.returncode == 2 and '/nonexistent.yaml' in r.stderr,
              'missing config file: exit 2 naming it', r.stderr.strip())
     helptext = subprocess.run([mp.BIN, '--help'], capture_output=True, text=True).stdout
-    keys, section = [], ''
+    # Keys by indentation: a line ending in ':' opens a section (sinks.clickhouse.url).
+    keys, path = [], []
     for line in open(CONF):
         if line.strip().startswith('#') or ':' not in line:
             continue
         k = line.split(':')[0]
-        if not k.startswith(' '):
-            section = k if line.rstrip().endswith(':') else ''
-            if not section:
-                keys.append(k)
-        elif section:
-            keys.append(f'{section}.{k.strip()}')
+        depth = (len(k) - len(k.lstrip(' '))) // 2
+        path = path[:depth]
+        if line.rstrip().endswith(':'):
+            path.append(k.strip())
+        else:
+            keys.append('.'.join(path + [k.strip()]))
     missing = [k for k in keys if f'--{k}' not in helptext]
     mp.check(len(keys) > 25 and not missing, '--help lists a flag for every key of the file',
              str(missing))

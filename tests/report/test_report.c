@@ -511,6 +511,9 @@ static void test_parse_rejects(void **state)
 	assert_int_equal(parse_edited(doc, "{\"1146\":1}", "{\"1062\":1}"), 0);
 	/* "other" only stands for codes above a full table of AGG_ERR_CODES codes. */
 	assert_int_equal(parse_edited(doc, "{\"1146\":1}", "{\"other\":1}"), -EINVAL);
+	/* A period that ends before it starts (a sink would compute a negative length). */
+	assert_int_equal(parse_edited(doc, "\"period_end_ms\":1700000005000",
+				      "\"period_end_ms\":1699999999999"), -EINVAL);
 	jbuf_free(&b);
 	agg_free(a);
 }

@@ -690,7 +690,8 @@ static int parse_header(struct jread *r, jnode_t *root, struct report_header *h,
 	    jread_u64(jread_get(r, root, "term"), &h->term) ||
 	    parse_outputs(r, jread_get(r, root, "outputs"), h) ||
 	    jread_u64(jread_get(r, root, "period_start_ms"), &h->period_start_ms) ||
-	    jread_u64(jread_get(r, root, "period_end_ms"), &h->period_end_ms))
+	    jread_u64(jread_get(r, root, "period_end_ms"), &h->period_end_ms) ||
+	    h->period_end_ms < h->period_start_ms) /* a period that ends before it starts */
 		return -EINVAL;
 	snprintf(h->node, sizeof(h->node), "%s", node);
 	snprintf(h->role, sizeof(h->role), "%s", role);

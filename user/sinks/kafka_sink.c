@@ -102,7 +102,15 @@ static rd_kafka_t *producer_new(struct kafka_sink *k)
 	if (conf_set(conf, "bootstrap.servers", k->cfg.brokers) ||
 	    conf_set(conf, "enable.idempotence", "true") ||
 	    conf_set(conf, "linger.ms", "50") || conf_set(conf, "compression.type", "lz4") ||
-	    conf_set(conf, "log.queue", "true")) {
+	    conf_set(conf, "log.queue", "true") ||
+	    /*
+	     * The events stream (one message per statement) comes in bursts of the database's
+	     * rate: librdkafka's default 100,000 messages is 4 s of a busy server, after which
+	     * events are dropped. Bound the queue by bytes instead (256 MiB, about 600,000
+	     * events), which is what memory cares about.
+	     */
+	    conf_set(conf, "queue.buffering.max.messages", "10000000") ||
+	    conf_set(conf, "queue.buffering.max.kbytes", "262144")) {
 		rd_kafka_conf_destroy(conf);
 		errno = EINVAL;
 		return NULL;
