@@ -77,6 +77,19 @@ struct flow_slab {
 	struct flow flows[FLOW_SLAB_FLOWS];
 };
 
+/*
+ * Connections closed by FIN or RST lately, by key hash: a data segment of theirs that reaches
+ * the table after the close (the two directions can come through the capture in a different
+ * order than they crossed the wire) is a straggler, not a connection joined mid-stream. A
+ * reused 4-tuple starts with a SYN and is not affected.
+ */
+#define FLOW_CLOSED_SLOTS 256
+#define FLOW_CLOSED_NS (2000ull * 1000000)
+
+struct closed_slot {
+	uint64_t hash, ts;
+};
+
 struct flow_table {
 	struct flow_config cfg;
 	struct flow_callbacks cb;
@@ -92,6 +105,7 @@ struct flow_table {
 	struct dlist pending;
 	struct flow_counters cnt;
 	uint64_t now_ns; /* newest segment or expiry time seen: when a shutdown closes flows */
+	struct closed_slot closed[FLOW_CLOSED_SLOTS];
 };
 
 #define flow_of(ptr, member) ((struct flow *)((char *)(ptr) - offsetof(struct flow, member)))
@@ -575,6 +589,9 @@ static void flow_close(struct flow_table *t, struct flow *f, uint64_t ts, int re
 		ts = t->now_ns;
 	if (t->cb.on_close)
 		t->cb.on_close(t->ctx, f->user, ts, reason);
+	if (reason == FLOW_CLOSE_FIN || reason == FLOW_CLOSE_RST) {
+		t->closed[f->hash & (FLOW_CLOSED_SLOTS - 1)] = (struct closed_slot){ f->hash, ts };
+	}
 	switch (reason) {
 	case FLOW_CLOSE_FIN:
 		t->cnt.closed_fin++;
@@ -649,6 +666,14 @@ static struct flow *flow_for_segment(struct flow_table *t, const struct mp_seg_h
 	if (!syn && (!h->len || (h->tcp_flags & MP_TCP_RST))) {
 		t->cnt.untracked++;
 		return NULL;
+	}
+	if (!syn) {
+		const struct closed_slot *c = &t->closed[hash & (FLOW_CLOSED_SLOTS - 1)];
+
+		if (c->hash == hash && c->ts && h->ts_ns < c->ts + FLOW_CLOSED_NS) {
+			t->cnt.untracked++;
+			return NULL;
+		}
 	}
 	f = flow_open(t, k, hash, h->ts_ns, !syn);
 	if (!f)
