@@ -171,6 +171,15 @@ def differing_periods(master_reports, slave_reports, period_ms):
     return busy, bad
 
 
+def merged_through(master, slave_last):
+    """Every slave's last seq (addr -> seq) appears in a report master emitted."""
+    seen = collections.defaultdict(int)
+    for r in master.json_lines():
+        for name, n in r.get('nodes', {}).items():
+            seen[name] = max(seen[name], n['seq'])
+    return all(seen[a] >= s for a, s in slave_last.items())
+
+
 def listnodes(fleet, port, token=None):
     import json
     st, body = fleet.master_get(port, '/cluster/listnodes', token=token)

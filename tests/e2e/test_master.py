@@ -23,15 +23,6 @@ def all_connected(fl, port, n):
                              x['state'] == 'connected') == n
 
 
-def merged_through(master, slave_last):
-    """Every slave's last seq appears in a report the master emitted."""
-    seen = collections.defaultdict(int)
-    for r in master.json_lines():
-        for name, n in r.get('nodes', {}).items():
-            seen[name] = max(seen[name], n['seq'])
-    return all(seen[a] >= s for a, s in slave_last.items())
-
-
 def compare_periods(name, master_reports, slave_reports, period_ms):
     busy, bad = fleet.differing_periods(master_reports, slave_reports, period_ms)
     mp.check(len(busy) >= SECONDS - 2 and not bad,
@@ -69,7 +60,7 @@ def main():
     slave_reports = [s.reports() for s in fl.slaves]
     last = {s.addr: r[-1]['seq'] for s, r in zip(fl.slaves, slave_reports)}
     first_stop = min(r[-1]['period_end_ms'] for r in slave_reports)
-    mp.poll(lambda: merged_through(m1, last) and merged_through(m2, last), timeout=20,
+    mp.poll(lambda: fleet.merged_through(m1, last) and fleet.merged_through(m2, last), timeout=20,
             what='both masters emitted the slaves\' last reports')
     st, metrics = fl.master_get(M1, '/metrics')
     rcs += [m1.stop(), m2.stop()]

@@ -118,14 +118,8 @@ def main():
     rcs = [s.agent.stop() for s in fl.slaves]
     slave_reports = [s.reports() for s in fl.slaves]
     last_seq = {s.addr: s.agent.json_lines()[-1]['seq'] for s in fl.slaves}
-
-    def merged_through():
-        seen = collections.defaultdict(int)
-        for r in m2.json_lines():
-            for name, x in r.get('nodes', {}).items():
-                seen[name] = max(seen[name], x['seq'])
-        return all(seen[a] >= q for a, q in last_seq.items())
-    mp.poll(merged_through, timeout=20, what='the master emitted the slaves\' last reports')
+    mp.poll(lambda: fleet.merged_through(m2, last_seq), timeout=20,
+            what='the master emitted the slaves\' last reports')
     rcs.append(m2.stop())
     mp.check(rcs == [0] * 4, 'slaves and the restarted master exit 0', str(rcs))
 

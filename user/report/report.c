@@ -204,15 +204,11 @@ void report_write_stat(struct jbuf *b, const struct agg_stat *s)
 	write_stat(b, s);
 }
 
-static void write_slow_one(struct jbuf *b, const struct agg_slow *s)
+/* What a slow sample and a running statement share: the statement and who ran it. */
+static void write_sample_statement(struct jbuf *b, const struct agg_slow *s)
 {
 	char client[INET6_ADDRSTRLEN + 8];
 
-	jbuf_obj_open(b);
-	key_u64(b, "ts_us", s->ts_us);
-	key_u64(b, "latency_us", s->latency_us);
-	jbuf_key(b, "template_id");
-	jbuf_hex64(b, s->template_id);
 	key_strn(b, "sql", s->sql, s->sql_len);
 	jbuf_key(b, "sql_truncated");
 	jbuf_bool(b, s->sql_truncated);
@@ -220,6 +216,16 @@ static void write_slow_one(struct jbuf *b, const struct agg_slow *s)
 	key_strn(b, "user", s->user, s->user_len);
 	addr_format(client, sizeof(client), s->family, s->addr, s->port);
 	key_strn(b, "client", client, strlen(client));
+}
+
+static void write_slow_one(struct jbuf *b, const struct agg_slow *s)
+{
+	jbuf_obj_open(b);
+	key_u64(b, "ts_us", s->ts_us);
+	key_u64(b, "latency_us", s->latency_us);
+	jbuf_key(b, "template_id");
+	jbuf_hex64(b, s->template_id);
+	write_sample_statement(b, s);
 	jbuf_key(b, "status");
 	jbuf_str(b, s->status == AGG_STATUS_ERROR ? "error" : "ok");
 	key_u64(b, "error_code", s->error_code);
@@ -238,21 +244,13 @@ static int slow_by_time(const void *x, const void *y)
 
 static void write_running_one(struct jbuf *b, const struct agg_slow *s)
 {
-	char client[INET6_ADDRSTRLEN + 8];
-
 	jbuf_obj_open(b);
 	key_u64(b, "ts_us", s->ts_us);
 	key_u64(b, "elapsed_us", s->latency_us);
 	jbuf_key(b, "template_id");
 	jbuf_hex64(b, s->template_id);
 	key_strn(b, "template", s->tmpl, s->tmpl_len);
-	key_strn(b, "sql", s->sql, s->sql_len);
-	jbuf_key(b, "sql_truncated");
-	jbuf_bool(b, s->sql_truncated);
-	key_strn(b, "db", s->db, s->db_len);
-	key_strn(b, "user", s->user, s->user_len);
-	addr_format(client, sizeof(client), s->family, s->addr, s->port);
-	key_strn(b, "client", client, strlen(client));
+	write_sample_statement(b, s);
 	jbuf_obj_close(b);
 }
 
