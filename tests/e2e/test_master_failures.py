@@ -99,10 +99,12 @@ def main():
     fl.sysbench_wait(load, 24)
     load = fl.sysbench_start(16, threads=1)
     mp.poll(lambda: len(m.json_lines()) >= len(during) + 6, timeout=20, what='more reports')
-    last = m.json_lines()[-1]['seq']
-    mp.poll(lambda: state_seq(state) >= last, timeout=5,
-            what='the state file records the last emitted report')
+    # Kill between two emissions: when the state file records exactly the last report stdout
+    # printed (the saver thread and stdout's writer both follow an emission).
+    mp.poll(lambda: state_seq(state) == m.json_lines()[-1]['seq'], timeout=5,
+            what='the state file records the last printed report')
     m.stop(signal.SIGKILL)
+    last = state_seq(state)
     first_run = m.json_lines()
     # The master stays away for 3 periods: the slaves keep what it misses.
     n0 = [len(s.agent.json_lines()) for s in fl.slaves]
