@@ -735,8 +735,12 @@ int report_parse(struct agg *a, struct report_header *h, struct report_capture *
 	err = parse_header(&r, root, h ? h : &hdr, c ? c : &cap);
 	if (!err && (!jread_is_arr(stats) || !jread_is_arr(slow)))
 		err = -EINVAL;
-	for (i = 0; !err && i < jread_len(stats); i++)
+	for (i = 0; !err && i < jread_len(stats); i++) {
+		size_t mark = jread_mark(&r);
+
 		err = parse_stat(a, &r, jread_at(&r, stats, i), templates, &pool);
+		jread_release(&r, mark); /* a row's nodes: thousands of rows per report */
+	}
 	for (i = 0; !err && i < jread_len(slow); i++)
 		err = parse_slow(a, &r, jread_at(&r, slow, i));
 	/* "connections", "running" and "running_dropped" are optional (added within version 2). */
