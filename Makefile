@@ -225,7 +225,7 @@ test:
 	$(Q)$(MAKE) --no-print-directory fuzz-build
 	$(Q)$(PYTHON) tests/run.py
 
-bench-build: $(BENCH_BINS)
+bench-build: $(BENCH_BINS) $(KAFKA_MOCK)
 
 # Self-contained on a fresh machine: packages, build, benches; MP_BENCH_T0 lets the report
 # give the wall time of the whole target, installs and build included.
