@@ -57,7 +57,7 @@ static void test_value_and_key(void **state)
 	assert_string_equal(key, "0000000000000abc");
 	assert_int_equal(kafka_msg_value(&v, &row, &hdr, a, agg_stat_at(a, 0)), 0);
 	/* Identity, then the row exactly as the report writes it, then the template text. */
-	report_write_stat(&whole, agg_stat_at(a, 0));
+	report_write_stat(&whole, agg_stat_at(a, 0), agg_keys(a));
 	assert_true(strncmp(v.out.data,
 			    "{\"node\":\"db1:8667\",\"seq\":7,\"term\":2,"
 			    "\"period_start_ms\":1700000000000,\"period_end_ms\":1700000001000,"
