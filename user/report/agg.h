@@ -121,8 +121,8 @@ struct agg_key {
 	uint8_t command; /* enum agg_cmd */
 	uint16_t db_len;
 	uint16_t user_len;
-	uint8_t app_len;
 	uint16_t server_len;
+	uint8_t app_len; /* last before names: no padding byte in the fixed part */
 	/* db bytes, user bytes, app bytes, server bytes; no NULs */
 	char names[2 * AGG_NAME_MAX + AGG_APP_MAX + AGG_SERVER_MAX];
 };
