@@ -784,8 +784,6 @@ int report_parse(struct agg *a, struct report_header *h, struct report_capture *
 	err = parse_header(&r, root, h ? h : &hdr, c ? c : &cap);
 	if (!err && (!jread_is_arr(stats) || !jread_is_arr(slow)))
 		err = -EINVAL;
-	if (!err)
-		err = parse_keys(a, &r, jread_get(&r, root, "keys"));
 	for (i = 0; !err && i < jread_len(stats); i++)
 		err = parse_stat(a, &r, jread_at(&r, stats, i), templates, &pool);
 	for (i = 0; !err && i < jread_len(slow); i++)
@@ -808,6 +806,9 @@ int report_parse(struct agg *a, struct report_header *h, struct report_capture *
 		if (!err)
 			agg_add_running_dropped(a, n);
 	}
+	/* "keys" is optional (report.keys; absent: the default set). */
+	if (!err)
+		err = parse_keys(a, &r, jread_get(&r, root, "keys"));
 	if (!err && jread_get(&r, root, "slow_dropped")) {
 		uint64_t n;
 
