@@ -84,6 +84,8 @@ struct server_callbacks {
 	int (*health)(void *ctx, struct buf *why);
 	/* GET /cluster/...: as struct http_api's cluster (net/http_api.h). NULL: 409. */
 	int (*cluster)(void *ctx, enum http_cluster_op op, const char *addr, struct buf *body);
+	/* POST /enrich/update: as struct http_api's enrich_update (net/http_api.h). NULL: 409. */
+	int (*enrich_update)(void *ctx, const char *body, size_t len, struct buf *out);
 	/*
 	 * The started_ms this run puts in its reports. A /collector?since=SEQ&started=MS client
 	 * with another MS resumes from the oldest report held: its SEQ is an earlier run's. May be
