@@ -346,6 +346,31 @@ static void test_kill_leader(void **unused)
 	}
 }
 
+/*
+ * The rank-0 standby hears the leader's heartbeats sooner than the slaves do (40 ms): its view
+ * runs out first and its pre-vote is refused by voters that still see the leader for ~40 ms.
+ * Their refusal says so and it asks again then, instead of after the 1 s election timeout.
+ */
+static void test_standby_hears_first(void **unused)
+{
+	uint64_t took;
+
+	(void)unused;
+	settle();
+	kill_node(0);
+	until_emitter(5000);
+	assert_int_equal(emitter(), 1);
+	start_node(0); /* c0, rank 0, is now the standby */
+	run_ms(3000);
+	for (int s = 2; s < S.nn; s++)
+		S.lat[1][s] = S.lat[s][1] = 40;
+	run_ms(3000);
+	kill_node(1);
+	took = until_emitter(5000);
+	assert_int_equal(emitter(), 0);
+	assert_in_range(took, 1500, 2200);
+}
+
 static void test_sigstop_leader(void **unused)
 {
 	uint64_t term;
@@ -602,6 +627,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bootstrap, setup_fleet, teardown),
 		cmocka_unit_test_setup_teardown(test_kill_leader, setup_fleet, teardown),
+		cmocka_unit_test_setup_teardown(test_standby_hears_first, setup_fleet, teardown),
 		cmocka_unit_test_setup_teardown(test_sigstop_leader, setup_fleet, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_standby_link, setup_fleet, teardown),
 		cmocka_unit_test_setup_teardown(test_leader_isolated, setup_fleet, teardown),

@@ -58,19 +58,23 @@ static void start(int i, uint32_t role, unsigned rank, const char *group, const 
 	struct node *n = &nodes[i];
 	struct server_config sc = { .bind = "127.0.0.1", .cluster_token = token };
 	struct server_callbacks cb = { .wire = no_wire, .gossip = on_gossip };
-	const char *seeds[] = { nodes[0].addr };
+	/* Every node lists the group's nodes as seeds, as a fleet's configuration would. */
+	const char *seeds[] = { nodes[0].addr, nodes[1].addr, nodes[2].addr };
 	struct gossip_cfg gc = {
-		.group = group, .token = token, .seeds = seeds, .nseeds = i ? 1 : 0,
+		.group = group, .token = token, .seeds = seeds, .nseeds = 3,
 		.role = role, .rank = rank,
 	};
 	struct gossip *g;
 
 	n->group = group;
-	if (!n->server) {
-		n->server = server_new(&sc, &cb, n);
-		assert_non_null(n->server);
-		snprintf(n->addr, sizeof(n->addr), "127.0.0.1:%d", server_port(n->server));
-		snprintf(n->vote, sizeof(n->vote), "%s/vote%d", dir, i);
+	for (int k = 0; k < NODES; k++) {
+		if (nodes[k].server)
+			continue;
+		nodes[k].server = server_new(&sc, &cb, &nodes[k]);
+		assert_non_null(nodes[k].server);
+		snprintf(nodes[k].addr, sizeof(nodes[k].addr), "127.0.0.1:%d",
+			 server_port(nodes[k].server));
+		snprintf(nodes[k].vote, sizeof(nodes[k].vote), "%s/vote%d", dir, k);
 	}
 	gc.advertise = n->addr;
 	gc.vote_file = n->vote;

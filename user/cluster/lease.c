@@ -29,6 +29,7 @@ struct lease {
 	/* A candidate asking for (pre-)votes for elect_term since elect_ms. */
 	bool pre;
 	uint64_t elect_term, elect_ms, retry_at;
+	uint64_t reask_at; /* a pre-vote asked again then (0: not) */
 	uint64_t granted, refused;
 
 	/* A leader. */
@@ -245,6 +246,7 @@ static void stand(struct lease *l, uint64_t now, struct lease_out *out)
 static void pre_stand(struct lease *l, uint64_t now, struct lease_out *out)
 {
 	l->pre = true;
+	l->reask_at = 0;
 	l->elect_term = l->term + 1;
 	l->elect_ms = now;
 	l->granted = l->refused = 0;
@@ -278,6 +280,8 @@ void lease_tick(struct lease *l, uint64_t now, struct lease_out *out)
 		send_round(l, now, out);
 	else if (l->role == LEASE_STANDBY && !l->pre && now >= stand_at(l))
 		pre_stand(l, now, out);
+	else if (l->pre && l->reask_at && now >= l->reask_at)
+		pre_stand(l, now, out);
 	announce(l, now, out);
 }
 
@@ -289,7 +293,11 @@ uint64_t lease_next_ms(const struct lease *l)
 	case LEASE_STANDING:
 		return l->elect_ms + l->cfg.retry_ms;
 	case LEASE_STANDBY:
-		return l->pre ? l->elect_ms + l->cfg.retry_ms : stand_at(l);
+		if (!l->pre)
+			return stand_at(l);
+		if (l->reask_at && l->reask_at < l->elect_ms + l->cfg.retry_ms)
+			return l->reask_at;
+		return l->elect_ms + l->cfg.retry_ms;
 	default:
 		return UINT64_MAX;
 	}
@@ -326,10 +334,19 @@ static void on_hb_ack(struct lease *l, int slot, const struct lease_msg *m, uint
 static void on_vote_req(struct lease *l, uint64_t now, const char *from, const struct lease_msg *m,
 			struct lease_out *out)
 {
+	uint64_t wait = 0;
 	bool ok = false;
 
-	if (m->term < l->term || sees_other(l, from, now)) {
-		/* Refused without adopting the term: a candidate that cannot win disturbs no one. */
+	if (m->term < l->term) {
+		/* Refused: the reply's term tells the candidate it is behind. */
+	} else if (sees_other(l, from, now)) {
+		/*
+		 * Refused without adopting the term: a candidate that cannot win disturbs no one.
+		 * The reply says how long this voter will still see the leader, so a candidate
+		 * that stood a moment early (it heard the last heartbeat a little sooner) retries
+		 * then rather than after the election timeout.
+		 */
+		wait = l->role == LEASE_LEADER ? l->lease_until - now : l->quiet_until - now;
 	} else if (m->pre) {
 		ok = m->term > l->term && m->term > l->vote.term;
 	} else {
@@ -341,25 +358,40 @@ static void on_vote_req(struct lease *l, uint64_t now, const char *from, const s
 			see_leader(l, from, now);
 		}
 	}
-	send(out, from, LEASE_MSG_VOTE, ok ? m->term : l->term, 0, m->pre, ok);
+	/*
+	 * The term asked for, so the candidate can match the answer to its election; a higher
+	 * term of ours instead when it is behind, which ends its election.
+	 */
+	send(out, from, LEASE_MSG_VOTE, m->term > l->term ? m->term : l->term, wait, m->pre, ok);
 }
 
 static void on_vote(struct lease *l, uint64_t now, int slot, const struct lease_msg *m,
 		    struct lease_out *out)
 {
-	if (!m->ok)
+	if (!m->ok && m->term > (electing(l) ? l->elect_term : l->term)) {
 		adopt_term(l, m->term, now);
+		return;
+	}
 	if (!electing(l) || slot < 0 || m->pre != l->pre || m->term != l->elect_term)
 		return;
 	if (m->ok)
 		l->granted |= 1ull << slot;
 	else
 		l->refused |= 1ull << slot;
+	if (!m->ok && m->pre && m->round && m->round <= l->cfg.lease_ms &&
+	    (!l->reask_at || now + m->round + 1 < l->reask_at))
+		/* A voter still sees the leader for m->round ms: ask again just after. */
+		l->reask_at = now + m->round + 1;
 	if (count(l->granted) >= majority(l))
 		return l->pre ? stand(l, now, out) : win(l, now, out);
 	/* Give up early once the refusals alone deny a majority. */
-	if (l->nvoters - (unsigned)__builtin_popcountll(l->refused) < majority(l))
+	if (l->nvoters - (unsigned)__builtin_popcountll(l->refused) < majority(l)) {
+		uint64_t reask = l->reask_at;
+
 		give_up(l, now);
+		if (reask)
+			l->retry_at = reask; /* they only still saw the leader a moment longer */
+	}
 }
 
 static void on_leave(struct lease *l, uint64_t now, const char *from)

@@ -48,7 +48,8 @@ enum lease_msg_kind {
 	LEASE_MSG_HB = 1,   /* leader → all: term, round */
 	LEASE_MSG_HB_ACK,   /* voter → leader: term, round, ok */
 	LEASE_MSG_VOTE_REQ, /* candidate → all: term, pre */
-	LEASE_MSG_VOTE,     /* voter → candidate: term, pre, ok */
+	LEASE_MSG_VOTE,     /* voter → candidate: term, pre, ok; refused: round = ms it still
+			     * sees a leader (0: refused for another reason) */
 	LEASE_MSG_LEAVE,    /* leaving node → all */
 	LEASE_MSG_KIND_MAX,
 };

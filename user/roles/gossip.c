@@ -161,6 +161,11 @@ static void run_actions(struct gossip *g, const struct lease_out *out, uint64_t 
 			}
 			break;
 		case LEASE_ACT_SEND:
+			pr_debug("gossip: %llu send %s term %llu round %llu%s%s to %s\n",
+				 (unsigned long long)now, lease_msg_name(a->msg.kind),
+				 (unsigned long long)a->msg.term, (unsigned long long)a->msg.round,
+				 a->msg.pre ? " pre" : "", a->msg.ok ? " ok" : "",
+				 a->to[0] ? a->to : "all");
 			msg_head(g, &g->out, now);
 			snprintf(g->out.to, sizeof(g->out.to), "%s", a->to);
 			g->out.lease = a->msg;
@@ -250,6 +255,10 @@ int gossip_on_message(struct gossip *g, const char *data, size_t len)
 	    lease_role(g->lease) != LEASE_LEADER)
 		g->cb.leader_seqs(g->ctx, &g->in);
 	if (g->in.lease.kind) {
+		pr_debug("gossip: %llu recv %s term %llu round %llu%s%s from %s\n",
+			 (unsigned long long)now, lease_msg_name(g->in.lease.kind),
+			 (unsigned long long)g->in.lease.term, (unsigned long long)g->in.lease.round,
+			 g->in.lease.pre ? " pre" : "", g->in.lease.ok ? " ok" : "", g->in.from);
 		lease_set_voters(g->lease, members_voters(g->members));
 		lease_on_msg(g->lease, now, g->in.from, &g->in.lease, &out);
 		run_actions(g, &out, now);
