@@ -15,6 +15,7 @@
 #include "lib/log.h"
 #include "pipeline/pipeline.h"
 #include "net/server.h"
+#include "roles/gossip_node.h"
 #include "roles/master.h"
 #include "roles/slave.h"
 #include "watcher/watcher.h"
@@ -138,6 +139,36 @@ static void print_decode_counters(struct pipeline *pl)
 }
 
 /* The running agent: what main starts and stops, in data-flow order. */
+/*
+ * The HTTP server of a role; with cluster.gossip the role's callbacks are wrapped by a gossip
+ * node (*gossip, NULL otherwise), which then also serves /cluster/gossip and the /cluster/ calls.
+ * NULL with errno set.
+ */
+static struct server *serve(const struct mp_config *c, const char *config_path,
+			    const struct server_config *svc, const struct server_callbacks *cb,
+			    void *ctx, struct gossip_node **gossip)
+{
+	struct server *srv;
+
+	*gossip = NULL;
+	if (!c->cluster_gossip)
+		return server_new(svc, cb, ctx);
+	*gossip = gossip_node_new(c, config_path, cb, ctx);
+	if (!*gossip)
+		return NULL;
+	srv = server_new(svc, &gossip_node_callbacks, *gossip);
+	if (!srv) {
+		int err = errno;
+
+		gossip_node_free(*gossip);
+		*gossip = NULL;
+		errno = err;
+		return NULL;
+	}
+	gossip_node_set_server(*gossip, srv);
+	return srv;
+}
+
 struct agent {
 	struct mp_config cfg;
 	struct cli_extra x;
@@ -146,6 +177,7 @@ struct agent {
 	struct pipeline *pl;   /* NULL for --output segments */
 	struct slave *slave;   /* NULL for --output segments */
 	struct server *srv;    /* live only */
+	struct gossip_node *gossip; /* live with cluster.gossip only */
 	struct procs *procs;   /* live with watcher.uname only */
 	struct watcher *watcher;
 	struct enrich_watch *enrich; /* enrich.file, or POST /enrich/update alone */
@@ -357,7 +389,8 @@ static int start_slave(struct agent *a)
 	/* Replay is offline work: no port to listen on (two replays can run side by side). */
 	if (a->live) {
 		svc.bus = slave_bus(a->slave);
-		a->srv = server_new(&svc, &slave_server_callbacks, a->slave);
+		a->srv = serve(c, a->x.config_file, &svc, &slave_server_callbacks, a->slave,
+			       &a->gossip);
 		if (!a->srv) {
 			fprintf(stderr, "mysqlprobe: cannot serve HTTP on %s:%lld: %s\n",
 				c->http_bind[0] ? c->http_bind : "*", (long long)c->serverport,
@@ -399,6 +432,7 @@ static int stop_agent(struct agent *a)
 		print_decode_counters(a->pl);
 	}
 	server_free(a->srv);
+	gossip_node_free(a->gossip);
 	pipeline_free(a->pl);
 	procs_free(a->procs);
 	slave_free(a->slave);
@@ -436,13 +470,14 @@ static int run_master(const struct mp_config *c, const struct cli_extra *x)
 		.cluster_token = c->cluster_token,
 	};
 	struct master *m = master_new(&mc);
+	struct gossip_node *gossip = NULL;
 	struct server *srv;
 	int err = 0;
 
 	if (!m)
 		return 1;
 	svc.bus = master_bus(m);
-	srv = server_new(&svc, &master_server_callbacks, m);
+	srv = serve(c, x->config_file, &svc, &master_server_callbacks, m, &gossip);
 	if (!srv) {
 		fprintf(stderr, "mysqlprobe: cannot serve HTTP on %s:%lld: %s\n",
 			c->http_bind[0] ? c->http_bind : "*", (long long)c->serverport,
@@ -465,6 +500,7 @@ static int run_master(const struct mp_config *c, const struct cli_extra *x)
 	if (master_flush(m, 3000))
 		pr_warn("report: stdout did not take the final report within 3 s\n");
 	server_free(srv);
+	gossip_node_free(gossip);
 	master_free(m);
 	fflush(stdout);
 	if (err)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "cluster/addr.h"
 #include "lib/log.h"
 #include "report/agg.h"
 #include "cli/config.h"
@@ -36,9 +37,21 @@ const struct config_option config_options[] = {
 	    "statements at least this slow (ms) are kept as slow samples, and listed as running "
 	    "when still running at a period's end"),
 	ROW("cluster.gossip", BOOL, cluster_gossip, "false", 0, 0, 0,
-	    "join a gossip cluster of masters (master/standby election) (cluster; not used yet)"),
-	ROW("cluster.group", STRING, cluster_group, "", 0, 0, 0, "gossip cluster name (cluster; not used yet)"),
-	ROW("cluster.port", INT, cluster_port, "7946", 1, 65535, 0, "gossip port (cluster; not used yet)"),
+	    "membership, leader election and lease over websocket links on serverport"),
+	ROW("cluster.group", STRING, cluster_group, "", 0, 0, 0,
+	    "gossip cluster name: nodes of another group are refused"),
+	ROW("cluster.advertise", STRING, cluster_advertise, "", 0, 0, CONFIG_ADDR,
+	    "HOST:PORT other nodes reach this one at (\"\" = first non-loopback address, serverport)"),
+	ROW("cluster.seeds", STRLIST, cluster_seeds, "", 0, CONFIG_MAX_LIST, CONFIG_ADDR,
+	    "gossip: members (HOST:PORT) to join through"),
+	ROW("cluster.rank", INT, cluster_rank, "0", 0, 1000, 0,
+	    "gossip candidate (slave: false): lower stands first, after rank x 300 ms"),
+	ROW("cluster.witness", BOOL, cluster_witness, "false", 0, 0, 0,
+	    "gossip: a node that only votes (with slave: false), to make a majority of three"),
+	ROW("cluster.vote_file", STRING, cluster_vote_file, "", 0, 0, 0,
+	    "gossip: where the vote is kept (\"\" = mysqlprobe.vote beside the config file)"),
+	ROW("cluster.port", INT, cluster_port, "7946", 1, 65535, 0,
+	    "unused: gossip runs on serverport (kept so old configs still load)"),
 	ROW("cluster.buffer_periods", INT, cluster_buffer_periods, "120", 1, 100000, 0,
 	    "reports kept for /collector?since= replay"),
 	ROW("cluster.buffer_mb", INT, cluster_buffer_mb, "64", 1, 65536, 0,
@@ -415,6 +428,27 @@ static int list_check(const struct config_option *o, const union config_value *v
 	return reason(r, rlen, "bad list: command is required (a row never mixes commands)");
 }
 
+/* Every comma-separated item (or the one value) of s is HOST:PORT; "" is no address. */
+static int check_addrs(const char *s, bool list, char *r, size_t rlen)
+{
+	char item[ADDR_HOST_MAX + 16], host[ADDR_HOST_MAX];
+	const char *why;
+	size_t n;
+	int port;
+
+	while (*s) {
+		n = list ? strcspn(s, ",") : strlen(s);
+		if (n >= sizeof(item))
+			return reason(r, rlen, "bad address: too long");
+		memcpy(item, s, n);
+		item[n] = '\0';
+		if (n && addr_parse(item, host, &port, &why))
+			return reason(r, rlen, "bad address %s: %s", item, why);
+		s += n + (s[n] == ',');
+	}
+	return 0;
+}
+
 /* Parses text for row o into v (which starts zeroed). On error v holds nothing to free. */
 static int value_parse(const struct config_option *o, const char *s, union config_value *v,
 		       char *r, size_t rlen)
@@ -426,6 +460,8 @@ static int value_parse(const struct config_option *o, const char *s, union confi
 	if ((o->type == CONFIG_STRING || o->type == CONFIG_STRLIST) &&
 	    !jbuf_utf8_valid(s, strlen(s)))
 		return reason(r, rlen, "not valid UTF-8");
+	if ((o->flags & CONFIG_ADDR) && check_addrs(s, o->type == CONFIG_STRLIST, r, rlen))
+		return -EINVAL;
 	switch (o->type) {
 	case CONFIG_BOOL: return parse_bool(s, &v->b, r, rlen);
 	case CONFIG_INT:

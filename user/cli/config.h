@@ -26,6 +26,7 @@ enum config_type {
 #define CONFIG_SECRET 0x1 /* never logged, redacted in /status */
 #define CONFIG_ZERO_OK 0x2 /* 0 is allowed besides [min, max] ("derive it") */
 #define CONFIG_POW2 0x4 /* must be a power of two */
+#define CONFIG_ADDR 0x8 /* STRING/STRLIST: each value HOST:PORT ("" allowed for a STRING) */
 
 struct config_strlist {
 	char **v;
@@ -51,6 +52,11 @@ struct mp_config {
 	int64_t slowthresholdms;
 	bool cluster_gossip;
 	char *cluster_group;
+	char *cluster_advertise;
+	struct config_strlist cluster_seeds;
+	int64_t cluster_rank;
+	bool cluster_witness;
+	char *cluster_vote_file;
 	int64_t cluster_port;
 	int64_t cluster_buffer_periods;
 	int64_t cluster_buffer_mb;

@@ -1,16 +1,14 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* A master's state on disk (cluster.state_file): its slaves and how far it merged each. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cluster/addr.h"
 #include "cluster/state_file.h"
 #include "lib/buf.h"
+#include "lib/file_atomic.h"
 
 /* A state file is a few lines per slave; anything larger is not one. */
 #define STATE_MAX_BYTES (16u << 20)
@@ -147,8 +145,8 @@ int state_read(const char *path, struct cluster_state *st, char *err, size_t err
 
 int state_write(const char *path, const struct cluster_state *st)
 {
-	struct buf b = { 0 }, tmp = { 0 };
-	int fd = -1, ret;
+	struct buf b = { 0 };
+	int ret;
 
 	ret = buf_printf(&b, "# mysqlprobe master state: written by the agent, read at its start\n"
 			     "seq %llu\n", (unsigned long long)st->seq);
@@ -157,39 +155,7 @@ int state_write(const char *path, const struct cluster_state *st)
 				 (unsigned long long)st->slaves[i].started_ms,
 				 (unsigned long long)st->slaves[i].seq);
 	if (!ret)
-		ret = buf_printf(&tmp, "%s.tmp", path);
-	if (ret)
-		goto cleanup;
-	fd = open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = -errno;
-		goto cleanup;
-	}
-	for (size_t off = 0; off < b.len;) {
-		ssize_t w = write(fd, b.data + off, b.len - off);
-
-		if (w < 0) {
-			ret = errno == EINTR ? 0 : -errno;
-			if (ret)
-				goto cleanup;
-			continue;
-		}
-		off += (size_t)w;
-	}
-	if (fsync(fd) || close(fd)) {
-		ret = -errno;
-		fd = -1;
-		goto cleanup;
-	}
-	fd = -1;
-	if (rename(tmp.data, path))
-		ret = -errno;
-cleanup:
-	if (fd >= 0)
-		close(fd);
-	if (ret && tmp.data)
-		unlink(tmp.data);
+		ret = file_write_atomic(path, b.data, b.len);
 	buf_free(&b);
-	buf_free(&tmp);
 	return ret;
 }

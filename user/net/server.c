@@ -99,10 +99,15 @@ struct server_post {
 /* lws per-session data: either a websocket client or one HTTP transaction. */
 struct server_pss {
 	struct server_client *client;
-	struct buf body;
+	struct buf body; /* an HTTP answer, or a /cluster/gossip message being received */
 	size_t off;
 	struct server_post *post;
+	bool gossip; /* a /cluster/gossip link: messages in, nothing out */
 };
+
+/* The websocket path of gossip links, and the largest message on one (cluster/gossip_msg). */
+#define SERVER_GOSSIP_PATH "/cluster/gossip"
+#define SERVER_GOSSIP_MAX (64u << 10)
 
 struct server {
 	struct server_config cfg;
@@ -133,7 +138,7 @@ struct server {
 	unsigned long long too_large_unlogged;
 
 	atomic_ullong n_clients, n_clients_total, n_sent, n_bytes, n_too_large, n_render_err,
-		n_rendered, n_http, n_ws_unauthorized, n_not_http, n_conn_full, n_dropped,
+		n_rendered, n_http, n_ws_unauthorized, n_gossip_refused, n_gossip_messages, n_not_http, n_conn_full, n_dropped,
 		n_pinned;
 	/* Connections lws holds now, and its table size (server_fd_limit()). Server thread. */
 	unsigned long conns, conn_limit;
@@ -518,6 +523,73 @@ static int ws_refuse(struct lws *wsi, int code, const struct buf *body)
  * Upgrade filter: only /collector, only with the token when one is set (reports carry SQL
  * samples), only valid parameters. Nonzero refuses the connection.
  */
+/*
+ * A gossip link (another node of the cluster): only with a gossip role behind the server, and
+ * only with cluster.token in the Authorization header when one is set (no token= query: no
+ * browser speaks gossip). A refusal is counted; the group is checked per message, by the role.
+ */
+static int gossip_filter(struct server *s, struct lws *wsi)
+{
+	char auth[SERVER_AUTH_MAX];
+	struct buf body = {};
+	int ok, ret;
+
+	if (!s->cb.gossip) {
+		/* Not a gossip node (cluster.gossip: false): the peer hears why. */
+		server_count_http(s, 404);
+		if (buf_puts(&body, "{\"error\":\"not a gossip node\"}\n")) {
+			buf_free(&body);
+			return 1;
+		}
+		ret = ws_refuse(wsi, 404, &body);
+		buf_free(&body);
+		return ret;
+	}
+	if (!s->cfg.cluster_token)
+		return 0;
+	if (lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) <= 0)
+		auth[0] = '\0';
+	ok = http_api_token_ok(auth, s->cfg.cluster_token);
+	explicit_bzero(auth, sizeof(auth));
+	if (ok)
+		return 0;
+	atomic_fetch_add(&s->n_gossip_refused, 1);
+	server_count_http(s, 401);
+	if (buf_puts(&body, "{\"error\":\"missing or wrong bearer token\"}\n")) {
+		buf_free(&body);
+		return 1;
+	}
+	ret = ws_refuse(wsi, 401, &body);
+	buf_free(&body);
+	return ret;
+}
+
+static bool ws_is_gossip(struct lws *wsi)
+{
+	char path[SERVER_URI_MAX];
+
+	return lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) >= 0 &&
+	       !strcmp(path, SERVER_GOSSIP_PATH);
+}
+
+/* One fragment of a gossip message; the whole message goes to the role. */
+static int gossip_receive(struct server *s, struct lws *wsi, struct server_pss *pss,
+			  const void *in, size_t len)
+{
+	int ret;
+
+	if (lws_is_first_fragment(wsi))
+		pss->body.len = 0;
+	if (pss->body.len + len > SERVER_GOSSIP_MAX || buf_append(&pss->body, in, len))
+		return -1;
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+		return 0;
+	atomic_fetch_add(&s->n_gossip_messages, 1);
+	ret = s->cb.gossip(s->ctx, pss->body.data, pss->body.len);
+	pss->body.len = 0;
+	return ret ? -1 : 0;
+}
+
 static int ws_filter(struct server *s, struct lws *wsi)
 {
 	char path[SERVER_URI_MAX], auth[SERVER_AUTH_MAX];
@@ -525,6 +597,8 @@ static int ws_filter(struct server *s, struct lws *wsi)
 	struct buf body = {};
 	int code, ret = 0, ok;
 
+	if (ws_is_gossip(wsi))
+		return gossip_filter(s, wsi);
 	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0 ||
 	    strcmp(path, "/collector"))
 		return 1;
@@ -602,6 +676,11 @@ static int ws_established(struct server *s, struct lws *wsi, struct server_pss *
 	memset(pss, 0, sizeof(*pss));
 	if (!c)
 		return -1;
+	if (ws_is_gossip(wsi)) {
+		free(c);
+		pss->gossip = true;
+		return 0;
+	}
 	/* The filter accepted these parameters already. */
 	ws_params(s, wsi, &p, &body);
 	explicit_bzero(s->arg_store, sizeof(s->arg_store));
@@ -1105,9 +1184,13 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return pss && pss->client ? ws_writeable(s, pss->client) : 0;
 	case LWS_CALLBACK_RECEIVE:
+		if (pss && pss->gossip)
+			return gossip_receive(s, wsi, pss, in, len);
 		return 0; /* collectors only listen; anything they send is ignored */
 	case LWS_CALLBACK_CLOSED:
 		ws_closed(s, pss);
+		if (pss && pss->gossip)
+			buf_free(&pss->body);
 		return 0;
 	case LWS_CALLBACK_HTTP:
 		return http_request(s, wsi, pss, in ? (const char *)in : "");
@@ -1172,6 +1255,11 @@ static int server_metrics_counters(struct server *s, struct buf *out)
 		{ "clients_unauthorized_total",
 		  "Websocket upgrades refused for a missing or wrong bearer token.",
 		  &s->n_ws_unauthorized },
+		{ "gossip_links_refused_total",
+		  "/cluster/gossip links refused for a missing or wrong cluster.token.",
+		  &s->n_gossip_refused },
+		{ "gossip_messages_total", "Messages received on /cluster/gossip links.",
+		  &s->n_gossip_messages },
 		{ "connections_not_http_total",
 		  "Connections closed at once because they did not speak HTTP (e.g. CONNECT).",
 		  &s->n_not_http },
@@ -1542,6 +1630,8 @@ void server_get_stats(struct server *s, struct server_stats *out)
 	out->http_requests = s->n_http;
 	out->clients_dropped = s->n_dropped;
 	out->queue_bytes = s->n_pinned;
+	out->gossip_refused = s->n_gossip_refused;
+	out->gossip_messages = s->n_gossip_messages;
 }
 
 void server_free(struct server *s)

@@ -87,6 +87,12 @@ struct server_callbacks {
 	/* POST /enrich/update: as struct http_api's enrich_update (net/http_api.h). NULL: 409. */
 	int (*enrich_update)(void *ctx, const char *body, size_t len, struct buf *out);
 	/*
+	 * One whole message on a /cluster/gossip websocket (another node's heartbeat or vote, at
+	 * most 64 KiB; the link carried cluster.token when one is set). Returning nonzero closes
+	 * that link. NULL: /cluster/gossip upgrades are refused.
+	 */
+	int (*gossip)(void *ctx, const char *data, size_t len);
+	/*
 	 * The started_ms this run puts in its reports. A /collector?since=SEQ&started=MS client
 	 * with another MS resumes from the oldest report held: its SEQ is an earlier run's. May be
 	 * NULL (started= is then ignored).
@@ -106,6 +112,8 @@ struct server_stats {
 	unsigned long long http_requests;
 	unsigned long long clients_dropped; /* disconnected: the clients' queues over queue_bytes */
 	unsigned long long queue_bytes; /* reports the clients' queues hold now (each once) */
+	unsigned long long gossip_refused; /* /cluster/gossip links refused: no or a wrong token */
+	unsigned long long gossip_messages; /* messages received on /cluster/gossip links */
 };
 
 /*

@@ -16,6 +16,8 @@
 #define WS_BACKOFF_MAX_MS 10000u
 #define WS_MAX_MESSAGE_DEFAULT (256u << 20)
 #define WS_PATH_MAX 1024
+/* Messages waiting to be written on one link: heartbeats and votes, a few per 500 ms. */
+#define WS_OUTBOX 64
 
 struct ws_link {
 	struct ws_client *c;
@@ -36,7 +38,11 @@ struct ws_link {
 	/* Set by ws_link_free(), under the client's lock; done once the thread let go. */
 	atomic_bool freeing;
 	bool done;
-	_Atomic uint64_t dials, connects, messages, bytes, too_large;
+	/* Messages to send (ws_link_send), under the client's lock; tx is the client thread's. */
+	struct buf outbox[WS_OUTBOX];
+	unsigned out_head, out_n;
+	struct buf tx;
+	_Atomic uint64_t dials, connects, messages, bytes, too_large, sent, send_dropped;
 	atomic_int connected;
 };
 
@@ -126,8 +132,13 @@ static void link_report_close(struct ws_link *l, int status, const char *why)
 	l->wsi = NULL;
 	lws_sul_cancel(&l->idle_sul);
 	l->rx.len = 0;
+	/* client_sync() holds the lock while it closes a link being freed. */
 	if (atomic_load(&l->freeing))
 		return;
+	/* What was queued for this connection is stale for the next (heartbeats repeat). */
+	pthread_mutex_lock(&l->c->lock);
+	l->out_n = 0;
+	pthread_mutex_unlock(&l->c->lock);
 	if (l->cb.closed)
 		l->cb.closed(l->ctx, status, why);
 	link_retry(l);
@@ -160,6 +171,40 @@ static int link_receive(struct ws_link *l, struct lws *wsi, const void *in, size
 	return ret ? -1 : 0;
 }
 
+/* Writes the oldest queued message as one text frame; asks for the next. */
+static int link_writeable(struct ws_link *l, struct lws *wsi)
+{
+	struct ws_client *c = l->c;
+	bool more;
+	int ret = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (!l->out_n) {
+		pthread_mutex_unlock(&c->lock);
+		return 0;
+	}
+	l->tx.len = 0;
+	if (buf_reserve(&l->tx, LWS_PRE + l->outbox[l->out_head].len)) {
+		ret = -1;
+	} else {
+		memcpy(l->tx.data + LWS_PRE, l->outbox[l->out_head].data,
+		       l->outbox[l->out_head].len);
+		l->tx.len = LWS_PRE + l->outbox[l->out_head].len;
+	}
+	l->out_head = (l->out_head + 1) % WS_OUTBOX;
+	more = --l->out_n > 0;
+	pthread_mutex_unlock(&c->lock);
+	if (ret)
+		return ret;
+	if (lws_write(wsi, (unsigned char *)l->tx.data + LWS_PRE, l->tx.len - LWS_PRE,
+		      LWS_WRITE_TEXT) < 0)
+		return -1;
+	atomic_fetch_add(&l->sent, 1);
+	if (more)
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
 /* Links added or being freed since the last pass: runs in the client thread. */
 static void client_sync(struct ws_client *c)
 {
@@ -181,6 +226,8 @@ static void client_sync(struct ws_client *c)
 			l->started = true;
 			lws_sul_schedule(c->lws, 0, &l->dial_sul, link_dial, 1);
 		}
+		if (l->out_n && l->wsi)
+			lws_callback_on_writable(l->wsi);
 		pp = &l->next;
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -223,6 +270,8 @@ static int client_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 		return 0;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
 		return l && !atomic_load(&l->freeing) ? link_receive(l, wsi, in, len) : -1;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		return l && !atomic_load(&l->freeing) ? link_writeable(l, wsi) : -1;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		if (l)
 			link_report_close(l, (int)lws_http_client_http_response(wsi),
@@ -308,6 +357,9 @@ static void link_free_mem(struct ws_link *l)
 	free((char *)l->cfg.host);
 	buf_free(&l->rx);
 	buf_free(&l->path);
+	buf_free(&l->tx);
+	for (unsigned i = 0; i < WS_OUTBOX; i++)
+		buf_free(&l->outbox[i]);
 	free(l);
 }
 
@@ -359,6 +411,32 @@ void ws_link_free(struct ws_link *l)
 	link_free_mem(l);
 }
 
+int ws_link_send(struct ws_link *l, const void *data, size_t len)
+{
+	struct ws_client *c = l->c;
+	struct buf *b;
+	int ret = 0;
+
+	pthread_mutex_lock(&c->lock);
+	if (!atomic_load(&l->connected) || atomic_load(&l->freeing)) {
+		ret = -ENOTCONN;
+	} else if (l->out_n == WS_OUTBOX) {
+		ret = -ENOBUFS;
+	} else {
+		b = &l->outbox[(l->out_head + l->out_n) % WS_OUTBOX];
+		b->len = 0;
+		ret = buf_append(b, data, len);
+		if (!ret)
+			l->out_n++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (ret)
+		atomic_fetch_add(&l->send_dropped, 1);
+	else
+		lws_cancel_service(c->lws);
+	return ret;
+}
+
 void ws_link_get_stats(struct ws_link *l, struct ws_link_stats *out)
 {
 	out->dials = atomic_load(&l->dials);
@@ -367,4 +445,6 @@ void ws_link_get_stats(struct ws_link *l, struct ws_link_stats *out)
 	out->bytes = atomic_load(&l->bytes);
 	out->too_large = atomic_load(&l->too_large);
 	out->connected = atomic_load(&l->connected);
+	out->sent = atomic_load(&l->sent);
+	out->send_dropped = atomic_load(&l->send_dropped);
 }

@@ -58,6 +58,13 @@ struct ws_link *ws_link_new(struct ws_client *c, const struct ws_link_config *cf
 /* Closes the connection and waits until no callback of the link runs. Accepts NULL. */
 void ws_link_free(struct ws_link *l);
 
+/*
+ * Queues one text message for the peer (small ones: heartbeats, votes). Thread-safe. Returns
+ * 0, -ENOTCONN (not upgraded now: the message is dropped, not kept for the next connection),
+ * -ENOBUFS (64 messages already wait) or -ENOMEM. A connection that closes drops what waits.
+ */
+int ws_link_send(struct ws_link *l, const void *data, size_t len);
+
 /* Counters of one link since ws_link_new(). Thread-safe. */
 struct ws_link_stats {
 	uint64_t dials;
@@ -66,6 +73,8 @@ struct ws_link_stats {
 	uint64_t bytes;
 	uint64_t too_large; /* messages over max_message */
 	int connected; /* 1 while upgraded */
+	uint64_t sent; /* messages written by ws_link_send() */
+	uint64_t send_dropped; /* refused by ws_link_send(): not connected, or the outbox full */
 };
 
 void ws_link_get_stats(struct ws_link *l, struct ws_link_stats *out);

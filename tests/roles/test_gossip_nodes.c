@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Tests roles/gossip: nodes with real servers and links on 127.0.0.1 elect one leader. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "lib/jread.h"
+#include "net/server.h"
+#include "roles/gossip.h"
+
+#define WAIT_MS 15000
+#define NODES 4
+
+struct node {
+	struct server *server;
+	struct gossip *_Atomic g;
+	char addr[64], vote[128];
+	const char *group;
+};
+
+static struct node nodes[NODES];
+static char dir[] = "/tmp/mp-gossip-XXXXXX";
+
+static const struct report_wire *no_wire(void *ctx, const void *report)
+{
+	(void)ctx;
+	(void)report;
+	return NULL;
+}
+
+static int on_gossip(void *ctx, const char *data, size_t len)
+{
+	struct node *n = ctx;
+	struct gossip *g = atomic_load(&n->g);
+
+	return g ? gossip_on_message(g, data, len) : 0;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void start(int i, uint32_t role, unsigned rank, const char *group, const char *token)
+{
+	struct node *n = &nodes[i];
+	struct server_config sc = { .bind = "127.0.0.1", .cluster_token = token };
+	struct server_callbacks cb = { .wire = no_wire, .gossip = on_gossip };
+	/* Every node lists the group's nodes as seeds, as a fleet's configuration would. */
+	const char *seeds[] = { nodes[0].addr, nodes[1].addr, nodes[2].addr };
+	struct gossip_cfg gc = {
+		.group = group, .token = token, .seeds = seeds, .nseeds = 3,
+		.role = role, .rank = rank,
+	};
+	struct gossip *g;
+
+	n->group = group;
+	for (int k = 0; k < NODES; k++) {
+		if (nodes[k].server)
+			continue;
+		nodes[k].server = server_new(&sc, &cb, &nodes[k]);
+		assert_non_null(nodes[k].server);
+		snprintf(nodes[k].addr, sizeof(nodes[k].addr), "127.0.0.1:%d",
+			 server_port(nodes[k].server));
+		snprintf(nodes[k].vote, sizeof(nodes[k].vote), "%s/vote%d", dir, k);
+	}
+	gc.advertise = n->addr;
+	gc.vote_file = n->vote;
+	g = gossip_new(&gc, NULL, NULL);
+	assert_non_null(g);
+	atomic_store(&n->g, g);
+}
+
+static void stop_gossip(int i)
+{
+	struct gossip *g = atomic_exchange(&nodes[i].g, NULL);
+
+	gossip_free(g);
+}
+
+/* The leader node i names in its listnodes ("" none), and whether n members are alive. */
+static void listnodes(int i, char *leader, size_t len, unsigned *alive)
+{
+	struct buf b = { 0 };
+	struct jread r = { 0 };
+	jnode_t *mem;
+
+	assert_int_equal(gossip_listnodes(atomic_load(&nodes[i].g), &b), 0);
+	assert_int_equal(jread_load(&r, b.data, b.len), 0);
+	snprintf(leader, len, "%s", jread_str(jread_get(&r, jread_root(&r), "leader"), NULL));
+	mem = jread_get(&r, jread_root(&r), "members");
+	*alive = 0;
+	for (size_t k = 0; k < jread_len(mem); k++)
+		*alive += !strcmp(jread_str(jread_get(&r, jread_at(&r, mem, k), "state"), NULL),
+				  "alive");
+	jread_free(&r);
+	buf_free(&b);
+}
+
+static void dump(void)
+{
+	for (int i = 0; i < NODES; i++) {
+		struct buf b = { 0 };
+
+		if (!atomic_load(&nodes[i].g))
+			continue;
+		gossip_listnodes(atomic_load(&nodes[i].g), &b);
+		fprintf(stderr, "# node %d: %s\n", i, b.data);
+		buf_free(&b);
+	}
+}
+
+/* Waits until every running node of the group names the same leader; returns its index. */
+static int agreed_leader(const char *group, int skip)
+{
+	long long t0 = now_ms();
+
+	while (now_ms() - t0 < WAIT_MS) {
+		char first[64] = "", l[64];
+		unsigned alive;
+		bool same = true;
+
+		for (int i = 0; i < NODES && same; i++) {
+			if (i == skip || !atomic_load(&nodes[i].g) || strcmp(nodes[i].group, group))
+				continue;
+			listnodes(i, l, sizeof(l), &alive);
+			if (!first[0])
+				snprintf(first, sizeof(first), "%s", l);
+			same = l[0] && !strcmp(l, first);
+		}
+		if (same && first[0])
+			for (int i = 0; i < NODES; i++)
+				if (!strcmp(nodes[i].addr, first))
+					return i;
+		usleep(20000);
+	}
+	dump();
+	fail_msg("no agreed leader within %d ms", WAIT_MS);
+	return -1;
+}
+
+static int emitters(void)
+{
+	int n = 0;
+
+	for (int i = 0; i < NODES; i++)
+		if (atomic_load(&nodes[i].g))
+			n += gossip_may_emit(atomic_load(&nodes[i].g));
+	return n;
+}
+
+static void test_elect_and_take_over(void **unused)
+{
+	long long t0;
+	int leader, next;
+
+	(void)unused;
+	assert_non_null(mkdtemp(dir));
+	start(0, GOSSIP_CANDIDATE, 0, "g", "tok");
+	start(1, GOSSIP_CANDIDATE, 1, "g", "tok");
+	start(2, GOSSIP_SLAVE, 0, "g", "tok");
+	start(3, GOSSIP_SLAVE, 0, "other", "tok"); /* another group: refused, never a member */
+	/* At a start each voter first waits a lease of its own: either candidate may win. */
+	leader = agreed_leader("g", -1);
+	assert_true(leader == 0 || leader == 1);
+	assert_int_equal(emitters(), 1);
+	{
+		char l[64];
+		unsigned alive;
+
+		listnodes(2, l, sizeof(l), &alive);
+		assert_int_equal(alive, 2); /* node 3 is not one */
+	}
+	/* The leader's gossip stops dead (its server keeps listening but answers nothing). */
+	t0 = now_ms();
+	stop_gossip(leader);
+	next = agreed_leader("g", leader);
+	assert_int_equal(next, 1 - leader);
+	while (!gossip_may_emit(atomic_load(&nodes[next].g)) && now_ms() - t0 < WAIT_MS)
+		usleep(5000);
+	assert_true(now_ms() - t0 < 5000);
+	assert_int_equal(gossip_term(atomic_load(&nodes[next].g)),
+			 gossip_term(atomic_load(&nodes[2].g)));
+	/*
+	 * The old leader comes back with its vote file: standby, the same leader for all. The
+	 * strict order (it never leads while the other holds its lease) is checked every 10 ms:
+	 * never two emitters. On this shared 2-core machine a node's threads can be starved past
+	 * its 2 s lease; then a change of leader is right, and said, not hidden.
+	 */
+	start(leader, GOSSIP_CANDIDATE, (unsigned)leader, "g", "tok");
+	t0 = now_ms();
+	while (now_ms() - t0 < 3000) {
+		assert_true(emitters() <= 1);
+		usleep(10000);
+	}
+	{
+		int now_leader = agreed_leader("g", -1);
+
+		if (now_leader != next)
+			fprintf(stderr, "# the leader changed while node %d restarted (starved?)\n",
+				leader);
+		assert_true(gossip_may_emit(atomic_load(&nodes[now_leader].g)));
+		if (now_leader != next) {
+			leader = next;
+			next = now_leader;
+		}
+	}
+	assert_int_equal(emitters(), 1);
+	/* The leader leaves: the standby takes over without waiting out the lease. */
+	t0 = now_ms();
+	gossip_leave(atomic_load(&nodes[next].g));
+	while (!gossip_may_emit(atomic_load(&nodes[leader].g)) && now_ms() - t0 < WAIT_MS)
+		usleep(5000);
+	assert_true(now_ms() - t0 < 1500);
+	assert_int_equal(emitters(), 1);
+	for (int i = 0; i < NODES; i++) {
+		stop_gossip(i);
+		server_free(nodes[i].server);
+		unlink(nodes[i].vote);
+	}
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_elect_and_take_over),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
