@@ -401,7 +401,7 @@ static void emit(struct mysql_conn *c, struct mysql_req *req, int idx)
  * one being answered, so the tally holds its start and what of a response came.
  */
 static void emit_unanswered(struct mysql_conn *c, struct mysql_req *req, int idx, int head,
-			    uint64_t ts_ns)
+			    uint64_t ts_ns, uint32_t flags)
 {
 	struct stmt_tally *t = &c->tally;
 	uint64_t start = head ? t->ts_start : req->ts_first;
@@ -411,6 +411,7 @@ static void emit_unanswered(struct mysql_conn *c, struct mysql_req *req, int idx
 	ev.ts_us = start / 1000;
 	ev.latency_us = ts_ns > start ? (ts_ns - start) / 1000 : 0;
 	ev.status = QE_STATUS_UNANSWERED;
+	ev.flags |= flags;
 	if (head && t->started) {
 		ev.first_byte_us = t->ts_first_byte > start ? (t->ts_first_byte - start) / 1000 : 0;
 		ev.bytes_out = t->bytes_out;
@@ -421,8 +422,9 @@ static void emit_unanswered(struct mysql_conn *c, struct mysql_req *req, int idx
 }
 
 /* Reports every pending request at close: those that expect no response as usual, the others
- * (and every statement of a multi-statement query not answered yet) as unanswered. */
-static void flush_pending(struct mysql_conn *c, uint64_t ts_ns)
+ * (and every statement of a multi-statement query not answered yet) as unanswered, with
+ * flags (QE_F_RESPONSE_LOST when a capture gap took the responses). */
+static void flush_pending(struct mysql_conn *c, uint64_t ts_ns, uint32_t flags)
 {
 	for (size_t i = 0; i < c->q_len; i++) {
 		struct mysql_req *req = q_at(c, i);
@@ -432,9 +434,9 @@ static void flush_pending(struct mysql_conn *c, uint64_t ts_ns)
 			emit(c, req, -1);
 		} else if (i == 0 && c->split_n > 1) {
 			for (int k = c->split_i; k < c->split_n; k++)
-				emit_unanswered(c, req, k, 1, ts_ns);
+				emit_unanswered(c, req, k, 1, ts_ns, flags);
 		} else {
-			emit_unanswered(c, req, -1, i == 0, ts_ns);
+			emit_unanswered(c, req, -1, i == 0, ts_ns, flags);
 		}
 	}
 	c->q_len = 0;
@@ -1375,8 +1377,15 @@ void mysql_gap(struct mysql_conn *c, int dir, uint64_t missing_bytes, uint64_t t
 		return;
 	}
 	if (dir == MP_DIR_TO_CLIENT) {
-		/* The response in progress, and maybe whole responses, are gone. */
-		drop_pending(c);
+		/*
+		 * The response in progress, and maybe whole responses, are gone. The requests
+		 * were seen whole and the server ran them: report them (unanswered, flagged
+		 * response_lost) rather than lose them. The flow declares a gap as soon as the
+		 * client acknowledges past it (flow.c, ack_holes), that is with the client's next
+		 * request, so every request pending here was answered inside the hole.
+		 */
+		c->cnt->dropped_requests += c->q_len;
+		flush_pending(c, ts_ns, QE_F_RESPONSE_LOST);
 	} else {
 		/* Requests queued before the gap still get their responses. */
 		c->infile_active = 0;
@@ -1399,7 +1408,7 @@ void mysql_conn_close(struct mysql_conn *c, uint64_t ts_ns)
 	if (c->stopped)
 		drop_pending(c); /* TLS, a replication stream, a broken stream: nothing to say */
 	else
-		flush_pending(c, ts_ns);
+		flush_pending(c, ts_ns, 0);
 	stop(c);
 	if (c->opened && !c->session_opened) {
 		c->session_opened = 1;

@@ -208,7 +208,7 @@ static int metrics(void *ctx, struct buf *out)
 		{ "report_statements_total", "Statements counted in closed periods.", 0 },
 		{ "keys_overflow_total", "Statements counted in the other row.", 0 },
 		{ "slow_dropped_total", "Slow statements over max_slow, not sampled.", 0 },
-		{ "unanswered_total", "Requests whose connection closed before a response.", 0 },
+		{ "unanswered_total", "Requests reported unanswered: closed before a response, or response lost in a gap.", 0 },
 	};
 	uint64_t v[sizeof(rows) / sizeof(rows[0])];
 	int err;
