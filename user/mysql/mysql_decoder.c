@@ -90,6 +90,7 @@ struct mysql_conn {
 	int stopped;
 	int tls;
 	int compressed;
+	int plain_seen; /* a request was read: the framing is known */
 	int closed;
 	int infile_active; /* LOCAL INFILE: to-server packets are file data until an empty one */
 	uint32_t caps_server, caps_client, caps; /* caps = effective (both sides) */
@@ -1101,9 +1102,10 @@ static void on_packet(void *ctx, int dir, const struct mysql_pkt *p)
 
 	if (c->stopped)
 		return;
-	if (dir == MP_DIR_TO_SERVER)
+	if (dir == MP_DIR_TO_SERVER) {
+		c->plain_seen = 1;
 		on_client_packet(c, p);
-	else
+	} else
 		on_server_packet(c, p);
 }
 
@@ -1342,6 +1344,26 @@ void mysql_conn_free(struct mysql_conn *c)
 	free(c);
 }
 
+/*
+ * A connection joined mid-stream may have negotiated the compressed protocol before we came:
+ * its bytes are then Compressed Packets, which the plain resync accepts only for short
+ * payloads sent as is (and then mistakes the compressed headers for garbage). A client chunk
+ * that starts with a compressed packet holding a request the plain probe accepts (after
+ * inflating it) settles it: both directions switch to compressed framing, the server's
+ * realigning at its next chunk that starts with a compressed packet.
+ */
+static void compressed_joined(struct mysql_conn *c)
+{
+	if (c->phase == PH_INIT)
+		midstream(c);
+	c->compressed = 1;
+	c->cnt->compressed_conns++;
+	c->cnt->compressed_midstream++;
+	mysql_framer_comp_start(&c->fr[MP_DIR_TO_SERVER]);
+	c->fr[MP_DIR_TO_CLIENT].compress = 1;
+	mysql_framer_resync(&c->fr[MP_DIR_TO_CLIENT]);
+}
+
 int mysql_feed(struct mysql_conn *c, int dir, const uint8_t *data, size_t len, uint64_t ts_ns)
 {
 	uint64_t skipped;
@@ -1350,6 +1372,12 @@ int mysql_feed(struct mysql_conn *c, int dir, const uint8_t *data, size_t len, u
 		return -EINVAL;
 	if (c->stopped || c->closed)
 		return 0;
+	/* Not only before the first request: a short request sent as is inside a compressed
+	 * packet also reads as a plain one (7 bytes in), and the next compressed header then
+	 * sends the plain framer back to resynchronising. */
+	if (dir == MP_DIR_TO_SERVER && !c->opened && !c->compressed && c->fr[dir].resync &&
+	    mysql_framer_comp_probe(&c->fr[dir], data, len, 1) && !c->stopped)
+		compressed_joined(c);
 	skipped = c->fr[dir].skipped_bytes;
 	mysql_framer_feed(&c->fr[dir], data, len, ts_ns);
 	c->cnt->skipped_bytes += c->fr[dir].skipped_bytes - skipped;
@@ -1405,6 +1433,9 @@ void mysql_conn_close(struct mysql_conn *c, uint64_t ts_ns)
 		q_pop(c);
 		drain_no_response(c);
 	}
+	if (!c->opened && !c->compressed && !c->plain_seen && !c->stopped &&
+	    (c->fr[0].skipped_bytes || c->fr[1].skipped_bytes))
+		c->cnt->framing_undecided++;
 	if (c->stopped)
 		drop_pending(c); /* TLS, a replication stream, a broken stream: nothing to say */
 	else
