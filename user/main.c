@@ -126,7 +126,8 @@ static void print_decode_counters(struct pipeline *pl)
 		"gap_bytes=%llu retransmits=%llu out_of_order=%llu decode_errors=%llu resyncs=%llu "
 		"skipped_bytes=%llu "
 		"tls_conns=%llu unknown_stmt=%llu skipped_responses=%llu table_full=%llu "
-		"worker_waits=%llu\n",
+		"worker_waits=%llu compressed=%llu compressed_midstream=%llu "
+		"framing_undecided=%llu\n",
 		(unsigned long long)c.mysql.events, (unsigned long long)c.flow.opened,
 		(unsigned long long)c.flow.midstream, (unsigned long long)c.flow.gaps,
 		(unsigned long long)c.flow.gap_bytes, (unsigned long long)c.flow.retransmits,
@@ -135,7 +136,9 @@ static void print_decode_counters(struct pipeline *pl)
 		(unsigned long long)c.mysql.tls_conns,
 		(unsigned long long)c.mysql.unknown_stmt,
 		(unsigned long long)c.mysql.skipped_responses, (unsigned long long)c.flow.table_full,
-		(unsigned long long)c.worker_waits);
+		(unsigned long long)c.worker_waits, (unsigned long long)c.mysql.compressed_conns,
+		(unsigned long long)c.mysql.compressed_midstream,
+		(unsigned long long)c.mysql.framing_undecided);
 }
 
 /* The running agent: what main starts and stops, in data-flow order. */

@@ -90,6 +90,47 @@ static void test_real_multi_call(void **state)
 	fx_result_free(&r);
 }
 
+/*
+ * The same connection joined after its handshake: the compressed framing is told from the
+ * bytes (a client chunk starting with a compressed packet that holds a request). Detection
+ * looks at chunk starts, as the flow delivers whole TCP segments, so this fixture is fed whole
+ * rather than split at every offset (split, the request would not start a chunk).
+ */
+static void test_compress_midstream(void **state)
+{
+	struct fx_result r;
+
+	(void)state;
+	fx_run(fx_real_compress + 3, N(fx_real_compress) - 3, FX_WHOLE, NULL, &r);
+	assert_int_equal(r.cnt.compressed_conns, 1);
+	assert_int_equal(r.cnt.compressed_midstream, 1);
+	assert_int_equal(r.cnt.midstream_conns, 1);
+	assert_int_equal(r.n, 3);
+	assert_ev(&r.ev[0], "query", "SELECT 1", QE_STATUS_OK);
+	assert_int_equal(r.ev[0].rows_sent, 1);
+	assert_true(r.ev[0].flags & QE_F_COMPRESSED);
+	assert_ev(&r.ev[1], "query", "SELECT REPEAT('a', 3000) AS r", QE_STATUS_OK);
+	assert_int_equal(r.ev[1].rows_sent, 1);
+	assert_ev(&r.ev[2], "quit", NULL, QE_STATUS_OK);
+	assert_int_equal(r.cnt.decode_errors, 0);
+	assert_int_equal(r.cnt.framing_undecided, 0);
+	fx_result_free(&r);
+
+	/* Joined after the first request: its response is skipped, the next one decoded. */
+	fx_run(fx_real_compress + 4, N(fx_real_compress) - 4, FX_WHOLE, NULL, &r);
+	assert_int_equal(r.cnt.compressed_midstream, 1);
+	assert_int_equal(r.n, 2);
+	assert_ev(&r.ev[0], "query", "SELECT REPEAT('a', 3000) AS r", QE_STATUS_OK);
+	assert_int_equal(r.cnt.decode_errors, 0);
+	fx_result_free(&r);
+
+	/* Only server bytes: nothing can be told, counted once at close. */
+	fx_run(fx_real_compress + 4, 1, FX_WHOLE, NULL, &r);
+	assert_int_equal(r.n, 0);
+	assert_int_equal(r.cnt.framing_undecided, 1);
+	fx_result_free(&r);
+}
+
 static void test_real_compress(void **state)
 {
 	struct fx_result r;
@@ -538,6 +579,7 @@ int main(void)
 		cmocka_unit_test(test_real_basic),
 		cmocka_unit_test(test_real_multi_call),
 		cmocka_unit_test(test_real_compress),
+		cmocka_unit_test(test_compress_midstream),
 		cmocka_unit_test(test_real_infile),
 		cmocka_unit_test(test_auth_switch),
 		cmocka_unit_test(test_ssl_request),

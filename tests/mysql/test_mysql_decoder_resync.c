@@ -94,10 +94,17 @@ static void test_gap_to_client(void **state)
 	fx_flush(&f);
 	query_ok(&f, "SELECT 3", 0);
 	assert_int_equal(fx_run_all(f.c, f.n, NULL, &r), 0);
-	assert_int_equal(r.n, 2);
+	/* The request whose response the gap took is reported, unanswered and flagged. */
+	assert_int_equal(r.n, 3);
 	assert_string_equal(r.ev[0].sql, "SELECT 1");
-	assert_string_equal(r.ev[1].sql, "SELECT 3");
+	assert_string_equal(r.ev[1].sql, "SELECT big FROM t");
+	assert_int_equal(r.ev[1].status, QE_STATUS_UNANSWERED);
+	assert_true(r.ev[1].flags & QE_F_RESPONSE_LOST);
+	assert_int_equal(r.ev[2].sql ? r.ev[2].status : -1, QE_STATUS_OK);
+	assert_string_equal(r.ev[2].sql, "SELECT 3");
+	assert_false(r.ev[2].flags & QE_F_RESPONSE_LOST);
 	assert_int_equal(r.cnt.dropped_requests, 1);
+	assert_int_equal(r.cnt.unanswered, 1);
 	fx_result_free(&r);
 	fx_free(&f);
 }

@@ -117,7 +117,7 @@ static int append_addr(struct buf *b, const struct qe_addr *a)
 
 static const char *const flag_names[] = {
 	"no_index_used", "no_good_index_used", "truncated", "tls", "compressed",
-	"cursor", "no_response", "multi", "template_truncated",
+	"cursor", "no_response", "multi", "template_truncated", "response_lost",
 };
 
 /* Appends a key (with its leading comma and colon) and a decimal: vsnprintf

@@ -90,6 +90,7 @@ struct mysql_conn {
 	int stopped;
 	int tls;
 	int compressed;
+	int plain_seen; /* a request was read: the framing is known */
 	int closed;
 	int infile_active; /* LOCAL INFILE: to-server packets are file data until an empty one */
 	uint32_t caps_server, caps_client, caps; /* caps = effective (both sides) */
@@ -401,7 +402,7 @@ static void emit(struct mysql_conn *c, struct mysql_req *req, int idx)
  * one being answered, so the tally holds its start and what of a response came.
  */
 static void emit_unanswered(struct mysql_conn *c, struct mysql_req *req, int idx, int head,
-			    uint64_t ts_ns)
+			    uint64_t ts_ns, uint32_t flags)
 {
 	struct stmt_tally *t = &c->tally;
 	uint64_t start = head ? t->ts_start : req->ts_first;
@@ -411,6 +412,7 @@ static void emit_unanswered(struct mysql_conn *c, struct mysql_req *req, int idx
 	ev.ts_us = start / 1000;
 	ev.latency_us = ts_ns > start ? (ts_ns - start) / 1000 : 0;
 	ev.status = QE_STATUS_UNANSWERED;
+	ev.flags |= flags;
 	if (head && t->started) {
 		ev.first_byte_us = t->ts_first_byte > start ? (t->ts_first_byte - start) / 1000 : 0;
 		ev.bytes_out = t->bytes_out;
@@ -421,8 +423,9 @@ static void emit_unanswered(struct mysql_conn *c, struct mysql_req *req, int idx
 }
 
 /* Reports every pending request at close: those that expect no response as usual, the others
- * (and every statement of a multi-statement query not answered yet) as unanswered. */
-static void flush_pending(struct mysql_conn *c, uint64_t ts_ns)
+ * (and every statement of a multi-statement query not answered yet) as unanswered, with
+ * flags (QE_F_RESPONSE_LOST when a capture gap took the responses). */
+static void flush_pending(struct mysql_conn *c, uint64_t ts_ns, uint32_t flags)
 {
 	for (size_t i = 0; i < c->q_len; i++) {
 		struct mysql_req *req = q_at(c, i);
@@ -432,9 +435,9 @@ static void flush_pending(struct mysql_conn *c, uint64_t ts_ns)
 			emit(c, req, -1);
 		} else if (i == 0 && c->split_n > 1) {
 			for (int k = c->split_i; k < c->split_n; k++)
-				emit_unanswered(c, req, k, 1, ts_ns);
+				emit_unanswered(c, req, k, 1, ts_ns, flags);
 		} else {
-			emit_unanswered(c, req, -1, i == 0, ts_ns);
+			emit_unanswered(c, req, -1, i == 0, ts_ns, flags);
 		}
 	}
 	c->q_len = 0;
@@ -1099,9 +1102,10 @@ static void on_packet(void *ctx, int dir, const struct mysql_pkt *p)
 
 	if (c->stopped)
 		return;
-	if (dir == MP_DIR_TO_SERVER)
+	if (dir == MP_DIR_TO_SERVER) {
+		c->plain_seen = 1;
 		on_client_packet(c, p);
-	else
+	} else
 		on_server_packet(c, p);
 }
 
@@ -1340,6 +1344,26 @@ void mysql_conn_free(struct mysql_conn *c)
 	free(c);
 }
 
+/*
+ * A connection joined mid-stream may have negotiated the compressed protocol before we came:
+ * its bytes are then Compressed Packets, which the plain resync accepts only for short
+ * payloads sent as is (and then mistakes the compressed headers for garbage). A client chunk
+ * that starts with a compressed packet holding a request the plain probe accepts (after
+ * inflating it) settles it: both directions switch to compressed framing, the server's
+ * realigning at its next chunk that starts with a compressed packet.
+ */
+static void compressed_joined(struct mysql_conn *c)
+{
+	if (c->phase == PH_INIT)
+		midstream(c);
+	c->compressed = 1;
+	c->cnt->compressed_conns++;
+	c->cnt->compressed_midstream++;
+	mysql_framer_comp_start(&c->fr[MP_DIR_TO_SERVER]);
+	c->fr[MP_DIR_TO_CLIENT].compress = 1;
+	mysql_framer_resync(&c->fr[MP_DIR_TO_CLIENT]);
+}
+
 int mysql_feed(struct mysql_conn *c, int dir, const uint8_t *data, size_t len, uint64_t ts_ns)
 {
 	uint64_t skipped;
@@ -1348,6 +1372,12 @@ int mysql_feed(struct mysql_conn *c, int dir, const uint8_t *data, size_t len, u
 		return -EINVAL;
 	if (c->stopped || c->closed)
 		return 0;
+	/* Not only before the first request: a short request sent as is inside a compressed
+	 * packet also reads as a plain one (7 bytes in), and the next compressed header then
+	 * sends the plain framer back to resynchronising. */
+	if (dir == MP_DIR_TO_SERVER && !c->opened && !c->compressed && c->fr[dir].resync &&
+	    mysql_framer_comp_probe(&c->fr[dir], data, len, 1) && !c->stopped)
+		compressed_joined(c);
 	skipped = c->fr[dir].skipped_bytes;
 	mysql_framer_feed(&c->fr[dir], data, len, ts_ns);
 	c->cnt->skipped_bytes += c->fr[dir].skipped_bytes - skipped;
@@ -1375,8 +1405,15 @@ void mysql_gap(struct mysql_conn *c, int dir, uint64_t missing_bytes, uint64_t t
 		return;
 	}
 	if (dir == MP_DIR_TO_CLIENT) {
-		/* The response in progress, and maybe whole responses, are gone. */
-		drop_pending(c);
+		/*
+		 * The response in progress, and maybe whole responses, are gone. The requests
+		 * were seen whole and the server ran them: report them (unanswered, flagged
+		 * response_lost) rather than lose them. The flow declares a gap as soon as the
+		 * client acknowledges past it (flow.c, ack_holes), that is with the client's next
+		 * request, so every request pending here was answered inside the hole.
+		 */
+		c->cnt->dropped_requests += c->q_len;
+		flush_pending(c, ts_ns, QE_F_RESPONSE_LOST);
 	} else {
 		/* Requests queued before the gap still get their responses. */
 		c->infile_active = 0;
@@ -1396,10 +1433,13 @@ void mysql_conn_close(struct mysql_conn *c, uint64_t ts_ns)
 		q_pop(c);
 		drain_no_response(c);
 	}
+	if (!c->opened && !c->compressed && !c->plain_seen && !c->stopped &&
+	    (c->fr[0].skipped_bytes || c->fr[1].skipped_bytes))
+		c->cnt->framing_undecided++;
 	if (c->stopped)
 		drop_pending(c); /* TLS, a replication stream, a broken stream: nothing to say */
 	else
-		flush_pending(c, ts_ns);
+		flush_pending(c, ts_ns, 0);
 	stop(c);
 	if (c->opened && !c->session_opened) {
 		c->session_opened = 1;

@@ -66,6 +66,9 @@ struct mysql_counters {
 	uint64_t tls_conns;	     /* connections that switched to TLS (not decoded) */
 	uint64_t compressed_conns;   /* connections using the compressed protocol */
 	uint64_t midstream_conns;    /* connections joined after their handshake */
+	uint64_t compressed_midstream; /* of those, found compressed from the bytes */
+	uint64_t framing_undecided;  /* joined mid-stream, closed before plain or compressed
+				      * framing could be told (bytes skipped, no request read) */
 	uint64_t unknown_stmt;	     /* executes whose prepare was never seen */
 	uint64_t truncated;	     /* statements longer than max_sql */
 	uint64_t pipeline_overflow;  /* connections abandoned: too many pending requests */

@@ -14,6 +14,7 @@
 #define BODY_SHRINK (64 * 1024)
 
 static void dispatch(struct mysql_framer *f, const uint8_t *data, size_t len, uint64_t ts);
+static size_t raw_feed(struct mysql_framer *f, const uint8_t *d, size_t n, uint64_t ts);
 
 void mysql_framer_init(struct mysql_framer *f, const struct mysql_framer_ops *ops, void *ctx,
 		       int dir, size_t keep)
@@ -46,12 +47,114 @@ void mysql_framer_resync(struct mysql_framer *f)
 	f->cont = 0;
 	f->win_have = 0;
 	buf_reset(&f->body);
-	if (f->compress) {
-		/* A compressed stream has no markers a resync could find reliably. */
-		f->stopped = 1;
-		return;
-	}
 	f->resync = 1;
+	/* A compressed stream has no markers inside: it realigns at a chunk (segment) start
+	 * that begins with a verified compressed packet, and its packets are looked for there. */
+	if (f->compress)
+		f->zsync = 1;
+}
+
+/* A plain header rejected inside a compressed payload: only the plain layer rescans. */
+static void plain_resync(struct mysql_framer *f)
+{
+	f->hdr_have = 0;
+	f->cont = 0;
+	f->win_have = 0;
+	buf_reset(&f->body);
+	f->resync = 1;
+}
+
+/* Plain packet headers in u[0..have) chain up to ulen (the last may run past it: a packet
+ * continued in the next compressed packet). whole: have == ulen, the chain must reach it. */
+static int chain_ok(const uint8_t *u, size_t have, uint32_t ulen, int whole)
+{
+	size_t off = 0;
+	int n = 0;
+
+	while (off + MYSQL_HDR_LEN <= have) {
+		size_t next = off + MYSQL_HDR_LEN + mp_u24(u + off);
+
+		n++;
+		if (next >= ulen)
+			return 1;
+		off = next;
+	}
+	return n > 0 && !whole;
+}
+
+/* Inflates the start of a zlib payload into f->zout; returns the bytes out, -1 if not zlib. */
+static long comp_probe_inflate(struct mysql_framer *f, const uint8_t *z, size_t avail,
+			       uint32_t clen, uint32_t ulen)
+{
+	z_stream zs;
+	size_t have;
+	int r;
+
+	/* RFC 1950 header: deflate, and the check bits make it a multiple of 31. */
+	if (avail < 2 || z[0] != 0x78 || ((z[0] << 8) | z[1]) % 31)
+		return -1;
+	if (!f->zout && !(f->zout = malloc(ZOUT_SIZE)))
+		return -1;
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit(&zs) != Z_OK)
+		return -1;
+	zs.next_in = (Bytef *)z;
+	zs.avail_in = avail;
+	zs.next_out = f->zout;
+	zs.avail_out = ZOUT_SIZE;
+	r = inflate(&zs, Z_SYNC_FLUSH);
+	have = ZOUT_SIZE - zs.avail_out;
+	inflateEnd(&zs);
+	if ((r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR) || have > ulen)
+		return -1;
+	/* All of it here and small enough: it must inflate to exactly ulen. */
+	if (avail == clen && ulen <= ZOUT_SIZE && (r != Z_STREAM_END || have != ulen))
+		return -1;
+	return (long)have;
+}
+
+int mysql_framer_comp_probe(struct mysql_framer *f, const uint8_t *d, size_t n, int inner)
+{
+	uint32_t clen, ulen;
+	size_t avail, have;
+	const uint8_t *u;
+	long got;
+
+	if (n < MYSQL_COMP_HDR_LEN + MYSQL_HDR_LEN)
+		return 0;
+	clen = mp_u24(d);
+	ulen = mp_u24(d + 4);
+	if (clen < MYSQL_HDR_LEN)
+		return 0;
+	avail = n - MYSQL_COMP_HDR_LEN < clen ? n - MYSQL_COMP_HDR_LEN : clen;
+	if (!ulen) {
+		/* Sent as is (short payloads): plain packets right after the header. */
+		u = d + MYSQL_COMP_HDR_LEN;
+		have = avail;
+		ulen = clen;
+	} else {
+		got = comp_probe_inflate(f, d + MYSQL_COMP_HDR_LEN, avail, clen, ulen);
+		if (got < 0)
+			return 0;
+		u = f->zout;
+		have = got;
+	}
+	if (!chain_ok(u, have, ulen, have == ulen))
+		return 0;
+	if (inner) {
+		size_t k = have < MP_PROBE_WIN ? have : MP_PROBE_WIN;
+
+		return f->ops->probe(f->ctx, f->dir, u, k) == MP_PROBE_YES;
+	}
+	return 1;
+}
+
+void mysql_framer_comp_start(struct mysql_framer *f)
+{
+	f->compress = 1;
+	f->zsync = 0;
+	f->chdr_have = 0;
+	plain_resync(f);
 }
 
 static void deliver(struct mysql_framer *f, const uint8_t *data, size_t kept, uint64_t ts)
@@ -88,7 +191,7 @@ static int start_packet(struct mysql_framer *f, const uint8_t *h, uint64_t ts)
 /* Rejected header: rescan from its second byte so no packet start is skipped. */
 static void reject_header(struct mysql_framer *f, const uint8_t *h)
 {
-	mysql_framer_resync(f);
+	plain_resync(f);
 	f->skipped_bytes++;
 	memcpy(f->win, h + 1, MYSQL_HDR_LEN - 1);
 	f->win_have = MYSQL_HDR_LEN - 1;
@@ -174,7 +277,11 @@ static size_t resync_step(struct mysql_framer *f, const uint8_t *d, size_t n, ui
 			f->resync = 0;
 			f->hdr_have = 0;
 			f->cont = 0;
-			dispatch(f, replay, k, ts);
+			/* Compressed: these are inflated bytes already, for the plain layer. */
+			if (f->compress)
+				raw_feed(f, replay, k, ts);
+			else
+				dispatch(f, replay, k, ts);
 			return take;
 		}
 		if (v == MP_PROBE_MORE && f->win_have < MP_PROBE_WIN)
@@ -208,7 +315,8 @@ static int zinit(struct mysql_framer *f)
 	if (f->zs)
 		return inflateReset(f->zs) == Z_OK ? 0 : -1;
 	zs = calloc(1, sizeof(*zs));
-	f->zout = malloc(ZOUT_SIZE);
+	if (!f->zout)
+		f->zout = malloc(ZOUT_SIZE); /* mysql_framer_comp_probe may have made it */
 	if (!zs || !f->zout || inflateInit(zs) != Z_OK) {
 		free(zs);
 		return -1;
@@ -307,5 +415,12 @@ static void dispatch(struct mysql_framer *f, const uint8_t *data, size_t len, ui
 
 void mysql_framer_feed(struct mysql_framer *f, const uint8_t *data, size_t len, uint64_t ts)
 {
+	if (f->zsync) {
+		if (!mysql_framer_comp_probe(f, data, len, 0)) {
+			f->skipped_bytes += len;
+			return;
+		}
+		mysql_framer_comp_start(f);
+	}
 	dispatch(f, data, len, ts);
 }

@@ -42,6 +42,7 @@ struct mysql_framer {
 	int resync;  /* scanning for a plausible packet start */
 	int stopped; /* no further decoding (TLS, fatal error) */
 	int compress; /* compressed protocol framing is on */
+	int zsync;    /* compressed, unaligned: waits for a chunk starting a compressed packet */
 	/* plain packet layer */
 	uint8_t hdr[4];
 	uint8_t hdr_have;
@@ -71,7 +72,22 @@ void mysql_framer_free(struct mysql_framer *f);
 /* Feeds in-order bytes; packets come out through ops->packet. Never fails:
  * errors are counted and lead to a resync. */
 void mysql_framer_feed(struct mysql_framer *f, const uint8_t *data, size_t len, uint64_t ts);
-/* Drops any partial packet and scans for the next plausible packet start. */
+/* Drops any partial packet and scans for the next plausible packet start (compressed: the
+ * next chunk that starts with a compressed packet mysql_framer_comp_probe accepts). */
 void mysql_framer_resync(struct mysql_framer *f);
+
+/*
+ * Whether data[0..len), the start of a chunk (a TCP segment), starts with a compressed packet
+ * (Compressed Packet header, then its payload as is or as a zlib stream) whose content reads
+ * as MySQL packets: the zlib stream inflates (to exactly the announced length when the whole
+ * packet is in the chunk and inflates to at most 16 KiB), and the packet headers inside chain
+ * up to that length. inner: the first packet inside must also pass ops->probe. Returns 1 yes,
+ * 0 no. Pure apart from f's inflate buffer; never fails (out of memory is a no).
+ */
+int mysql_framer_comp_probe(struct mysql_framer *f, const uint8_t *data, size_t len, int inner);
+
+/* Switches f to compressed framing aligned at the start of the next byte fed (a chunk
+ * mysql_framer_comp_probe accepted); the packets inside are looked for as after a resync. */
+void mysql_framer_comp_start(struct mysql_framer *f);
 
 #endif /* MP_MYSQL_PACKET_H */

@@ -24,6 +24,7 @@
 #define QE_F_NO_RESPONSE (1u << 6)	  /* command without a response (quit, close) */
 #define QE_F_MULTI (1u << 7)		  /* one statement of a multi-statement query */
 #define QE_F_TEMPLATE_TRUNCATED (1u << 8) /* set by the templater */
+#define QE_F_RESPONSE_LOST (1u << 9)	  /* unanswered: the response fell in a capture gap */
 
 /* A peer address; family 0 means unknown (printed as null). */
 struct qe_addr {

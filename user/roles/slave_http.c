@@ -237,7 +237,13 @@ static int metrics(void *ctx, struct buf *out)
 		{ "report_statements_total", "Statements counted in closed periods.", 0 },
 		{ "keys_overflow_total", "Statements counted in the other row.", 0 },
 		{ "slow_dropped_total", "Slow statements over max_slow, not sampled.", 0 },
-		{ "unanswered_total", "Requests whose connection closed before a response.", 0 },
+		{ "unanswered_total", "Requests reported unanswered: closed before a response, or response lost in a gap.", 0 },
+		{ "compressed_connections_total", "Connections using the compressed protocol.", 0 },
+		{ "compressed_midstream_total",
+		  "Connections joined mid-stream found compressed from their bytes.", 0 },
+		{ "framing_undecided_total",
+		  "Connections joined mid-stream closed before their framing (plain or compressed) was told.",
+		  0 },
 	};
 	uint64_t v[sizeof(rows) / sizeof(rows[0])];
 	int err;
@@ -248,6 +254,8 @@ static int metrics(void *ctx, struct buf *out)
 	v[7] = t.pl.mysql.decode_errors, v[8] = t.pl.mysql.resyncs, v[9] = t.pl.mysql.tls_conns;
 	v[10] = t.pl.mysql.unknown_stmt, v[11] = t.reports, v[12] = t.statements;
 	v[13] = t.keys_overflow, v[14] = t.slow_dropped, v[15] = t.pl.mysql.unanswered;
+	v[16] = t.pl.mysql.compressed_conns, v[17] = t.pl.mysql.compressed_midstream;
+	v[18] = t.pl.mysql.framing_undecided;
 	err = metrics_capture(out, &t);
 	for (size_t i = 0; !err && i < sizeof(rows) / sizeof(rows[0]); i++)
 		err = counter(out, rows[i].name, rows[i].help, v[i]);

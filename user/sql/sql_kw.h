@@ -14,6 +14,8 @@
 #define SQL_KW_F_OPERAND 0x4
 /* A function name: a keyword only when "(" follows. */
 #define SQL_KW_F_CALL_ONLY 0x8
+/* A reserved word that may follow a name or an operand (FROM, AND, INT). */
+#define SQL_KW_F_FOLLOWS 0x10
 
 #define SQL_KW_MAX_LEN 29
 
@@ -54,6 +56,27 @@ enum sql_kw_id {
 	SQL_KW_ATOMIC,
 	SQL_KW_FOR,
 	SQL_KW_EXISTS,
+	SQL_KW_SHOW,
+	SQL_KW_WITH,
+	SQL_KW_READ,
+	SQL_KW_AS,
+	SQL_KW_SET,
+	SQL_KW_FROM,
+	SQL_KW_JOIN,
+	SQL_KW_UPDATE,
+	SQL_KW_SELECT,
+	SQL_KW_INSERT,
+	SQL_KW_DELETE,
+	SQL_KW_REPLACE,
+	SQL_KW_USE,
+	SQL_KW_DESC,
+	SQL_KW_DESCRIBE,
+	SQL_KW_EXTRACT,
+	SQL_KW_TIMESTAMPDIFF,
+	SQL_KW_TIMESTAMPADD,
+	SQL_KW_SQL_NO_CACHE,
+	SQL_KW_SQL_CACHE,
+	SQL_KW_SQL_BUFFER_RESULT,
 };
 
 struct sql_kw {

@@ -25,6 +25,7 @@ struct tpl_frame {
 	uint8_t kind;	  /* enum tpl_frame_kind */
 	uint8_t lit_only; /* only literals, commas and literal-only groups so far */
 	uint8_t nonempty;
+	uint8_t unit;	  /* EXTRACT(, TIMESTAMPDIFF(: a first word is a time unit */
 };
 
 /* What spacing, sign and list decisions need to know about the last emitted token. */
@@ -56,6 +57,10 @@ struct tpl {
 	int depth;	  /* open parentheses, untracked ones included */
 	size_t semi_end;  /* olen after the last token that was not ";" */
 	int last_semi;
+	int stmt_start; /* no token of this statement yet */
+	int verb_ctx;	/* SHOW, SET, START, ...: words at depth 0 are keywords (kw_is_name) */
+	int set_ctx;	/* the statement is SET: "name =" assigns a variable */
+	int show_ctx;	/* the statement is SHOW: SHOW TABLE STATUS names no table */
 	struct tpl_frame frames[TPL_MAX_DEPTH];
 };
 
@@ -190,6 +195,8 @@ static void emit_lparen(struct tpl *t)
 		f->kind = kind;
 		f->lit_only = 1;
 		f->nonempty = 0;
+		f->unit = t->last.kw_id == SQL_KW_EXTRACT || t->last.kw_id == SQL_KW_TIMESTAMPDIFF ||
+			  t->last.kw_id == SQL_KW_TIMESTAMPADD;
 	}
 	t->depth++;
 	set_last(t, P_LPAREN, 0, 1);
@@ -242,6 +249,7 @@ static void emit_semi(struct tpl *t)
 	put_c(t, ';');
 	/* A new statement: nothing carries over. */
 	set_last(t, P_OTHER, 0, 1);
+	t->stmt_start = 1;
 	t->depth = 0;
 	t->table_ctx = 0;
 	t->limit_ctx = 0;
@@ -285,6 +293,9 @@ static void emit_keyword(struct tpl *t, const struct sql_kw *kw)
 	int reserved = kw->flags & SQL_KW_F_RESERVED;
 	int tight = !reserved || (kw->flags & SQL_KW_F_FUNC);
 	int unary = reserved && !(kw->flags & SQL_KW_F_OPERAND);
+	/* SELECT SQL_NO_CACHE id: the select list still follows. */
+	int select_opt = kw->id == SQL_KW_SQL_NO_CACHE || kw->id == SQL_KW_SQL_CACHE ||
+			 kw->id == SQL_KW_SQL_BUFFER_RESULT;
 	int values = V_NONE, prev_kw = t->last.kw_id;
 
 	if (kw->id == SQL_KW_NULL && prev_kw != SQL_KW_IS && prev_kw != SQL_KW_NOT) {
@@ -302,11 +313,15 @@ static void emit_keyword(struct tpl *t, const struct sql_kw *kw)
 	}
 	space_before(t, SQL_TOK_WORD);
 	put(t, kw->word, kw->len);
-	set_last(t, P_OTHER, tight, unary);
+	set_last(t, P_OTHER, tight, unary || select_opt);
 	t->last.kw_id = kw->id;
 	mark_nonlit(t);
 	t->values = values;
 	t->limit_ctx = kw->id == SQL_KW_LIMIT;
+	if (kw->id == SQL_KW_SELECT || kw->id == SQL_KW_INSERT || kw->id == SQL_KW_UPDATE ||
+	    kw->id == SQL_KW_DELETE || kw->id == SQL_KW_REPLACE || kw->id == SQL_KW_FROM ||
+	    kw->id == SQL_KW_IN)
+		t->verb_ctx = 0; /* EXPLAIN SELECT, SHOW COLUMNS FROM, SET @a = (SELECT ...) */
 	if (kw_names_table(kw->id))
 		t->table_ctx = 1;
 	else if (reserved && kw->id != SQL_KW_IF && kw->id != SQL_KW_NOT && kw->id != SQL_KW_EXISTS)
@@ -415,6 +430,105 @@ static void emit_op(struct tpl *t, const struct sql_token *k)
 	t->values = V_NONE;
 }
 
+/* The next token that is not a comment, without consuming it. */
+static int peek_token(const struct sql_lexer *lx, struct sql_token *k)
+{
+	struct sql_lexer c = *lx;
+	int type;
+
+	do
+		type = sql_lex_next(&c, k);
+	while (type == SQL_TOK_COMMENT || type == SQL_TOK_HINT || type == SQL_TOK_EXEC_OPEN ||
+	       type == SQL_TOK_EXEC_CLOSE);
+	return type;
+}
+
+/* Keywords after which a name follows: FROM status, INTO user, UPDATE status. */
+static inline int kw_before_table(int id)
+{
+	return kw_names_table(id) || id == SQL_KW_FROM || id == SQL_KW_JOIN || id == SQL_KW_UPDATE;
+}
+
+/* Statements whose second word is a name or an expression (SELECT id, DESC status). */
+static inline int kw_name_verb(int id)
+{
+	switch (id) {
+	case SQL_KW_SELECT:
+	case SQL_KW_INSERT:
+	case SQL_KW_UPDATE:
+	case SQL_KW_DELETE:
+	case SQL_KW_REPLACE:
+	case SQL_KW_CALL:
+	case SQL_KW_USE:
+	case SQL_KW_DESC:
+	case SQL_KW_DESCRIBE:
+	case SQL_KW_DO:
+	case SQL_KW_WITH:
+	case SQL_KW_VALUES:
+	case SQL_KW_TABLE:
+		return 1;
+	}
+	return 0;
+}
+
+/* The first token of a statement says how its words read (SHOW STATUS vs SELECT status). */
+static void stmt_begin(struct tpl *t, const struct sql_token *k)
+{
+	int id = k->type == SQL_TOK_WORD && k->kw ? k->kw->id : TPL_KW_NONE;
+
+	t->verb_ctx = id != TPL_KW_NONE && !kw_name_verb(id);
+	t->set_ctx = id == SQL_KW_SET;
+	t->show_ctx = id == SQL_KW_SHOW;
+}
+
+/*
+ * Whether the non-reserved keyword at the lexer's position is used as a name (a column
+ * called status, a table called user) rather than as a keyword (SHOW STATUS, INTERVAL 1
+ * DAY). The server's grammar decides this; a template only sees the neighbouring tokens, so
+ * this reads the previous token (operand position or not) and the next one (what may follow
+ * a name). docs/TEMPLATES.md lists the rules.
+ */
+static int kw_is_name(const struct tpl *t, const struct sql_lexer *lx)
+{
+	const struct tpl_frame *f = t->depth > 0 && t->depth <= TPL_MAX_DEPTH ?
+					    &t->frames[t->depth - 1] : NULL;
+	int prev = t->last.kw_id;
+	struct sql_token nx;
+	int next;
+
+	if (t->stmt_start)
+		return 0; /* the verb: BEGIN, COMMIT, START TRANSACTION */
+	next = peek_token(lx, &nx);
+	if (next == SQL_TOK_DOT)
+		return 1; /* status.id */
+	if (kw_before_table(prev) && !(prev == SQL_KW_TABLE && t->show_ctx))
+		return 1;
+	if (next == SQL_TOK_LPAREN)
+		return 0; /* DATE(x), CHAR(10), VALUE (1) */
+	if (t->verb_ctx && t->depth == 0)
+		return t->set_ctx && next == SQL_TOK_OP && nx.len <= 2 &&
+		       nx.p[nx.len - 1] == '='; /* SET NAMES utf8 vs SET timestamp = 1 */
+	if (f && f->unit && !f->nonempty)
+		return 0; /* EXTRACT(DAY FROM x) */
+	/* After a literal, ")", a name or a keyword: INTERVAL 1 DAY, LOCK IN SHARE MODE. */
+	if (!t->last.unary || prev == SQL_KW_READ)
+		return 0;
+	if (prev == SQL_KW_WITH)
+		return next == SQL_TOK_WORD && nx.kw && nx.kw->id == SQL_KW_AS; /* WITH ROLLUP */
+	switch (next) {
+	case SQL_TOK_RPAREN:
+		return prev != SQL_KW_AS; /* CAST(x AS DATE) */
+	case SQL_TOK_EOF:
+	case SQL_TOK_SEMI:
+	case SQL_TOK_COMMA:
+	case SQL_TOK_OP:
+		return 1;
+	case SQL_TOK_WORD:
+		return nx.kw && ((nx.kw->flags & SQL_KW_F_FOLLOWS) || nx.kw->id == SQL_KW_END);
+	}
+	return 0;
+}
+
 static void emit_token(struct tpl *t, const struct sql_lexer *lx, const struct sql_token *k)
 {
 	const struct sql_kw *kw;
@@ -423,6 +537,8 @@ static void emit_token(struct tpl *t, const struct sql_lexer *lx, const struct s
 	case SQL_TOK_WORD:
 		kw = k->kw;
 		if (kw && (kw->flags & SQL_KW_F_CALL_ONLY) && sql_lex_peek(lx) != '(')
+			kw = NULL;
+		if (kw && !(kw->flags & SQL_KW_F_RESERVED) && kw_is_name(t, lx))
 			kw = NULL;
 		if (kw)
 			emit_keyword(t, kw);
@@ -521,7 +637,11 @@ static void tpl_run(struct tpl *t, const char *sql, size_t len, struct template_
 			continue;
 		if (t->sign_pending)
 			resolve_sign(t, k.type);
+		if (t->stmt_start)
+			stmt_begin(t, &k);
 		emit_token(t, &lx, &k);
+		if (k.type != SQL_TOK_SEMI)
+			t->stmt_start = 0;
 		t->last_semi = k.type == SQL_TOK_SEMI;
 		if (!t->last_semi)
 			t->semi_end = t->olen;
@@ -543,6 +663,7 @@ int template_make(const char *sql, size_t len, char *out, size_t cap,
 	t.out = out;
 	t.cap = cap - 1 < max_len ? cap - 1 : max_len;
 	set_last(&t, P_START, 0, 1);
+	t.stmt_start = 1;
 	if (len)
 		tpl_run(&t, sql, len, info);
 	info->len = t.olen;

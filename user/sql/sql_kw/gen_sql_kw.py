@@ -58,7 +58,20 @@ LOCALTIMESTAMP UTC_DATE UTC_TIME UTC_TIMESTAMP MAXVALUE
 SPECIAL = """
 IN VALUES VALUE IS NOT NULL INTO TABLE KEY INDEX LIMIT REFERENCES VIEW CREATE PROCEDURE FUNCTION
 TRIGGER EVENT PACKAGE BEGIN END IF CASE LOOP WHILE REPEAT THEN ELSE ELSEIF ELSIF DO CALL ATOMIC
-FOR EXISTS
+FOR EXISTS SHOW WITH READ AS SET FROM JOIN UPDATE SELECT INSERT DELETE REPLACE USE DESC DESCRIBE
+EXTRACT TIMESTAMPDIFF TIMESTAMPADD SQL_NO_CACHE SQL_CACHE SQL_BUFFER_RESULT
+""".split()
+
+# Reserved words that may follow a name or an operand (FROM, AND, ORDER, a column type): a
+# non-reserved keyword in front of one of them is used as a name (docs/TEMPLATES.md).
+FOLLOWS = """
+FROM WHERE AND OR XOR AS ASC DESC IS NOT IN LIKE RLIKE REGEXP BETWEEN LIMIT ORDER GROUP HAVING
+JOIN LEFT RIGHT INNER OUTER CROSS NATURAL STRAIGHT_JOIN ON USING SET VALUES UNION EXCEPT
+INTERSECT FOR WHEN THEN ELSE DIV MOD COLLATE INTO WINDOW FORCE USE IGNORE SEPARATOR PARTITION
+LOCK OFFSET DEFAULT PRIMARY UNIQUE REFERENCES UNSIGNED CHARACTER CHECK WITH
+BIGINT BINARY DEC DECIMAL DOUBLE FLOAT FLOAT4 FLOAT8 INT INT1 INT2 INT3 INT4 INT8 INTEGER
+MEDIUMINT MIDDLEINT NUMERIC REAL SMALLINT TINYINT VARBINARY VARCHAR VARCHARACTER CHAR BLOB
+TINYBLOB MEDIUMBLOB LONGBLOB TINYTEXT MEDIUMTEXT LONGTEXT LONG
 """.split()
 
 SLOTS = 4096
@@ -80,7 +93,9 @@ def main():
     kw = words('sql_keywords.txt')
     fn = words('sql_functions.txt')
     for w in SPECIAL:
-        assert w in kw, w
+        assert w in kw or w in fn, w
+    for w in FOLLOWS:
+        assert w in RESERVED, w
     kw += [w for w in RESERVED if w not in kw]
     entries = {}
     for w in kw:
@@ -91,6 +106,8 @@ def main():
                 flags.append('SQL_KW_F_FUNC')
             if w in OPERAND:
                 flags.append('SQL_KW_F_OPERAND')
+            if w in FOLLOWS:
+                flags.append('SQL_KW_F_FOLLOWS')
         entries[w] = flags
     for w in fn:
         if w not in entries:
@@ -118,7 +135,9 @@ def main():
         f.write('/* Ends an operand (NULL, TRUE, CURRENT_DATE): a sign after it is binary. */\n'
                 '#define SQL_KW_F_OPERAND 0x4\n')
         f.write('/* A function name: a keyword only when "(" follows. */\n'
-                '#define SQL_KW_F_CALL_ONLY 0x8\n\n')
+                '#define SQL_KW_F_CALL_ONLY 0x8\n')
+        f.write('/* A reserved word that may follow a name or an operand (FROM, AND, INT). */\n'
+                '#define SQL_KW_F_FOLLOWS 0x10\n\n')
         f.write(f'#define SQL_KW_MAX_LEN {maxlen}\n\n')
         f.write('enum sql_kw_id {\n\tSQL_KW_OTHER = 0,\n')
         for w in SPECIAL:

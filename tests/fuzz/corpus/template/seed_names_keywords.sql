@@ -1,0 +1,1 @@
+select id, name, Status from user where status = 1 group by status with rollup; SHOW TABLE STATUS FROM db LIKE 'x'; set session transaction isolation level read committed; SELECT EXTRACT(day FROM created), CAST(x AS date) FROM t; SET timestamp = 1; WITH status AS (SELECT 1) SELECT * FROM status
