@@ -16,6 +16,8 @@
 #define WS_BACKOFF_MAX_MS 10000u
 #define WS_MAX_MESSAGE_DEFAULT (256u << 20)
 #define WS_PATH_MAX 1024
+/* Bytes written per lws_write: a large message goes out while the thread serves the others. */
+#define WS_TX_FRAGMENT (64u << 10)
 
 struct ws_link {
 	struct ws_client *c;
@@ -36,8 +38,13 @@ struct ws_link {
 	/* Set by ws_link_free(), under the client's lock; done once the thread let go. */
 	atomic_bool freeing;
 	bool done;
-	_Atomic uint64_t dials, connects, messages, bytes, too_large;
+	_Atomic uint64_t dials, connects, messages, bytes, too_large, sent;
 	atomic_int connected;
+	/* The message being sent (ws_link_send), under the client's lock until tx_busy is set. */
+	unsigned char *tx; /* LWS_PRE bytes, then the message */
+	size_t tx_len, tx_off;
+	int tx_binary;
+	bool tx_busy; /* a message is queued or being written */
 };
 
 struct ws_client {
@@ -126,8 +133,14 @@ static void link_report_close(struct ws_link *l, int status, const char *why)
 	l->wsi = NULL;
 	lws_sul_cancel(&l->idle_sul);
 	l->rx.len = 0;
+	/* Freeing: client_sync() holds the lock here, and link_free_mem() frees tx. */
 	if (atomic_load(&l->freeing))
 		return;
+	pthread_mutex_lock(&l->c->lock);
+	free(l->tx);
+	l->tx = NULL;
+	l->tx_busy = false;
+	pthread_mutex_unlock(&l->c->lock);
 	if (l->cb.closed)
 		l->cb.closed(l->ctx, status, why);
 	link_retry(l);
@@ -160,6 +173,43 @@ static int link_receive(struct ws_link *l, struct lws *wsi, const void *in, size
 	return ret ? -1 : 0;
 }
 
+/* Writes the next fragment of the queued message (client thread). */
+static int link_write(struct ws_link *l, struct lws *wsi)
+{
+	size_t chunk;
+	int flags;
+	bool last;
+
+	pthread_mutex_lock(&l->c->lock);
+	if (!l->tx_busy || !l->tx) {
+		pthread_mutex_unlock(&l->c->lock);
+		return 0;
+	}
+	chunk = l->tx_len - l->tx_off;
+	if (chunk > WS_TX_FRAGMENT)
+		chunk = WS_TX_FRAGMENT;
+	last = l->tx_off + chunk == l->tx_len;
+	flags = lws_write_ws_flags(l->tx_binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT,
+				   l->tx_off == LWS_PRE, last);
+	pthread_mutex_unlock(&l->c->lock);
+	/* lws_write needs LWS_PRE bytes before the data for the frame header: the fragment's
+	 * own earlier bytes serve, they were already written. */
+	if (lws_write(wsi, l->tx + l->tx_off, chunk, flags) < (int)chunk)
+		return -1;
+	pthread_mutex_lock(&l->c->lock);
+	l->tx_off += chunk;
+	if (last) {
+		free(l->tx);
+		l->tx = NULL;
+		l->tx_busy = false;
+		atomic_fetch_add(&l->sent, 1);
+	}
+	pthread_mutex_unlock(&l->c->lock);
+	if (!last)
+		lws_callback_on_writable(wsi);
+	return 0;
+}
+
 /* Links added or being freed since the last pass: runs in the client thread. */
 static void client_sync(struct ws_client *c)
 {
@@ -181,6 +231,8 @@ static void client_sync(struct ws_client *c)
 			l->started = true;
 			lws_sul_schedule(c->lws, 0, &l->dial_sul, link_dial, 1);
 		}
+		if (l->tx_busy && l->wsi)
+			lws_callback_on_writable(l->wsi);
 		pp = &l->next;
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -221,6 +273,8 @@ static int client_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 		if (l->cb.opened && !atomic_load(&l->freeing))
 			l->cb.opened(l->ctx);
 		return 0;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		return l && !atomic_load(&l->freeing) ? link_write(l, wsi) : 0;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
 		return l && !atomic_load(&l->freeing) ? link_receive(l, wsi, in, len) : -1;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
@@ -308,6 +362,7 @@ static void link_free_mem(struct ws_link *l)
 	free((char *)l->cfg.host);
 	buf_free(&l->rx);
 	buf_free(&l->path);
+	free(l->tx);
 	free(l);
 }
 
@@ -367,4 +422,32 @@ void ws_link_get_stats(struct ws_link *l, struct ws_link_stats *out)
 	out->bytes = atomic_load(&l->bytes);
 	out->too_large = atomic_load(&l->too_large);
 	out->connected = atomic_load(&l->connected);
+	out->sent = atomic_load(&l->sent);
+}
+
+int ws_link_send(struct ws_link *l, const void *data, size_t len, int binary)
+{
+	unsigned char *tx;
+
+	if (!atomic_load(&l->connected))
+		return -ENOTCONN;
+	tx = malloc(LWS_PRE + len + 1);
+	if (!tx)
+		return -ENOMEM;
+	memcpy(tx + LWS_PRE, data, len);
+	pthread_mutex_lock(&l->c->lock);
+	if (l->tx_busy) {
+		pthread_mutex_unlock(&l->c->lock);
+		free(tx);
+		return -EBUSY;
+	}
+	l->tx = tx;
+	/* tx_off counts from the buffer's start: LWS_PRE bytes precede the first fragment. */
+	l->tx_off = LWS_PRE;
+	l->tx_len = LWS_PRE + len;
+	l->tx_binary = binary;
+	l->tx_busy = true;
+	pthread_mutex_unlock(&l->c->lock);
+	lws_cancel_service(l->c->lws);
+	return 0;
 }

@@ -66,8 +66,17 @@ struct ws_link_stats {
 	uint64_t bytes;
 	uint64_t too_large; /* messages over max_message */
 	int connected; /* 1 while upgraded */
+	uint64_t sent; /* whole messages written */
 };
 
 void ws_link_get_stats(struct ws_link *l, struct ws_link_stats *out);
+
+/*
+ * Queues one whole message (copied) to send on the link's connection; the client thread
+ * writes it in fragments. One message at a time: -EBUSY while the previous one is still being
+ * written, -ENOTCONN when the link is not connected (the message is not kept across a
+ * reconnect: the caller decides what to resend), -ENOMEM. Thread-safe.
+ */
+int ws_link_send(struct ws_link *l, const void *data, size_t len, int binary);
 
 #endif /* MP_WS_CLIENT_H */
