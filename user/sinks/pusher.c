@@ -95,19 +95,29 @@ static void pt_opened(void *ctx)
 	pusher_signal(t->p);
 }
 
+int pusher_parse_ack(const void *data, size_t len, uint64_t *seq)
+{
+	const unsigned char *d = data;
+	uint64_t v = 0;
+
+	if (len < 5 || len > PUSHER_ACK_MAX || memcmp(d, "ack ", 4))
+		return -EINVAL;
+	for (size_t i = 4; i < len; i++) {
+		if (d[i] < '0' || d[i] > '9' || v > (UINT64_MAX - (d[i] - '0')) / 10)
+			return -EINVAL;
+		v = v * 10 + (d[i] - '0');
+	}
+	*seq = v;
+	return 0;
+}
+
 static int pt_message(void *ctx, const void *data, size_t len, int binary)
 {
 	struct ptarget *t = ctx;
-	char s[PUSHER_ACK_MAX + 1], *end;
-	unsigned long long seq;
+	uint64_t seq;
 
-	if (binary || len < 5 || len > PUSHER_ACK_MAX || memcmp(data, "ack ", 4))
-		return 0; /* not an ack: a receiver may say other things; nothing to do with them */
-	memcpy(s, data, len);
-	s[len] = '\0';
-	errno = 0;
-	seq = strtoull(s + 4, &end, 10);
-	if (errno || *end || end == s + 4)
+	/* Not an ack: a receiver may say other things; nothing to do with them. */
+	if (binary || pusher_parse_ack(data, len, &seq))
 		return 0;
 	atomic_store(&t->acked, seq);
 	atomic_fetch_add(&t->acks, 1);

@@ -61,6 +61,10 @@ uint64_t pusher_free(struct pusher *p);
 /* Appends the pusher's Prometheus counters. Returns 0 or -ENOMEM. */
 int pusher_metrics(struct pusher *p, struct buf *out);
 
+/* A receiver's acknowledgement, "ack SEQ" (decimal, nothing else): 0 with *seq, or -EINVAL.
+ * Pure: fuzzed. */
+int pusher_parse_ack(const void *data, size_t len, uint64_t *seq);
+
 /* Which server a report goes to: the first of nservers that is up (up[i]), -1 when none.
  * Pure: unit-tested. */
 int pusher_pick(const bool *up, size_t nservers);
