@@ -177,6 +177,17 @@ def main():
              f'{server["Com_stmt_prepare"]}')
     mp.check(all(fleet.TOKEN not in '\n'.join(a.err) for a in runs + [s.agent]),
              'the cluster token is in no log')
+
+    # No server reachable and no spool_dir: at exit, the last lines say what was not delivered.
+    s.start(['--pusher.servers', '10.232.0.1:1', '--pusher.path', '/push'])
+    mp.poll(lambda: len(s.agent.json_lines()) >= 3, timeout=20, what='three reports')
+    rc = s.agent.stop()
+    n = len(s.agent.json_lines())
+    said = [l for l in s.agent.err if 'not delivered' in l]
+    mp.check(rc == 0 and said == [f'pusher: {n} report(s) not delivered'] and
+             s.agent.err.index(said[0]) >= len(s.agent.err) - 3,
+             f'a dead target: the last log lines say the {n} reports not delivered',
+             f'rc {rc}; ' + ' | '.join(s.agent.err[-6:]))
     mp.done()
 
 

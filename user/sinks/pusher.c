@@ -16,6 +16,8 @@
 
 #define PUSHER_ACK_MS_DEFAULT 10000u
 #define PUSHER_TICK_MS 50u
+/* How long the first dial of an earlier server is awaited before a later one is used. */
+#define PUSHER_FIRST_DIAL_MS 2000u
 /* An ack is "ack SEQ": anything longer is not one. */
 #define PUSHER_ACK_MAX 40
 
@@ -29,6 +31,7 @@ struct ptarget {
 	atomic_ullong acked; /* seq of the last "ack SEQ" */
 	atomic_uint closes; /* connections that ended: an in-flight report there is resent */
 	atomic_int up;
+	atomic_int settled; /* its first dial ended (up or not): the order can be judged */
 	_Atomic uint64_t sent, acks;
 	char why[128]; /* last close, client thread only until read under the pusher's lock */
 };
@@ -44,6 +47,7 @@ struct pusher {
 	struct ptarget *t;
 	size_t nt;
 	bool dialled;
+	uint64_t dial_ms; /* when the links were first dialled */
 	struct push_queue *q;
 	struct buf msg; /* the head message */
 	pthread_t thread;
@@ -51,6 +55,9 @@ struct pusher {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	atomic_bool stop, idle, closed;
+	/* pusher_flush() asks; the thread clears it after a turn that began after the ask, read
+	 * the bus and found nothing waiting: everything published before the ask was delivered. */
+	atomic_bool flush_req;
 	/* In flight: one report, on one target and connection. */
 	bool inflight;
 	uint64_t if_seq, if_ms;
@@ -92,6 +99,7 @@ static void pt_opened(void *ctx)
 	struct ptarget *t = ctx;
 
 	atomic_store(&t->up, 1);
+	atomic_store(&t->settled, 1);
 	pusher_signal(t->p);
 }
 
@@ -131,6 +139,7 @@ static void pt_closed(void *ctx, int http_status, const char *why)
 	bool was = atomic_exchange(&t->up, 0);
 
 	atomic_fetch_add(&t->closes, 1);
+	atomic_store(&t->settled, 1);
 	pthread_mutex_lock(&t->p->lock);
 	if (http_status == 401)
 		snprintf(t->why, sizeof(t->why), "401: cluster.token missing or wrong");
@@ -165,6 +174,7 @@ static int dial_all(struct pusher *p)
 			return -errno;
 	}
 	p->dialled = true;
+	p->dial_ms = ratelog_now_ms();
 	return 0;
 }
 
@@ -211,7 +221,7 @@ static int take_reports(struct pusher *p)
 	return ret == -ESHUTDOWN ? -ESHUTDOWN : 0;
 }
 
-/* The target to send to, saying when it changes. */
+/* The target to send to, saying when it changes: -1 none is up, -2 wait for first dials. */
 static int choose(struct pusher *p)
 {
 	bool up[64];
@@ -221,6 +231,13 @@ static int choose(struct pusher *p)
 	for (size_t i = 0; i < n; i++)
 		up[i] = atomic_load(&p->t[i].up);
 	now = pusher_pick(up, n);
+	/*
+	 * Just after the links were dialled a later server may answer first: wait (a little)
+	 * until every earlier one has answered too, or the pusher starts on the wrong one.
+	 */
+	for (int i = 0; i < now && ratelog_now_ms() - p->dial_ms < PUSHER_FIRST_DIAL_MS; i++)
+		if (!atomic_load(&p->t[i].settled))
+			return -2;
 	if (now != p->current) {
 		if (now >= 0 && p->current >= 0)
 			atomic_fetch_add(&p->failovers, 1);
@@ -266,6 +283,8 @@ static void step(struct pusher *p)
 		return;
 	}
 	target = choose(p);
+	if (target == -2)
+		return;
 	if (target < 0) {
 		if (ratelog_due(&p->log_none, &quiet))
 			pr_warn("pusher: no server of pusher.servers is reachable; %llu report(s) "
@@ -303,11 +322,16 @@ static void *pusher_main(void *arg)
 	if (p->cfg.preconnect && dial_all(p))
 		pr_warn("pusher: cannot dial: %s\n", strerror(errno));
 	while (!atomic_load(&p->stop)) {
+		bool req = atomic_load(&p->flush_req), idle;
+
 		if (!closed && take_reports(p) == -ESHUTDOWN)
 			closed = true;
 		step(p);
-		atomic_store(&p->idle, !p->inflight && !push_queue_len(p->q));
+		idle = !p->inflight && !push_queue_len(p->q);
+		atomic_store(&p->idle, idle);
 		atomic_store(&p->closed, closed);
+		if (req && idle)
+			atomic_store(&p->flush_req, false);
 		pthread_mutex_lock(&p->lock);
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += PUSHER_TICK_MS * 1000000L;
@@ -432,10 +456,9 @@ int pusher_flush(struct pusher *p, unsigned timeout_ms)
 {
 	uint64_t end = ratelog_now_ms() + timeout_ms;
 
+	atomic_store(&p->flush_req, true);
 	for (;;) {
-		/* idle is written after the turn that read the bus: lag 0 then idle. */
-		if (!bus_reader_lag(p->reader) && atomic_load(&p->idle) &&
-		    !bus_reader_lag(p->reader))
+		if (!atomic_load(&p->flush_req))
 			return 0;
 		if (ratelog_now_ms() >= end)
 			return -ETIMEDOUT;
