@@ -13,7 +13,7 @@ import time
 import fleet
 import mp
 
-M1, M2 = fleet.HTTP + 1, fleet.HTTP + 2
+M1, M2, M3 = fleet.HTTP + 1, fleet.HTTP + 2, fleet.HTTP + 3
 SECONDS = 45
 NAMES = ('Com_stmt_execute', 'Com_stmt_prepare', 'Com_select', 'Com_set_option')
 
@@ -53,8 +53,16 @@ def pushed(fl, port):
     return metric(fl, port, 'mysqlprobe_master_pushed_reports_total') or 0
 
 
-def master(fl, port):
-    return fl.master(port, extra=['--http.bind', '0.0.0.0'])
+def master(fl, port, extra=()):
+    return fl.master(port, extra=['--http.bind', '0.0.0.0'] + list(extra))
+
+
+def node_state(fl, port, name):
+    st, nodes = fleet.listnodes(fl, port)
+    for n in nodes if st == 200 else ():
+        if n['addr'] == name:
+            return n['role'], n['state']
+    return None
 
 
 def upgrade(fl, port, token):
@@ -105,6 +113,10 @@ def main():
     mp.poll(lambda: pushed(fl, M1) >= 4, timeout=10, what='pushes to the first again')
     mp.check(pushed(fl, M2) <= n2 + 1, 'the pusher returned to the first server',
              f'second master {n2} -> {pushed(fl, M2)}')
+    name = s.agent.json_lines()[0]['node']
+    mp.check(node_state(fl, M1, name) == ('slave', 'pushing'),
+             f'listnodes shows the pushing node {name}: role slave, state pushing',
+             str(fleet.listnodes(fl, M1)))
 
     # Both down for a while: the reports wait in the spool, then arrive.
     m1.stop()
@@ -128,6 +140,19 @@ def main():
     mp.check(refused == NBAD and 'no answer' in r.stdout,
              f'{NBAD} garbage messages pushed: each counted and refused, none acknowledged',
              f'refused {refused}; {r.stdout} {r.stderr[-300:]}')
+
+    # A master pushes too (a chain): the receiver lists it and merges its reports.
+    m3 = master(fl, M3, ['--pusher.servers', f'127.0.0.1:{M1}', '--pusher.path', '/push'])
+    mp.poll(lambda: m3.json_lines(), timeout=10, what='a report of the pushing master')
+    name3 = m3.json_lines()[0]['node']
+    mp.poll(lambda: node_state(fl, M1, name3) == ('slave', 'pushing'), timeout=10,
+            what='the pushing master listed')
+    rc3 = m3.stop()
+    mp.poll(lambda: node_state(fl, M1, name3) == ('slave', 'down'), timeout=10,
+            what='the pushing master down once it stopped')
+    mp.check(rc3 == 0 and not any('not delivered' in l for l in m3.err),
+             'a master pushes its reports to another master (listed pushing, then down), '
+             'and delivered all before exit', f'rc {rc3}; ' + ' | '.join(m3.err[-4:]))
 
     fl.sysbench_wait(load, SECONDS)
     after = s.status(NAMES)
