@@ -117,6 +117,9 @@ def main():
     mp.check(node_state(fl, M1, name) == ('slave', 'pushing'),
              f'listnodes shows the pushing node {name}: role slave, state pushing',
              str(fleet.listnodes(fl, M1)))
+    mp.poll(lambda: node_state(fl, M2, name) == ('slave', 'down'), timeout=10,
+            what='the second master no longer waits for the node (its pushes stopped)')
+    mp.ok('the second master marks the node down once its pushes stopped (link kept open)')
 
     # Both down for a while: the reports wait in the spool, then arrive.
     m1.stop()
@@ -133,6 +136,10 @@ def main():
     # /push refuses what is not a node of the cluster, and garbage from one that is.
     mp.check(upgrade(fl, M1, None) == 401, '/push without cluster.token: 401')
     mp.check(upgrade(fl, M1, 'wrong-token') == 401, '/push with a wrong cluster.token: 401')
+    st = fl.master_get(fleet.HTTP, '/push', token=fleet.TOKEN, ns=s.ns, headers=[
+        'Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13',
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='])[0]
+    mp.check(st == 404, '/push on a slave (it takes no pushes): 404', str(st))
     refused0 = metric(fl, M1, 'mysqlprobe_master_reports_refused_total')
     r = fl.master_ns.run(['/usr/bin/python3', '-c', GARBAGE, f'ws://127.0.0.1:{M1}/push',
                           fleet.TOKEN], check=False)

@@ -248,8 +248,10 @@ int master_push(void *ctx, void **state, const void *data, size_t len, int binar
 	}
 	first = !slave_find(m, h.node);
 	s = push_node_locked(m, h.node);
-	if (s && s->pushed)
+	if (s && s->pushed) {
 		push_state_locked(m, s, true, "pushing");
+		s->pushed_ms = master_now_ms();
+	}
 	if (s) {
 		m->n.pushed++;
 		offer_locked(m, h.node, &h, &c, a);
@@ -585,8 +587,25 @@ static int master_emit(struct master *m, uint64_t now_ms, bool all)
 	return err;
 }
 
+/*
+ * A pushing node whose pushes stopped is not waited for: a pusher that went back to its first
+ * server keeps its link to this one open (for the next failover) but sends nothing here.
+ */
+static void push_idle(struct master *m, uint64_t now_ms)
+{
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < m->nslaves; i++) {
+		struct mslave *s = m->slaves[i];
+
+		if (s->pushed && s->up && now_ms > s->pushed_ms + m->idle_ms)
+			push_state_locked(m, s, false, "no push for three periods");
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
 int master_tick(struct master *m, uint64_t now_ms)
 {
+	push_idle(m, now_ms);
 	return master_emit(m, now_ms, false);
 }
 

@@ -32,6 +32,7 @@ struct mslave {
 	uint64_t since_ms; /* of that change */
 	uint64_t connects;
 	bool pushed; /* a node that pushes to this master (/push): no puller, not in the state file */
+	uint64_t pushed_ms; /* wall clock of its last push */
 };
 
 /* Totals since start (m->lock). */

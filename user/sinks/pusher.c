@@ -18,6 +18,9 @@
 #define PUSHER_TICK_MS 50u
 /* How long the first dial of an earlier server is awaited before a later one is used. */
 #define PUSHER_FIRST_DIAL_MS 2000u
+/* A report whose every send ends with the connection closing (a receiver that cannot take
+ * it, e.g. over its websocket.maxmessagesize) is dropped after this many, and counted. */
+#define PUSHER_MAX_CLOSES 8
 /* An ack is "ack SEQ": anything longer is not one. */
 #define PUSHER_ACK_MAX 40
 
@@ -63,6 +66,7 @@ struct pusher {
 	uint64_t if_seq, if_ms;
 	int if_target;
 	unsigned if_closes;
+	unsigned head_closes; /* sends of the head report that ended with a close */
 	uint64_t if_acks; /* the target's acks when it was sent: an older ack of the same seq
 			   * (a spooled report of an earlier run) does not count */
 	int current; /* target reports go to, -1 none */
@@ -248,6 +252,21 @@ static int choose(struct pusher *p)
 	return now;
 }
 
+/*
+ * Pops the head if it is still report seq: while it was in flight the queue's bound may have
+ * dropped it (counted then), and the head is now another report, not sent yet. Returns
+ * whether it popped.
+ */
+static bool pop_if_head(struct pusher *p, uint64_t seq)
+{
+	uint64_t head;
+
+	if (push_queue_peek(p->q, &head, &p->msg) || head != seq)
+		return false;
+	push_queue_pop(p->q);
+	return true;
+}
+
 /* One step: settle the report in flight, or send the next. */
 static void step(struct pusher *p)
 {
@@ -258,12 +277,24 @@ static void step(struct pusher *p)
 	if (p->inflight) {
 		t = &p->t[p->if_target];
 		if (atomic_load(&t->acks) > p->if_acks && atomic_load(&t->acked) == p->if_seq) {
-			push_queue_pop(p->q);
+			pop_if_head(p, p->if_seq);
 			atomic_fetch_add(&p->delivered, 1);
 			p->inflight = false;
+			p->head_closes = 0;
 		} else if (atomic_load(&t->closes) != p->if_closes) {
-			atomic_fetch_add(&p->resent, 1); /* the connection ended: resend */
 			p->inflight = false;
+			if (++p->head_closes >= PUSHER_MAX_CLOSES) {
+				pr_warn("pusher: report %llu closed the connection %u times in a row: "
+					"dropped (too large for the receiver?)\n",
+					(unsigned long long)p->if_seq, p->head_closes);
+				if (pop_if_head(p, p->if_seq)) {
+					atomic_fetch_add(&p->dropped, 1);
+					bus_reader_count_lost(p->reader, 1);
+				}
+				p->head_closes = 0;
+			} else {
+				atomic_fetch_add(&p->resent, 1); /* the connection ended: resend */
+			}
 		} else if (now - p->if_ms >= p->cfg.ack_ms) {
 			/* A peer that takes reports and never says so: try the next one. */
 			atomic_fetch_add(&p->timeouts, 1);
