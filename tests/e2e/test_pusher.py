@@ -8,13 +8,14 @@ masters received every seq at least once and, after dedupe, each period exactly 
 totals equal the server's own counters. /push without or with a wrong token is 401; garbage
 pushed with the token is counted and refused, never merged, never acknowledged."""
 import collections
+import os
 import time
 
 import fleet
 import mp
 
 M1, M2, M3 = fleet.HTTP + 1, fleet.HTTP + 2, fleet.HTTP + 3
-SECONDS = 45
+SECONDS = 60
 NAMES = ('Com_stmt_execute', 'Com_stmt_prepare', 'Com_select', 'Com_set_option')
 
 # A pusher of garbage: each message with the token, then waits a little for any answer.
@@ -124,13 +125,20 @@ def main():
     # Both down for a while: the reports wait in the spool, then arrive.
     m1.stop()
     m2.stop()
+    # More than the 16 held in memory: the older ones go to files in pusher.spool_dir.
     mp.poll(lambda: (metric(fl, fleet.HTTP, 'mysqlprobe_pusher_queue_reports', ns=s.ns) or 0)
-            >= 4, timeout=20, what='reports waiting in the pusher queue')
+            >= 20, timeout=40, what='reports waiting in the pusher queue')
     waited = metric(fl, fleet.HTTP, 'mysqlprobe_pusher_queue_reports', ns=s.ns)
+    files = [f for f in os.listdir(spool) if f.endswith('.report.1')]
+    mp.check(len(files) >= 4 and
+             metric(fl, fleet.HTTP, 'mysqlprobe_pusher_spool_bytes', ns=s.ns) > 0,
+             f'the reports beyond memory wait in pusher.spool_dir ({len(files)} files)')
     m1 = master(fl, M1)
     runs.append(m1)
     mp.poll(lambda: metric(fl, fleet.HTTP, 'mysqlprobe_pusher_queue_reports', ns=s.ns) == 0,
             timeout=30, what='the waiting reports delivered')
+    mp.check(not [f for f in os.listdir(spool) if not f.startswith('.')],
+             'the spool is empty once they were delivered', str(os.listdir(spool)[:5]))
     mp.ok(f'{int(waited)} reports held while no master was up arrived once one was back')
 
     # /push refuses what is not a node of the cluster, and garbage from one that is.
