@@ -7,6 +7,8 @@ CLANG ?= clang
 LLVM_STRIP ?= llvm-strip
 BPFTOOL ?= bpftool
 CC ?= cc
+# One C++ unit (user/lib/jread.cc): simdjson, the JSON reader of a master, has only a C++ API.
+CLANGXX ?= clang++
 # Debian's python3: the Debian python3-* modules the tests use are installed for it.
 PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 UNAME_S := $(shell uname -s)
@@ -24,7 +26,7 @@ ifneq ($(UNAME_S),Linux)
 NO_BPF := 1
 endif
 
-PKGS := libpcap zlib libxxhash yaml-0.1 jansson libwebsockets ncursesw libmariadb
+PKGS := libpcap zlib libxxhash yaml-0.1 simdjson libwebsockets ncursesw libmariadb
 ifeq ($(NO_BPF),)
 PKGS += libbpf libelf
 endif
@@ -41,8 +43,12 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
 	  -D_GNU_SOURCE -Iinclude -Iuser -I$(OUTPUT) $(PKG_CFLAGS) $(SAN_FLAGS)
-LDLIBS += $(PKG_LIBS) -lsnappy -lpthread -lm
+LDLIBS += $(PKG_LIBS) -lsnappy -lpthread -lm -lstdc++
 LDFLAGS += $(SAN_FLAGS)
+# C++ without exceptions: errors are codes, as in the C parts.
+CXXFLAGS ?= -g -O2
+CXXFLAGS += -std=gnu++17 -fno-exceptions -Wall -Wextra -Werror -Wno-unused-parameter \
+	    -Wno-missing-field-initializers -D_GNU_SOURCE -Iinclude -Iuser $(PKG_CFLAGS) $(SAN_FLAGS)
 ifneq ($(NO_BPF),)
 CFLAGS += -DMP_NO_BPF
 endif
@@ -77,7 +83,9 @@ endif
 ifneq ($(NO_KAFKA),)
 USER_SRCS := $(filter-out user/sinks/kafka_sink.c,$(USER_SRCS))
 endif
-USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
+USER_CXX_SRCS := $(wildcard $(patsubst %,user/%/*.cc,$(STAGES)))
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS)) \
+	     $(patsubst user/%.cc,$(OUTPUT)/user/%.o,$(USER_CXX_SRCS))
 LIBMP := $(OUTPUT)/libmp.a
 SKEL := $(if $(NO_BPF),,$(OUTPUT)/capture.skel.h)
 
@@ -137,6 +145,10 @@ $(OUTPUT)/user/%.o: user/%.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+$(OUTPUT)/user/%.o: user/%.cc
+	$(call msg,CXX,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) $(CXXFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # The dashboard's files (user/web/assets/) become C arrays at build time: the binary serves
 # them itself, so the page works on a host without network or a web server.
@@ -181,12 +193,20 @@ $(BUILD)/bench/%: bench/%.c $(LIBMP) $(SKEL) | $(BUILD)/bench
 
 # Fuzzers: userspace modules rebuilt with clang's libFuzzer instrumentation. Every object stops
 # at its first sanitizer report (-fno-sanitize-recover) so a report fails the fuzz run.
-FUZZ_OBJS := $(patsubst user/%.c,$(OUTPUT)/fuzz/%.o,$(filter-out %_bpf.c,$(USER_SRCS)))
+FUZZ_OBJS := $(patsubst user/%.c,$(OUTPUT)/fuzz/%.o,$(filter-out %_bpf.c,$(USER_SRCS))) \
+	     $(patsubst user/%.cc,$(OUTPUT)/fuzz/%.o,$(USER_CXX_SRCS))
 $(OUTPUT)/fuzz/%.o: user/%.c
 	$(call msg,CC-FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(filter-out -O2 -g $(SAN_FLAGS),$(CFLAGS)) $(DEPFLAGS) -DMP_NO_BPF -g -O1 \
 		-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -c $< -o $@
+# vptr: the one UBSan check that needs the C++ runtime, which a fuzzer linked by clang lacks.
+$(OUTPUT)/fuzz/%.o: user/%.cc
+	$(call msg,CXX-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANGXX) $(filter-out -O2 -g $(SAN_FLAGS),$(CXXFLAGS)) $(DEPFLAGS) -g -O1 \
+		-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=vptr \
+		-fno-sanitize-recover=all -c $< -o $@
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) | $(BUILD)/fuzz
 	$(call msg,FUZZ,$@)
@@ -205,7 +225,7 @@ test:
 	$(Q)$(MAKE) --no-print-directory fuzz-build
 	$(Q)$(PYTHON) tests/run.py
 
-bench-build: $(BENCH_BINS)
+bench-build: $(BENCH_BINS) $(KAFKA_MOCK)
 
 # Self-contained on a fresh machine: packages, build, benches; MP_BENCH_T0 lets the report
 # give the wall time of the whole target, installs and build included.

@@ -4,7 +4,7 @@
 # Used by `make deps`, by both README commands and by .ci/run.
 set -e
 PKGS="make gcc clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libpcap-dev pkg-config \
-libxxhash-dev libyaml-dev libjansson-dev libsnappy-dev libwebsockets-dev libcmocka-dev \
+libxxhash-dev libyaml-dev libsimdjson-dev libsnappy-dev libwebsockets-dev libcmocka-dev \
 libclang-rt-14-dev iproute2 tcpdump mariadb-server mariadb-client python3 python3-pymysql \
 python3-websocket python3-websockets python3-snappy python3-mysqldb prometheus openssl \
 libmariadb-dev libcurl4-openssl-dev librdkafka-dev clickhouse-server clickhouse-client kcat \

@@ -30,7 +30,7 @@ def main():
             ('raised malloc thresholds', f'GLIBC_TUNABLES={TUNED} ', run({'GLIBC_TUNABLES': TUNED}))]
     out = ['## Master: merging slaves\' reports (bench/bench_master.py)', '',
            'One core does what a master does with each slave\'s message: snappy-uncompress, '
-           'report_parse (jansson) into a scratch aggregator, merge_offer; then emits the merged '
+           'report_parse (simdjson) into a scratch aggregator, merge_offer; then emits the merged '
            'period. 100 simulated slaves each send 10,000 rows per period (the same keys on every '
            'slave, so the merged period has 10,000 rows); the slaves\' side (building and '
            'writing their reports) is not timed. CPU time of the process (the machine is shared).',
@@ -49,9 +49,11 @@ def main():
                 f'{r["vm_hwm_mib"]:.0f} |', '']
     best = max(r['rows_per_s'] for _, _, r in runs)
     share = max(r['cpu_ms']['parse'] / sum(r['cpu_ms'].values()) for _, _, r in runs)
+    merge = max(r['cpu_ms']['merge'] / sum(r['cpu_ms'].values()) for _, _, r in runs)
     out += [f'Goal: >= {GOAL:,} rows merged/s per core: '
-            f'{"met" if best >= GOAL else "not met"} ({best:,.0f}). Reading the JSON is '
-            f'{share:.0%} of the time: the merge itself is not the limit.', '']
+            f'{"met" if best >= GOAL else "not met"} ({best:,.0f}). Reading a message (simdjson, '
+            f'then its rows into the scratch aggregator) is {share:.0%} of the time, merging '
+            f'into the period {merge:.0%}.', '']
     print('\n'.join(out))
     return 0
 

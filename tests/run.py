@@ -8,6 +8,7 @@ A program that exits non-zero without printing a failing TAP line counts as one
 failure of its own, so a crash never passes silently.
 """
 import argparse
+import concurrent.futures
 import glob
 import os
 import re
@@ -16,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -51,6 +53,9 @@ def suites(args):
                 cmd.append(corpus)
             out.append(('fuzz', p, cmd))
     return out
+
+
+PRINT = threading.Lock()
 
 
 def run_one(kind, path, cmd, timeout):
@@ -109,13 +114,14 @@ def run_one(kind, path, cmd, timeout):
         failed += 1
         lines.append(f'  FAIL {name}: ran no test')
     dt = time.time() - t0
-    print(f'[{kind}] {name}: {passed} passed, {failed} failed, {skipped} skipped ({dt:.1f}s)',
-          flush=True)
-    if failed or os.environ.get('MP_TEST_VERBOSE'):
-        sys.stdout.write(''.join('    | ' + l + '\n' for l in out.splitlines()[-60:]))
-    for l in lines:
-        print(l)
-    sys.stdout.flush()
+    with PRINT:  # fuzzers run side by side: one block of lines per suite
+        print(f'[{kind}] {name}: {passed} passed, {failed} failed, {skipped} skipped '
+              f'({dt:.1f}s)', flush=True)
+        if failed or os.environ.get('MP_TEST_VERBOSE'):
+            sys.stdout.write(''.join('    | ' + l + '\n' for l in out.splitlines()[-60:]))
+        for l in lines:
+            print(l)
+        sys.stdout.flush()
     return passed, failed, skipped
 
 
@@ -176,11 +182,17 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     os.chdir(ROOT)
     total = [0, 0, 0]
-    for kind, path, cmd in suites(args):
-        if args.pattern and args.pattern not in os.path.basename(path):
-            continue
-        r = run_one(kind, path, cmd, args.timeout)
-        total = [a + b for a, b in zip(total, r)]
+    chosen = [s for s in suites(args)
+              if not args.pattern or args.pattern in os.path.basename(s[1])]
+    for kind, path, cmd in chosen:
+        if kind != 'fuzz':
+            r = run_one(kind, path, cmd, args.timeout)
+            total = [a + b for a, b in zip(total, r)]
+    # Fuzzers are CPU-bound and share nothing: one per core at a time (they run last, alone).
+    fuzz = [c for c in chosen if c[0] == 'fuzz']
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as ex:
+        for r in ex.map(lambda c: run_one(c[0], c[1], c[2], args.timeout), fuzz):
+            total = [a + b for a, b in zip(total, r)]
     print(f'{total[0]} passed, {total[1]} failed, {total[2]} skipped')
     return 1 if total[1] or sum(total) == 0 else 0
 

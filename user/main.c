@@ -148,6 +148,7 @@ struct agent {
 	struct server *srv;    /* live only */
 	struct procs *procs;   /* live with watcher.uname only */
 	struct watcher *watcher;
+	struct enrich_watch *enrich; /* enrich.file, or POST /enrich/update alone */
 	int live;
 };
 
@@ -314,6 +315,7 @@ static int start_slave(struct agent *a)
 		.report_table = c->output == OUTPUT_TABLE,
 		.replay = !a->live,
 		.mode = source_mode_name(a->sc.mode),
+		.enrich = a->enrich,
 	};
 	struct pipeline_config pc = {
 		.workers = (int)c->probe_workers,
@@ -401,6 +403,7 @@ static int stop_agent(struct agent *a)
 	pipeline_free(a->pl);
 	procs_free(a->procs);
 	slave_free(a->slave);
+	enrich_watch_free(a->enrich);
 	fflush(stdout);
 	if (a->src) {
 		source_counters(a->src, cnt);
@@ -508,6 +511,17 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	a.live = a.sc.mode != SRC_FILE;
+	/* A bad enrich.file is a configuration error, like a bad key: refuse to start. */
+	if (a.cfg.output != OUTPUT_SEGMENTS) {
+		char why[320] = "";
+
+		a.enrich = enrich_watch_new(a.cfg.enrich_file, why, sizeof(why));
+		if (!a.enrich) {
+			fprintf(stderr, "mysqlprobe: %s\n", why[0] ? why : strerror(errno));
+			config_free(&a.cfg);
+			return 2;
+		}
+	}
 	install_signals();
 	if (a.cfg.output == OUTPUT_SEGMENTS) {
 		sink = (struct seg_sink){ .fn = print_segment, .ctx = stdout };

@@ -225,6 +225,19 @@ static const struct bad_case bad_cases[] = {
 	{ "[1]: 2\n", "t.yaml:1: (top): keys must be plain names" },
 	{ "cluster:\n  port: 99999999999999999999\n",
 	  "t.yaml:2: cluster.port: expected an integer, got '99999999999999999999'" },
+	{ "sinks:\n  clickhouse:\n    database: \"my-db\"\n",
+	  "t.yaml:3: sinks.clickhouse.database: bad database name 'my-db': expected 1..63 "
+	  "letters, digits or '_'" },
+	{ "sinks.clickhouse.database: \"\"\n",
+	  "t.yaml:1: sinks.clickhouse.database: bad database name '': expected 1..63 letters, "
+	  "digits or '_'" },
+	{ "report:\n  keys: [app, template]\n",
+	  "t.yaml:2: report.keys: bad list: command is required (a row never mixes commands)" },
+	{ "report.keys: app, command, host\n",
+	  "t.yaml:1: report.keys: bad list item 'host': expected template, command, db, user, "
+	  "client, app or server" },
+	{ "report.keys: [app, command, app]\n",
+	  "t.yaml:1: report.keys: bad list: app given twice" },
 };
 
 static void test_errors_name_file_line_key(void **state)

@@ -153,6 +153,7 @@ static char *canonical_json(const struct agg *a)
 		free(run);
 		free(cs);
 	}
+	agg_set_keys(c, agg_keys(a));
 	jbuf_init(&b);
 	assert_int_equal(report_write(&b, &h, &cap, c, NULL), 0);
 	out = strndup(b.out.data, b.out.len);
@@ -294,6 +295,73 @@ static void test_merge_equals_one_agent(void **unused)
 	merge_free(m);
 }
 
+static const char *app_of_ip(const void *ctx, uint8_t family, const uint8_t *addr, size_t *len)
+{
+	(void)ctx;
+	if (family != AF_INET)
+		return NULL;
+	*len = addr[3] == 1 ? 5 : 4;
+	return addr[3] == 1 ? "shop1" : "shop";
+}
+
+/*
+ * Slaves re-keyed by report.keys [app, command, template]: the master's merge of their rows
+ * equals one agent's rows re-keyed alike (app, no client, db or user), and says its keys.
+ */
+static void test_merge_keyed_rows(void **unused)
+{
+	static const char *const nodes[] = { "a:1", "b:1" };
+	const struct agg_project pr = { .keys = AGG_DIM_APP | AGG_DIM_COMMAND | AGG_DIM_TEMPLATE,
+					.app = app_of_ip };
+	struct agg *whole = agg_new(&acfg), *wk = agg_new(&acfg), *part[2], *pk[2];
+	struct template_store *ts = template_store_new(1 << 20);
+	struct merge *m = new_merge();
+	struct report_capture cap = { 0 };
+	struct template_seen *seen[2];
+	struct merge_out o;
+	struct agg_input in;
+	char *want, *got;
+
+	(void)unused;
+	for (int k = 0; k < 2; k++) {
+		part[k] = agg_new(&acfg);
+		pk[k] = agg_new(&acfg);
+		seen[k] = template_seen_new(1000);
+		assert_int_equal(merge_node_add(m, nodes[k], 0, 0), 0);
+		assert_int_equal(merge_node_set_up(m, nodes[k], true), 0);
+	}
+	for (unsigned i = 0; i < 4000; i++) {
+		statement(&in, i);
+		agg_add(whole, &in);
+		agg_add(part[rnd() % 2], &in);
+	}
+	assert_int_equal(agg_merge_keyed(wk, whole, &pr), 0);
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(agg_merge_keyed(pk[k], part[k], &pr), 0);
+		assert_int_equal(offer(m, ts, nodes[k], seen[k], pk[k], 7, 1, T0, T0 + PERIOD, &cap),
+				 MERGE_MERGED);
+	}
+	assert_int_equal(merge_poll(m, T0 + PERIOD + 1, &o), 1);
+	assert_int_equal(agg_keys(o.a), pr.keys);
+	assert_int_equal(agg_statements(o.a), 4000);
+	want = canonical_json(wk);
+	got = canonical_json(o.a);
+	assert_non_null(strstr(got, "\"app\":\"shop1\""));
+	assert_string_equal(got, want);
+	free(want);
+	free(got);
+	merge_out_free(&o);
+	for (int k = 0; k < 2; k++) {
+		agg_free(part[k]);
+		agg_free(pk[k]);
+		template_seen_free(seen[k]);
+	}
+	agg_free(whole);
+	agg_free(wk);
+	template_store_free(ts);
+	merge_free(m);
+}
+
 static struct agg *one_statement_agg(unsigned i)
 {
 	struct agg *a = agg_new(&acfg);
@@ -395,6 +463,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_merge_equals_one_agent),
+		cmocka_unit_test(test_merge_keyed_rows),
 		cmocka_unit_test(test_dedupe_and_restart),
 		cmocka_unit_test(test_missing_then_late),
 	};

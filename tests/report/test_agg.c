@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "report/agg.h"
+#include "report/hist.h"
 
 static const struct agg_config default_cfg = {
 	.max_keys = 1000, .max_slow = 10, .slow_threshold_us = 100000,
@@ -581,6 +582,130 @@ static void test_merge_equals_single(void **state)
 	agg_free(merged);
 }
 
+/* Test mapping: 10.0.0.0..2 -> "a", other IPv4 -> "b", IPv6 -> no match (""). */
+static const char *test_app(const void *ctx, uint8_t family, const uint8_t *addr, size_t *len)
+{
+	(void)ctx;
+	if (family != AF_INET)
+		return NULL;
+	*len = 1;
+	return addr[3] < 3 ? "a" : "b";
+}
+
+static unsigned int app_index(const struct agg_input *in)
+{
+	return in->family != AF_INET ? 0 : in->client_addr[3] < 3 ? 1 : 2;
+}
+
+/*
+ * Re-keyed to [app, command, template] (and [command, server]), rows add up exactly: each
+ * row equals the sum of the statements of its key, counted by hand, histogram included.
+ */
+static void test_merge_keyed(void **state)
+{
+	struct ref {
+		uint64_t count, errors, rows_sent, sum, min, max, code1000;
+		struct hist lat;
+	} ref[20][AGG_CMD_COUNT][3];
+	static const char *const apps[3] = { "", "a", "b" };
+	struct agg_config cfg = default_cfg;
+	struct agg *one, *keyed, *srv;
+	char db[16], user[16], ip[64];
+	struct agg_input in;
+	uint64_t total = 0;
+	size_t i, rows = 0;
+
+	(void)state;
+	cfg.max_keys = 10000;
+	one = new_agg(&cfg);
+	keyed = new_agg(&cfg);
+	srv = new_agg(&cfg);
+	memset(ref, 0, sizeof(ref));
+	for (i = 0; i < 20000; i++) {
+		struct ref *r;
+
+		in = random_input(db, user, ip);
+		assert_int_equal(agg_add(one, &in), 0);
+		r = &ref[in.template_id][in.command][app_index(&in)];
+		r->count++;
+		r->errors += in.status == AGG_STATUS_ERROR;
+		r->code1000 += in.status == AGG_STATUS_ERROR && in.error_code == 1000;
+		r->rows_sent += in.rows_sent;
+		r->sum += in.latency_us;
+		r->min = r->count == 1 || in.latency_us < r->min ? in.latency_us : r->min;
+		r->max = in.latency_us > r->max ? in.latency_us : r->max;
+		assert_int_equal(hist_add(&r->lat, NULL, in.latency_us), 0);
+	}
+	assert_int_equal(agg_merge_keyed(keyed, one,
+					 &(struct agg_project){ .keys = AGG_DIM_APP |
+									 AGG_DIM_COMMAND |
+									 AGG_DIM_TEMPLATE,
+								.app = test_app,
+								.server = "db1:8667" }),
+			 0);
+	assert_int_equal(agg_keys(keyed), AGG_DIM_APP | AGG_DIM_COMMAND | AGG_DIM_TEMPLATE);
+	assert_true(no_other(keyed));
+	for (i = 0; i < agg_stat_count(keyed); i++) {
+		const struct agg_stat *s = agg_stat_at(keyed, i);
+		const struct agg_key *k = &s->key;
+		unsigned int ai;
+		struct ref *r;
+
+		for (ai = 0; ai < 3; ai++)
+			if (k->app_len == strlen(apps[ai]) && !memcmp(agg_key_app(k), apps[ai], k->app_len))
+				break;
+		assert_true(ai < 3);
+		assert_int_equal(k->db_len + k->user_len + k->server_len + k->family, 0);
+		r = &ref[k->template_id][k->command][ai];
+		assert_int_equal(s->count, r->count);
+		assert_int_equal(s->errors, r->errors);
+		assert_int_equal(s->rows_sent, r->rows_sent);
+		assert_int_equal(s->lat.count, r->count);
+		assert_int_equal(s->lat.sum, r->sum);
+		assert_int_equal(s->lat.min, r->min);
+		assert_int_equal(s->lat.max, r->max);
+		assert_int_equal(hist_percentile(&s->lat, 0.99), hist_percentile(&r->lat, 0.99));
+		assert_int_equal(hist_percentile(&s->lat, 0.5), hist_percentile(&r->lat, 0.5));
+		assert_int_equal(s->err_n ? (s->err_code[0] == 1000 ? s->err_count[0] : 0) : 0,
+				 r->code1000);
+		/* The template text follows the row. */
+		assert_non_null(agg_template(keyed, k->template_id, &(size_t){ 0 }));
+		total += s->count;
+		r->count = UINT64_MAX; /* each key once */
+	}
+	for (unsigned int t = 0; t < 20; t++)
+		for (unsigned int c = 0; c < AGG_CMD_COUNT; c++)
+			for (unsigned int a = 0; a < 3; a++) {
+				rows += ref[t][c][a].count != 0;
+				hist_reset(&ref[t][c][a].lat, NULL);
+			}
+	assert_int_equal(rows, agg_stat_count(keyed));
+	assert_int_equal(total, 20000);
+	assert_int_equal(agg_statements(keyed), 20000);
+	assert_int_equal(agg_slow_count(keyed), agg_slow_count(one));
+
+	/* [command, server]: one row per command, every one naming the node; no template. */
+	assert_int_equal(agg_merge_keyed(srv, one,
+					 &(struct agg_project){ .keys = AGG_DIM_COMMAND |
+									 AGG_DIM_SERVER,
+								.server = "db1:8667" }),
+			 0);
+	assert_int_equal(agg_stat_count(srv), AGG_CMD_COUNT);
+	for (i = 0, total = 0; i < agg_stat_count(srv); i++) {
+		const struct agg_stat *s = agg_stat_at(srv, i);
+
+		assert_int_equal(s->key.template_id, 0);
+		assert_int_equal(s->key.server_len, 8);
+		assert_memory_equal(agg_key_server(&s->key), "db1:8667", 8);
+		total += s->count;
+	}
+	assert_int_equal(total, 20000);
+	assert_int_equal(agg_template_count(srv), 0);
+	agg_free(one);
+	agg_free(keyed);
+	agg_free(srv);
+}
+
 static void add_errors(struct agg *a, uint16_t first, uint16_t last, uint64_t times)
 {
 	struct agg_input in = input(1, "db", "u", "10.0.0.1", 5);
@@ -784,6 +909,7 @@ int main(void)
 		cmocka_unit_test(test_empty_template),
 		cmocka_unit_test(test_long_names_cut),
 		cmocka_unit_test(test_merge_equals_single),
+		cmocka_unit_test(test_merge_keyed),
 		cmocka_unit_test(test_error_codes_merge_sets),
 		cmocka_unit_test(test_error_codes_merge_exact),
 		cmocka_unit_test(test_merge_overflow),

@@ -610,6 +610,71 @@ static void test_long_template_reads_back(void **state)
 	agg_free(back);
 }
 
+static const char *app_a(const void *ctx, uint8_t family, const uint8_t *addr, size_t *len)
+{
+	(void)ctx;
+	if (family != AF_INET)
+		return NULL; /* no match: "" */
+	*len = 6;
+	return "flight";
+}
+
+/* A report keyed by report.keys says so, carries app and server, and reads back as such. */
+static void test_keys_read_back(void **state)
+{
+	struct agg *a = sample_agg(), *keyed = agg_new(&cfg), *back = agg_new(&cfg);
+	const unsigned int keys = AGG_DIM_APP | AGG_DIM_COMMAND | AGG_DIM_TEMPLATE | AGG_DIM_SERVER;
+	const char *json;
+	struct jbuf b;
+	size_t i;
+
+	(void)state;
+	assert_non_null(keyed);
+	assert_non_null(back);
+	assert_int_equal(agg_merge_keyed(keyed, a,
+					 &(struct agg_project){ .keys = keys, .app = app_a,
+								.server = "db1:8667" }),
+			 0);
+	jbuf_init(&b);
+	json = render(&b, keyed, NULL);
+	assert_non_null(strstr(json, "\"keys\":[\"template\",\"command\",\"app\",\"server\"]"));
+	assert_non_null(strstr(json, "\"client\":\"\",\"app\":\"flight\",\"server\":\"db1:8667\""));
+	assert_non_null(strstr(json, "\"app\":\"\",\"server\":\"db1:8667\"")); /* fd00::1 */
+	assert_int_equal(report_parse(back, NULL, NULL, b.out.data, b.out.len), 0);
+	assert_int_equal(agg_keys(back), keys);
+	assert_int_equal(agg_stat_count(back), agg_stat_count(keyed));
+	for (i = 0; i < agg_stat_count(keyed); i++) {
+		const struct agg_stat *x = agg_stat_at(keyed, i), *y = agg_stat_at(back, i);
+
+		assert_memory_equal(&x->key, &y->key, offsetof(struct agg_key, names));
+		assert_memory_equal(x->key.names, y->key.names,
+				    x->key.db_len + x->key.user_len + x->key.app_len +
+					    x->key.server_len);
+		assert_int_equal(x->count, y->count);
+	}
+	/* A default report has neither "keys" nor app/server, and reads back as the default. */
+	json = render(&b, a, NULL);
+	assert_null(strstr(json, "\"keys\""));
+	assert_null(strstr(json, "\"app\":"));
+	assert_null(strstr(json, "\"server\":"));
+	agg_reset(back);
+	assert_int_equal(report_parse(back, NULL, NULL, b.out.data, b.out.len), 0);
+	assert_int_equal(agg_keys(back), AGG_KEYS_DEFAULT);
+	/* An unknown dimension is refused. */
+	{
+		char *bad = strdup(render(&b, keyed, NULL)), *k = strstr(bad, "\"server\"]");
+
+		memcpy(k, "\"serveX\"", 8);
+		agg_reset(back);
+		assert_int_equal(report_parse(back, NULL, NULL, bad, strlen(bad)), -EINVAL);
+		free(bad);
+	}
+	jbuf_free(&b);
+	agg_free(a);
+	agg_free(keyed);
+	agg_free(back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -623,6 +688,7 @@ int main(void)
 		cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test(test_error_codes_merge_through_reports),
 		cmocka_unit_test(test_long_template_reads_back),
+		cmocka_unit_test(test_keys_read_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -70,6 +70,7 @@ static void test_exact_rows(void **state)
 		"\"started_ms\":1699999990000,\"seq\":42,\"row_no\":0,\"late\":0,"
 		"\"queryid\":\"0000000000000abc\",\"fingerprint\":\"SELECT ?\",\"command\":\"query\","
 		"\"schema\":\"shop\",\"username\":\"app\",\"client_host\":\"10.0.0.1\","
+		"\"app\":\"\",\"server\":\"\","
 		"\"num_queries\":2,\"num_queries_with_errors\":1,\"errors.code\":[1062],"
 		"\"errors.count\":[1],\"errors_other\":0,\"m_query_time_sum\":2005,"
 		"\"m_query_time_min\":5,\"m_query_time_max\":2000,\"m_query_time_p99\":2000,"

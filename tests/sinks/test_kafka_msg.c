@@ -57,7 +57,7 @@ static void test_value_and_key(void **state)
 	assert_string_equal(key, "0000000000000abc");
 	assert_int_equal(kafka_msg_value(&v, &row, &hdr, a, agg_stat_at(a, 0)), 0);
 	/* Identity, then the row exactly as the report writes it, then the template text. */
-	report_write_stat(&whole, agg_stat_at(a, 0));
+	report_write_stat(&whole, agg_stat_at(a, 0), agg_keys(a));
 	assert_true(strncmp(v.out.data,
 			    "{\"node\":\"db1:8667\",\"seq\":7,\"term\":2,"
 			    "\"period_start_ms\":1700000000000,\"period_end_ms\":1700000001000,"
@@ -74,6 +74,22 @@ static void test_value_and_key(void **state)
 	assert_int_equal(kafka_msg_value(&v, &row, &hdr, a, agg_other(a, AGG_CMD_QUERY)), 0);
 	assert_non_null(strstr(v.out.data, "\"template_id\":\"other\""));
 	assert_non_null(strstr(v.out.data, ",\"template\":\"\"}"));
+	/* Keyed by report.keys [app, command, template, server]: the message carries them. */
+	{
+		struct agg *k = agg_new(&cfg);
+
+		assert_int_equal(agg_merge_keyed(k, a,
+						 &(struct agg_project){
+							 .keys = AGG_DIM_APP | AGG_DIM_COMMAND |
+								 AGG_DIM_TEMPLATE | AGG_DIM_SERVER,
+							 .server = "db1:8667" }),
+				 0);
+		assert_int_equal(kafka_msg_value(&v, &row, &hdr, k, agg_stat_at(k, 0)), 0);
+		assert_non_null(strstr(v.out.data, "\"db\":\"\",\"user\":\"\",\"client\":\"\","
+						   "\"app\":\"\",\"server\":\"db1:8667\",\"count\":1,"));
+		assert_non_null(strstr(v.out.data, ",\"template\":\"SELECT \\\"q\\\"\"}"));
+		agg_free(k);
+	}
 	jbuf_free(&v);
 	jbuf_free(&row);
 	jbuf_free(&whole);

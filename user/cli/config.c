@@ -12,6 +12,7 @@
 #include <yaml.h>
 
 #include "lib/log.h"
+#include "report/agg.h"
 #include "cli/config.h"
 
 static const char *const probe_modes[] = { "tc", "xdp", "pcap", NULL };
@@ -129,6 +130,13 @@ const struct config_option config_options[] = {
 	    0, 0, "Kafka topic of the query events"),
 	ROW("sinks.kafka.flush_ms", INT, sinks_kafka_flush_ms, "5000", 0, 600000, 0,
 	    "at exit, wait this long (ms) for Kafka to take what is queued; the rest is counted lost"),
+	ROW("enrich.file", STRING, enrich_file, "", 0, 0, 0,
+	    "file of 'CIDR APP' lines mapping client addresses to applications (longest prefix "
+	    "wins), reread when it changes; \"\" = none"),
+	ROW("report.keys", STRLIST, report_keys, "template, command, db, user, client", 1,
+	    AGG_DIM_COUNT, 0,
+	    "the row key: some of template, command, db, user, client, app, server (command is "
+	    "required); rows differing only in a dimension left out add up"),
 	ROW("report_period_ms", INT, report_period_ms, "0", 100, 3600000, CONFIG_ZERO_OK,
 	    "report period in ms (0 = interval * 1000)"),
 	ROW("max_keys", INT, max_keys, "10000", 1, 1000000, 0,
@@ -331,6 +339,17 @@ static int list_append(const struct config_option *o, union config_value *v, con
 	}
 	if (v->sl.n >= (size_t)o->max)
 		return reason(r, rlen, "bad list: more than %lld items", (long long)o->max);
+	if (strcmp(o->name, "report.keys") == 0) {
+		unsigned int bit = agg_dim_parse(item);
+
+		if (!bit)
+			return reason(r, rlen,
+				      "bad list item '%.40s': expected template, command, db, user, "
+				      "client, app or server", item);
+		for (i = 0; i < v->sl.n; i++)
+			if (!strcmp(v->sl.v[i], item))
+				return reason(r, rlen, "bad list: %s given twice", item);
+	}
 	if (strcmp(o->name, "probe.device") == 0 && strlen(item) >= 16)
 		return reason(r, rlen, "bad list item '%.40s': device names are at most 15 bytes",
 			      item);
@@ -369,6 +388,37 @@ static int list_parse(const struct config_option *o, const char *s, union config
 	return err;
 }
 
+/*
+ * Keys whose text has rules of its own. sinks.clickhouse.database goes into SQL between
+ * backquotes: letters, digits and '_' only, as the ClickHouse sink requires.
+ */
+static int string_check(const struct config_option *o, const char *s, char *r, size_t rlen)
+{
+	static const char ident[] =
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_";
+
+	if (strcmp(o->name, "sinks.clickhouse.database") == 0 &&
+	    (!*s || strlen(s) >= 64 || strspn(s, ident) != strlen(s)))
+		return reason(r, rlen, "bad database name '%.40s': expected 1..63 letters, digits "
+				       "or '_'", s);
+	return 0;
+}
+
+/* A whole list's rules, once its items are read. */
+static int list_check(const struct config_option *o, const union config_value *v, char *r,
+		      size_t rlen)
+{
+	size_t i;
+
+	if (strcmp(o->name, "report.keys") != 0)
+		return 0;
+	/* A prepare is never counted with its executes (DESIGN 6): command stays in the key. */
+	for (i = 0; i < v->sl.n; i++)
+		if (!strcmp(v->sl.v[i], "command"))
+			return 0;
+	return reason(r, rlen, "bad list: command is required (a row never mixes commands)");
+}
+
 /* Parses text for row o into v (which starts zeroed). On error v holds nothing to free. */
 static int value_parse(const struct config_option *o, const char *s, union config_value *v,
 		       char *r, size_t rlen)
@@ -386,11 +436,15 @@ static int value_parse(const struct config_option *o, const char *s, union confi
 	case CONFIG_UINT: return parse_number(o, s, v, r, rlen);
 	case CONFIG_ENUM: return parse_enum(o, s, &v->e, r, rlen);
 	case CONFIG_STRING:
+		if (string_check(o, s, r, rlen))
+			return -EINVAL;
 		v->s = strdup(s);
 		return v->s ? 0 : -ENOMEM;
 	case CONFIG_STRLIST:
 	case CONFIG_PORTLIST: err = list_parse(o, s, v, r, rlen); break;
 	}
+	if (!err)
+		err = list_check(o, v, r, rlen);
 	if (!err && o->type == CONFIG_PORTLIST && v->pl.n < (size_t)o->min)
 		err = reason(r, rlen, "bad list: at least %lld port needed", (long long)o->min);
 	if (err)
@@ -462,6 +516,15 @@ int config_set(struct mp_config *c, const char *key, const char *value, char *er
 		return ret;
 	value_assign(c, o, &v);
 	return 0;
+}
+
+unsigned int config_report_keys(const struct mp_config *c)
+{
+	unsigned int keys = 0;
+
+	for (size_t i = 0; i < c->report_keys.n; i++)
+		keys |= agg_dim_parse(c->report_keys.v[i]);
+	return keys;
 }
 
 uint64_t config_report_period_ms(const struct mp_config *c)
@@ -582,6 +645,8 @@ static int load_value(struct config_load *l, const struct config_option *o, yaml
 	if (!err && o->type == CONFIG_PORTLIST && v->pl.n < (size_t)o->min)
 		err = load_error(l, n, o->name, "bad list: at least %lld port needed",
 				 (long long)o->min);
+	if (!err && list_check(o, v, r, sizeof(r)))
+		err = load_error(l, n, o->name, "%s", r);
 	if (err)
 		value_free(o, v);
 	return err;

@@ -97,6 +97,8 @@ struct mp_config {
 	bool sinks_kafka_events;
 	char *sinks_kafka_events_topic;
 	int64_t sinks_kafka_flush_ms;
+	char *enrich_file;
+	struct config_strlist report_keys;
 	int64_t report_period_ms; /* 0 = interval * 1000; use config_report_period_ms() */
 	int64_t max_keys;
 	int64_t max_slow;
@@ -131,6 +133,8 @@ const struct config_option *config_find(const char *name);
 /* Whether the long option needs an argument: booleans take an optional one (--slave). */
 bool config_option_takes_arg(const struct config_option *o);
 
+/* report.keys as agg_dim bits (report/agg.h). */
+unsigned int config_report_keys(const struct mp_config *c);
 /* Fills c with every default. Returns 0 or -ENOMEM (c is then freed). */
 int config_init(struct mp_config *c);
 /* Frees the strings and lists. Accepts NULL. */

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* A master's per-period merge of its slaves' reports: exact, deduplicated, on time. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -268,6 +269,9 @@ static int merge_rows(struct agg *dst, const struct agg *a,
 	err = sess_merge(agg_sessions(dst), agg_sessions_const(a));
 	ret = ret ?: err;
 	agg_add_running_dropped(dst, agg_running_dropped(a));
+	/* The merged rows are keyed by every dimension any slave keyed its rows by (report.keys):
+	 * a slave's rows carry its own app and server, so equal keys add up exactly. */
+	agg_set_keys(dst, agg_keys(dst) | agg_keys(a));
 	return ret;
 }
 

@@ -20,6 +20,7 @@
 enum route_flags {
 	ROUTE_PRIVATE = 1, /* needs the bearer token when one is configured */
 	ROUTE_CHANGES = 2, /* changes state: as PRIVATE, and refused when exposed without a token */
+	ROUTE_POST = 4, /* POST with a body, not GET */
 };
 
 typedef int (*route_fn)(const struct http_api *api, const struct http_request *req,
@@ -373,6 +374,36 @@ int http_api_collector_params(const struct http_request *req, struct http_collec
 	return 0;
 }
 
+/*
+ * POST /enrich/update: the body patches the mapping in force (lines "CIDR APP", "CIDR -"
+ * removes a prefix); the new mapping applies from the next period. 400 names the line.
+ */
+static int route_enrich_update(const struct http_api *api, const struct http_request *req,
+			       struct buf *body, const char **type)
+{
+	static const char *const allowed[] = { NULL };
+	struct buf out = { 0 };
+	int ret = http_args_check(req, allowed, body, type);
+
+	if (ret)
+		return ret;
+	if (!api->enrich_update)
+		return http_error(body, type, 409, NULL, "enrichment is not available in this role");
+	ret = api->enrich_update(api->ctx, req->body ? req->body : "", req->body ? req->body_len : 0,
+				 &out);
+	if (ret == -EINVAL || ret == -E2BIG) {
+		ret = buf_reserve(&out, 1) ?: http_error(body, type, 400, NULL, out.data);
+	} else if (ret) {
+		ret = http_error(body, type, 500, NULL, strerror(-ret));
+	} else {
+		*type = HTTP_API_JSON;
+		ret = buf_puts(body, "{") ?: buf_append(body, out.data, out.len) ?:
+			buf_puts(body, "}\n") ?: 200;
+	}
+	buf_free(&out);
+	return ret;
+}
+
 /* A new endpoint is one line here. */
 static const struct route routes[] = {
 	{ "/config/update", ROUTE_CHANGES, route_config_update },
@@ -384,30 +415,63 @@ static const struct route routes[] = {
 	{ "/healthz", 0, route_healthz },
 	{ "/status", ROUTE_PRIVATE, route_status },
 	{ "/collector", ROUTE_PRIVATE, route_collector },
+	{ "/enrich/update", ROUTE_CHANGES | ROUTE_POST, route_enrich_update },
 };
+
+static const struct route *route_find(const char *path)
+{
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (!strcmp(path, routes[i].path))
+			return &routes[i];
+	return NULL;
+}
+
+bool http_api_takes_body(const char *path)
+{
+	const struct route *r = route_find(path);
+
+	return r && (r->flags & ROUTE_POST);
+}
+
+/* Method, token and exposure: 0 when the route may run, else the status with its body. */
+static int route_allowed(const struct http_api *api, const struct route *r,
+			 const struct http_request *req, struct buf *body, const char **type)
+{
+	if ((r->flags & ROUTE_POST) && !req->is_post)
+		return http_error(body, type, 405, NULL, "only POST is allowed");
+	if (!(r->flags & ROUTE_POST) && !req->is_get)
+		return http_error(body, type, 405, NULL, "only GET is allowed");
+	if (r->flags && api->token && *api->token &&
+	    !http_api_token_ok(req->authorization, api->token))
+		return http_error(body, type, 401, NULL, "missing or wrong bearer token");
+	if ((r->flags & ROUTE_CHANGES) && !(api->token && *api->token) && api->exposed)
+		return http_error(body, type, 403, NULL,
+				  "http.token is not set: endpoints that change state are refused "
+				  "while http.bind reaches beyond loopback");
+	return 0;
+}
+
+int http_api_body_check(const struct http_api *api, const struct http_request *req,
+			struct buf *body, const char **content_type)
+{
+	static const char *const none[] = { NULL };
+	const struct route *r = route_find(req->path);
+	int ret;
+
+	if (!r || !(r->flags & ROUTE_POST))
+		return http_error(body, content_type, 404, NULL, "no such endpoint");
+	ret = route_allowed(api, r, req, body, content_type);
+	return ret ?: http_args_check(req, none, body, content_type);
+}
 
 int http_api_handle(const struct http_api *api, const struct http_request *req, struct buf *body,
 		    const char **content_type)
 {
-	const struct route *r = NULL;
-	size_t i;
+	const struct route *r = route_find(req->path);
+	int ret;
 
-	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (!strcmp(req->path, routes[i].path)) {
-			r = &routes[i];
-			break;
-		}
-	}
 	if (!r)
 		return http_error(body, content_type, 404, NULL, "no such endpoint");
-	if (!req->is_get)
-		return http_error(body, content_type, 405, NULL, "only GET is allowed");
-	if (r->flags && api->token && *api->token &&
-	    !http_api_token_ok(req->authorization, api->token))
-		return http_error(body, content_type, 401, NULL, "missing or wrong bearer token");
-	if ((r->flags & ROUTE_CHANGES) && !(api->token && *api->token) && api->exposed)
-		return http_error(body, content_type, 403, NULL,
-				  "http.token is not set: endpoints that change state are refused "
-				  "while http.bind reaches beyond loopback");
-	return r->fn(api, req, body, content_type);
+	ret = route_allowed(api, r, req, body, content_type);
+	return ret ?: r->fn(api, req, body, content_type);
 }

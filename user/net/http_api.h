@@ -21,10 +21,16 @@ struct http_arg {
 	const char *value;
 };
 
+/* Largest request body a route that takes one (POST /enrich/update) accepts. */
+#define HTTP_API_BODY_MAX (16u << 20)
+
 /* One request as the transport decoded it; strings are NUL-terminated and borrowed. */
 struct http_request {
 	const char *path; /* without the query string */
 	int is_get; /* 1 for GET, 0 for any other method */
+	int is_post; /* 1 for POST */
+	const char *body; /* POST: the whole body (not NUL-terminated), or NULL */
+	size_t body_len;
 	const struct http_arg *args;
 	size_t nargs;
 	const char *authorization; /* value of the Authorization header, or NULL */
@@ -58,6 +64,12 @@ struct http_api {
 	 * addr is NULL for leave and list. NULL callback: every call is 409.
 	 */
 	int (*cluster)(void *ctx, enum http_cluster_op op, const char *addr, struct buf *body);
+	/*
+	 * POST /enrich/update: patches the IP -> application mapping with body (report/enrich.h's
+	 * line format). Returns 0 with JSON object members appended to out, -EINVAL with the
+	 * reason (plain text) in out, or another -errno. NULL: 409.
+	 */
+	int (*enrich_update)(void *ctx, const char *body, size_t len, struct buf *out);
 };
 
 /* Media types of the bodies http_api_handle() produces. */
@@ -74,6 +86,17 @@ struct http_api {
 int http_api_handle(const struct http_api *api, const struct http_request *req, struct buf *body,
 		    const char **content_type);
 
+/*
+ * Whether path is a route that takes a request body (POST). The transport reads the body of
+ * such a request only after http_api_body_check() allowed it; any other body is refused.
+ */
+bool http_api_takes_body(const char *path);
+/*
+ * Before a body is read: method, token and query of a body route (req->body NULL). Returns 0
+ * when the body may be read, or the status code with the error in body (as http_api_handle).
+ */
+int http_api_body_check(const struct http_api *api, const struct http_request *req,
+			struct buf *body, const char **content_type);
 /*
  * Splits a decoded "name=value" query fragment in place (the '=' becomes NUL).
  * A fragment without '=' gives value NULL.

@@ -86,6 +86,16 @@ struct server_client {
 	char peer[INET6_ADDRSTRLEN + 8];
 };
 
+/*
+ * A POST whose body is being read (http_api_takes_body routes): what the request said,
+ * kept from LWS_CALLBACK_HTTP until the body is complete.
+ */
+struct server_post {
+	char path[64];
+	char auth[SERVER_AUTH_MAX];
+	struct buf in;
+};
+
 /* lws per-session data: either a websocket client or one HTTP transaction. */
 struct server_pss {
 	struct server_client *client;
@@ -97,6 +107,7 @@ struct server_pss {
 	struct buf rx;
 	uint64_t ack;
 	bool ack_owed;
+	struct server_post *post;
 };
 
 struct server {
@@ -522,6 +533,8 @@ static int push_filter(struct server *s, struct lws *wsi)
 
 	if (!s->cb.push) {
 		code = 404;
+	} else if (s->cb.push_busy && s->cb.push_busy(s->ctx)) {
+		code = 503;
 	} else if (token) {
 		if (lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) <= 0)
 			auth[0] = '\0';
@@ -535,8 +548,9 @@ static int push_filter(struct server *s, struct lws *wsi)
 	if (!code)
 		return 0;
 	server_count_http(s, code);
-	if (buf_puts(&body, code == 401 ? "{\"error\":\"missing or wrong bearer token\"}\n"
-					: "{\"error\":\"this node takes no pushed reports\"}\n")) {
+	if (buf_puts(&body, code == 401   ? "{\"error\":\"missing or wrong bearer token\"}\n"
+			    : code == 503 ? "{\"error\":\"shutting down\"}\n"
+					  : "{\"error\":\"this node takes no pushed reports\"}\n")) {
 		buf_free(&body);
 		return 1;
 	}
@@ -859,6 +873,7 @@ static int http_dispatch(struct server *s, struct lws *wsi, const char *uri, str
 	struct http_request req = {
 		.path = uri,
 		.is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0,
+		.is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0,
 		.args = args,
 	};
 	int n, code;
@@ -893,28 +908,42 @@ static bool http_has_body(struct lws *wsi)
 }
 
 /*
- * Every route takes its parameters in the query: a body is a client mistake. Answer 413 at
- * once and close, rather than serving the request: lws then waits for the body before it
- * lets us write, so a served request got headers and never its body, and the response
- * buffer of each such request leaked.
+ * Answers code with msg at once and closes, rather than serving the request: lws waits for a
+ * request's body before it lets us write, so a request answered later got headers and never
+ * its body, and the response buffer of each such request leaked. Used for a body nobody
+ * will read: one sent to a route that takes none (every route but POST /enrich/update takes
+ * its parameters in the query: a body is a client mistake), and one refused before it was
+ * read (no token, too large).
  */
+static int http_refuse(struct server *s, struct lws *wsi, int code, const char *msg, size_t len)
+{
+	size_t cap = LWS_PRE + 1024 + len;
+	unsigned char *out = malloc(cap), *start, *p, *end;
+
+	server_count_http(s, code);
+	if (!out)
+		return -1;
+	start = p = out + LWS_PRE;
+	end = out + cap - 1;
+	if (lws_add_http_common_headers(wsi, (unsigned)code, HTTP_API_JSON, len, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+					(const unsigned char *)"close", 5, &p, end) ||
+	    lws_finalize_http_header(wsi, &p, end) || end - p < (long)len) {
+		free(out);
+		return -1;
+	}
+	memcpy(p, msg, len);
+	p += len;
+	lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL);
+	free(out);
+	return -1; /* close: the body that follows is never read */
+}
+
 static int http_refuse_body(struct server *s, struct lws *wsi)
 {
 	static const char msg[] = "{\"error\":\"request bodies are not accepted\"}\n";
-	unsigned char out[LWS_PRE + 512 + sizeof(msg)], *start = out + LWS_PRE, *p = start;
-	unsigned char *end = out + sizeof(out) - 1;
 
-	server_count_http(s, 413);
-	if (lws_add_http_common_headers(wsi, 413, HTTP_API_JSON, sizeof(msg) - 1, &p, end) ||
-	    lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
-					(const unsigned char *)"close", 5, &p, end))
-		return -1;
-	if (lws_finalize_http_header(wsi, &p, end) || end - p < (long)sizeof(msg))
-		return -1;
-	memcpy(p, msg, sizeof(msg) - 1);
-	p += sizeof(msg) - 1;
-	lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL);
-	return -1; /* close: the body that follows is never read */
+	return http_refuse(s, wsi, 413, msg, sizeof(msg) - 1);
 }
 
 /*
@@ -958,21 +987,128 @@ static int http_static(struct lws *wsi, const char *uri, struct server_pss *pss,
 	return buf_append(&pss->body, a.data, a.len) ?: 200;
 }
 
+static void post_free(struct server_pss *pss)
+{
+	if (!pss->post)
+		return;
+	explicit_bzero(pss->post->auth, sizeof(pss->post->auth));
+	buf_free(&pss->post->in);
+	free(pss->post);
+	pss->post = NULL;
+}
+
+static int http_respond(struct server *s, struct lws *wsi, struct server_pss *pss, int code,
+			const char *type, const char *allow);
+
+/*
+ * A request with a body, to a route that takes one: method, token and query are checked
+ * now, before a byte of the body is read; the body is then gathered (LWS_CALLBACK_HTTP_BODY)
+ * and the route runs when it is complete. Returns 0, or -1 to close.
+ */
+static int http_post_start(struct server *s, struct lws *wsi, struct server_pss *pss,
+			   const char *uri)
+{
+	struct http_arg args[HTTP_API_MAX_ARGS];
+	struct http_request req = {
+		.path = uri,
+		.is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0,
+		.is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0,
+		.args = args,
+	};
+	const char *type = HTTP_API_JSON;
+	char len[32];
+	int n, code;
+
+	pss->post = calloc(1, sizeof(*pss->post));
+	if (!pss->post)
+		return -1;
+	snprintf(pss->post->path, sizeof(pss->post->path), "%s", uri);
+	if (lws_hdr_copy(wsi, pss->post->auth, sizeof(pss->post->auth),
+			 WSI_TOKEN_HTTP_AUTHORIZATION) > 0)
+		req.authorization = pss->post->auth;
+	n = http_collect_args(wsi, s->arg_store, args);
+	req.nargs = n < 0 ? 0 : (size_t)n;
+	code = n < 0 ? 400 : http_api_body_check(&s->api, &req, &pss->body, &type);
+	explicit_bzero(s->arg_store, sizeof(s->arg_store));
+	if (!code && lws_hdr_copy(wsi, len, sizeof(len), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+	    strtoull(len, NULL, 10) > HTTP_API_BODY_MAX)
+		code = 413;
+	if (!code)
+		return 0; /* the body follows */
+	post_free(pss);
+	/* Refused before its body was read: answer, then close (the body is never read). */
+	if (code == 413) {
+		static const char big[] = "{\"error\":\"request body larger than 16 MiB\"}\n";
+
+		return http_refuse(s, wsi, 413, big, sizeof(big) - 1);
+	}
+	if (code == 400 && !pss->body.len)
+		buf_puts(&pss->body, "{\"error\":\"query: too long or too many parameters\"}\n");
+	if (code < 0 || !pss->body.len)
+		return -1;
+	return http_refuse(s, wsi, code, pss->body.data, pss->body.len);
+}
+
+/* LWS_CALLBACK_HTTP_BODY: one chunk of a body route's body. Returns 0, or -1 to close. */
+static int http_post_body(struct server *s, struct lws *wsi, struct server_pss *pss,
+			  const void *in, size_t len)
+{
+	if (!pss->post)
+		return -1;
+	if (pss->post->in.len + len > HTTP_API_BODY_MAX) {
+		static const char big[] = "{\"error\":\"request body larger than 16 MiB\"}\n";
+
+		post_free(pss);
+		return http_refuse(s, wsi, 413, big, sizeof(big) - 1);
+	}
+	return buf_append(&pss->post->in, in, len) ? -1 : 0;
+}
+
+/* LWS_CALLBACK_HTTP_BODY_COMPLETION: the route runs on the whole body. */
+static int http_post_done(struct server *s, struct lws *wsi, struct server_pss *pss)
+{
+	struct http_request req = { .is_post = 1 };
+	const char *type = HTTP_API_JSON;
+	int code;
+
+	if (!pss->post)
+		return -1;
+	req.path = pss->post->path;
+	req.authorization = pss->post->auth[0] ? pss->post->auth : NULL;
+	req.body = pss->post->in.data ? pss->post->in.data : "";
+	req.body_len = pss->post->in.len;
+	buf_reset(&pss->body);
+	code = http_api_handle(&s->api, &req, &pss->body, &type);
+	post_free(pss);
+	return http_respond(s, wsi, pss, code, type, "POST");
+}
+
 /* LWS_CALLBACK_HTTP: build the whole response now, send headers, body when writeable. */
 static int http_request(struct server *s, struct lws *wsi, struct server_pss *pss, const char *uri)
 {
-	unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start;
-	unsigned char *end = hdr + sizeof(hdr) - 1;
 	const char *type = HTTP_API_TEXT;
 	int code;
 
 	buf_reset(&pss->body);
 	pss->off = 0;
+	post_free(pss);
 	if (http_has_body(wsi))
-		return http_refuse_body(s, wsi);
+		return http_api_takes_body(uri) ? http_post_start(s, wsi, pss, uri) :
+						  http_refuse_body(s, wsi);
 	code = http_static(wsi, uri, pss, &type);
 	if (!code)
 		code = http_dispatch(s, wsi, uri, pss, &type);
+	return http_respond(s, wsi, pss, code, type, http_api_takes_body(uri) ? "POST" : "GET");
+}
+
+/* Sends the status and headers of pss->body; the body goes out when writeable. */
+static int http_respond(struct server *s, struct lws *wsi, struct server_pss *pss, int code,
+			const char *type, const char *allow)
+{
+	unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start;
+	unsigned char *end = hdr + sizeof(hdr) - 1;
+
+	pss->off = 0;
 	if (code < 0) {
 		buf_reset(&pss->body);
 		code = 500;
@@ -984,7 +1120,8 @@ static int http_request(struct server *s, struct lws *wsi, struct server_pss *ps
 	if (lws_add_http_common_headers(wsi, (unsigned)code, type, pss->body.len, &p, end))
 		return -1;
 	if (code == 405 && lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
-						       (const unsigned char *)"GET", 3, &p, end))
+						       (const unsigned char *)allow,
+						       (int)strlen(allow), &p, end))
 		return -1;
 	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
 					(const unsigned char *)"no-store", 8, &p, end))
@@ -1099,11 +1236,17 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 		return 0;
 	case LWS_CALLBACK_HTTP:
 		return http_request(s, wsi, pss, in ? (const char *)in : "");
+	case LWS_CALLBACK_HTTP_BODY:
+		return pss ? http_post_body(s, wsi, pss, in, len) : -1;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return pss ? http_post_done(s, wsi, pss) : -1;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return pss ? http_writeable(wsi, pss) : -1;
 	case LWS_CALLBACK_CLOSED_HTTP:
-		if (pss)
+		if (pss) {
 			buf_free(&pss->body);
+			post_free(pss);
+		}
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
 		conn_closed(s);
@@ -1111,6 +1254,7 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 			push_closed(s, pss);
 			ws_closed(s, pss);
 			buf_free(&pss->body);
+			post_free(pss);
 		}
 		return 0;
 	default:
@@ -1285,6 +1429,13 @@ static int server_cluster(void *ctx, enum http_cluster_op op, const char *addr, 
 	return s->cb.cluster(s->ctx, op, addr, body);
 }
 
+static int server_enrich_update(void *ctx, const char *body, size_t len, struct buf *out)
+{
+	struct server *s = ctx;
+
+	return s->cb.enrich_update(s->ctx, body, len, out);
+}
+
 static int server_set_period(void *ctx, unsigned ms)
 {
 	struct server *s = ctx;
@@ -1419,6 +1570,7 @@ static int server_copy_config(struct server *s, const struct server_config *cfg)
 	s->api.status = server_status;
 	s->api.health = server_health;
 	s->api.cluster = s->cb.cluster ? server_cluster : NULL;
+	s->api.enrich_update = s->cb.enrich_update ? server_enrich_update : NULL;
 	return 0;
 }
 

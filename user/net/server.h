@@ -85,6 +85,8 @@ struct server_callbacks {
 	int (*health)(void *ctx, struct buf *why);
 	/* GET /cluster/...: as struct http_api's cluster (net/http_api.h). NULL: 409. */
 	int (*cluster)(void *ctx, enum http_cluster_op op, const char *addr, struct buf *body);
+	/* POST /enrich/update: as struct http_api's enrich_update (net/http_api.h). NULL: 409. */
+	int (*enrich_update)(void *ctx, const char *body, size_t len, struct buf *out);
 	/*
 	 * The started_ms this run puts in its reports. A /collector?since=SEQ&started=MS client
 	 * with another MS resumes from the oldest report held: its SEQ is an earlier run's. May be
@@ -99,6 +101,9 @@ struct server_callbacks {
 	 */
 	int (*push)(void *ctx, void **state, const void *data, size_t len, int binary,
 		    uint64_t *ack);
+	/* Whether /push upgrades are taken now (0) or refused with 503 (nonzero: the role is
+	 * shutting down, so a pusher goes elsewhere at once). May be NULL (always taken). */
+	int (*push_busy)(void *ctx);
 	/* A /push connection is gone. May be NULL. */
 	void (*push_closed)(void *ctx, void *state);
 };

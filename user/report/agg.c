@@ -53,7 +53,9 @@ struct agg_kview {
 	uint8_t command;
 	uint16_t db_len;
 	uint16_t user_len;
-	const char *names; /* db then user */
+	uint8_t app_len;
+	uint16_t server_len;
+	const char *names; /* db, user, app, server */
 };
 
 struct agg {
@@ -80,6 +82,7 @@ struct agg {
 
 	uint64_t keys_overflow;
 	uint64_t statements;
+	unsigned int keys; /* agg_dim bits of the rows; 0 = not said (the default set) */
 };
 
 static const char *const cmd_names[AGG_CMD_COUNT] = {
@@ -92,6 +95,33 @@ static const char *const cmd_names[AGG_CMD_COUNT] = {
 const char *agg_cmd_name(enum agg_cmd c)
 {
 	return (unsigned int)c < AGG_CMD_COUNT ? cmd_names[c] : NULL;
+}
+
+static const char *const dim_names[AGG_DIM_COUNT] = {
+	"template", "command", "db", "user", "client", "app", "server",
+};
+
+const char *agg_dim_name(unsigned int i)
+{
+	return i < AGG_DIM_COUNT ? dim_names[i] : NULL;
+}
+
+unsigned int agg_dim_parse(const char *name)
+{
+	for (unsigned int i = 0; i < AGG_DIM_COUNT; i++)
+		if (!strcmp(name, dim_names[i]))
+			return 1u << i;
+	return 0;
+}
+
+unsigned int agg_keys(const struct agg *a)
+{
+	return a->keys;
+}
+
+void agg_set_keys(struct agg *a, unsigned int keys)
+{
+	a->keys = keys;
 }
 
 int agg_cmd_parse(const char *name, enum agg_cmd *c)
@@ -210,6 +240,12 @@ void agg_reset(struct agg *a)
 	a->slow.dropped = a->running.dropped = 0;
 	a->keys_overflow = 0;
 	a->statements = 0;
+	a->keys = 0;
+}
+
+static size_t kview_names_len(const struct agg_kview *k)
+{
+	return (size_t)k->db_len + k->user_len + k->app_len + k->server_len;
 }
 
 static uint64_t kview_hash(const struct agg_kview *k)
@@ -221,8 +257,9 @@ static uint64_t kview_hash(const struct agg_kview *k)
 	/* The lengths go in the seed so ("ab", "c") and ("a", "bc") differ. */
 	seed = k->template_id ^ (a0 * 0x9e3779b97f4a7c15ull) ^ (a1 * 0xc2b2ae3d27d4eb4full) ^
 	       ((uint64_t)k->family << 56) ^ ((uint64_t)k->command << 48) ^
-	       ((uint64_t)k->db_len << 32) ^ ((uint64_t)k->user_len << 16);
-	return XXH3_64bits_withSeed(k->names, (size_t)k->db_len + k->user_len, seed);
+	       ((uint64_t)k->db_len << 32) ^ ((uint64_t)k->user_len << 16) ^
+	       ((uint64_t)k->app_len << 40) ^ (uint64_t)k->server_len;
+	return XXH3_64bits_withSeed(k->names, kview_names_len(k), seed);
 }
 
 /* Equality of two 16-byte addresses in two loads each: this runs once per statement, and a
@@ -238,10 +275,11 @@ static bool addr_eq(const uint8_t *a, const uint8_t *b)
 
 static bool key_eq(const struct agg_key *s, const struct agg_kview *k)
 {
-	size_t names = (size_t)k->db_len + k->user_len;
+	size_t names = kview_names_len(k);
 
 	return s->template_id == k->template_id && s->family == k->family &&
 	       s->command == k->command && s->db_len == k->db_len && s->user_len == k->user_len &&
+	       s->app_len == k->app_len && s->server_len == k->server_len &&
 	       addr_eq(s->addr, k->addr) &&
 	       (!names || memcmp(s->names, k->names, names) == 0);
 }
@@ -254,6 +292,8 @@ static void kview_from_key(struct agg_kview *v, const struct agg_key *k)
 	v->command = k->command;
 	v->db_len = k->db_len;
 	v->user_len = k->user_len;
+	v->app_len = k->app_len;
+	v->server_len = k->server_len;
 	v->names = k->names;
 }
 
@@ -267,10 +307,26 @@ void agg_key_set_names(struct agg_key *k, const char *db, size_t db_len, const c
 {
 	k->db_len = name_len(db, db_len);
 	k->user_len = name_len(user, user_len);
+	k->app_len = 0;
+	k->server_len = 0;
 	if (k->db_len)
 		memcpy(k->names, db, k->db_len);
 	if (k->user_len)
 		memcpy(k->names + k->db_len, user, k->user_len);
+}
+
+void agg_key_set_dims(struct agg_key *k, const char *app, size_t app_len, const char *server,
+		      size_t server_len)
+{
+	char *p = k->names + k->db_len + k->user_len;
+
+	k->app_len = (uint8_t)(app ? (app_len < AGG_APP_MAX ? app_len : AGG_APP_MAX) : 0);
+	k->server_len =
+		(uint16_t)(server ? (server_len < AGG_SERVER_MAX ? server_len : AGG_SERVER_MAX) : 0);
+	if (k->app_len)
+		memcpy(p, app, k->app_len);
+	if (k->server_len)
+		memcpy(p + k->app_len, server, k->server_len);
 }
 
 /*
@@ -292,6 +348,8 @@ static void kview_from_input(struct agg_kview *v, const struct agg_input *in, ui
 								   AGG_CMD_OTHER;
 	v->db_len = name_len(in->db, in->db_len);
 	v->user_len = name_len(in->user, in->user_len);
+	v->app_len = 0;
+	v->server_len = 0;
 	if (v->db_len)
 		memcpy(names, in->db, v->db_len);
 	if (v->user_len)
@@ -396,7 +454,9 @@ static struct agg_stat *stat_lookup(struct agg *a, const struct agg_kview *k, co
 	key->command = k->command;
 	key->db_len = k->db_len;
 	key->user_len = k->user_len;
-	memcpy(key->names, k->names, (size_t)k->db_len + k->user_len);
+	key->app_len = k->app_len;
+	key->server_len = k->server_len;
+	memcpy(key->names, k->names, kview_names_len(k));
 	slot->hash = h;
 	slot->idx = ++a->nstats;
 	return s;
@@ -691,6 +751,77 @@ int agg_merge(struct agg *dst, const struct agg *src)
 	for (i = 0; i < src->running.n; i++)
 		set_offer(&dst->running, &src->running.v[i]);
 	dst->running.dropped += src->running.dropped;
+	dst->keys |= src->keys;
+	return ret;
+}
+
+/* s re-keyed to p into *out (sharing s's histogram buckets: read only). */
+static void project_stat(struct agg_stat *out, const struct agg_stat *s,
+			 const struct agg_project *p)
+{
+	const struct agg_key *k = &s->key;
+	const char *app = NULL;
+	size_t app_len = 0;
+	unsigned int keys = p->keys;
+
+	/* Everything but the key: counters, codes, histogram (by value: read only). */
+	memcpy(out, s, offsetof(struct agg_stat, key));
+	memset(&out->key, 0, offsetof(struct agg_key, names));
+	out->key.command = k->command;
+	if (keys & AGG_DIM_TEMPLATE)
+		out->key.template_id = k->template_id;
+	if (keys & AGG_DIM_CLIENT) {
+		out->key.family = k->family;
+		memcpy(out->key.addr, k->addr, 16);
+	}
+	agg_key_set_names(&out->key, keys & AGG_DIM_DB ? agg_key_db(k) : NULL, k->db_len,
+			  keys & AGG_DIM_USER ? agg_key_user(k) : NULL, k->user_len);
+	if ((keys & AGG_DIM_APP) && p->app && k->family)
+		app = p->app(p->app_ctx, k->family, k->addr, &app_len);
+	agg_key_set_dims(&out->key, app, app_len,
+			 keys & AGG_DIM_SERVER ? p->server : NULL,
+			 p->server ? strlen(p->server) : 0);
+}
+
+int agg_merge_keyed(struct agg *dst, const struct agg *src, const struct agg_project *p)
+{
+	struct agg_stat *t;
+	const char *text;
+	size_t len = 0;
+	uint32_t i;
+	int err, ret = 0;
+
+	t = malloc(sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (i = 0; i < src->nstats; i++) {
+		const struct agg_stat *s = &src->stats[i];
+
+		project_stat(t, s, p);
+		text = p->keys & AGG_DIM_TEMPLATE ? agg_template(src, s->key.template_id, &len) :
+						    NULL;
+		err = agg_merge_stat(dst, t, text, text ? len : 0);
+		if (err)
+			ret = err;
+	}
+	free(t);
+	for (i = 0; i < AGG_CMD_COUNT; i++) {
+		if (!src->other[i].count)
+			continue;
+		err = agg_merge_stat(dst, &src->other[i], NULL, 0);
+		if (err)
+			ret = err;
+	}
+	err = sess_merge(dst->sess, src->sess);
+	if (err)
+		ret = err;
+	for (i = 0; i < src->slow.n; i++)
+		set_offer(&dst->slow, &src->slow.v[i]);
+	dst->slow.dropped += src->slow.dropped;
+	for (i = 0; i < src->running.n; i++)
+		set_offer(&dst->running, &src->running.v[i]);
+	dst->running.dropped += src->running.dropped;
+	dst->keys |= p->keys | AGG_DIM_COMMAND;
 	return ret;
 }
 

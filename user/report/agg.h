@@ -19,6 +19,9 @@
 
 /* db and user bytes kept per key (MySQL names are at most 64 and 80 characters). */
 #define AGG_NAME_MAX 256
+/* The optional dimensions (report.keys): app (enrich.h's ENRICH_APP_MAX) and server (node). */
+#define AGG_APP_MAX 64
+#define AGG_SERVER_MAX 256
 /*
  * Error codes counted one by one per key. A row keeps the AGG_ERR_CODES numerically smallest
  * codes it has seen and sums every larger one in err_other. That choice, and not "the first
@@ -87,7 +90,30 @@ struct agg_config {
 	uint32_t sql_max_len; /* statement text kept per slow sample (>= 1) */
 };
 
-/* db and user are packed in one buffer so a lookup compares them with one memcmp. */
+/*
+ * The dimensions a row key may have (report.keys). A report's rows are keyed by a set of them;
+ * a dimension left out is empty in every row (its rows were added up). 0 stands for the
+ * default set (AGG_KEYS_DEFAULT): app and server are then absent from the report.
+ */
+enum agg_dim {
+	AGG_DIM_TEMPLATE = 1u << 0,
+	AGG_DIM_COMMAND = 1u << 1,
+	AGG_DIM_DB = 1u << 2,
+	AGG_DIM_USER = 1u << 3,
+	AGG_DIM_CLIENT = 1u << 4,
+	AGG_DIM_APP = 1u << 5,
+	AGG_DIM_SERVER = 1u << 6,
+};
+#define AGG_KEYS_DEFAULT \
+	(AGG_DIM_TEMPLATE | AGG_DIM_COMMAND | AGG_DIM_DB | AGG_DIM_USER | AGG_DIM_CLIENT)
+#define AGG_KEYS_ALL (AGG_KEYS_DEFAULT | AGG_DIM_APP | AGG_DIM_SERVER)
+#define AGG_DIM_COUNT 7
+/* "template", "command", "db", "user", "client", "app", "server" for bit i; NULL past them. */
+const char *agg_dim_name(unsigned int i);
+/* The bit of a dimension's name, or 0 for an unknown name. */
+unsigned int agg_dim_parse(const char *name);
+
+/* db, user, app and server are packed in one buffer so a lookup compares them with one memcmp. */
 struct agg_key {
 	uint64_t template_id;
 	uint8_t addr[16]; /* zero-padded for AF_INET */
@@ -95,7 +121,10 @@ struct agg_key {
 	uint8_t command; /* enum agg_cmd */
 	uint16_t db_len;
 	uint16_t user_len;
-	char names[2 * AGG_NAME_MAX]; /* db bytes then user bytes, no NULs */
+	uint16_t server_len;
+	uint8_t app_len; /* last before names: no padding byte in the fixed part */
+	/* db bytes, user bytes, app bytes, server bytes; no NULs */
+	char names[2 * AGG_NAME_MAX + AGG_APP_MAX + AGG_SERVER_MAX];
 };
 
 static inline const char *agg_key_db(const struct agg_key *k)
@@ -108,9 +137,22 @@ static inline const char *agg_key_user(const struct agg_key *k)
 	return k->names + k->db_len;
 }
 
-/* Sets db and user, each cut at AGG_NAME_MAX bytes as agg_add does. */
+static inline const char *agg_key_app(const struct agg_key *k)
+{
+	return k->names + k->db_len + k->user_len;
+}
+
+static inline const char *agg_key_server(const struct agg_key *k)
+{
+	return k->names + k->db_len + k->user_len + k->app_len;
+}
+
+/* Sets db and user, each cut at AGG_NAME_MAX bytes as agg_add does; app and server empty. */
 void agg_key_set_names(struct agg_key *k, const char *db, size_t db_len, const char *user,
 		       size_t user_len);
+/* Sets app and server (after agg_key_set_names), cut at AGG_APP_MAX and AGG_SERVER_MAX. */
+void agg_key_set_dims(struct agg_key *k, const char *app, size_t app_len, const char *server,
+		      size_t server_len);
 
 /* Hot counters first, the key last: an update touches few cache lines. */
 struct agg_stat {
@@ -171,6 +213,28 @@ void agg_reset(struct agg *a);
 int agg_add(struct agg *a, const struct agg_input *in);
 /* dst += src: rows, templates, slow samples and counters. Returns 0 or -ENOMEM. */
 int agg_merge(struct agg *dst, const struct agg *src);
+
+/* The application of a client address (report/enrich.h's lookup), or NULL: app "". */
+typedef const char *(*agg_app_fn)(const void *ctx, uint8_t family, const uint8_t *addr,
+				  size_t *len);
+/* How agg_merge_keyed re-keys rows: report.keys, and what fills app and server. */
+struct agg_project {
+	unsigned int keys; /* AGG_DIM_* bits; AGG_DIM_COMMAND is always kept */
+	agg_app_fn app;	   /* NULL: app "" */
+	const void *app_ctx;
+	const char *server; /* the node's name; NULL = "" */
+};
+/*
+ * dst += src with every row re-keyed to p->keys: a dimension left out is emptied, app is
+ * looked up from the row's client address, server is p->server; rows that become equal add
+ * up exactly (counters, histograms, error codes), as agg_merge adds equal rows. Without
+ * "template" the rows have template id 0 and no text. Slow and running samples and the
+ * connections keep every detail. dst's keys become p->keys. Returns 0 or -ENOMEM.
+ */
+int agg_merge_keyed(struct agg *dst, const struct agg *src, const struct agg_project *p);
+/* The dimensions of the rows (0 = not said: the default set); every merge ORs the two. */
+unsigned int agg_keys(const struct agg *a);
+void agg_set_keys(struct agg *a, unsigned int keys);
 /*
  * Adds one row (from another aggregator or a parsed report) and its template text (may be
  * NULL). A row whose key does not fit goes to the "other" row of its command. Returns 0 or

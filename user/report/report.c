@@ -170,7 +170,7 @@ static void write_error_codes(struct jbuf *b, const struct agg_stat *s)
 	write_codes(b, s->err_code, s->err_count, s->err_n, s->err_other);
 }
 
-static void write_stat(struct jbuf *b, const struct agg_stat *s)
+static void write_stat(struct jbuf *b, const struct agg_stat *s, unsigned int keys)
 {
 	char client[INET6_ADDRSTRLEN + 8];
 
@@ -186,6 +186,11 @@ static void write_stat(struct jbuf *b, const struct agg_stat *s)
 	key_strn(b, "user", agg_key_user(&s->key), s->key.user_len);
 	addr_format(client, sizeof(client), s->key.family, s->key.addr, -1);
 	key_strn(b, "client", client, strlen(client));
+	/* The optional dimensions only in reports keyed by them: a default report is unchanged. */
+	if (keys & AGG_DIM_APP)
+		key_strn(b, "app", agg_key_app(&s->key), s->key.app_len);
+	if (keys & AGG_DIM_SERVER)
+		key_strn(b, "server", agg_key_server(&s->key), s->key.server_len);
 	key_u64(b, "count", s->count);
 	key_u64(b, "errors", s->errors);
 	write_error_codes(b, s);
@@ -199,9 +204,22 @@ static void write_stat(struct jbuf *b, const struct agg_stat *s)
 	jbuf_obj_close(b);
 }
 
-void report_write_stat(struct jbuf *b, const struct agg_stat *s)
+void report_write_stat(struct jbuf *b, const struct agg_stat *s, unsigned int keys)
 {
-	write_stat(b, s);
+	write_stat(b, s, keys);
+}
+
+/* "keys": the row key's dimensions, when not the default set. */
+static void write_keys(struct jbuf *b, unsigned int keys)
+{
+	if (!keys || keys == AGG_KEYS_DEFAULT)
+		return;
+	jbuf_key(b, "keys");
+	jbuf_arr_open(b);
+	for (unsigned int i = 0; i < AGG_DIM_COUNT; i++)
+		if (keys & (1u << i))
+			jbuf_str(b, agg_dim_name(i));
+	jbuf_arr_close(b);
 }
 
 /* What a slow sample and a running statement share: the statement and who ran it. */
@@ -334,14 +352,15 @@ static int report_write_at(struct jbuf *b, const struct report_header *h,
 	write_nodes(b, h);
 	write_outputs(b, h);
 	key_u64(b, "slow_dropped", agg_slow_dropped(a));
+	write_keys(b, agg_keys(a));
 	write_templates(b, a, seen, t_start, t_end);
 	jbuf_key(b, "stats");
 	jbuf_arr_open(b);
 	for (i = 0; i < agg_stat_count(a); i++)
-		write_stat(b, agg_stat_at(a, i));
+		write_stat(b, agg_stat_at(a, i), agg_keys(a));
 	for (i = 0; i < AGG_CMD_COUNT; i++)
 		if (agg_other(a, i))
-			write_stat(b, agg_other(a, i));
+			write_stat(b, agg_other(a, i), agg_keys(a));
 	jbuf_arr_close(b);
 	err = write_samples(b, "slow", agg_slow_count(a), agg_slow_at, a, write_slow_one);
 	if (agg_running_dropped(a))
@@ -524,10 +543,10 @@ static const struct {
 static int parse_stat(struct agg *a, struct jread *r, jnode_t *n, jnode_t *templates,
 		      struct hist_pool *pool)
 {
-	const char *id, *text = NULL, *db, *user, *cmd;
+	const char *id, *text = NULL, *db, *user, *cmd, *app = NULL, *server = NULL;
 	enum agg_cmd command;
 	struct agg_stat *s;
-	size_t i, len = 0, db_len, user_len;
+	size_t i, len = 0, db_len, user_len, app_len = 0, server_len = 0;
 	int err = -EINVAL;
 
 	s = calloc(1, sizeof(*s));
@@ -546,7 +565,14 @@ static int parse_stat(struct agg *a, struct jread *r, jnode_t *n, jnode_t *templ
 	if (!cmd || agg_cmd_parse(cmd, &command) || !db || !user)
 		goto cleanup;
 	s->key.command = (uint8_t)command;
+	/* app and server are optional (report.keys); when present they are strings. */
+	if (jread_get(r, n, "app") && !(app = jread_str(jread_get(r, n, "app"), &app_len)))
+		goto cleanup;
+	if (jread_get(r, n, "server") &&
+	    !(server = jread_str(jread_get(r, n, "server"), &server_len)))
+		goto cleanup;
 	agg_key_set_names(&s->key, db, db_len, user, user_len);
+	agg_key_set_dims(&s->key, app, app_len, server, server_len);
 	if (parse_addr(jread_get(r, n, "client"), &s->key.family, s->key.addr, NULL))
 		goto cleanup;
 	for (i = 0; i < sizeof(stat_counters) / sizeof(stat_counters[0]); i++)
@@ -714,6 +740,29 @@ static int parse_header(struct jread *r, jnode_t *root, struct report_header *h,
 	return 0;
 }
 
+/* "keys" (optional: absent is the default set) into a's keys, ORed with what a has. */
+static int parse_keys(struct agg *a, struct jread *r, jnode_t *keys)
+{
+	unsigned int k = 0, bit;
+	const char *name;
+
+	if (!keys) {
+		agg_set_keys(a, agg_keys(a) | AGG_KEYS_DEFAULT);
+		return 0;
+	}
+	if (!jread_is_arr(keys))
+		return -EINVAL;
+	for (size_t i = 0; i < jread_len(keys); i++) {
+		name = jread_str(jread_at(r, keys, i), NULL);
+		bit = name ? agg_dim_parse(name) : 0;
+		if (!bit)
+			return -EINVAL;
+		k |= bit;
+	}
+	agg_set_keys(a, agg_keys(a) | k);
+	return 0;
+}
+
 int report_parse(struct agg *a, struct report_header *h, struct report_capture *c,
 		 const char *json, size_t len)
 {
@@ -735,8 +784,12 @@ int report_parse(struct agg *a, struct report_header *h, struct report_capture *
 	err = parse_header(&r, root, h ? h : &hdr, c ? c : &cap);
 	if (!err && (!jread_is_arr(stats) || !jread_is_arr(slow)))
 		err = -EINVAL;
-	for (i = 0; !err && i < jread_len(stats); i++)
+	for (i = 0; !err && i < jread_len(stats); i++) {
+		size_t mark = jread_mark(&r);
+
 		err = parse_stat(a, &r, jread_at(&r, stats, i), templates, &pool);
+		jread_release(&r, mark); /* a row's nodes: thousands of rows per report */
+	}
 	for (i = 0; !err && i < jread_len(slow); i++)
 		err = parse_slow(a, &r, jread_at(&r, slow, i));
 	/* "connections", "running" and "running_dropped" are optional (added within version 2). */
@@ -757,6 +810,9 @@ int report_parse(struct agg *a, struct report_header *h, struct report_capture *
 		if (!err)
 			agg_add_running_dropped(a, n);
 	}
+	/* "keys" is optional (report.keys; absent: the default set). */
+	if (!err)
+		err = parse_keys(a, &r, jread_get(&r, root, "keys"));
 	if (!err && jread_get(&r, root, "slow_dropped")) {
 		uint64_t n;
 

@@ -101,7 +101,7 @@ int report_write_split(struct jbuf *b, const struct report_header *h,
 int report_write_templates(struct jbuf *b, const struct agg *a, const struct template_seen *skip);
 
 /* Appends one stats row as the report's "stats" array holds it (a sink's message, say). */
-void report_write_stat(struct jbuf *b, const struct agg_stat *s);
+void report_write_stat(struct jbuf *b, const struct agg_stat *s, unsigned int keys);
 
 /* Adds every counter of src to dst. */
 void report_capture_add(struct report_capture *dst, const struct report_capture *src);

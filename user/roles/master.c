@@ -269,6 +269,17 @@ int master_push(void *ctx, void **state, const void *data, size_t len, int binar
 	return 1;
 }
 
+int master_push_busy(void *ctx)
+{
+	struct master *m = ctx;
+	int busy;
+
+	pthread_mutex_lock(&m->lock);
+	busy = m->finishing;
+	pthread_mutex_unlock(&m->lock);
+	return busy;
+}
+
 void master_push_closed(void *ctx, void *state)
 {
 	struct master *m = ctx;

@@ -323,4 +323,5 @@ const struct server_callbacks master_server_callbacks = {
 	.started_ms = started_ms,
 	.push = master_push,
 	.push_closed = master_push_closed,
+	.push_busy = master_push_busy,
 };

@@ -100,6 +100,8 @@ void master_save_soon(struct master *m);
 int master_push(void *ctx, void **state, const void *data, size_t len, int binary,
 		uint64_t *ack);
 void master_push_closed(void *ctx, void *state);
+/* Nonzero once master_finish() began: /push upgrades are refused (503). */
+int master_push_busy(void *ctx);
 /* The report's outputs: per kind, readers and drops since the previous report (m->lock). */
 void master_fill_outputs(struct master *m, struct report_header *h);
 

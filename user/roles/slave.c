@@ -86,6 +86,7 @@ struct slave *slave_new(const struct slave_config *sc)
 	gethostname(host, sizeof(host) - 1);
 	snprintf(s->node, sizeof(s->node), "%s:%lld", host, (long long)c->serverport);
 	s->period_ms = config_report_period_ms(c);
+	s->keys = config_report_keys(c);
 	atomic_init(&s->next_period_ms, (unsigned)s->period_ms);
 	pthread_mutex_init(&s->snap_lock, NULL);
 	s->started_ms = slave_now_ms();
@@ -368,6 +369,30 @@ static int merge_all(struct agg *dst, struct agg **aggs, int n)
 	return err;
 }
 
+static const char *app_of(const void *ctx, uint8_t family, const uint8_t *addr, size_t *len)
+{
+	return enrich_lookup(ctx, family, addr, len);
+}
+
+/*
+ * a += the workers' rows: as they are, or re-keyed to report.keys with the mapping in force
+ * now (a change to it applies from the period being closed on).
+ */
+static int report_rows(struct slave *s, struct agg *a, const struct agg *from)
+{
+	struct enrich *e;
+	int err;
+
+	if (s->keys == AGG_KEYS_DEFAULT)
+		return agg_merge(a, from);
+	e = (s->keys & AGG_DIM_APP) ? enrich_watch_get(s->sc.enrich) : NULL;
+	err = agg_merge_keyed(a, from,
+			      &(struct agg_project){ .keys = s->keys, .app = app_of, .app_ctx = e,
+						     .server = s->node });
+	enrich_put(e);
+	return err;
+}
+
 /*
  * The period's rows in an aggregator sized to them. The bus keeps up to
  * cluster.buffer_periods reports, and a full-size aggregator reserves max_keys slots and
@@ -397,7 +422,7 @@ static struct agg *report_agg(struct slave *s, struct agg **aggs, int *err)
 					agg_slow_count(s->merge) : agg_running_count(s->merge));
 	a = agg_new(&c);
 	if (a) {
-		*err = agg_merge(a, s->merge) ?: *err;
+		*err = report_rows(s, a, s->merge) ?: *err;
 		agg_reset(s->merge);
 		return a;
 	}

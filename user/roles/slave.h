@@ -3,6 +3,7 @@
 #ifndef MP_SLAVE_H
 #define MP_SLAVE_H
 
+#include "roles/enrich_watch.h"
 #include <stdint.h>
 #include <stdio.h>
 
@@ -32,6 +33,7 @@ struct slave_config {
 	bool report_table;	     /* report_out gets table_out's table instead of JSON lines */
 	int replay;		     /* periods follow segment time instead of the clock */
 	const char *mode;	     /* capture mode asked for ("tc", "xdp", "pcap", "file") */
+	struct enrich_watch *enrich; /* the IP -> application mapping (borrowed), or NULL */
 };
 
 /* Returns NULL with errno set (ENOMEM, EINVAL). */

@@ -185,6 +185,35 @@ static int metrics_logins(struct buf *out, const struct slave_totals *t)
 	return err;
 }
 
+static int enrich_update(void *ctx, const char *body, size_t len, struct buf *out)
+{
+	struct slave *s = ctx;
+
+	if (!s->sc.enrich)
+		return buf_puts(out, "enrichment is off") ?: -EINVAL;
+	return enrich_watch_patch(s->sc.enrich, body, len, out);
+}
+
+/* The mapping in force and its changes. */
+static int metrics_enrich(struct slave *s, struct buf *out)
+{
+	unsigned long long applied, refused;
+	size_t prefixes;
+
+	if (!s->sc.enrich)
+		return 0;
+	enrich_watch_stats(s->sc.enrich, &applied, &refused, &prefixes);
+	return counter(out, "enrich_applied_total",
+		       "IP -> application mappings put in force (load, reloads, POSTs).", applied) ?:
+	       counter(out, "enrich_refused_total",
+		       "Changed enrich.file contents refused (the previous mapping stayed).",
+		       refused) ?:
+	       buf_printf(out,
+			  "# HELP mysqlprobe_enrich_prefixes Prefixes of the mapping in force.\n"
+			  "# TYPE mysqlprobe_enrich_prefixes gauge\nmysqlprobe_enrich_prefixes %zu\n",
+			  prefixes);
+}
+
 static int metrics(void *ctx, struct buf *out)
 {
 	struct slave *s = ctx;
@@ -226,6 +255,7 @@ static int metrics(void *ctx, struct buf *out)
 	err = err ?: metrics_watcher(s, out, &t);
 	err = err ?: metrics_logins(out, &t);
 	err = err ?: sink_outs_metrics(s->sinks, out);
+	err = err ?: metrics_enrich(s, out);
 	return err ?: buf_printf(out,
 				  "# HELP mysqlprobe_report_period_seconds Current report period.\n"
 				  "# TYPE mysqlprobe_report_period_seconds gauge\n"
@@ -370,6 +400,7 @@ static uint64_t started_ms(void *ctx)
 }
 
 const struct server_callbacks slave_server_callbacks = {
+	.enrich_update = enrich_update,
 	.wire = wire,
 	.set_report_period_ms = set_report_period_ms,
 	.metrics = metrics,

@@ -58,6 +58,7 @@ struct slave {
 	struct slave_worker *w;
 	uint64_t late_reported; /* sum of w[].late at the last report */
 	struct agg *merge; /* capture thread: the workers' rows meet here, reused every period */
+	unsigned int keys; /* report.keys (agg_dim bits) */
 
 	/* Capture thread only. */
 	uint64_t period_ms;

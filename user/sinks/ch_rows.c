@@ -113,6 +113,9 @@ static void write_stat(struct jbuf *b, const struct report_header *h, const stru
 	key_strn(b, "schema", agg_key_db(&s->key), s->key.db_len);
 	key_strn(b, "username", agg_key_user(&s->key), s->key.user_len);
 	key_addr(b, "client_host", s->key.family, s->key.addr);
+	/* report.keys' optional dimensions; "" in a report not keyed by them. */
+	key_strn(b, "app", agg_key_app(&s->key), s->key.app_len);
+	key_strn(b, "server", agg_key_server(&s->key), s->key.server_len);
 	key_u64(b, "num_queries", s->count);
 	key_u64(b, "num_queries_with_errors", s->errors);
 	write_errors(b, s);
@@ -203,7 +206,8 @@ int ch_ddl_table(struct buf *out, const char *db, enum ch_table t)
 	return buf_printf(out,
 			  "CREATE TABLE IF NOT EXISTS `%s`.metrics (" CH_IDENTITY
 			  "queryid String, fingerprint String, command String, schema String, "
-			  "username String, client_host String, num_queries UInt64, "
+			  "username String, client_host String, app String, server String, "
+			  "num_queries UInt64, "
 			  "num_queries_with_errors UInt64, errors Nested(code UInt16, count UInt64), "
 			  "errors_other UInt64, m_query_time_sum UInt64, m_query_time_min UInt64, "
 			  "m_query_time_max UInt64, m_query_time_p99 UInt64, "

@@ -28,7 +28,7 @@ int kafka_msg_value(struct jbuf *value, struct jbuf *row, const struct report_he
 
 	/* The row as the report writes it, so the message never drifts from the report. */
 	jbuf_reset(row);
-	report_write_stat(row, s);
+	report_write_stat(row, s, agg_keys(a));
 	err = jbuf_error(row);
 	if (err)
 		return err;

@@ -145,6 +145,8 @@ static int view_add(struct top_model *m, const struct agg_stat *s)
 	t.key.family = 0;
 	t.key.db_len = 0;
 	t.key.user_len = 0;
+	t.key.app_len = 0;
+	t.key.server_len = 0;
 	text = t.is_other ? NULL : template_store_get(m->texts, t.key.template_id, &len);
 	return agg_merge_stat(m->view, &t, text, len);
 }
