@@ -431,7 +431,8 @@ static int stop_agent(struct agent *a)
 			pr_warn("report: clients did not take the final report within 3 s\n");
 		/* Offline, stdout is lossless: it gets every report, however long it takes. */
 		if (slave_flush(a->slave, a->live ? 3000 : UINT_MAX))
-			pr_warn("report: stdout did not take the final report within 3 s\n");
+			pr_warn("report: an output (stdout, a sink, the pusher) did not take the "
+				"final report within 3 s\n");
 		print_decode_counters(a->pl);
 	}
 	server_free(a->srv);
@@ -501,7 +502,8 @@ static int run_master(const struct mp_config *c, const struct cli_extra *x)
 	if (server_flush(srv, 3000))
 		pr_warn("report: clients did not take the final report within 3 s\n");
 	if (master_flush(m, 3000))
-		pr_warn("report: stdout did not take the final report within 3 s\n");
+		pr_warn("report: an output (stdout, a sink, the pusher) did not take the final "
+			"report within 3 s\n");
 	server_free(srv);
 	gossip_node_free(gossip);
 	master_free(m);

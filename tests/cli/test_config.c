@@ -62,6 +62,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c.probe_idle_timeout_s, 300);
 	assert_int_equal(c.pusher_servers.n, 0);
 	assert_string_equal(c.pusher_path, "/collector");
+	assert_string_equal(c.pusher_spool_dir, "");
+	assert_int_equal(c.pusher_spool_mb, 64);
 	assert_int_equal(c.websocket_maxmessagesize, 16 << 20);
 	assert_int_equal(c.websocket_queue, 8);
 	assert_int_equal(c.report_period_ms, 0);

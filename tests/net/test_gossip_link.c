@@ -131,7 +131,7 @@ static void test_send(void **unused)
 
 		snprintf(msg, sizeof(msg), "{\"n\":%d}", i);
 		/* The outbox holds 64: a burst of 20 never overflows it. */
-		assert_int_equal(ws_link_send(l, msg, strlen(msg)), 0);
+		assert_int_equal(ws_link_send(l, msg, strlen(msg), 0), 0);
 	}
 	WAIT_FOR(atomic_load(&a.got) == 20);
 	assert_string_equal(a.last, "{\"n\":19}");
@@ -159,7 +159,7 @@ static void test_refused(void **unused)
 	/* Wrong token: 401, counted; nothing can be sent on it. */
 	l = dial(c, s, &a, "wrong");
 	WAIT_FOR(atomic_load(&a.closed_status) == 401);
-	assert_int_equal(ws_link_send(l, "x", 1), -ENOTCONN);
+	assert_int_equal(ws_link_send(l, "x", 1, 0), -ENOTCONN);
 	server_get_stats(s, &ss);
 	assert_true(ss.gossip_refused >= 1);
 	assert_int_equal(ss.gossip_messages, 0);

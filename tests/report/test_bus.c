@@ -346,6 +346,23 @@ static void test_refcount(void **unused)
 	assert_int_equal(freed, 2);
 }
 
+/* An output's own losses after reading (the pusher's spool bound) count like the bus's. */
+static void test_count_lost(void **unused)
+{
+	struct bus *b = new_bus(4, 0);
+	struct bus_reader *r = reader(b, "pusher", 4, BUS_START_LIVE, 0);
+	struct bus_stats st;
+
+	bus_reader_count_lost(r, 3);
+	assert_int_equal(bus_reader_dropped(r), 3);
+	bus_get_stats(b, &st);
+	assert_int_equal(st.nkinds, 1);
+	assert_string_equal(st.kinds[0].kind, "pusher");
+	assert_int_equal(st.kinds[0].dropped, 3);
+	bus_reader_free(r);
+	bus_free(b);
+}
+
 static void test_kinds_bounded(void **unused)
 {
 	struct bus *b = new_bus(1, 0);
@@ -378,6 +395,7 @@ int main(void)
 		cmocka_unit_test(test_lossless),
 		cmocka_unit_test(test_refcount),
 		cmocka_unit_test(test_kinds_bounded),
+		cmocka_unit_test(test_count_lost),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -77,6 +77,8 @@ struct mp_config {
 	struct config_strlist pusher_servers;
 	char *pusher_path;
 	bool pusher_preconnect;
+	char *pusher_spool_dir;
+	int64_t pusher_spool_mb;
 	char *watcher_uname;
 	char *watcher_password;
 	char *watcher_password_file;

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* A master's link to one slave: /collector?since=SEQ, each message read back into rows. */
 #include <errno.h>
-#include <snappy-c.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cluster/puller.h"
+#include "cluster/report_read.h"
 #include "lib/buf.h"
 
 struct puller {
@@ -13,9 +13,7 @@ struct puller {
 	struct ws_link *link;
 	struct puller_callbacks cb;
 	void *ctx;
-	struct agg *scratch;
-	struct buf plain; /* a decompressed message */
-	size_t max_message;
+	struct report_read rd;
 };
 
 static int pl_path(void *ctx, struct buf *path)
@@ -51,36 +49,13 @@ static int pl_message(void *ctx, const void *data, size_t len, int binary)
 	struct puller *p = ctx;
 	struct report_header h;
 	struct report_capture c;
-	const char *text = data;
-	size_t n;
-	int err;
+	const struct agg *a;
+	const char *why;
 
-	if (binary) {
-		if (snappy_uncompressed_length(data, len, &n) != SNAPPY_OK || n > p->max_message) {
-			p->cb.garbage(p->ctx, p->addr, "not a snappy block of a sane size");
-			return 0;
-		}
-		p->plain.len = 0;
-		if (buf_reserve(&p->plain, n + 1) ||
-		    snappy_uncompress(data, len, p->plain.data, &n) != SNAPPY_OK) {
-			p->cb.garbage(p->ctx, p->addr, "snappy block does not decompress");
-			return 0;
-		}
-		p->plain.len = n;
-		text = p->plain.data;
-		len = n;
-	}
-	agg_reset(p->scratch);
-	memset(&c, 0, sizeof(c));
-	err = report_parse(p->scratch, &h, &c, text, len);
-	if (p->plain.cap > (1u << 20))
-		buf_free(&p->plain);
-	if (err) {
-		p->cb.garbage(p->ctx, p->addr,
-			      err == -ENOMEM ? "out of memory reading it" : "not a valid report");
-		return 0;
-	}
-	p->cb.report(p->ctx, p->addr, &h, &c, p->scratch);
+	if (report_read_msg(&p->rd, data, len, binary, &h, &c, &a, &why))
+		p->cb.garbage(p->ctx, p->addr, why);
+	else
+		p->cb.report(p->ctx, p->addr, &h, &c, a);
 	return 0;
 }
 
@@ -103,10 +78,8 @@ struct puller *puller_new(struct ws_client *wc, const struct puller_config *cfg,
 		return NULL;
 	p->cb = *cb;
 	p->ctx = ctx;
-	p->max_message = cfg->max_message ? cfg->max_message : (256u << 20);
 	p->addr = strdup(cfg->addr);
-	p->scratch = agg_new(cfg->acfg);
-	if (!p->addr || !p->scratch) {
+	if (!p->addr || report_read_init(&p->rd, cfg->acfg, cfg->max_message)) {
 		puller_free(p);
 		errno = ENOMEM;
 		return NULL;
@@ -127,8 +100,7 @@ void puller_free(struct puller *p)
 	if (!p)
 		return;
 	ws_link_free(p->link);
-	agg_free(p->scratch);
-	buf_free(&p->plain);
+	report_read_free(&p->rd);
 	free(p->addr);
 	free(p);
 }

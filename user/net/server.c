@@ -101,6 +101,12 @@ struct server_pss {
 	struct server_client *client;
 	struct buf body; /* an HTTP answer, or a /cluster/gossip message being received */
 	size_t off;
+	/* A /push connection: the message being received and the ack owed. */
+	bool push;
+	void *push_state;
+	struct buf rx;
+	uint64_t ack;
+	bool ack_owed;
 	struct server_post *post;
 	bool gossip; /* a /cluster/gossip link: messages in, nothing out */
 };
@@ -520,6 +526,111 @@ static int ws_refuse(struct lws *wsi, int code, const struct buf *body)
 }
 
 /*
+ * /push (a master's): only with cluster.token (or http.token when it is the only one set),
+ * refused with 404 where no one takes pushes (a slave).
+ */
+static int push_filter(struct server *s, struct lws *wsi)
+{
+	const char *token = s->cfg.cluster_token ? s->cfg.cluster_token : s->cfg.token;
+	char auth[SERVER_AUTH_MAX];
+	struct buf body = {};
+	int code = 0, ret, ok;
+
+	if (!s->cb.push) {
+		code = 404;
+	} else if (s->cb.push_busy && s->cb.push_busy(s->ctx)) {
+		code = 503;
+	} else if (token) {
+		if (lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) <= 0)
+			auth[0] = '\0';
+		ok = http_api_token_ok(auth, token);
+		explicit_bzero(auth, sizeof(auth));
+		if (!ok) {
+			atomic_fetch_add(&s->n_ws_unauthorized, 1);
+			code = 401;
+		}
+	}
+	if (!code)
+		return 0;
+	server_count_http(s, code);
+	if (buf_puts(&body, code == 401   ? "{\"error\":\"missing or wrong bearer token\"}\n"
+			    : code == 503 ? "{\"error\":\"shutting down\"}\n"
+					  : "{\"error\":\"this node takes no pushed reports\"}\n")) {
+		buf_free(&body);
+		return 1;
+	}
+	ret = ws_refuse(wsi, code, &body);
+	buf_free(&body);
+	return ret;
+}
+
+/* Is this upgraded connection a /push one? (The filter let only /push and /collector in.) */
+static bool ws_is_push(struct lws *wsi)
+{
+	char path[SERVER_URI_MAX];
+
+	return lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) >= 0 &&
+	       !strcmp(path, "/push");
+}
+
+/* One fragment of a pushed message; a whole one goes to the push callback. */
+static int push_receive(struct server *s, struct lws *wsi, struct server_pss *pss,
+			const void *in, size_t len)
+{
+	size_t max = s->cfg.max_message ? s->cfg.max_message : (256u << 20);
+	uint64_t ack = 0;
+	int ret;
+
+	if (lws_is_first_fragment(wsi))
+		pss->rx.len = 0;
+	if (pss->rx.len + len > max) {
+		atomic_fetch_add(&s->n_too_large, 1);
+		return -1;
+	}
+	if (buf_append(&pss->rx, in, len))
+		return -1;
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+		return 0;
+	ret = s->cb.push(s->ctx, &pss->push_state, pss->rx.data, pss->rx.len,
+			 lws_frame_is_binary(wsi), &ack);
+	pss->rx.len = 0;
+	if (pss->rx.cap > (1u << 20))
+		buf_free(&pss->rx);
+	if (ret < 0)
+		return -1;
+	if (ret > 0) {
+		pss->ack = ack;
+		pss->ack_owed = true;
+		lws_callback_on_writable(wsi);
+	}
+	return 0;
+}
+
+/* The ack of the last report taken: "ack SEQ" (text). */
+static int push_writeable(struct lws *wsi, struct server_pss *pss)
+{
+	unsigned char msg[LWS_PRE + 32];
+	int n;
+
+	if (!pss->ack_owed)
+		return 0;
+	pss->ack_owed = false;
+	n = snprintf((char *)msg + LWS_PRE, 32, "ack %llu", (unsigned long long)pss->ack);
+	return lws_write(wsi, msg + LWS_PRE, (size_t)n, LWS_WRITE_TEXT) < n ? -1 : 0;
+}
+
+static void push_closed(struct server *s, struct server_pss *pss)
+{
+	if (!pss->push)
+		return;
+	pss->push = false;
+	buf_free(&pss->rx);
+	if (s->cb.push_closed)
+		s->cb.push_closed(s->ctx, pss->push_state);
+	pss->push_state = NULL;
+}
+
+/*
  * Upgrade filter: only /collector, only with the token when one is set (reports carry SQL
  * samples), only valid parameters. Nonzero refuses the connection.
  */
@@ -599,8 +710,11 @@ static int ws_filter(struct server *s, struct lws *wsi)
 
 	if (ws_is_gossip(wsi))
 		return gossip_filter(s, wsi);
-	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0 ||
-	    strcmp(path, "/collector"))
+	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0)
+		return 1;
+	if (!strcmp(path, "/push"))
+		return push_filter(s, wsi);
+	if (strcmp(path, "/collector"))
 		return 1;
 	code = ws_params(s, wsi, &p, &body);
 	if (s->cfg.token || s->cfg.cluster_token) {
@@ -1180,14 +1294,25 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return ws_filter(s, wsi);
 	case LWS_CALLBACK_ESTABLISHED:
+		if (pss && ws_is_push(wsi)) {
+			memset(pss, 0, sizeof(*pss));
+			pss->push = true;
+			return 0;
+		}
 		return ws_established(s, wsi, pss);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (pss && pss->push)
+			return push_writeable(wsi, pss);
 		return pss && pss->client ? ws_writeable(s, pss->client) : 0;
 	case LWS_CALLBACK_RECEIVE:
 		if (pss && pss->gossip)
 			return gossip_receive(s, wsi, pss, in, len);
+		if (pss && pss->push)
+			return push_receive(s, wsi, pss, in, len);
 		return 0; /* collectors only listen; anything they send is ignored */
 	case LWS_CALLBACK_CLOSED:
+		if (pss)
+			push_closed(s, pss);
 		ws_closed(s, pss);
 		if (pss && pss->gossip)
 			buf_free(&pss->body);
@@ -1209,6 +1334,7 @@ static int server_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 	case LWS_CALLBACK_WSI_DESTROY:
 		conn_closed(s);
 		if (pss) {
+			push_closed(s, pss);
 			ws_closed(s, pss);
 			buf_free(&pss->body);
 			post_free(pss);

@@ -37,7 +37,8 @@ struct server_config {
 	const char *token; /* http.token: NULL or "" = no authentication; copied, never logged */
 	/*
 	 * cluster.token: when set, /collector also takes it (a master pulling), and with either
-	 * token set a /collector client must send one of them. Copied, never logged.
+	 * token set a /collector client must send one of them. /push takes only this one (or
+	 * http.token when this one is not set). Copied, never logged.
 	 */
 	const char *cluster_token;
 };
@@ -98,6 +99,19 @@ struct server_callbacks {
 	 * NULL (started= is then ignored).
 	 */
 	uint64_t (*started_ms)(void *ctx);
+	/*
+	 * One whole message received on a /push websocket (a pusher, DESIGN §9). *state is the
+	 * connection's (NULL at first), kept between messages. Returns 1 to acknowledge *ack (the
+	 * seq of the report now taken: the pusher sends its next), 0 to acknowledge nothing (a
+	 * refused message), -errno to close the connection. NULL: /push is refused (404).
+	 */
+	int (*push)(void *ctx, void **state, const void *data, size_t len, int binary,
+		    uint64_t *ack);
+	/* Whether /push upgrades are taken now (0) or refused with 503 (nonzero: the role is
+	 * shutting down, so a pusher goes elsewhere at once). May be NULL (always taken). */
+	int (*push_busy)(void *ctx);
+	/* A /push connection is gone. May be NULL. */
+	void (*push_closed)(void *ctx, void *state);
 };
 
 /* Counters since server_new(); a consistent-enough snapshot for tests and logs. */

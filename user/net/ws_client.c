@@ -16,8 +16,20 @@
 #define WS_BACKOFF_MAX_MS 10000u
 #define WS_MAX_MESSAGE_DEFAULT (256u << 20)
 #define WS_PATH_MAX 1024
-/* Messages waiting to be written on one link: heartbeats and votes, a few per 500 ms. */
+/* Bytes written per lws_write: a large message goes out while the thread serves the others. */
+#define WS_TX_FRAGMENT (64u << 10)
+/*
+ * The outbox of one link: gossip queues a few small messages per 500 ms, the pusher one report
+ * at a time. Bounded by count and bytes; one message of any size is taken when it is empty.
+ */
 #define WS_OUTBOX 64
+#define WS_OUTBOX_BYTES (1u << 20)
+
+struct ws_msg {
+	unsigned char *data; /* LWS_PRE bytes, then the message */
+	size_t len; /* LWS_PRE + the message */
+	int binary;
+};
 
 struct ws_link {
 	struct ws_client *c;
@@ -38,12 +50,13 @@ struct ws_link {
 	/* Set by ws_link_free(), under the client's lock; done once the thread let go. */
 	atomic_bool freeing;
 	bool done;
-	/* Messages to send (ws_link_send), under the client's lock; tx is the client thread's. */
-	struct buf outbox[WS_OUTBOX];
-	unsigned out_head, out_n;
-	struct buf tx;
 	_Atomic uint64_t dials, connects, messages, bytes, too_large, sent, send_dropped;
 	atomic_int connected;
+	/* Messages to send (ws_link_send), under the client's lock; the head one is written in
+	 * fragments by the client thread, tx_off bytes of it so far. */
+	struct ws_msg out[WS_OUTBOX];
+	unsigned out_head, out_n;
+	size_t out_bytes, tx_off;
 };
 
 struct ws_client {
@@ -124,6 +137,26 @@ static void link_idle(lws_sorted_usec_list_t *sul)
 	lws_set_timeout(l->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
+/* Drops the head message; the caller holds the client's lock. */
+static void outbox_pop(struct ws_link *l)
+{
+	struct ws_msg *m = &l->out[l->out_head];
+
+	l->out_bytes -= m->len - LWS_PRE;
+	free(m->data);
+	m->data = NULL;
+	l->out_head = (l->out_head + 1) % WS_OUTBOX;
+	l->out_n--;
+	l->tx_off = 0;
+}
+
+/* What waits is stale for the next connection (heartbeats repeat, the pusher resends). */
+static void outbox_clear(struct ws_link *l)
+{
+	while (l->out_n)
+		outbox_pop(l);
+}
+
 static void link_report_close(struct ws_link *l, int status, const char *why)
 {
 	bool was = atomic_exchange(&l->connected, 0);
@@ -132,12 +165,11 @@ static void link_report_close(struct ws_link *l, int status, const char *why)
 	l->wsi = NULL;
 	lws_sul_cancel(&l->idle_sul);
 	l->rx.len = 0;
-	/* client_sync() holds the lock while it closes a link being freed. */
+	/* Freeing: client_sync() holds the lock here, and link_free_mem() frees tx. */
 	if (atomic_load(&l->freeing))
 		return;
-	/* What was queued for this connection is stale for the next (heartbeats repeat). */
 	pthread_mutex_lock(&l->c->lock);
-	l->out_n = 0;
+	outbox_clear(l);
 	pthread_mutex_unlock(&l->c->lock);
 	if (l->cb.closed)
 		l->cb.closed(l->ctx, status, why);
@@ -171,35 +203,44 @@ static int link_receive(struct ws_link *l, struct lws *wsi, const void *in, size
 	return ret ? -1 : 0;
 }
 
-/* Writes the oldest queued message as one text frame; asks for the next. */
-static int link_writeable(struct ws_link *l, struct lws *wsi)
+/* Writes the next fragment of the oldest queued message (client thread). */
+static int link_write(struct ws_link *l, struct lws *wsi)
 {
-	struct ws_client *c = l->c;
-	bool more;
-	int ret = 0;
+	struct ws_msg *m;
+	unsigned char *p;
+	size_t chunk;
+	int flags;
+	bool last, more;
 
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&l->c->lock);
 	if (!l->out_n) {
-		pthread_mutex_unlock(&c->lock);
+		pthread_mutex_unlock(&l->c->lock);
 		return 0;
 	}
-	l->tx.len = 0;
-	if (buf_reserve(&l->tx, LWS_PRE + l->outbox[l->out_head].len)) {
-		ret = -1;
-	} else {
-		memcpy(l->tx.data + LWS_PRE, l->outbox[l->out_head].data,
-		       l->outbox[l->out_head].len);
-		l->tx.len = LWS_PRE + l->outbox[l->out_head].len;
-	}
-	l->out_head = (l->out_head + 1) % WS_OUTBOX;
-	more = --l->out_n > 0;
-	pthread_mutex_unlock(&c->lock);
-	if (ret)
-		return ret;
-	if (lws_write(wsi, (unsigned char *)l->tx.data + LWS_PRE, l->tx.len - LWS_PRE,
-		      LWS_WRITE_TEXT) < 0)
+	/* Only this thread removes the head, so it stays valid after the unlock. */
+	m = &l->out[l->out_head];
+	if (!l->tx_off)
+		l->tx_off = LWS_PRE;
+	chunk = m->len - l->tx_off;
+	if (chunk > WS_TX_FRAGMENT)
+		chunk = WS_TX_FRAGMENT;
+	last = l->tx_off + chunk == m->len;
+	flags = lws_write_ws_flags(m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT,
+				   l->tx_off == LWS_PRE, last);
+	p = m->data + l->tx_off;
+	pthread_mutex_unlock(&l->c->lock);
+	/* lws_write needs LWS_PRE bytes before the data for the frame header: the fragment's
+	 * own earlier bytes serve, they were already written. */
+	if (lws_write(wsi, p, chunk, flags) < (int)chunk)
 		return -1;
-	atomic_fetch_add(&l->sent, 1);
+	pthread_mutex_lock(&l->c->lock);
+	l->tx_off += chunk;
+	if (last) {
+		outbox_pop(l);
+		atomic_fetch_add(&l->sent, 1);
+	}
+	more = l->out_n > 0;
+	pthread_mutex_unlock(&l->c->lock);
 	if (more)
 		lws_callback_on_writable(wsi);
 	return 0;
@@ -268,10 +309,10 @@ static int client_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 		if (l->cb.opened && !atomic_load(&l->freeing))
 			l->cb.opened(l->ctx);
 		return 0;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		return l && !atomic_load(&l->freeing) ? link_write(l, wsi) : 0;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
 		return l && !atomic_load(&l->freeing) ? link_receive(l, wsi, in, len) : -1;
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return l && !atomic_load(&l->freeing) ? link_writeable(l, wsi) : -1;
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		if (l)
 			link_report_close(l, (int)lws_http_client_http_response(wsi),
@@ -357,9 +398,7 @@ static void link_free_mem(struct ws_link *l)
 	free((char *)l->cfg.host);
 	buf_free(&l->rx);
 	buf_free(&l->path);
-	buf_free(&l->tx);
-	for (unsigned i = 0; i < WS_OUTBOX; i++)
-		buf_free(&l->outbox[i]);
+	outbox_clear(l);
 	free(l);
 }
 
@@ -411,32 +450,6 @@ void ws_link_free(struct ws_link *l)
 	link_free_mem(l);
 }
 
-int ws_link_send(struct ws_link *l, const void *data, size_t len)
-{
-	struct ws_client *c = l->c;
-	struct buf *b;
-	int ret = 0;
-
-	pthread_mutex_lock(&c->lock);
-	if (!atomic_load(&l->connected) || atomic_load(&l->freeing)) {
-		ret = -ENOTCONN;
-	} else if (l->out_n == WS_OUTBOX) {
-		ret = -ENOBUFS;
-	} else {
-		b = &l->outbox[(l->out_head + l->out_n) % WS_OUTBOX];
-		b->len = 0;
-		ret = buf_append(b, data, len);
-		if (!ret)
-			l->out_n++;
-	}
-	pthread_mutex_unlock(&c->lock);
-	if (ret)
-		atomic_fetch_add(&l->send_dropped, 1);
-	else
-		lws_cancel_service(c->lws);
-	return ret;
-}
-
 void ws_link_get_stats(struct ws_link *l, struct ws_link_stats *out)
 {
 	out->dials = atomic_load(&l->dials);
@@ -447,4 +460,40 @@ void ws_link_get_stats(struct ws_link *l, struct ws_link_stats *out)
 	out->connected = atomic_load(&l->connected);
 	out->sent = atomic_load(&l->sent);
 	out->send_dropped = atomic_load(&l->send_dropped);
+}
+
+int ws_link_send(struct ws_link *l, const void *data, size_t len, int binary)
+{
+	struct ws_msg *m;
+	unsigned char *p;
+	int ret = 0;
+
+	if (!atomic_load(&l->connected))
+		return -ENOTCONN;
+	p = malloc(LWS_PRE + len + 1);
+	if (!p)
+		return -ENOMEM;
+	memcpy(p + LWS_PRE, data, len);
+	pthread_mutex_lock(&l->c->lock);
+	if (!atomic_load(&l->connected) || atomic_load(&l->freeing)) {
+		ret = -ENOTCONN;
+	} else if (l->out_n == WS_OUTBOX ||
+		   (l->out_n && l->out_bytes + len > WS_OUTBOX_BYTES)) {
+		ret = -ENOBUFS;
+	} else {
+		m = &l->out[(l->out_head + l->out_n) % WS_OUTBOX];
+		m->data = p;
+		m->len = LWS_PRE + len;
+		m->binary = binary;
+		l->out_n++;
+		l->out_bytes += len;
+		p = NULL;
+	}
+	pthread_mutex_unlock(&l->c->lock);
+	free(p);
+	if (ret)
+		atomic_fetch_add(&l->send_dropped, 1);
+	else
+		lws_cancel_service(l->c->lws);
+	return ret;
 }

@@ -58,13 +58,6 @@ struct ws_link *ws_link_new(struct ws_client *c, const struct ws_link_config *cf
 /* Closes the connection and waits until no callback of the link runs. Accepts NULL. */
 void ws_link_free(struct ws_link *l);
 
-/*
- * Queues one text message for the peer (small ones: heartbeats, votes). Thread-safe. Returns
- * 0, -ENOTCONN (not upgraded now: the message is dropped, not kept for the next connection),
- * -ENOBUFS (64 messages already wait) or -ENOMEM. A connection that closes drops what waits.
- */
-int ws_link_send(struct ws_link *l, const void *data, size_t len);
-
 /* Counters of one link since ws_link_new(). Thread-safe. */
 struct ws_link_stats {
 	uint64_t dials;
@@ -73,10 +66,20 @@ struct ws_link_stats {
 	uint64_t bytes;
 	uint64_t too_large; /* messages over max_message */
 	int connected; /* 1 while upgraded */
-	uint64_t sent; /* messages written by ws_link_send() */
+	uint64_t sent; /* whole messages written */
 	uint64_t send_dropped; /* refused by ws_link_send(): not connected, or the outbox full */
 };
 
 void ws_link_get_stats(struct ws_link *l, struct ws_link_stats *out);
+
+/*
+ * Queues one whole message (copied) to send on the link's connection; the client thread writes
+ * the queue in order, each message in fragments. The queue holds 64 messages and 1 MiB, but
+ * takes one message of any size when empty (a report). Returns 0, -ENOTCONN when the link is
+ * not connected (the message is not kept across a reconnect: the caller decides what to
+ * resend), -ENOBUFS when the queue is full, or -ENOMEM. A connection that closes drops what
+ * waits. Thread-safe.
+ */
+int ws_link_send(struct ws_link *l, const void *data, size_t len, int binary);
 
 #endif /* MP_WS_CLIENT_H */

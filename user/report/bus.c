@@ -456,3 +456,10 @@ uint64_t bus_reader_lag(struct bus_reader *r)
 	pthread_mutex_unlock(&r->bus->lock);
 	return n;
 }
+
+void bus_reader_count_lost(struct bus_reader *r, uint64_t n)
+{
+	pthread_mutex_lock(&r->bus->lock);
+	count_drops(r, n);
+	pthread_mutex_unlock(&r->bus->lock);
+}

@@ -122,6 +122,12 @@ struct bus_stats {
 
 void bus_get_stats(struct bus *b, struct bus_stats *out);
 
+/*
+ * Counts n reports the reader's output lost after reading them (its own bound, e.g. the
+ * pusher's spool), with the bus's drops of its kind: they appear in the next report's outputs.
+ */
+void bus_reader_count_lost(struct bus_reader *r, uint64_t n);
+
 /* Per reader: reports it lost so far, and reports held that it has not read. */
 uint64_t bus_reader_dropped(struct bus_reader *r);
 uint64_t bus_reader_lag(struct bus_reader *r);

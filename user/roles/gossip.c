@@ -139,7 +139,7 @@ static void send_msg(struct gossip *g, const struct gossip_msg *m)
 		return;
 	for (size_t i = 0; i < g->npeers; i++)
 		if (!m->to[0] || !strcmp(m->to, g->peers[i].id))
-			ws_link_send(g->peers[i].link, g->wire.data, g->wire.len);
+			ws_link_send(g->peers[i].link, g->wire.data, g->wire.len, 0);
 }
 
 /* In order; a vote that could not be written is not sent (nor anything after it). */

@@ -80,16 +80,15 @@ static const char *store_text(void *ctx, uint64_t id, size_t *len)
 	return template_store_get(ctx, id, len);
 }
 
-static void pl_report(void *ctx, const char *addr, const struct report_header *h,
-		      const struct report_capture *c, const struct agg *a)
+/* One report of node addr into the merge; m->lock held. */
+static void offer_locked(struct master *m, const char *addr, const struct report_header *h,
+			 const struct report_capture *c, const struct agg *a)
 {
-	struct master *m = ctx;
 	const char *text;
 	uint64_t id;
 	size_t len;
 	int ret;
 
-	pthread_mutex_lock(&m->lock);
 	for (size_t i = 0; i < agg_template_count(a); i++)
 		if (!agg_template_at(a, i, &id, &text, &len))
 			template_store_put(m->store, id, text, len);
@@ -103,6 +102,15 @@ static void pl_report(void *ctx, const char *addr, const struct report_header *h
 	else if (ret < 0)
 		m->n.merge_errors++;
 	m->n.lost += h->lost;
+}
+
+static void pl_report(void *ctx, const char *addr, const struct report_header *h,
+		      const struct report_capture *c, const struct agg *a)
+{
+	struct master *m = ctx;
+
+	pthread_mutex_lock(&m->lock);
+	offer_locked(m, addr, h, c, a);
 	pthread_mutex_unlock(&m->lock);
 	if (h->lost)
 		pr_warn("master: slave %s: %llu report(s) no longer held by it were lost\n", addr,
@@ -166,6 +174,128 @@ static const struct puller_callbacks puller_cb = {
 	.state = pl_state,
 	.garbage = pl_garbage,
 };
+
+/* --- pushed reports (/push, the server thread) --- */
+
+/* What a /push connection remembers: the node its reports came from. */
+struct push_conn {
+	char node[256]; /* as struct report_header */
+};
+
+/* The pushing node's entry, added on its first report; m->lock held. NULL: no memory. */
+static struct mslave *push_node_locked(struct master *m, const char *node)
+{
+	struct mslave *s = slave_find(m, node), **v;
+
+	if (s)
+		return s;
+	s = calloc(1, sizeof(*s));
+	v = realloc(m->slaves, (m->nslaves + 1) * sizeof(*v));
+	if (v)
+		m->slaves = v;
+	if (!s || !v || merge_node_add(m->merge, node, 0, 0)) {
+		free(s);
+		return NULL;
+	}
+	snprintf(s->addr, sizeof(s->addr), "%s", node);
+	s->pushed = true;
+	m->slaves[m->nslaves++] = s;
+	return s;
+}
+
+static void push_state_locked(struct master *m, struct mslave *s, bool up, const char *why)
+{
+	merge_node_set_up(m->merge, s->addr, up);
+	if (up && !s->up)
+		s->connects++;
+	s->up = up;
+	s->since_ms = master_now_ms();
+	snprintf(s->why, sizeof(s->why), "%s", why);
+}
+
+int master_push(void *ctx, void **state, const void *data, size_t len, int binary,
+		uint64_t *ack)
+{
+	struct master *m = ctx;
+	struct push_conn *pc = *state;
+	struct report_header h;
+	struct report_capture c;
+	const struct agg *a;
+	const char *why;
+	struct mslave *s;
+	bool first;
+	int err;
+
+	err = report_read_msg(&m->push_rd, data, len, binary, &h, &c, &a, &why);
+	if (err) {
+		pl_garbage(m, pc ? pc->node : "(a pusher)", why);
+		return err == -ENOMEM ? -ENOMEM : 0;
+	}
+	if (!pc) {
+		pc = calloc(1, sizeof(*pc));
+		if (!pc)
+			return -ENOMEM;
+		*state = pc;
+	}
+	pthread_mutex_lock(&m->lock);
+	/*
+	 * After the last emission a report would be merged into a period that never goes out:
+	 * no ack, the connection closes and the pusher sends it elsewhere.
+	 */
+	if (m->finishing) {
+		pthread_mutex_unlock(&m->lock);
+		return -ESHUTDOWN;
+	}
+	first = !slave_find(m, h.node);
+	s = push_node_locked(m, h.node);
+	if (s && s->pushed) {
+		push_state_locked(m, s, true, "pushing");
+		s->pushed_ms = master_now_ms();
+	}
+	if (s) {
+		m->n.pushed++;
+		offer_locked(m, h.node, &h, &c, a);
+	}
+	pthread_mutex_unlock(&m->lock);
+	if (!s)
+		return -ENOMEM;
+	snprintf(pc->node, sizeof(pc->node), "%s", h.node);
+	if (first)
+		pr_info("master: node %s pushes its reports\n", h.node);
+	if (h.lost)
+		pr_warn("master: node %s: %llu report(s) it could not push were lost\n", h.node,
+			(unsigned long long)h.lost);
+	*ack = h.seq;
+	return 1;
+}
+
+int master_push_busy(void *ctx)
+{
+	struct master *m = ctx;
+	int busy;
+
+	pthread_mutex_lock(&m->lock);
+	busy = m->finishing;
+	pthread_mutex_unlock(&m->lock);
+	return busy;
+}
+
+void master_push_closed(void *ctx, void *state)
+{
+	struct master *m = ctx;
+	struct push_conn *pc = state;
+	struct mslave *s;
+
+	if (!pc)
+		return;
+	pthread_mutex_lock(&m->lock);
+	s = slave_find(m, pc->node);
+	/* Down: the merge does not wait for it (it pushes elsewhere, or is gone). */
+	if (s && s->pushed)
+		push_state_locked(m, s, false, "push connection closed");
+	pthread_mutex_unlock(&m->lock);
+	free(pc);
+}
 
 /* --- the slave list --- */
 
@@ -290,9 +420,17 @@ void master_save_state(struct master *m)
 	pthread_mutex_lock(&m->save_lock);
 	pthread_mutex_lock(&m->lock);
 	st.seq = m->seq_saved;
-	for (size_t i = 0; !err && i < merge_node_count(m->merge); i++)
-		if (!merge_node_at(m->merge, i, &info))
-			err = state_add(&st, info.name, info.started_ms, info.last_seq);
+	for (size_t i = 0; !err && i < merge_node_count(m->merge); i++) {
+		const struct mslave *s;
+
+		if (merge_node_at(m->merge, i, &info))
+			continue;
+		/* A pushing node is not dialled: it comes back by pushing, and says from where. */
+		s = slave_find(m, info.name);
+		if (s && s->pushed)
+			continue;
+		err = state_add(&st, info.name, info.started_ms, info.last_seq);
+	}
 	pthread_mutex_unlock(&m->lock);
 	err = err ?: state_write(m->state_path, &st);
 	pthread_mutex_unlock(&m->save_lock);
@@ -460,14 +598,36 @@ static int master_emit(struct master *m, uint64_t now_ms, bool all)
 	return err;
 }
 
+/*
+ * A pushing node whose pushes stopped is not waited for: a pusher that went back to its first
+ * server keeps its link to this one open (for the next failover) but sends nothing here.
+ */
+static void push_idle(struct master *m, uint64_t now_ms)
+{
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = 0; i < m->nslaves; i++) {
+		struct mslave *s = m->slaves[i];
+
+		if (s->pushed && s->up && now_ms > s->pushed_ms + m->idle_ms)
+			push_state_locked(m, s, false, "no push for three periods");
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
 int master_tick(struct master *m, uint64_t now_ms)
 {
+	push_idle(m, now_ms);
 	return master_emit(m, now_ms, false);
 }
 
 int master_finish(struct master *m)
 {
-	int err = master_emit(m, 0, true);
+	int err;
+
+	pthread_mutex_lock(&m->lock);
+	m->finishing = true; /* no push is taken (acknowledged) after the last emission */
+	pthread_mutex_unlock(&m->lock);
+	err = master_emit(m, 0, true);
 
 	master_save_state(m); /* the last word, written before exit */
 	return err;
@@ -525,6 +685,8 @@ static int master_parts_new(struct master *m, const struct master_config *mc)
 	m->wc = ws_client_new();
 	if (!m->wc)
 		return -errno;
+	if (report_read_init(&m->push_rd, &m->acfg, (size_t)c->websocket_maxmessagesize))
+		return -ENOMEM;
 	return role_wire_init(&m->wire, (size_t)c->max_keys);
 }
 
@@ -602,6 +764,7 @@ void master_free(struct master *m)
 	bus_free(m->bus);
 	merge_free(m->merge);
 	template_store_free(m->store);
+	report_read_free(&m->push_rd);
 	free(m->state_path);
 	role_wire_free(&m->wire);
 	pthread_cond_destroy(&m->saver_cond);

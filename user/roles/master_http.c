@@ -33,6 +33,8 @@ static const struct report_wire *wire(void *ctx, const void *report)
 
 static const char *slave_state(const struct mslave *s)
 {
+	if (s->pushed) /* from its last push: its connection is open or not */
+		return s->up ? "pushing" : "down";
 	if (s->up)
 		return "connected";
 	return s->connects || s->http_status || strcmp(s->why, "connecting") ? "down"
@@ -208,12 +210,16 @@ static int metrics(void *ctx, struct buf *out)
 		"mysqlprobe_master_missing_total %llu\n"
 		"# HELP mysqlprobe_master_templates Template texts kept for forwarding.\n"
 		"# TYPE mysqlprobe_master_templates gauge\n"
-		"mysqlprobe_master_templates %zu\n",
+		"mysqlprobe_master_templates %zu\n"
+		"# HELP mysqlprobe_master_pushed_reports_total Reports received on /push (valid "
+		"ones; each also counted by outcome above).\n"
+		"# TYPE mysqlprobe_master_pushed_reports_total counter\n"
+		"mysqlprobe_master_pushed_reports_total %llu\n",
 		(unsigned long long)n.merged, (unsigned long long)n.late,
 		(unsigned long long)n.duplicates, (unsigned long long)n.merge_errors,
 		(unsigned long long)n.garbage, (unsigned long long)n.lost,
 		(unsigned long long)n.reports, (unsigned long long)n.late_reports,
-		(unsigned long long)n.missing, ts.count);
+		(unsigned long long)n.missing, ts.count, (unsigned long long)n.pushed);
 	return err ?: sink_outs_metrics(m->sinks, out);
 }
 
@@ -315,4 +321,7 @@ const struct server_callbacks master_server_callbacks = {
 	.health = health,
 	.cluster = cluster,
 	.started_ms = started_ms,
+	.push = master_push,
+	.push_closed = master_push_closed,
+	.push_busy = master_push_busy,
 };

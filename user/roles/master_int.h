@@ -9,6 +9,7 @@
 #include "cluster/addr.h"
 #include "cluster/merge.h"
 #include "cluster/puller.h"
+#include "cluster/report_read.h"
 #include "cluster/template_store.h"
 #include "lib/jbuf.h"
 #include "net/ws_client.h"
@@ -30,12 +31,15 @@ struct mslave {
 	char why[128]; /* last state change, for /cluster/listnodes */
 	uint64_t since_ms; /* of that change */
 	uint64_t connects;
+	bool pushed; /* a node that pushes to this master (/push): no puller, not in the state file */
+	uint64_t pushed_ms; /* wall clock of its last push */
 };
 
 /* Totals since start (m->lock). */
 struct master_counters {
 	uint64_t merged, late, duplicates, merge_errors; /* slave reports by outcome */
 	uint64_t garbage; /* messages that were not reports */
+	uint64_t pushed; /* reports received on /push (merged or not) */
 	uint64_t lost; /* reports slaves no longer held when asked (their "lost") */
 	uint64_t reports, late_reports; /* reports this master published */
 	uint64_t missing; /* (period, slave) pairs emitted without the slave */
@@ -66,6 +70,7 @@ struct master {
 	struct mslave **slaves;
 	size_t nslaves;
 	uint64_t seq, seq_saved;
+	bool finishing; /* master_finish() began: pushes are refused */
 	struct master_counters n;
 	uint64_t garbage_logged_ms;
 	uint64_t kind_dropped[REPORT_MAX_OUTPUTS];
@@ -74,7 +79,8 @@ struct master {
 	struct bus *bus;
 	struct stdout_out *out;
 	struct role_wire wire; /* the emitting thread: renders each report for the clients */
-	struct sink_outs *sinks; /* sinks.*: ClickHouse, Kafka */
+	struct sink_outs *sinks; /* sinks.*: ClickHouse, Kafka, the pusher */
+	struct report_read push_rd; /* /push messages: the server thread only */
 };
 
 uint64_t master_now_ms(void);
@@ -86,6 +92,16 @@ int master_leave(struct master *m);
 void master_save_state(struct master *m);
 /* Asks the saver thread to write the state file (or writes it now when there is none). */
 void master_save_soon(struct master *m);
+/*
+ * A message received on /push (server thread): read strictly, merged like a pulled report
+ * from the node it names, which becomes an expected node. Returns 1 with *ack = its seq, 0
+ * when refused (counted), -errno. See struct server_callbacks.
+ */
+int master_push(void *ctx, void **state, const void *data, size_t len, int binary,
+		uint64_t *ack);
+void master_push_closed(void *ctx, void *state);
+/* Nonzero once master_finish() began: /push upgrades are refused (503). */
+int master_push_busy(void *ctx);
 /* The report's outputs: per kind, readers and drops since the previous report (m->lock). */
 void master_fill_outputs(struct master *m, struct report_header *h);
 

@@ -10,6 +10,7 @@
 #include "mysql/event_json.h"
 #include "sinks/ch_sink.h"
 #include "sinks/kafka_sink.h"
+#include "sinks/pusher.h"
 
 /* Reports a sink may lag before the oldest are lost for it: it keeps reading while it backs
  * off, so only a thread that cannot keep up at all ever gets there. */
@@ -25,7 +26,7 @@ struct sink_outs {
 	struct buf *event; /* per worker: one event's JSON (sinks.kafka.events) */
 	int workers;
 #endif
-	int unused;
+	struct pusher *pusher;
 };
 
 static __attribute__((unused)) const struct agg *report_view(const void *obj,
@@ -35,6 +36,37 @@ static __attribute__((unused)) const struct agg *report_view(const void *obj,
 
 	*h = &r->h;
 	return r->a;
+}
+
+/* Rendered once when the report was published (role_report_render()). */
+static const struct report_wire *report_wire_of(const void *obj)
+{
+	return ((const struct slave_report *)obj)->wire;
+}
+
+static int pusher_start(struct sink_outs *o, const struct mp_config *c, struct bus *b)
+{
+	struct pusher_config pc = {
+		.servers = (const char *const *)c->pusher_servers.v,
+		.nservers = c->pusher_servers.n,
+		.path = c->pusher_path,
+		.token = c->cluster_token,
+		.preconnect = c->pusher_preconnect,
+		.spool_dir = c->pusher_spool_dir,
+		.spool_bytes = (uint64_t)c->pusher_spool_mb << 20,
+		.queue = SINK_QUEUE,
+		.wire = report_wire_of,
+	};
+
+	if (!c->pusher_servers.n)
+		return 0;
+	o->pusher = pusher_new(b, &pc);
+	if (!o->pusher) {
+		if (errno != EINVAL)
+			pr_warn("pusher: cannot start: %s\n", strerror(errno));
+		return -errno;
+	}
+	return 0;
 }
 
 static int clickhouse_new(struct sink_outs *o, const struct mp_config *c, struct bus *b)
@@ -113,7 +145,7 @@ struct sink_outs *sink_outs_new(const struct mp_config *c, struct bus *b, int wo
 
 	if (!o)
 		return NULL;
-	err = clickhouse_new(o, c, b) ?: kafka_new(o, c, b, workers);
+	err = clickhouse_new(o, c, b) ?: kafka_new(o, c, b, workers) ?: pusher_start(o, c, b);
 	if (!err)
 		return o;
 	sink_outs_free(o);
@@ -127,6 +159,10 @@ int sink_outs_flush(struct sink_outs *o, unsigned timeout_ms)
 
 	if (!o)
 		return 0;
+	if (o->pusher && pusher_flush(o->pusher, timeout_ms)) {
+		pr_warn("pusher: no server took the last reports within %u ms\n", timeout_ms);
+		err = -ETIMEDOUT;
+	}
 #ifndef MP_NO_CLICKHOUSE
 	if (o->ch && ch_sink_flush(o->ch, timeout_ms)) {
 		pr_warn("clickhouse: did not take the last reports within %u ms\n", timeout_ms);
@@ -162,7 +198,9 @@ void sink_outs_free(struct sink_outs *o)
 		buf_free(&o->event[i]);
 	free(o->event);
 #endif
-	(void)lost;
+	lost = pusher_free(o->pusher);
+	if (lost)
+		pr_warn("pusher: %llu report(s) not delivered\n", (unsigned long long)lost);
 	free(o);
 }
 
@@ -180,6 +218,8 @@ int sink_outs_metrics(struct sink_outs *o, struct buf *out)
 	if (!err && o->kafka)
 		err = kafka_sink_metrics(o->kafka, out);
 #endif
+	if (!err && o->pusher)
+		err = pusher_metrics(o->pusher, out);
 	return err;
 }
 

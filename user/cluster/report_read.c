@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* One node-to-node message read back into a report: snappy or JSON, strictly (report_parse). */
+#include <errno.h>
+#include <snappy-c.h>
+#include <string.h>
+
+#include "cluster/report_read.h"
+
+int report_read_init(struct report_read *r, const struct agg_config *acfg, size_t max_message)
+{
+	memset(r, 0, sizeof(*r));
+	r->max_message = max_message ? max_message : (256u << 20);
+	r->scratch = agg_new(acfg);
+	return r->scratch ? 0 : -ENOMEM;
+}
+
+void report_read_free(struct report_read *r)
+{
+	agg_free(r->scratch);
+	buf_free(&r->plain);
+	memset(r, 0, sizeof(*r));
+}
+
+int report_read_msg(struct report_read *r, const void *data, size_t len, int binary,
+		    struct report_header *h, struct report_capture *c, const struct agg **a,
+		    const char **why)
+{
+	const char *text = data;
+	size_t n;
+	int err;
+
+	if (binary) {
+		if (snappy_uncompressed_length(data, len, &n) != SNAPPY_OK || n > r->max_message) {
+			*why = "not a snappy block of a sane size";
+			return -EINVAL;
+		}
+		r->plain.len = 0;
+		if (buf_reserve(&r->plain, n + 1) ||
+		    snappy_uncompress(data, len, r->plain.data, &n) != SNAPPY_OK) {
+			*why = "snappy block does not decompress";
+			return -EINVAL;
+		}
+		r->plain.len = n;
+		text = r->plain.data;
+		len = n;
+	}
+	agg_reset(r->scratch);
+	memset(c, 0, sizeof(*c));
+	err = report_parse(r->scratch, h, c, text, len);
+	/* A large message leaves a large buffer: give it back rather than keep it. */
+	if (r->plain.cap > (1u << 20))
+		buf_free(&r->plain);
+	if (err) {
+		*why = err == -ENOMEM ? "out of memory reading it" : "not a valid report";
+		return err == -ENOMEM ? -ENOMEM : -EINVAL;
+	}
+	*a = r->scratch;
+	return 0;
+}
