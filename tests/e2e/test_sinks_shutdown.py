@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 """Every output at once, and SIGTERM under load: an agent with stdout, a /collector client, the
-ClickHouse sink (clickhouse-server in the namespace) and the Kafka sink (librdkafka's mock
-cluster) is stopped while sysbench still runs. Each output receives the final, partial period,
-and each holds the same sums per (template, command) as the reports on stdout: nothing counted
-is lost on the way out."""
+ClickHouse sink (clickhouse-server in the namespace), the Kafka sink (librdkafka's mock
+cluster) and the pusher (to a mysqlprobe master's /push in the namespace) is stopped while
+sysbench still runs. Each output receives the final, partial period, and each holds the same
+sums per (template, command) as the reports on stdout: nothing counted is lost on the way out."""
 import os
 import shutil
 import signal
@@ -17,6 +17,8 @@ import test_sink_clickhouse as chtest
 import test_sink_kafka as kafkatest
 
 SECONDS = 20
+MASTER = sinkload.HTTP + 1
+TOKEN = 'sinks-shutdown-token'
 
 
 def main():
@@ -28,9 +30,21 @@ def main():
     host = sinkload.Host('sht')
     ch = clickhouse.ClickHouse(netns=host.ns, http_port=chtest.CH_HTTP, tcp_port=9000)
     _, bs = kafkatest.broker(host.ns)
-    agent = mp.Agent(chtest.agent_args(ch.url, ['--sinks.kafka.brokers', bs]), netns=host.ns)
+    tmp = mp.tempdir()
+    token = os.path.join(tmp, 'cluster.token')
+    with open(token, 'w') as f:
+        f.write(TOKEN + '\n')
+    os.chmod(token, 0o600)
+    # The pusher's target: a master that merges what it is pushed (a lone master, no slaves).
+    master = mp.Agent(['--slave=false', '-o', 'report', '--report_period_ms', '1000',
+                       '--serverport', str(MASTER), '--cluster.token_file', token,
+                       '--cluster.state_file', os.path.join(tmp, 'state')], netns=host.ns)
+    master.wait_ready()
+    agent = mp.Agent(chtest.agent_args(ch.url, [
+        '--sinks.kafka.brokers', bs, '--pusher.servers', f'127.0.0.1:{MASTER}',
+        '--pusher.path', '/push', '--cluster.token_file', token]), netns=host.ns)
     agent.wait_ready()
-    col = mp.Collector(sinkload.HTTP, json_format=True)
+    col = mp.Collector(sinkload.HTTP, json_format=True, token=TOKEN)
     sb = host.sysbench(SECONDS)
     t0 = time.monotonic()
     mp.poll(lambda: len(agent.json_lines()) >= 5, timeout=30, what='five periods')
@@ -58,6 +72,19 @@ def main():
              f'{last in seqs}, {len(got)} vs {len(want)} keys')
     msgs = kafkatest.consume(bs, kafkatest.TOPICS[0])
     kafkatest.check_stats(msgs, reports)
+
+    # The master emits a period merge_wait_ms after its end (late reports after that): its
+    # reports, late ones included, add up to the slave's once the final seq is in one.
+    node = reports[-1]['node']
+
+    def merged_last():
+        return any(r.get('nodes', {}).get(node, {}).get('seq') == last
+                   for r in master.json_lines())
+    mp.poll(merged_last, timeout=30, what='the master to emit the final period')
+    master.stop()
+    got = sinkload.report_sums(master.json_lines())
+    mp.check(got == want, f'pusher: the master merged the final period (seq {last}) and the '
+             'same sums as stdout', f'{sum(got.values())} vs {sum(want.values())} statements')
     mp.done()
 
 
