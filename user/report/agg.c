@@ -721,19 +721,12 @@ int agg_merge_stat(struct agg *a, const struct agg_stat *src, const char *tmpl, 
 	return err ? err : herr;
 }
 
-int agg_merge(struct agg *dst, const struct agg *src)
+/* Everything of src but its keyed rows into dst: "other" rows, sessions, slow and running. */
+static int merge_rest(struct agg *dst, const struct agg *src)
 {
-	const char *text;
-	size_t len = 0;
-	uint32_t i;
 	int err, ret = 0;
+	uint32_t i;
 
-	for (i = 0; i < src->nstats; i++) {
-		text = agg_template(src, src->stats[i].key.template_id, &len);
-		err = agg_merge_stat(dst, &src->stats[i], text, len);
-		if (err)
-			ret = err;
-	}
 	for (i = 0; i < AGG_CMD_COUNT; i++) {
 		if (!src->other[i].count)
 			continue;
@@ -751,8 +744,25 @@ int agg_merge(struct agg *dst, const struct agg *src)
 	for (i = 0; i < src->running.n; i++)
 		set_offer(&dst->running, &src->running.v[i]);
 	dst->running.dropped += src->running.dropped;
-	dst->keys |= src->keys;
 	return ret;
+}
+
+int agg_merge(struct agg *dst, const struct agg *src)
+{
+	const char *text;
+	size_t len = 0;
+	uint32_t i;
+	int err, ret = 0;
+
+	for (i = 0; i < src->nstats; i++) {
+		text = agg_template(src, src->stats[i].key.template_id, &len);
+		err = agg_merge_stat(dst, &src->stats[i], text, len);
+		if (err)
+			ret = err;
+	}
+	err = merge_rest(dst, src);
+	dst->keys |= src->keys;
+	return ret ? ret : err;
 }
 
 /* s re-keyed to p into *out (sharing s's histogram buckets: read only). */
@@ -805,24 +815,9 @@ int agg_merge_keyed(struct agg *dst, const struct agg *src, const struct agg_pro
 			ret = err;
 	}
 	free(t);
-	for (i = 0; i < AGG_CMD_COUNT; i++) {
-		if (!src->other[i].count)
-			continue;
-		err = agg_merge_stat(dst, &src->other[i], NULL, 0);
-		if (err)
-			ret = err;
-	}
-	err = sess_merge(dst->sess, src->sess);
-	if (err)
-		ret = err;
-	for (i = 0; i < src->slow.n; i++)
-		set_offer(&dst->slow, &src->slow.v[i]);
-	dst->slow.dropped += src->slow.dropped;
-	for (i = 0; i < src->running.n; i++)
-		set_offer(&dst->running, &src->running.v[i]);
-	dst->running.dropped += src->running.dropped;
+	err = merge_rest(dst, src);
 	dst->keys |= p->keys | AGG_DIM_COMMAND;
-	return ret;
+	return ret ? ret : err;
 }
 
 size_t agg_stat_count(const struct agg *a)
