@@ -507,22 +507,42 @@ static int ws_params(struct server *s, struct lws *wsi, struct http_collector_pa
 }
 
 /* Answers a refused upgrade with a plain HTTP status and a JSON reason, then closes. */
-static int ws_refuse(struct lws *wsi, int code, const struct buf *body)
+static int ws_refuse(struct lws *wsi, int code, const char *body, size_t len)
 {
 	unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start;
 	unsigned char *end = hdr + sizeof(hdr) - 1;
 	unsigned char *msg;
 
-	if (lws_add_http_common_headers(wsi, (unsigned)code, HTTP_API_JSON, body->len, &p, end) ||
+	if (lws_add_http_common_headers(wsi, (unsigned)code, HTTP_API_JSON, len, &p, end) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
 		return 1;
-	msg = malloc(LWS_PRE + body->len);
+	msg = malloc(LWS_PRE + len);
 	if (msg) {
-		memcpy(msg + LWS_PRE, body->data, body->len);
-		lws_write(wsi, msg + LWS_PRE, body->len, LWS_WRITE_HTTP_FINAL);
+		memcpy(msg + LWS_PRE, body, len);
+		lws_write(wsi, msg + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
 		free(msg);
 	}
 	return 1;
+}
+
+/* The same with a fixed JSON answer, counted like any HTTP answer. */
+static int ws_refuse_text(struct server *s, struct lws *wsi, int code, const char *json)
+{
+	server_count_http(s, code);
+	return ws_refuse(wsi, code, json, strlen(json));
+}
+
+/* Does the upgrade request carry "Bearer TOKEN"? (Constant time; the copy is wiped.) */
+static bool ws_token_ok(struct lws *wsi, const char *token)
+{
+	char auth[SERVER_AUTH_MAX];
+	bool ok;
+
+	if (lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) <= 0)
+		auth[0] = '\0';
+	ok = http_api_token_ok(auth, token);
+	explicit_bzero(auth, sizeof(auth));
+	return ok;
 }
 
 /*
@@ -532,36 +552,16 @@ static int ws_refuse(struct lws *wsi, int code, const struct buf *body)
 static int push_filter(struct server *s, struct lws *wsi)
 {
 	const char *token = s->cfg.cluster_token ? s->cfg.cluster_token : s->cfg.token;
-	char auth[SERVER_AUTH_MAX];
-	struct buf body = {};
-	int code = 0, ret, ok;
 
-	if (!s->cb.push) {
-		code = 404;
-	} else if (s->cb.push_busy && s->cb.push_busy(s->ctx)) {
-		code = 503;
-	} else if (token) {
-		if (lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) <= 0)
-			auth[0] = '\0';
-		ok = http_api_token_ok(auth, token);
-		explicit_bzero(auth, sizeof(auth));
-		if (!ok) {
-			atomic_fetch_add(&s->n_ws_unauthorized, 1);
-			code = 401;
-		}
-	}
-	if (!code)
+	if (!s->cb.push)
+		return ws_refuse_text(s, wsi, 404,
+				      "{\"error\":\"this node takes no pushed reports\"}\n");
+	if (s->cb.push_busy && s->cb.push_busy(s->ctx))
+		return ws_refuse_text(s, wsi, 503, "{\"error\":\"shutting down\"}\n");
+	if (!token || ws_token_ok(wsi, token))
 		return 0;
-	server_count_http(s, code);
-	if (buf_puts(&body, code == 401   ? "{\"error\":\"missing or wrong bearer token\"}\n"
-			    : code == 503 ? "{\"error\":\"shutting down\"}\n"
-					  : "{\"error\":\"this node takes no pushed reports\"}\n")) {
-		buf_free(&body);
-		return 1;
-	}
-	ret = ws_refuse(wsi, code, &body);
-	buf_free(&body);
-	return ret;
+	atomic_fetch_add(&s->n_ws_unauthorized, 1);
+	return ws_refuse_text(s, wsi, 401, "{\"error\":\"missing or wrong bearer token\"}\n");
 }
 
 /* Is this upgraded connection a /push one? (The filter let only /push and /collector in.) */
@@ -641,38 +641,13 @@ static void push_closed(struct server *s, struct server_pss *pss)
  */
 static int gossip_filter(struct server *s, struct lws *wsi)
 {
-	char auth[SERVER_AUTH_MAX];
-	struct buf body = {};
-	int ok, ret;
-
-	if (!s->cb.gossip) {
-		/* Not a gossip node (cluster.gossip: false): the peer hears why. */
-		server_count_http(s, 404);
-		if (buf_puts(&body, "{\"error\":\"not a gossip node\"}\n")) {
-			buf_free(&body);
-			return 1;
-		}
-		ret = ws_refuse(wsi, 404, &body);
-		buf_free(&body);
-		return ret;
-	}
-	if (!s->cfg.cluster_token)
-		return 0;
-	if (lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) <= 0)
-		auth[0] = '\0';
-	ok = http_api_token_ok(auth, s->cfg.cluster_token);
-	explicit_bzero(auth, sizeof(auth));
-	if (ok)
+	/* Not a gossip node (cluster.gossip: false): the peer hears why. */
+	if (!s->cb.gossip)
+		return ws_refuse_text(s, wsi, 404, "{\"error\":\"not a gossip node\"}\n");
+	if (!s->cfg.cluster_token || ws_token_ok(wsi, s->cfg.cluster_token))
 		return 0;
 	atomic_fetch_add(&s->n_gossip_refused, 1);
-	server_count_http(s, 401);
-	if (buf_puts(&body, "{\"error\":\"missing or wrong bearer token\"}\n")) {
-		buf_free(&body);
-		return 1;
-	}
-	ret = ws_refuse(wsi, 401, &body);
-	buf_free(&body);
-	return ret;
+	return ws_refuse_text(s, wsi, 401, "{\"error\":\"missing or wrong bearer token\"}\n");
 }
 
 static bool ws_is_gossip(struct lws *wsi)
@@ -730,21 +705,15 @@ static int ws_filter(struct server *s, struct lws *wsi)
 		explicit_bzero(s->arg_store, sizeof(s->arg_store));
 		if (!ok) {
 			atomic_fetch_add(&s->n_ws_unauthorized, 1);
-			server_count_http(s, 401);
-			buf_reset(&body);
-			if (buf_puts(&body, "{\"error\":\"missing or wrong bearer token\"}\n")) {
-				buf_free(&body);
-				return 1;
-			}
-			ret = ws_refuse(wsi, 401, &body);
 			buf_free(&body);
-			return ret;
+			return ws_refuse_text(s, wsi, 401,
+					      "{\"error\":\"missing or wrong bearer token\"}\n");
 		}
 	}
 	explicit_bzero(s->arg_store, sizeof(s->arg_store));
 	if (code) {
 		server_count_http(s, code > 0 ? code : 500);
-		ret = code > 0 ? ws_refuse(wsi, code, &body) : 1;
+		ret = code > 0 ? ws_refuse(wsi, code, body.data, body.len) : 1;
 	}
 	buf_free(&body);
 	return ret;
