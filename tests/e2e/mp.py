@@ -16,6 +16,7 @@ import atexit
 import contextlib
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -624,6 +625,20 @@ def tcpdump_segments(path, ports):
     return parse_tcpdump_text(r.stdout, ports)
 
 
+def tcpdump_server_fins(path, ports):
+    """How many FINs the server sent in a pcap still being written. tcpdump stops without
+    reading what the kernel still holds for it, so a test that needs a connection's last
+    packets in the file waits for the server's FIN (packets on lo reach it in order)."""
+    r = subprocess.run(['tcpdump', '-r', path, '-nn', 'tcp[tcpflags] & tcp-fin != 0'],
+                       text=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    n = 0
+    for line in r.stdout.splitlines():
+        m = re.search(r'\.(\d+) > \S+: Flags', line)
+        if m and int(m.group(1)) in ports:
+            n += 1
+    return n
+
+
 def parse_tcpdump_text(text, ports):
     import re
     out = []
@@ -674,6 +689,14 @@ def http_get(url, token=None, timeout=10):
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
+
+
+def http_up(url, timeout=2):
+    """True once url answers 200; a port not listening yet is not an error, only 'not yet'."""
+    try:
+        return http_get(url, timeout=timeout)[0] == 200
+    except OSError:
+        return False
 
 
 class Collector:

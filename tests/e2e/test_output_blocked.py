@@ -70,7 +70,7 @@ def main():
                                       '--report_period_ms', str(PERIOD_MS),
                                       '--serverport', str(HTTP)],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-            mp.poll(lambda: mp.http_get(f'http://127.0.0.1:{HTTP}/healthz')[0] == 200
+            mp.poll(lambda: mp.http_up(f'http://127.0.0.1:{HTTP}/healthz')
                     if agent.poll() is None else mp.fail('agent exited') or True,
                     what='agent serving')
             # since=0: every report from the first, whenever this client connects.

@@ -103,7 +103,11 @@ def main():
     t0 = time.monotonic()
     mp.poll(lambda: pushed(fl, M2) > 0, timeout=10, what='the second master receives')
     took = time.monotonic() - t0
-    mp.check(took <= 1.0 + 1.0, f'the second master receives within one period ({took:.2f} s)')
+    # On failure: what the slave and the stopped master said around the stop, timed from it.
+    said = [f'{who} {t - t0:+.2f} {l}' for who, a in (('slave', s.agent), ('m1', m1))
+            for t, l in zip(a.err_times, a.err) if t >= t0 - 10]
+    mp.check(took <= 1.0 + 1.0, f'the second master receives within one period ({took:.2f} s)',
+             '\n'.join(said[-30:]))
 
     # The first comes back: the pusher returns to it (its link redials with backoff <= 10 s).
     mp.poll(lambda: pushed(fl, M2) >= 3, timeout=10, what='pushes to the second master')

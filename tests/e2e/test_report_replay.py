@@ -33,10 +33,12 @@ def capture(path):
                 except pymysql.MySQLError:
                     pass
                 cur.execute('SELECT SLEEP(0.5)')
-        # A command of class 'other' with a reply, so the capture holds one whether or not
-        # the COM_QUIT below reaches the file before tcpdump stops.
+        # A command of class 'other' with a reply.
         c.ping(reconnect=False)
         c.close()
+        # The server's FIN in the file means the ping's reply and the COM_QUIT are there too.
+        mp.poll(lambda: mp.tcpdump_server_fins(path, [PORT]) >= 1, every=0.1,
+                what="the server's FIN in the capture")
         dropped = mp.tcpdump_dropped(dump.stop())
     mp.check(dropped == 0, 'the capture is whole (tcpdump dropped nothing)', f'{dropped}')
 

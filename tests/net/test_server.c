@@ -1073,12 +1073,15 @@ static void test_slow_client_loses_reports(void **unused)
 		fast.nmsgs = 0;
 	}
 	print_message("# slowest publish %lld ms\n", worst);
-	/* Publishing only appends to the bus: it must never wait for a client. */
-	assert_true(worst < 1000);
 	bus_get_stats(app.bus, &bs);
 	assert_string_equal(bs.kinds[0].kind, "collector");
 	print_message("# slow client: %llu reports lost while stuck\n",
 		      (unsigned long long)bs.kinds[0].dropped);
+	/*
+	 * Publishing only appends to the bus, it never waits for a client: the stuck client lost
+	 * reports instead (a bus that waited would lose none, and the loop above would hang). Not
+	 * a time bound: a loaded machine can stall any call for a second.
+	 */
 	assert_true(bs.kinds[0].dropped > 0);
 	/* Taken from the bus by both (rendered) + lost + still waiting == published, twice. */
 	assert_int_equal(bs.kinds[0].delivered + bs.kinds[0].dropped, N + N - Q);

@@ -231,16 +231,18 @@ static int choose(struct pusher *p)
 {
 	bool up[64];
 	size_t n = p->nt < 64 ? p->nt : 64;
-	int now;
+	int now, earlier;
 
 	for (size_t i = 0; i < n; i++)
 		up[i] = atomic_load(&p->t[i].up);
 	now = pusher_pick(up, n);
 	/*
 	 * Just after the links were dialled a later server may answer first: wait (a little)
-	 * until every earlier one has answered too, or the pusher starts on the wrong one.
+	 * until every earlier one has answered too, or the pusher starts on the wrong one. With
+	 * none up yet, every first dial is still "earlier": no "unreachable" before they ended.
 	 */
-	for (int i = 0; i < now && ratelog_now_ms() - p->dial_ms < PUSHER_FIRST_DIAL_MS; i++)
+	earlier = now < 0 ? (int)n : now;
+	for (int i = 0; i < earlier && ratelog_now_ms() - p->dial_ms < PUSHER_FIRST_DIAL_MS; i++)
 		if (!atomic_load(&p->t[i].settled))
 			return -2;
 	if (now != p->current) {
