@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "watcher/watcher.h"
 
@@ -51,14 +52,6 @@ struct name_addrs {
 	uint8_t addr[NAME_ADDRS][16];
 };
 
-static uint64_t now_ms(int clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void bump(_Atomic uint64_t *c)
 {
 	atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
@@ -84,7 +77,7 @@ static void redact(const struct watcher *w, const char *msg, char *out, size_t l
 /* Logs one failure of a kind unless one was logged within the last minute. */
 static void log_failure(struct watcher *w, int kind, const char *what)
 {
-	uint64_t t = now_ms(CLOCK_MONOTONIC);
+	uint64_t t = mono_ms();
 	char msg[512];
 
 	if (w->logged_ms[kind] && t - w->logged_ms[kind] < LOG_EVERY_MS)
@@ -284,7 +277,7 @@ static int check_privilege(struct watcher *w)
 	has = row && row[0] && strtoull(row[0], NULL, 10) > 0;
 	mysql_free_result(res);
 	if (!has) {
-		uint64_t t = now_ms(CLOCK_MONOTONIC);
+		uint64_t t = mono_ms();
 
 		bump(&w->privilege_errors);
 		if (!w->logged_ms[LOG_PRIVILEGE] || t - w->logged_ms[LOG_PRIVILEGE] >= LOG_EVERY_MS) {
