@@ -51,7 +51,7 @@ struct ws_link {
 	/* Set by ws_link_free(), under the client's lock; done once the thread let go. */
 	atomic_bool freeing;
 	bool done;
-	_Atomic uint64_t dials, connects, messages, bytes, too_large, sent, send_dropped;
+	_Atomic uint64_t dials, connects, messages, bytes, too_large, sent, send_refused;
 	atomic_int connected;
 	/* Messages to send (ws_link_send), under the client's lock; the head one is written in
 	 * fragments by the client thread, tx_off bytes of it so far. */
@@ -453,7 +453,7 @@ void ws_link_get_stats(struct ws_link *l, struct ws_link_stats *out)
 	out->too_large = atomic_load(&l->too_large);
 	out->connected = atomic_load(&l->connected);
 	out->sent = atomic_load(&l->sent);
-	out->send_dropped = atomic_load(&l->send_dropped);
+	out->send_refused = atomic_load(&l->send_refused);
 }
 
 int ws_link_send(struct ws_link *l, const void *data, size_t len, int binary)
@@ -486,7 +486,7 @@ int ws_link_send(struct ws_link *l, const void *data, size_t len, int binary)
 	pthread_mutex_unlock(&l->c->lock);
 	free(p);
 	if (ret)
-		atomic_fetch_add(&l->send_dropped, 1);
+		atomic_fetch_add(&l->send_refused, 1);
 	else
 		lws_cancel_service(l->c->lws);
 	return ret;
