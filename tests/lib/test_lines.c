@@ -68,30 +68,38 @@ static int fail_on_b(void *ctx, const char *s, size_t n, const char **why)
 	(*seen)++;
 	if (n == 1 && *s == 'b')
 		return *why = "b", -EINVAL;
+	if (n == 5 && !memcmp(s, "nomem", 5))
+		return -ENOMEM;
 	return 0;
 }
 
 static void test_each(void **state)
 {
-	const char *why = NULL;
 	unsigned seen = 0;
 	struct lines l;
+	char err[64] = "";
 
 	(void)state;
 	lines_init(&l, "a\n\nb\nc\n", 7, 0);
-	assert_int_equal(lines_each(&l, fail_on_b, &seen, &why), -EINVAL);
-	assert_string_equal(why, "b");
+	assert_int_equal(lines_each(&l, fail_on_b, &seen, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 3: b");
 	assert_int_equal(l.no, 3);
 	assert_int_equal(seen, 2);
 
 	lines_init(&l, "a\nc\0\n", 5, 0);
-	why = NULL;
-	assert_int_equal(lines_each(&l, fail_on_b, &seen, &why), -EINVAL);
-	assert_string_equal(why, "NUL byte");
+	assert_int_equal(lines_each(&l, fail_on_b, &seen, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 2: NUL byte");
 	assert_int_equal(l.no, 2);
 
-	lines_init(&l, "a\n#b\n", 5, 0);
-	assert_int_equal(lines_each(&l, fail_on_b, &seen, &why), 0);
+	/* A failure other than -EINVAL is the caller's to say. */
+	lines_init(&l, "nomem\n", 6, 0);
+	err[0] = '\0';
+	assert_int_equal(lines_each(&l, fail_on_b, &seen, err, sizeof(err)), -ENOMEM);
+	assert_string_equal(err, "");
+
+	lines_init(&l, "a\n#b\n\n", 6, 0);
+	assert_int_equal(lines_each(&l, fail_on_b, &seen, err, sizeof(err)), 0);
+	assert_int_equal(l.no, 3);
 }
 
 int main(void)

@@ -94,15 +94,12 @@ static int parse_line(void *ctx, const char *p, size_t len, const char **why)
 int state_parse(const char *text, size_t len, struct cluster_state *st, char *err, size_t errlen)
 {
 	struct cluster_state tmp = { 0 };
-	const char *why = NULL;
 	struct lines l;
 	int ret;
 
 	lines_init(&l, text, len, 0);
-	ret = lines_each(&l, parse_line, &tmp, &why);
+	ret = lines_each(&l, parse_line, &tmp, err, errlen);
 	if (ret) {
-		if (ret == -EINVAL)
-			snprintf(err, errlen, "line %u: %s", l.no, why ? why : "malformed");
 		cluster_state_free(&tmp);
 		return ret;
 	}

@@ -56,17 +56,16 @@ static int parse_line(void *ctx, const char *p, size_t len, const char **why)
 int vote_parse(const char *text, size_t len, struct lease_vote *v, char *err, size_t errlen)
 {
 	struct lease_vote tmp = { 0 };
-	const char *why = NULL;
 	struct lines l;
 	int ret;
 
 	lines_init(&l, text, len, 0);
-	ret = lines_each(&l, parse_line, &tmp, &why);
-	if (!ret && tmp.term && !tmp.voted_for[0])
-		why = "voted_for missing", ret = -EINVAL;
-	if (ret) {
-		snprintf(err, errlen, "line %u: %s", l.no, why ? why : "malformed");
+	ret = lines_each(&l, parse_line, &tmp, err, errlen);
+	if (ret)
 		return ret;
+	if (tmp.term && !tmp.voted_for[0]) {
+		snprintf(err, errlen, "line %u: voted_for missing", l.no);
+		return -EINVAL;
 	}
 	*v = tmp;
 	return 0;

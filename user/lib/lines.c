@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* A walk over the lines of a small config-like text, numbered for "file:line: reason" errors. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/lines.h"
@@ -56,18 +57,21 @@ int lines_next(struct lines *l, const char **s, size_t *n)
 	return 0;
 }
 
-int lines_each(struct lines *l, lines_fn fn, void *ctx, const char **why)
+int lines_each(struct lines *l, lines_fn fn, void *ctx, char *err, size_t errlen)
 {
-	const char *s;
+	const char *s, *why;
 	size_t n;
 	int ret;
 
 	while ((ret = lines_next(l, &s, &n)) > 0) {
-		ret = fn(ctx, s, n, why);
+		why = NULL;
+		ret = fn(ctx, s, n, &why);
+		if (ret == -EINVAL)
+			snprintf(err, errlen, "line %u: %s", l->no, why ? why : "malformed");
 		if (ret)
 			return ret;
 	}
 	if (ret)
-		*why = "NUL byte";
+		snprintf(err, errlen, "line %u: NUL byte", l->no);
 	return ret;
 }

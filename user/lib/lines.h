@@ -30,9 +30,10 @@ int lines_next(struct lines *l, const char **s, size_t *n);
 /* Parses one line (s, n as lines_next gives them): 0, or -errno with *why set for -EINVAL. */
 typedef int (*lines_fn)(void *ctx, const char *s, size_t n, const char **why);
 /*
- * Calls fn on each line lines_next() gives until one fails. Returns 0, fn's error, or -EINVAL
- * with *why = "NUL byte"; l->no is then the failing line's number.
+ * Calls fn on each line lines_next() gives until one fails. Returns 0 or fn's error; for
+ * -EINVAL, fn's or a NUL byte's, err gets "line N: reason". l->no is then the failing line's
+ * number, else the number of lines.
  */
-int lines_each(struct lines *l, lines_fn fn, void *ctx, const char **why);
+int lines_each(struct lines *l, lines_fn fn, void *ctx, char *err, size_t errlen);
 
 #endif /* MP_LINES_H */
