@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "pipeline/pipeline.h"
 #include "net/server.h"
@@ -76,14 +77,6 @@ static void install_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void announce(const struct source_config *sc, const struct source *src,
@@ -250,12 +243,14 @@ static bool counters_print_changed(struct agent *a, struct counters_shown *last)
 #define STALL_MS 500
 /* At stop, how long a live source's backlog is drained (see the end of run()). */
 #define SHUTDOWN_DRAIN_MS 1000
+/* How often a live pipeline hands buffered events out and expires idle connections. */
+#define SYNC_MS 200
 
 /* Polls the source until a signal, the end of a replayed file, or an error. */
 static int run(struct agent *a)
 {
 	static struct counters_shown shown; /* zero: the first change is printed */
-	double t = now_s(), next_stats = t + 1, next_sync = t + 0.2;
+	uint64_t t = mono_ms(), next_stats = t + 1000, next_sync = t + SYNC_MS;
 	int n;
 
 	uint64_t alive_ms = slave_now_ms(), drain_end_ms;
@@ -280,18 +275,18 @@ static int run(struct agent *a)
 		}
 		if (n > 0 && !a->pl)
 			fflush(stdout);
-		t = now_s();
+		t = mono_ms();
 		/* Live: hand buffered events out and expire idle connections by the clock. */
 		if (a->pl && t >= next_sync) {
 			pipeline_sync(a->pl, a->live ? realtime_ns() : 0);
 			slave_snapshot(a->slave);
-			next_sync = t + 0.2;
+			next_sync = t + SYNC_MS;
 		}
 		n = period_due(a);
 		if (n < 0)
 			pr_warn("report: %s\n", strerror(-n));
 		if (log_level >= LOG_LVL_INFO && t >= next_stats)
-			next_stats = t + (counters_print_changed(a, &shown) ? COUNTERS_EVERY_S : 1);
+			next_stats = t + (counters_print_changed(a, &shown) ? COUNTERS_EVERY_S : 1) * 1000;
 	}
 	/* Deliver what is already captured before reporting the final counters, including
 	 * packets a live source still holds back. A live source under load never runs dry (the

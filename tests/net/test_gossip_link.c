@@ -137,7 +137,7 @@ static void test_send(void **unused)
 	assert_string_equal(a.last, "{\"n\":19}");
 	ws_link_get_stats(l, &st);
 	assert_int_equal(st.sent, 20);
-	assert_int_equal(st.send_dropped, 0);
+	assert_int_equal(st.send_refused, 0);
 	server_get_stats(s, &ss);
 	assert_int_equal(ss.gossip_messages, 20);
 	assert_int_equal(ss.clients, 0); /* a gossip link is not a /collector client */

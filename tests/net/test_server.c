@@ -20,6 +20,7 @@
 #include <libwebsockets.h>
 #include <snappy-c.h>
 
+#include "lib/clock.h"
 #include "lib/buf.h"
 #include "net/server.h"
 #include "report/bus.h"
@@ -218,14 +219,6 @@ static void publish_app(struct test_app *app, unsigned seq, size_t pad)
 	assert_int_equal(bus_publish(app->bus, seq + 1, r, sizeof(*r) + pad), 0);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* ---- a minimal HTTP/1.1 client: one request per connection ---- */
 
 struct http_reply {
@@ -240,7 +233,7 @@ static void http_raw(int port, const char *req, struct http_reply *rep)
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
 	struct buf raw = {};
 	char buf[4096];
-	long long deadline = now_ms() + WAIT_MS;
+	uint64_t deadline = mono_ms() + WAIT_MS;
 	int n = (int)strlen(req);
 	char *sep;
 	int fd;
@@ -254,7 +247,7 @@ static void http_raw(int port, const char *req, struct http_reply *rep)
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 
-		assert_true(now_ms() < deadline);
+		assert_true(mono_ms() < deadline);
 		if (poll(&p, 1, 100) <= 0)
 			continue;
 		n = read(fd, buf, sizeof(buf));
@@ -406,10 +399,10 @@ static void wsc_connect(struct wsc *c, int port, const char *path)
 /* Services the client until *flag is set; fails the test after WAIT_MS. */
 static void wsc_until(struct wsc *c, const int *flag)
 {
-	long long deadline = now_ms() + WAIT_MS;
+	uint64_t deadline = mono_ms() + WAIT_MS;
 
 	while (!*flag) {
-		assert_true(now_ms() < deadline);
+		assert_true(mono_ms() < deadline);
 		/* A negative timeout polls without waiting; the 1 ms pause keeps the loop cheap. */
 		lws_service(c->ctx, -1);
 		if (!*flag)
@@ -419,10 +412,10 @@ static void wsc_until(struct wsc *c, const int *flag)
 
 static void wsc_until_msgs(struct wsc *c, int n)
 {
-	long long deadline = now_ms() + WAIT_MS;
+	uint64_t deadline = mono_ms() + WAIT_MS;
 
 	while (c->nmsgs < n) {
-		assert_true(now_ms() < deadline);
+		assert_true(mono_ms() < deadline);
 		assert_false(c->closed);
 		lws_service(c->ctx, -1);
 		if (c->nmsgs < n)
@@ -445,14 +438,14 @@ static void stats_until(struct server *s,
 			int (*fn)(const struct server_stats *, unsigned long long),
 			unsigned long long arg)
 {
-	long long deadline = now_ms() + WAIT_MS;
+	uint64_t deadline = mono_ms() + WAIT_MS;
 	struct server_stats st;
 
 	for (;;) {
 		server_get_stats(s, &st);
 		if (fn(&st, arg))
 			return;
-		assert_true(now_ms() < deadline);
+		assert_true(mono_ms() < deadline);
 		usleep(1000);
 	}
 }
@@ -763,7 +756,7 @@ static void test_keepalive_big_body(void **unused)
 	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
 				  "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 	struct timeval tv = { .tv_sec = WAIT_MS / 1000 };
-	long long deadline = now_ms() + WAIT_MS;
+	uint64_t deadline = mono_ms() + WAIT_MS;
 	struct buf raw = {};
 	char buf[65536], *second;
 	int fd, n;
@@ -776,7 +769,7 @@ static void test_keepalive_big_body(void **unused)
 	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
 	assert_int_equal(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		assert_true(now_ms() < deadline);
+		assert_true(mono_ms() < deadline);
 		assert_int_equal(buf_append(&raw, buf, n), 0);
 	}
 	assert_int_equal(n, 0);
@@ -797,7 +790,7 @@ static void raw_exchange(int port, const char *req, size_t len, struct buf *raw)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
 	struct timeval tv = { .tv_sec = WAIT_MS / 1000 };
-	long long deadline = now_ms() + WAIT_MS;
+	uint64_t deadline = mono_ms() + WAIT_MS;
 	char buf[16384];
 	int fd, n;
 
@@ -809,7 +802,7 @@ static void raw_exchange(int port, const char *req, size_t len, struct buf *raw)
 	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
 	assert_int_equal(write(fd, req, len), (ssize_t)len);
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		assert_true(now_ms() < deadline);
+		assert_true(mono_ms() < deadline);
 		assert_int_equal(buf_append(raw, buf, n), 0);
 	}
 	assert_int_equal(n, 0); /* closed by the server, not timed out */
@@ -1049,7 +1042,7 @@ static void test_slow_client_loses_reports(void **unused)
 	struct server *s = start(&app, NULL, Q, 0);
 	unsigned long long got = 0, lost = 0;
 	struct bus_stats bs;
-	long long worst = 0;
+	uint64_t worst = 0;
 	struct wsc slow, fast;
 	unsigned i, last = 0;
 
@@ -1061,10 +1054,10 @@ static void test_slow_client_loses_reports(void **unused)
 
 	/* slow is never serviced from here: kernel buffers fill, then it lags its queue. */
 	for (i = 0; i < N; i++) {
-		long long t0 = now_ms(), dt;
+		uint64_t t0 = mono_ms(), dt;
 
 		publish_app(&app, i, 256 * 1024);
-		dt = now_ms() - t0;
+		dt = mono_ms() - t0;
 		worst = dt > worst ? dt : worst;
 		/* The fast client keeps up: it gets every report, nothing lost. */
 		wsc_until_msgs(&fast, 1);
@@ -1072,7 +1065,7 @@ static void test_slow_client_loses_reports(void **unused)
 		buf_free(&fast.msgs[0]);
 		fast.nmsgs = 0;
 	}
-	print_message("# slowest publish %lld ms\n", worst);
+	print_message("# slowest publish %llu ms\n", (unsigned long long)worst);
 	bus_get_stats(app.bus, &bs);
 	assert_string_equal(bs.kinds[0].kind, "collector");
 	print_message("# slow client: %llu reports lost while stuck\n",

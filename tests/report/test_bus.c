@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "lib/clock.h"
 #include "report/bus.h"
 
 static atomic_uint freed;
@@ -79,14 +80,6 @@ static void expect_none(struct bus_reader *r)
 	uint64_t l;
 
 	assert_int_equal(bus_read(r, &it, &l), -EAGAIN);
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
 static void test_fan_out(void **unused)
@@ -174,7 +167,7 @@ static void test_blocked_output(void **unused)
 	struct fast f = { .b = b };
 	pthread_t tb, tf;
 	struct bus_stats st;
-	long long worst = 0;
+	uint64_t worst = 0;
 	uint64_t i;
 
 	f.r = reader_of(b, "fast", Q, BUS_START_LIVE, 0, &f);
@@ -186,19 +179,19 @@ static void test_blocked_output(void **unused)
 	while (!atomic_load(&bl.got_first))
 		usleep(1000);
 	for (i = 2; i <= N; i++) {
-		long long t0 = now_ms(), dt;
+		uint64_t t0 = mono_ms(), dt;
 
 		publish(b, i, 100);
-		dt = now_ms() - t0;
+		dt = mono_ms() - t0;
 		worst = dt > worst ? dt : worst;
 		/* The fast output takes each report while the other stays stuck. */
-		t0 = now_ms();
+		t0 = mono_ms();
 		while (bus_pending(b, &f))
-			assert_true(now_ms() - t0 < 10000);
+			assert_true(mono_ms() - t0 < 10000);
 	}
 	bus_close(b);
 	assert_int_equal(pthread_join(tf, NULL), 0);
-	print_message("# slowest publish %lld ms\n", worst);
+	print_message("# slowest publish %llu ms\n", (unsigned long long)worst);
 	/*
 	 * That publishing never waited for the stuck output is shown by what it lost (below), not
 	 * by a time bound: a loaded machine can stall any call for a while. A bus that waited

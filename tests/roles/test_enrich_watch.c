@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "lib/clock.h"
 #include "roles/enrich_watch.h"
 
 static char dir[] = "/tmp/mp-enrich-watch-XXXXXX";
@@ -48,21 +49,13 @@ static const char *app_now(struct enrich_watch *w, const char *ip)
 	return out;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Polls (every 20 ms, at most 5 s) until ip's app is want. */
 static int wait_app(struct enrich_watch *w, const char *ip, const char *want)
 {
-	double until = now_s() + 5;
+	uint64_t until = mono_ms() + 5000;
 
 	while (strcmp(app_now(w, ip), want)) {
-		if (now_s() > until)
+		if (mono_ms() > until)
 			return -1;
 		usleep(20000);
 	}
@@ -92,12 +85,12 @@ static void test_reload(void **state)
 	/* A malformed line: refused, the previous mapping stays. */
 	write_file("10.0.0.0/8 ten\n10.1.0.0/16 broken\n10.2.0.0/16\n");
 	{
-		double until = now_s() + 5;
+		uint64_t until = mono_ms() + 5000;
 
 		do {
 			enrich_watch_stats(w, &applied, &refused, &n);
 			usleep(20000);
-		} while (!refused && now_s() < until);
+		} while (!refused && mono_ms() < until);
 	}
 	assert_int_equal(refused, 1);
 	assert_string_equal(app_now(w, "10.1.2.3"), "moved");

@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 
 #include "capture.skel.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "capture/source.h"
 
@@ -58,7 +59,7 @@ struct source_bpf {
 	__u64 *percpu;
 	int native;		/* xdp in driver mode */
 	int nl_fd;		/* rtnetlink link events: a device went or came */
-	__u64 next_check_ns;	/* devices are re-checked at least this often anyway */
+	uint64_t next_check_ms;	/* mono_ms() of the next check of the devices anyway */
 };
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -348,15 +349,7 @@ static int on_record(void *ctx, void *data, size_t size)
  * netlink message needs parsing. A device that is gone is said once and reported by
  * source_devices(); when one of that name is back, we attach to it again.
  */
-#define DEV_CHECK_NS 1000000000ull
-
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
-}
+#define DEV_CHECK_MS 1000
 
 static int link_events(struct source_bpf *s)
 {
@@ -413,11 +406,11 @@ static void dev_follow(struct source_bpf *s, struct bpf_dev *d)
 
 static void devs_follow(struct source_bpf *s)
 {
-	__u64 now = mono_ns();
+	uint64_t now = mono_ms();
 
-	if (!link_events(s) && now < s->next_check_ns)
+	if (!link_events(s) && now < s->next_check_ms)
 		return;
-	s->next_check_ns = now + DEV_CHECK_NS;
+	s->next_check_ms = now + DEV_CHECK_MS;
 	for (int i = 0; i < s->ndevs; i++)
 		dev_follow(s, &s->devs[i]);
 }
@@ -598,7 +591,7 @@ struct source *source_bpf_open(const struct source_config *cfg, char *step, size
 		goto cleanup;
 	/* Before attaching: an event between the two is then seen, not lost. */
 	s->nl_fd = link_events_open();
-	s->next_check_ns = mono_ns() + DEV_CHECK_NS;
+	s->next_check_ms = mono_ms() + DEV_CHECK_MS;
 	err = devs_attach(s, cfg, step, len);
 	if (err)
 		goto cleanup;

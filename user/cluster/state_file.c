@@ -9,6 +9,7 @@
 #include "cluster/state_file.h"
 #include "lib/buf.h"
 #include "lib/file_atomic.h"
+#include "lib/lines.h"
 
 /* A state file is a few lines per slave; anything larger is not one. */
 #define STATE_MAX_BYTES (16u << 20)
@@ -56,8 +57,10 @@ static int take_u64(const char **p, const char *end, uint64_t *v)
 	return 0;
 }
 
-static int parse_line(const char *p, const char *end, struct cluster_state *st, const char **why)
+static int parse_line(void *ctx, const char *p, size_t len, const char **why)
 {
+	struct cluster_state *st = ctx;
+	const char *end = p + len;
 	char addr[STATE_ADDR_MAX], host[ADDR_HOST_MAX];
 	uint64_t started, seq;
 	const char *sp;
@@ -91,26 +94,12 @@ static int parse_line(const char *p, const char *end, struct cluster_state *st, 
 int state_parse(const char *text, size_t len, struct cluster_state *st, char *err, size_t errlen)
 {
 	struct cluster_state tmp = { 0 };
-	const char *p = text, *end = text + len, *nl, *why = NULL;
-	unsigned line = 0;
-	int ret = 0;
+	struct lines l;
+	int ret;
 
-	while (p < end && !ret) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl)
-			nl = end;
-		line++;
-		if (nl > p && *p != '#') {
-			if (memchr(p, '\0', (size_t)(nl - p)))
-				why = "NUL byte", ret = -EINVAL;
-			else
-				ret = parse_line(p, nl, &tmp, &why);
-		}
-		p = nl + 1;
-	}
+	lines_init(&l, text, len, 0);
+	ret = lines_each(&l, parse_line, &tmp, err, errlen);
 	if (ret) {
-		if (ret == -EINVAL)
-			snprintf(err, errlen, "line %u: %s", line, why ? why : "malformed");
 		cluster_state_free(&tmp);
 		return ret;
 	}

@@ -9,6 +9,7 @@
 #include "cluster/vote_file.h"
 #include "lib/buf.h"
 #include "lib/file_atomic.h"
+#include "lib/lines.h"
 
 /* Two short lines; a larger file is not a vote file. */
 #define VOTE_MAX_BYTES 4096
@@ -28,8 +29,10 @@ static int parse_term(const char *p, const char *end, uint64_t *term)
 	return 0;
 }
 
-static int parse_line(const char *p, const char *end, struct lease_vote *v, const char **why)
+static int parse_line(void *ctx, const char *p, size_t len, const char **why)
 {
+	struct lease_vote *v = ctx;
+	const char *end = p + len;
 	char host[ADDR_HOST_MAX];
 	size_t n;
 	int port;
@@ -53,24 +56,16 @@ static int parse_line(const char *p, const char *end, struct lease_vote *v, cons
 int vote_parse(const char *text, size_t len, struct lease_vote *v, char *err, size_t errlen)
 {
 	struct lease_vote tmp = { 0 };
-	const char *p = text, *end = text + len, *nl, *why = NULL;
-	unsigned line = 0;
-	int ret = 0;
+	struct lines l;
+	int ret;
 
-	while (p < end && !ret) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl)
-			nl = end;
-		line++;
-		if (nl > p && *p != '#')
-			ret = parse_line(p, nl, &tmp, &why);
-		p = nl + 1;
-	}
-	if (!ret && tmp.term && !tmp.voted_for[0])
-		why = "voted_for missing", ret = -EINVAL;
-	if (ret) {
-		snprintf(err, errlen, "line %u: %s", line, why ? why : "malformed");
+	lines_init(&l, text, len, 0);
+	ret = lines_each(&l, parse_line, &tmp, err, errlen);
+	if (ret)
 		return ret;
+	if (tmp.term && !tmp.voted_for[0]) {
+		snprintf(err, errlen, "line %u: voted_for missing", l.no);
+		return -EINVAL;
 	}
 	*v = tmp;
 	return 0;

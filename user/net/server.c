@@ -18,6 +18,7 @@
 #include <libwebsockets.h>
 
 #include "net/http_api.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "net/lws_log.h"
 #include "net/server.h"
@@ -49,8 +50,8 @@
 #define SERVER_URI_MAX 256
 /* Authorization header bytes kept; a longer header cannot match a sane token. */
 #define SERVER_AUTH_MAX 1024
-/* Too-large messages are logged at most this often. */
-#define SERVER_LOG_INTERVAL_S 10
+/* Too-large messages and dropped clients are logged at most this often. */
+#define SERVER_LOG_INTERVAL_MS 10000
 /* HTTP status codes counted by /metrics; anything else is counted under "other". */
 static const int server_http_codes[] = { 200, 400, 401, 403, 404, 405, 409, 413, 426, 500, 503 };
 #define SERVER_NCODES (sizeof(server_http_codes) / sizeof(server_http_codes[0]))
@@ -80,7 +81,7 @@ struct server_client {
 	size_t qbytes; /* bytes of the queued messages not yet written */
 	uint64_t last_seq; /* the last report queued whole for it; 0 = none (send every text) */
 	bool dropped; /* over the total bound: its queue is gone, it is being closed */
-	long long wrote_ms; /* when its socket last took bytes (or it connected); monotonic */
+	uint64_t wrote_ms; /* when its socket last took bytes (or it connected); mono_ms() */
 	size_t off; /* bytes of head already written */
 	unsigned owed; /* messages written whose bytes lws may still hold */
 	char peer[INET6_ADDRSTRLEN + 8];
@@ -137,10 +138,10 @@ struct server {
 	size_t npins, pins_cap;
 	size_t freed; /* pinned bytes let go since the last malloc_trim() */
 	time_t trimmed;
-	time_t dropped_logged;
+	uint64_t dropped_logged_ms; /* mono_ms() of the last line said; 0 = never */
 	unsigned long long dropped_unlogged;
 	char arg_store[HTTP_API_MAX_ARGS][SERVER_URI_MAX];
-	time_t too_large_logged;
+	uint64_t too_large_logged_ms; /* mono_ms() of the last line said; 0 = never */
 	unsigned long long too_large_unlogged;
 
 	atomic_ullong n_clients, n_clients_total, n_sent, n_bytes, n_too_large, n_render_err,
@@ -182,14 +183,6 @@ static unsigned server_fd_limit(void)
 	return (unsigned)(rl.rlim_cur - SERVER_FD_RESERVE);
 }
 
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 /* Messages reaching a socket change what server_flush() waits for. */
 static void server_busy_sub(struct server *s, unsigned long n)
@@ -287,16 +280,15 @@ static void server_trim(struct server *s)
 
 static void server_log_too_large(struct server *s, size_t len)
 {
-	struct timespec now;
+	uint64_t now = mono_ms();
 
 	s->too_large_unlogged++;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (s->too_large_logged && now.tv_sec - s->too_large_logged < SERVER_LOG_INTERVAL_S)
+	if (s->too_large_logged_ms && now - s->too_large_logged_ms < SERVER_LOG_INTERVAL_MS)
 		return;
 	pr_warn("server: %llu message(s) over websocket.maxmessagesize (%zu) not sent, "
 		"last %zu bytes\n",
 		s->too_large_unlogged, s->cfg.max_message, len);
-	s->too_large_logged = now.tv_sec ? now.tv_sec : 1;
+	s->too_large_logged_ms = now ? now : 1;
 	s->too_large_unlogged = 0;
 }
 
@@ -360,15 +352,15 @@ static bool client_has_room(const struct server *s, const struct server_client *
 
 static void server_log_dropped(struct server *s, const struct server_client *c)
 {
-	time_t now = time(NULL);
+	uint64_t now = mono_ms();
 
 	s->dropped_unlogged++;
-	if (s->dropped_logged && now - s->dropped_logged < SERVER_LOG_INTERVAL_S)
+	if (s->dropped_logged_ms && now - s->dropped_logged_ms < SERVER_LOG_INTERVAL_MS)
 		return;
 	pr_warn("server: %llu client(s) disconnected, last %s: the reports queued for clients "
 		"came to more than http.queue_mb (%zu MiB)\n",
 		s->dropped_unlogged, c->peer, s->cfg.queue_bytes >> 20);
-	s->dropped_logged = now;
+	s->dropped_logged_ms = now ? now : 1;
 	s->dropped_unlogged = 0;
 }
 
@@ -389,7 +381,7 @@ static void server_enforce_total(struct server *s)
 {
 	while (atomic_load(&s->n_pinned) > s->cfg.queue_bytes) {
 		bool hard = atomic_load(&s->n_pinned) > 2 * s->cfg.queue_bytes;
-		long long now = mono_ms();
+		uint64_t now = mono_ms();
 		struct server_client *c, *victim = NULL;
 		uint64_t newest = 0;
 
@@ -1695,7 +1687,7 @@ int server_port(const struct server *s)
 
 int server_flush(struct server *s, unsigned timeout_ms)
 {
-	long long deadline = mono_ms() + timeout_ms;
+	uint64_t deadline = mono_ms() + timeout_ms;
 
 	/* Reports waiting in the bus and bytes leaving sockets signal nobody: look every 2 ms. */
 	for (;;) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "net/lws_log.h"
 #include "net/ws_client.h"
@@ -44,13 +45,13 @@ struct ws_link {
 	unsigned backoff_ms;
 	bool had_message; /* this connection delivered a message: the next retry starts fast */
 	bool started; /* the client thread has seen the link */
-	lws_usec_t last_rx;
+	uint64_t last_rx_ms; /* mono_ms() of the last byte received or of the connect */
 	struct buf rx;
 	struct buf path;
 	/* Set by ws_link_free(), under the client's lock; done once the thread let go. */
 	atomic_bool freeing;
 	bool done;
-	_Atomic uint64_t dials, connects, messages, bytes, too_large, sent, send_dropped;
+	_Atomic uint64_t dials, connects, messages, bytes, too_large, sent, send_refused;
 	atomic_int connected;
 	/* Messages to send (ws_link_send), under the client's lock; the head one is written in
 	 * fragments by the client thread, tx_off bytes of it so far. */
@@ -68,14 +69,6 @@ struct ws_client {
 	pthread_cond_t cond;
 	struct ws_link *links;
 };
-
-static lws_usec_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (lws_usec_t)ts.tv_sec * LWS_US_PER_SEC + ts.tv_nsec / 1000;
-}
 
 static void link_dial(lws_sorted_usec_list_t *sul);
 
@@ -124,13 +117,14 @@ static void link_dial(lws_sorted_usec_list_t *sul)
 static void link_idle(lws_sorted_usec_list_t *sul)
 {
 	struct ws_link *l = lws_container_of(sul, struct ws_link, idle_sul);
-	lws_usec_t idle = (lws_usec_t)l->cfg.idle_ms * LWS_US_PER_MS, since;
+	uint64_t since;
 
 	if (!l->wsi || !l->cfg.idle_ms)
 		return;
-	since = mono_us() - l->last_rx;
-	if (since < idle) {
-		lws_sul_schedule(l->c->lws, 0, &l->idle_sul, link_idle, idle - since);
+	since = mono_ms() - l->last_rx_ms;
+	if (since < l->cfg.idle_ms) {
+		lws_sul_schedule(l->c->lws, 0, &l->idle_sul, link_idle,
+				 (lws_usec_t)(l->cfg.idle_ms - since) * LWS_US_PER_MS);
 		return;
 	}
 	/* A peer that vanished without a FIN (a cut link, a frozen host): hang up and dial. */
@@ -181,7 +175,7 @@ static int link_receive(struct ws_link *l, struct lws *wsi, const void *in, size
 	size_t max = l->cfg.max_message ? l->cfg.max_message : WS_MAX_MESSAGE_DEFAULT;
 	int ret;
 
-	l->last_rx = mono_us();
+	l->last_rx_ms = mono_ms();
 	if (lws_is_first_fragment(wsi))
 		l->rx.len = 0;
 	if (l->rx.len + len > max) {
@@ -302,7 +296,7 @@ static int client_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 			return -1;
 		atomic_store(&l->connected, 1);
 		atomic_fetch_add(&l->connects, 1);
-		l->last_rx = mono_us();
+		l->last_rx_ms = mono_ms();
 		if (l->cfg.idle_ms)
 			lws_sul_schedule(c->lws, 0, &l->idle_sul, link_idle,
 					 (lws_usec_t)l->cfg.idle_ms * LWS_US_PER_MS);
@@ -459,7 +453,7 @@ void ws_link_get_stats(struct ws_link *l, struct ws_link_stats *out)
 	out->too_large = atomic_load(&l->too_large);
 	out->connected = atomic_load(&l->connected);
 	out->sent = atomic_load(&l->sent);
-	out->send_dropped = atomic_load(&l->send_dropped);
+	out->send_refused = atomic_load(&l->send_refused);
 }
 
 int ws_link_send(struct ws_link *l, const void *data, size_t len, int binary)
@@ -492,7 +486,7 @@ int ws_link_send(struct ws_link *l, const void *data, size_t len, int binary)
 	pthread_mutex_unlock(&l->c->lock);
 	free(p);
 	if (ret)
-		atomic_fetch_add(&l->send_dropped, 1);
+		atomic_fetch_add(&l->send_refused, 1);
 	else
 		lws_cancel_service(l->c->lws);
 	return ret;

@@ -67,7 +67,12 @@ struct ws_link_stats {
 	uint64_t too_large; /* messages over max_message */
 	int connected; /* 1 while upgraded */
 	uint64_t sent; /* whole messages written */
-	uint64_t send_dropped; /* refused by ws_link_send(): not connected, or the outbox full */
+	/*
+	 * Messages ws_link_send() refused (not connected, the outbox full, no memory): the
+	 * caller still holds each, so what became of it is the caller's to count (the pusher
+	 * sends it again, gossip lets it go).
+	 */
+	uint64_t send_refused;
 };
 
 void ws_link_get_stats(struct ws_link *l, struct ws_link_stats *out);

@@ -14,6 +14,7 @@
 #include <xxhash.h>
 
 #include "lib/jbuf.h"
+#include "lib/lines.h"
 #include "report/enrich.h"
 
 /* A file larger than this is refused before it is read: 1M lines of ~80 bytes. */
@@ -231,59 +232,47 @@ static int parse_line(const char *s, size_t n, int patch, struct ent *x, char *w
 int enrich_parse(const char *text, size_t len, const char *name, int patch, struct enrich **out,
 		 char *err, size_t errlen)
 {
-	size_t pos = 0, lines = 0;
-	uint32_t line = 0;
+	size_t nlines = 0, n;
+	struct lines l;
 	struct enrich *e;
+	const char *s;
 	char why[160];
+	int ret;
 
 	*out = NULL;
 	for (size_t i = 0; i < len; i++)
-		lines += text[i] == '\n';
-	if (lines + 1 > ENRICH_MAX_ENTRIES)
-		lines = ENRICH_MAX_ENTRIES - 1;
-	e = table_new((uint32_t)lines + 1);
+		nlines += text[i] == '\n';
+	if (nlines + 1 > ENRICH_MAX_ENTRIES)
+		nlines = ENRICH_MAX_ENTRIES - 1;
+	e = table_new((uint32_t)nlines + 1);
 	if (!e)
 		return -ENOMEM;
-	while (pos < len) {
-		const char *s = text + pos, *nl = memchr(s, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - s) : len - pos;
-		const char *hash = memchr(s, '#', n);
+	lines_init(&l, text, len, LINES_TRIM);
+	while ((ret = lines_next(&l, &s, &n)) > 0) {
 		struct ent x;
 		uint32_t *slot;
 		bool dup;
 
-		pos += n + (nl != NULL);
-		line++;
-		if (memchr(s, 0, n)) {
-			fail(err, errlen, "%s:%u: NUL byte in the line", name, line);
-			goto bad;
-		}
-		if (hash)
-			n = (size_t)(hash - s);
-		while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-			n--;
-		while (n && (*s == ' ' || *s == '\t')) {
-			s++;
-			n--;
-		}
-		if (!n)
-			continue;
 		if (parse_line(s, n, patch, &x, why, sizeof(why))) {
-			fail(err, errlen, "%s:%u: %s", name, line, why);
+			fail(err, errlen, "%s:%u: %s", name, l.no, why);
 			goto bad;
 		}
 		if (e->n >= ENRICH_MAX_ENTRIES) {
-			fail(err, errlen, "%s:%u: more than %u prefixes", name, line,
+			fail(err, errlen, "%s:%u: more than %u prefixes", name, l.no,
 			     ENRICH_MAX_ENTRIES);
 			goto bad;
 		}
-		x.line = line;
+		x.line = l.no;
 		slot = table_put(e, &x, &dup);
 		if (dup) {
-			fail(err, errlen, "%s:%u: prefix given twice (first on line %u)", name, line,
+			fail(err, errlen, "%s:%u: prefix given twice (first on line %u)", name, l.no,
 			     e->v[*slot - 1].line);
 			goto bad;
 		}
+	}
+	if (ret) {
+		fail(err, errlen, "%s:%u: NUL byte in the line", name, l.no);
+		goto bad;
 	}
 	*out = e;
 	return 0;

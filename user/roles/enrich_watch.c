@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/ticker.h"
 #include "roles/enrich_watch.h"
 
 #define POLL_MS 1000
@@ -30,9 +32,7 @@ struct enrich_watch {
 
 	pthread_t thread;
 	bool running;
-	pthread_mutex_t stop_lock;
-	pthread_cond_t stop_cond;
-	bool stop;
+	struct ticker tick; /* the poller's wait; stopped by enrich_watch_free() */
 	struct file_id last; /* poller only */
 	int last_errno; /* poller only: the stat error last logged */
 };
@@ -112,37 +112,27 @@ static void poll_once(struct enrich_watch *w)
 static void *poller(void *arg)
 {
 	struct enrich_watch *w = arg;
-	struct timespec until;
 
-	pthread_mutex_lock(&w->stop_lock);
-	while (!w->stop) {
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += POLL_MS / 1000;
-		pthread_cond_timedwait(&w->stop_cond, &w->stop_lock, &until);
-		if (w->stop)
-			break;
-		pthread_mutex_unlock(&w->stop_lock);
+	while (!ticker_wait_until_or_stop(&w->tick, mono_ms() + POLL_MS))
 		poll_once(w);
-		pthread_mutex_lock(&w->stop_lock);
-	}
-	pthread_mutex_unlock(&w->stop_lock);
 	return NULL;
 }
 
 struct enrich_watch *enrich_watch_new(const char *path, char *err, size_t errlen)
 {
 	struct enrich_watch *w = calloc(1, sizeof(*w));
-	pthread_condattr_t ca;
 	int serr, ret;
 
 	if (!w)
 		return NULL;
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_mutex_init(&w->stop_lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->stop_cond, &ca);
-	pthread_condattr_destroy(&ca);
+	ret = ticker_init(&w->tick);
+	if (ret) {
+		pthread_mutex_destroy(&w->lock);
+		free(w);
+		errno = -ret;
+		return NULL;
+	}
 	if (!path || !*path) {
 		w->cur = enrich_empty();
 		if (!w->cur)
@@ -180,15 +170,11 @@ void enrich_watch_free(struct enrich_watch *w)
 	if (!w)
 		return;
 	if (w->running) {
-		pthread_mutex_lock(&w->stop_lock);
-		w->stop = true;
-		pthread_cond_signal(&w->stop_cond);
-		pthread_mutex_unlock(&w->stop_lock);
+		ticker_stop(&w->tick);
 		pthread_join(w->thread, NULL);
 	}
 	enrich_put(w->cur);
-	pthread_cond_destroy(&w->stop_cond);
-	pthread_mutex_destroy(&w->stop_lock);
+	ticker_destroy(&w->tick);
 	pthread_mutex_destroy(&w->lock);
 	free(w->path);
 	free(w);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/jbuf.h"
 #include "lib/log.h"
 #include "sinks/ch_http.h"
@@ -103,7 +104,7 @@ static int insert(struct ch_sink *k, const char *table, size_t rows, const char 
 			k->tables_ok = false;
 	}
 	if (err) {
-		uint64_t now = ratelog_now_ms();
+		uint64_t now = mono_ms();
 
 		atomic_fetch_add(&k->failures, 1);
 		ch_warn(k, CH_LOG_INSERT, "insert failed, retrying with backoff", why);
@@ -146,7 +147,7 @@ static void send_batch(struct ch_sink *k, enum ch_table t)
 	if (jbuf_error(&b->rows)) {
 		atomic_fetch_add(&k->dropped_rows, b->n);
 		ch_warn(k, CH_LOG_SPOOL_IO, "batch dropped", "out of memory");
-	} else if (spool_batches(k->spool) || ratelog_now_ms() < k->retry_at_ms ||
+	} else if (spool_batches(k->spool) || mono_ms() < k->retry_at_ms ||
 		   insert(k, table, b->n, b->rows.out.data, b->rows.out.len)) {
 		spool_or_drop(k, table, b->n, b->rows.out.data, b->rows.out.len);
 	}
@@ -156,7 +157,7 @@ static void send_batch(struct ch_sink *k, enum ch_table t)
 
 static void cut_due(struct ch_sink *k, bool now)
 {
-	uint64_t t_ms = ratelog_now_ms();
+	uint64_t t_ms = mono_ms();
 
 	for (int t = 0; t < CH_TABLES; t++) {
 		struct ch_batch *b = &k->batch[t];
@@ -174,7 +175,7 @@ static void drain(struct ch_sink *k)
 		size_t rows;
 		int err;
 
-		if (ratelog_now_ms() < k->retry_at_ms || atomic_load(&k->abort))
+		if (mono_ms() < k->retry_at_ms || atomic_load(&k->abort))
 			return;
 		err = spool_peek(k->spool, &table, &rows, &k->replay);
 		if (err) {
@@ -194,7 +195,7 @@ static void add_report(struct ch_sink *k, const void *obj)
 	const struct report_header *h;
 	const struct agg *a = k->cfg.view(obj, &h);
 	struct ch_batch *m = &k->batch[CH_TABLE_METRICS], *s = &k->batch[CH_TABLE_SLOW];
-	uint64_t now = ratelog_now_ms();
+	uint64_t now = mono_ms();
 	size_t n;
 
 	if (!m->n)
@@ -322,7 +323,7 @@ fail:
 
 int ch_sink_flush(struct ch_sink *k, unsigned timeout_ms)
 {
-	uint64_t end = ratelog_now_ms() + timeout_ms;
+	uint64_t end = mono_ms() + timeout_ms;
 
 	atomic_store(&k->flush_req, true);
 	for (;;) {
@@ -330,7 +331,7 @@ int ch_sink_flush(struct ch_sink *k, unsigned timeout_ms)
 		if (!bus_reader_lag(k->reader) && !atomic_load(&k->flush_req) &&
 		    atomic_load(&k->idle))
 			return 0;
-		if (atomic_load(&k->done) || ratelog_now_ms() >= end)
+		if (atomic_load(&k->done) || mono_ms() >= end)
 			return -ETIMEDOUT;
 		usleep(5000);
 	}

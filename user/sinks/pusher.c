@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cluster/addr.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "net/ws_client.h"
 #include "sinks/push_queue.h"
@@ -179,7 +180,7 @@ static int dial_all(struct pusher *p)
 			return -errno;
 	}
 	p->dialled = true;
-	p->dial_ms = ratelog_now_ms();
+	p->dial_ms = mono_ms();
 	return 0;
 }
 
@@ -242,7 +243,7 @@ static int choose(struct pusher *p)
 	 * none up yet, every first dial is still "earlier": no "unreachable" before they ended.
 	 */
 	earlier = now < 0 ? (int)n : now;
-	for (int i = 0; i < earlier && ratelog_now_ms() - p->dial_ms < PUSHER_FIRST_DIAL_MS; i++)
+	for (int i = 0; i < earlier && mono_ms() - p->dial_ms < PUSHER_FIRST_DIAL_MS; i++)
 		if (!atomic_load(&p->t[i].settled))
 			return -2;
 	if (now != p->current) {
@@ -273,7 +274,7 @@ static bool pop_if_head(struct pusher *p, uint64_t seq)
 /* One step: settle the report in flight, or send the next. */
 static void step(struct pusher *p)
 {
-	uint64_t now = ratelog_now_ms(), seq, quiet;
+	uint64_t now = mono_ms(), seq, quiet;
 	struct ptarget *t;
 	int target, err;
 
@@ -488,13 +489,13 @@ fail:
 
 int pusher_flush(struct pusher *p, unsigned timeout_ms)
 {
-	uint64_t end = ratelog_now_ms() + timeout_ms;
+	uint64_t end = mono_ms() + timeout_ms;
 
 	atomic_store(&p->flush_req, true);
 	for (;;) {
 		if (!atomic_load(&p->flush_req))
 			return 0;
-		if (ratelog_now_ms() >= end)
+		if (mono_ms() >= end)
 			return -ETIMEDOUT;
 		pusher_signal(p);
 		usleep(5000);

@@ -5,28 +5,27 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <time.h>
+
+#include "lib/clock.h"
 
 #define RATELOG_INTERVAL_MS 60000
 
 /* One per kind of problem, used by one thread. A zeroed struct says the first one at once. */
 struct ratelog {
-	uint64_t last_ms; /* monotonic ms of the last line said; 0 = never */
+	uint64_t last_ms; /* mono_ms() of the last line said; 0 = never */
 	uint64_t quiet; /* occurrences not said since */
 };
 
+/* The old name of lib/clock.h's mono_ms(), still used by kafka_sink.c. */
 static inline uint64_t ratelog_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return mono_ms();
 }
 
 /* Whether to say this occurrence; *quiet gets how many were not said before it. */
 static inline bool ratelog_due(struct ratelog *r, uint64_t *quiet)
 {
-	uint64_t now = ratelog_now_ms();
+	uint64_t now = mono_ms();
 
 	if (r->last_ms && now - r->last_ms < RATELOG_INTERVAL_MS) {
 		r->quiet++;

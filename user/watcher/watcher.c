@@ -12,7 +12,9 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/ticker.h"
 #include "watcher/watcher.h"
 
 /* Failures of one kind are logged at most this often; the counters say how many. */
@@ -33,9 +35,7 @@ struct watcher {
 	struct watcher_config cfg;
 	struct procs *procs;
 	pthread_t thr;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int stopping;
+	struct ticker tick; /* the wait between polls; stopped by watcher_stop() */
 	MYSQL *m;
 	uint64_t logged_ms[LOG_KINDS];
 	_Atomic uint64_t polls, poll_errors, connect_errors, privilege_errors, connections,
@@ -50,14 +50,6 @@ struct name_addrs {
 	uint8_t family[NAME_ADDRS];
 	uint8_t addr[NAME_ADDRS][16];
 };
-
-static uint64_t now_ms(int clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void bump(_Atomic uint64_t *c)
 {
@@ -84,7 +76,7 @@ static void redact(const struct watcher *w, const char *msg, char *out, size_t l
 /* Logs one failure of a kind unless one was logged within the last minute. */
 static void log_failure(struct watcher *w, int kind, const char *what)
 {
-	uint64_t t = now_ms(CLOCK_MONOTONIC);
+	uint64_t t = mono_ms();
 	char msg[512];
 
 	if (w->logged_ms[kind] && t - w->logged_ms[kind] < LOG_EVERY_MS)
@@ -284,7 +276,7 @@ static int check_privilege(struct watcher *w)
 	has = row && row[0] && strtoull(row[0], NULL, 10) > 0;
 	mysql_free_result(res);
 	if (!has) {
-		uint64_t t = now_ms(CLOCK_MONOTONIC);
+		uint64_t t = mono_ms();
 
 		bump(&w->privilege_errors);
 		if (!w->logged_ms[LOG_PRIVILEGE] || t - w->logged_ms[LOG_PRIVILEGE] >= LOG_EVERY_MS) {
@@ -340,12 +332,10 @@ cleanup:
 static void *watcher_main(void *arg)
 {
 	struct watcher *w = arg;
-	struct timespec until;
+	uint64_t next = 0; /* the first poll at once, unless already stopped */
 
 	mysql_thread_init();
-	pthread_mutex_lock(&w->mu);
-	while (!w->stopping) {
-		pthread_mutex_unlock(&w->mu);
+	while (!ticker_wait_until_or_stop(&w->tick, next)) {
 		if (w->m || !connect_server(w)) {
 			if (poll_server(w)) {
 				bump(&w->poll_errors);
@@ -353,13 +343,8 @@ static void *watcher_main(void *arg)
 				disconnect(w);
 			}
 		}
-		pthread_mutex_lock(&w->mu);
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += w->cfg.interval_s;
-		while (!w->stopping && pthread_cond_timedwait(&w->cv, &w->mu, &until) != ETIMEDOUT)
-			;
+		next = mono_ms() + (uint64_t)w->cfg.interval_s * 1000;
 	}
-	pthread_mutex_unlock(&w->mu);
 	disconnect(w);
 	mysql_thread_end();
 	return NULL;
@@ -391,7 +376,6 @@ static void library_init(void)
 struct watcher *watcher_start(const struct watcher_config *cfg, struct procs *procs)
 {
 	struct watcher *w;
-	pthread_condattr_t ca;
 	int err;
 
 	if (!cfg || !procs || !cfg->user || !cfg->interval_s || !cfg->timeout_s ||
@@ -418,15 +402,16 @@ struct watcher *watcher_start(const struct watcher_config *cfg, struct procs *pr
 		return NULL;
 	}
 	pthread_once(&library_once, library_init);
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	err = ticker_init(&w->tick);
+	if (err) {
+		free_cfg(&w->cfg);
+		free(w);
+		errno = -err;
+		return NULL;
+	}
 	err = pthread_create(&w->thr, NULL, watcher_main, w);
 	if (err) {
-		pthread_cond_destroy(&w->cv);
-		pthread_mutex_destroy(&w->mu);
+		ticker_destroy(&w->tick);
 		free_cfg(&w->cfg);
 		free(w);
 		errno = err;
@@ -449,13 +434,9 @@ void watcher_stop(struct watcher *w)
 {
 	if (!w)
 		return;
-	pthread_mutex_lock(&w->mu);
-	w->stopping = 1;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
+	ticker_stop(&w->tick);
 	pthread_join(w->thr, NULL);
-	pthread_cond_destroy(&w->cv);
-	pthread_mutex_destroy(&w->mu);
+	ticker_destroy(&w->tick);
 	free(w->rows);
 	free_cfg(&w->cfg);
 	free(w);
