@@ -293,11 +293,11 @@ static int topics_new(struct kafka_sink *k)
 }
 
 /*
- * The events stream allocates one message per statement in the producing worker and frees it
- * in the thread serving delivery reports; a burst the brokers have not taken yet is hundreds
- * of MiB. glibc gives freed heap back to the kernel above 128 KiB at its top (and mmaps, then
- * unmaps, librdkafka's ~1 MB batch buffers), so the next burst faulted every page in again:
- * page faults were the largest cost per event (perf, bench/bench_sinks.py). Keep up to
+ * The events stream allocates one message per statement and frees it when its delivery
+ * report is served; a burst the brokers have not taken yet is hundreds of MiB. glibc gives
+ * freed heap back to the kernel above 128 KiB at its top (and mmaps, then unmaps,
+ * librdkafka's ~1 MB batch buffers), so the next burst faulted every page in again: page
+ * faults were among the largest costs per event (perf, bench/bench_sinks.py). Keep up to
  * 128 MiB of freed heap, grow it 64 MiB at a time, and serve blocks under 4 MiB from it.
  * Process-wide, hence only when events are on; the bus's malloc_trim() after freeing large
  * reports still gives memory back.
