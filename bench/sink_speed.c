@@ -59,8 +59,8 @@ static int kafka_events(long n)
 	rd_kafka_mock_cluster_t *mc;
 	struct bus_config bc = { .history = 1 };
 	struct bus *b = bus_new(&bc);
-	struct kafka_sink_config kc = { .topic = "stats", .events_topic = "events", .queue = 1,
-					.view = no_view };
+	struct kafka_sink_config kc = { .topic = "stats", .events_topic = "events", .workers = 1,
+					.queue = 1, .view = no_view };
 	struct kafka_sink *k;
 	double t0, c0, wall, cpu;
 	long dropped = 0;
@@ -87,7 +87,7 @@ static int kafka_events(long n)
 	t0 = now_s();
 	c0 = cpu_s();
 	for (long i = 0; i < n; i++)
-		while (kafka_sink_event(k, (uint64_t)i & 1023, EVENT, sizeof(EVENT) - 1))
+		while (kafka_sink_event(k, 0, (uint64_t)i & 1023, EVENT, sizeof(EVENT) - 1))
 			dropped++; /* queue full: the sink's thread serves reports meanwhile */
 	if (kafka_sink_flush(k, 600000))
 		return 1;

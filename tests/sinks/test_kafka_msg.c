@@ -96,10 +96,27 @@ static void test_value_and_key(void **state)
 	agg_free(a);
 }
 
+/* The events stream's key: what "%016llx" writes, without printf. */
+static void test_key_id(void **state)
+{
+	static const uint64_t ids[] = { 0, 1, 0xabc, 0xbbba3212427a1f23ull, UINT64_MAX,
+					0x8000000000000000ull, 0x0123456789abcdefull };
+	char key[KAFKA_KEY_MAX], want[KAFKA_KEY_MAX + 8];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		memset(key, 'x', sizeof(key));
+		snprintf(want, sizeof(want), "%016llx", (unsigned long long)ids[i]);
+		assert_int_equal(kafka_msg_key_id(key, ids[i]), 16);
+		assert_string_equal(key, want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_value_and_key),
+		cmocka_unit_test(test_key_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

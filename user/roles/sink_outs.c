@@ -110,6 +110,7 @@ static int kafka_new(struct sink_outs *o, const struct mp_config *c, struct bus 
 		.brokers = c->sinks_kafka_brokers,
 		.topic = c->sinks_kafka_topic,
 		.events_topic = c->sinks_kafka_events && workers ? c->sinks_kafka_events_topic : NULL,
+		.workers = workers,
 		.queue = SINK_QUEUE,
 		.view = report_view,
 	};
@@ -234,6 +235,6 @@ void sink_outs_event(struct sink_outs *o, int worker, const struct query_event *
 	buf_reset(b);
 	/* The --output events line, without its newline: one message is one event. */
 	if (!event_json_append(b, ev) && b->len > 1)
-		kafka_sink_event(o->kafka, ev->template_id, b->data, b->len - 1);
+		kafka_sink_event(o->kafka, worker, ev->template_id, b->data, b->len - 1);
 #endif
 }

@@ -5,12 +5,21 @@
 
 #include "sinks/kafka_msg.h"
 
+size_t kafka_msg_key_id(char *out, uint64_t template_id)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 0; i < 16; i++)
+		out[i] = hex[(template_id >> (60 - 4 * i)) & 0xf];
+	out[16] = '\0';
+	return 16;
+}
+
 size_t kafka_msg_key(char *out, const struct agg_stat *s)
 {
 	if (s->is_other)
 		return (size_t)snprintf(out, KAFKA_KEY_MAX, "other");
-	return (size_t)snprintf(out, KAFKA_KEY_MAX, "%016llx",
-				(unsigned long long)s->key.template_id);
+	return kafka_msg_key_id(out, s->key.template_id);
 }
 
 static void key_u64(struct jbuf *b, const char *k, uint64_t v)

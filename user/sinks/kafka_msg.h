@@ -4,6 +4,7 @@
 #define MP_KAFKA_MSG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/jbuf.h"
 #include "report/agg.h"
@@ -12,6 +13,10 @@
 /* "0000000000000abc" (16 hex digits), or "other" for an overflow row; NUL-terminated. */
 #define KAFKA_KEY_MAX 17
 size_t kafka_msg_key(char *out, const struct agg_stat *s);
+
+/* A template id as a key: 16 lower-case hex digits and a NUL (as "%016llx" writes it, without
+ * printf: the events stream writes one per statement). Returns 16. */
+size_t kafka_msg_key_id(char *out, uint64_t template_id);
 
 /*
  * Replaces value with one JSON object: node, seq, term, period_start_ms, period_end_ms,

@@ -2,6 +2,7 @@
 /* The Kafka sink: a report bus output producing one message per stats row (librdkafka). */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -18,50 +19,130 @@
 #include "sinks/ratelog.h"
 
 #define KAFKA_TICK_MS 100
+/* A worker serves the delivery reports waiting for it every this many events it produces. */
+#define KAFKA_POLL_EVERY 256
 
 enum kafka_kind { KAFKA_STATS = 0, KAFKA_EVENTS = 1, KAFKA_KINDS };
 enum kafka_log { KAFKA_LOG_DELIVERY, KAFKA_LOG_BROKER, KAFKA_LOG_LIB, KAFKA_LOG_MAX };
 
+/*
+ * Counters with one writer at a time: that writer adds with a plain load and store (no locked
+ * instruction), readers (/metrics, free()) see whole values. Those written per message sit on
+ * cache lines of their own, so two threads do not pass a line back and forth for every event.
+ */
+
+/* The delivery reports one polling thread served, per kind; failed includes purged. */
+struct kafka_dr {
+	_Atomic uint64_t delivered[KAFKA_KINDS], failed[KAFKA_KINDS], purged;
+};
+
+struct kafka_slot {
+	_Alignas(64) _Atomic uint64_t produced, dropped; /* events of one worker */
+	struct kafka_dr dr; /* reports this worker's polls served */
+};
+
+/* While a worker polls: its slot's counters, for on_delivery (which runs inside the poll). */
+static _Thread_local struct kafka_dr *dr_here;
+
 struct kafka_sink {
 	struct kafka_sink_config cfg;
-	char *topic, *events_topic;
 	struct bus *bus;
 	struct bus_reader *reader;
 	rd_kafka_t *rk;
+	/* Topic handles made once: producing by name looks the topic up under the client's lock
+	 * for every message. */
+	rd_kafka_topic_t *rkt, *rkt_events;
 	pthread_t thread;
 	struct jbuf value, row;
-	struct ratelog logs[KAFKA_LOG_MAX]; /* the polling thread's: callbacks run there */
+	/* Callbacks run in whichever thread polls: the sink's, and the workers' (on_delivery). */
+	pthread_mutex_t log_lock;
+	struct ratelog logs[KAFKA_LOG_MAX];
 
 	atomic_bool busy; /* holds a report it has not produced yet */
 	atomic_bool stop; /* free(): stop waiting for queue room */
-	/* Per kind: produced, delivered, failed (incl. purged), dropped before librdkafka. */
-	_Atomic uint64_t produced[KAFKA_KINDS], delivered[KAFKA_KINDS], failed[KAFKA_KINDS];
-	_Atomic uint64_t dropped[KAFKA_KINDS], purged, reports;
+	/* Stats rows: written by the sink's thread. */
+	_Atomic uint64_t produced, dropped, reports;
+	/* Delivery reports served by the sink's thread, then by free() after joining it. */
+	_Alignas(64) struct kafka_dr dr;
+	int nslots;
+	struct kafka_slot *slots; /* events, one per worker */
 };
+
+static inline void count_add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+static inline uint64_t count_get(_Atomic uint64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* Events of every worker: outcome produced (0) or dropped (1). */
+static uint64_t events_sum(struct kafka_sink *k, int dropped)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < k->nslots; i++)
+		n += count_get(dropped ? &k->slots[i].dropped : &k->slots[i].produced);
+	return n;
+}
+
+struct kafka_dr_sum {
+	uint64_t delivered[KAFKA_KINDS], failed[KAFKA_KINDS], purged;
+};
+
+static void dr_add(struct kafka_dr_sum *t, struct kafka_dr *d)
+{
+	for (int i = 0; i < KAFKA_KINDS; i++) {
+		t->delivered[i] += count_get(&d->delivered[i]);
+		t->failed[i] += count_get(&d->failed[i]);
+	}
+	t->purged += count_get(&d->purged);
+}
+
+/* Delivery reports of every polling thread. */
+static void dr_sum(struct kafka_sink *k, struct kafka_dr_sum *t)
+{
+	memset(t, 0, sizeof(*t));
+	dr_add(t, &k->dr);
+	for (int i = 0; i < k->nslots; i++)
+		dr_add(t, &k->slots[i].dr);
+}
 
 static void kafka_warn(struct kafka_sink *k, enum kafka_log which, const char *what,
 		       const char *why)
 {
 	uint64_t quiet;
+	bool due;
 
-	if (ratelog_due(&k->logs[which], &quiet))
+	pthread_mutex_lock(&k->log_lock);
+	due = ratelog_due(&k->logs[which], &quiet);
+	pthread_mutex_unlock(&k->log_lock);
+	if (due)
 		pr_warn("kafka: %s: %s (%llu more since the last such message)\n", what, why,
 			(unsigned long long)quiet);
 }
 
-/* Delivery reports, served by rd_kafka_poll/flush in the sink's thread or in free(). */
+/*
+ * Delivery reports, served by rd_kafka_poll/flush: in the sink's thread, in free(), and in a
+ * worker every KAFKA_POLL_EVERY events it produced (kafka_sink_event), each into its own
+ * counters.
+ */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	struct kafka_sink *k = opaque;
+	struct kafka_dr *d = dr_here ? dr_here : &k->dr;
 	int kind = m->_private ? KAFKA_EVENTS : KAFKA_STATS;
 
 	if (!m->err) {
-		atomic_fetch_add(&k->delivered[kind], 1);
+		count_add(&d->delivered[kind], 1);
 		return;
 	}
-	atomic_fetch_add(&k->failed[kind], 1);
+	count_add(&d->failed[kind], 1);
 	if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
-		atomic_fetch_add(&k->purged, 1);
+		count_add(&d->purged, 1);
 	else
 		kafka_warn(k, KAFKA_LOG_DELIVERY, "message not delivered", rd_kafka_err2str(m->err));
 }
@@ -139,11 +220,11 @@ static void produce_row(struct kafka_sink *k, const struct report_header *h, con
 	rd_kafka_resp_err_t err;
 
 	if (kafka_msg_value(&k->value, &k->row, h, a, s)) {
-		atomic_fetch_add(&k->dropped[KAFKA_STATS], 1);
+		count_add(&k->dropped, 1);
 		return;
 	}
 	for (;;) {
-		err = rd_kafka_producev(k->rk, RD_KAFKA_V_TOPIC(k->topic),
+		err = rd_kafka_producev(k->rk, RD_KAFKA_V_RKT(k->rkt),
 					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 					RD_KAFKA_V_KEY(key, klen),
 					RD_KAFKA_V_VALUE(k->value.out.data, k->value.out.len),
@@ -153,10 +234,10 @@ static void produce_row(struct kafka_sink *k, const struct report_header *h, con
 		rd_kafka_poll(k->rk, KAFKA_TICK_MS);
 	}
 	if (!err) {
-		atomic_fetch_add(&k->produced[KAFKA_STATS], 1);
+		count_add(&k->produced, 1);
 		return;
 	}
-	atomic_fetch_add(&k->dropped[KAFKA_STATS], 1);
+	count_add(&k->dropped, 1);
 	kafka_warn(k, KAFKA_LOG_DELIVERY, "message not queued", rd_kafka_err2str(err));
 }
 
@@ -173,7 +254,7 @@ static void produce_report(struct kafka_sink *k, const void *obj)
 	for (i = 0; i < AGG_CMD_COUNT; i++)
 		if (agg_other(a, i))
 			produce_row(k, h, a, agg_other(a, i), term);
-	atomic_fetch_add(&k->reports, 1);
+	count_add(&k->reports, 1);
 }
 
 static void *kafka_thread(void *arg)
@@ -198,15 +279,49 @@ static void *kafka_thread(void *arg)
 	return NULL;
 }
 
+static int topics_new(struct kafka_sink *k)
+{
+	k->rkt = rd_kafka_topic_new(k->rk, k->cfg.topic, NULL);
+	if (k->rkt && k->cfg.events_topic)
+		k->rkt_events = rd_kafka_topic_new(k->rk, k->cfg.events_topic, NULL);
+	if (!k->rkt || (k->cfg.events_topic && !k->rkt_events)) {
+		pr_warn("kafka: cannot create a topic handle: %s\n",
+			rd_kafka_err2str(rd_kafka_last_error()));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * The events stream allocates one message per statement and frees it when its delivery
+ * report is served; a burst the brokers have not taken yet is hundreds of MiB. glibc gives
+ * freed heap back to the kernel above 128 KiB at its top (and mmaps, then unmaps,
+ * librdkafka's ~1 MB batch buffers), so the next burst faulted every page in again: page
+ * faults were among the largest costs per event (perf, bench/bench_sinks.py). Keep up to
+ * 128 MiB of freed heap, grow it 64 MiB at a time, and serve blocks under 4 MiB from it.
+ * Process-wide, hence only when events are on; the bus's malloc_trim() after freeing large
+ * reports still gives memory back.
+ */
+static void heap_keep(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 4 << 20);
+	mallopt(M_TRIM_THRESHOLD, 128 << 20);
+	mallopt(M_TOP_PAD, 64 << 20);
+}
+
 static void kafka_sink_release(struct kafka_sink *k)
 {
 	bus_reader_free(k->reader);
+	if (k->rkt)
+		rd_kafka_topic_destroy(k->rkt);
+	if (k->rkt_events)
+		rd_kafka_topic_destroy(k->rkt_events);
 	if (k->rk)
 		rd_kafka_destroy(k->rk);
 	jbuf_free(&k->value);
 	jbuf_free(&k->row);
-	free(k->topic);
-	free(k->events_topic);
+	pthread_mutex_destroy(&k->log_lock);
+	free(k->slots);
 	free(k);
 }
 
@@ -217,11 +332,14 @@ struct kafka_sink *kafka_sink_new(struct bus *b, const struct kafka_sink_config 
 		.queue = cfg->queue,
 		.start = BUS_START_LIVE,
 	};
-	struct kafka_sink *k = calloc(1, sizeof(*k));
+	/* Aligned: the per-message counters have cache lines of their own. */
+	struct kafka_sink *k = aligned_alloc(_Alignof(struct kafka_sink), sizeof(*k));
 	int err = -ENOMEM;
 
 	if (!k)
 		return NULL;
+	memset(k, 0, sizeof(*k));
+	pthread_mutex_init(&k->log_lock, NULL);
 	k->cfg = *cfg;
 	k->bus = b;
 	jbuf_init(&k->value);
@@ -230,16 +348,27 @@ struct kafka_sink *kafka_sink_new(struct bus *b, const struct kafka_sink_config 
 		err = -EINVAL;
 		goto fail;
 	}
-	k->topic = strdup(cfg->topic);
-	k->events_topic = cfg->events_topic ? strdup(cfg->events_topic) : NULL;
-	if (!k->topic || (cfg->events_topic && !k->events_topic))
+	k->nslots = cfg->workers > 0 ? cfg->workers : 1;
+	k->slots = aligned_alloc(_Alignof(struct kafka_slot),
+				 (size_t)k->nslots * sizeof(*k->slots));
+	if (!k->slots)
 		goto fail;
+	memset(k->slots, 0, (size_t)k->nslots * sizeof(*k->slots));
 	k->rk = producer_new(k);
-	k->reader = k->rk ? bus_reader_new(b, &rc) : NULL;
+	if (!k->rk) {
+		err = -errno;
+		goto fail;
+	}
+	err = topics_new(k);
+	if (err)
+		goto fail;
+	k->reader = bus_reader_new(b, &rc);
 	if (!k->reader) {
 		err = -errno;
 		goto fail;
 	}
+	if (cfg->events_topic)
+		heap_keep();
 	err = -pthread_create(&k->thread, NULL, kafka_thread, k);
 	if (!err)
 		return k;
@@ -249,22 +378,40 @@ fail:
 	return NULL;
 }
 
-int kafka_sink_event(struct kafka_sink *k, uint64_t template_id, const char *json, size_t len)
+int kafka_sink_event(struct kafka_sink *k, int worker, uint64_t template_id, const char *json,
+		     size_t len)
 {
 	char key[KAFKA_KEY_MAX];
-	rd_kafka_resp_err_t err;
+	struct kafka_slot *slot;
 
-	snprintf(key, sizeof(key), "%016llx", (unsigned long long)template_id);
-	/* The opaque marks an event for on_delivery. */
-	err = rd_kafka_producev(k->rk, RD_KAFKA_V_TOPIC(k->events_topic),
-				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-				RD_KAFKA_V_KEY(key, KAFKA_KEY_MAX - 1), RD_KAFKA_V_VALUE((void *)json, len),
-				RD_KAFKA_V_OPAQUE((void *)1), RD_KAFKA_V_END);
-	if (err) {
-		atomic_fetch_add(&k->dropped[KAFKA_EVENTS], 1);
+	if (!k->rkt_events || worker < 0 || worker >= k->nslots)
+		return -EINVAL;
+	slot = &k->slots[worker];
+	kafka_msg_key_id(key, template_id);
+	/*
+	 * Copied (F_COPY): librdkafka then allocates the message and its value in one block.
+	 * Lending it a pooled buffer instead (no copy) measured no faster: the cost per event
+	 * is the memory the queued message occupies, not the 413-byte copy. The opaque marks an
+	 * event for on_delivery.
+	 */
+	if (rd_kafka_produce(k->rkt_events, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+			     (void *)json, len, key, KAFKA_KEY_MAX - 1, (void *)1)) {
+		count_add(&slot->dropped, 1);
 		return -ENOBUFS;
 	}
-	atomic_fetch_add(&k->produced[KAFKA_EVENTS], 1);
+	count_add(&slot->produced, 1);
+	/*
+	 * Serve the delivery reports waiting (never waits: timeout 0) here rather than only in
+	 * the sink's thread every 100 ms: librdkafka frees each delivered message in the thread
+	 * that serves its report, and a message freed in the thread that allocated it goes back
+	 * to that thread's cache and arena, warm, instead of through a lock and a cache line
+	 * passed between two threads per message.
+	 */
+	if (!(count_get(&slot->produced) % KAFKA_POLL_EVERY)) {
+		dr_here = &slot->dr;
+		rd_kafka_poll(k->rk, 0);
+		dr_here = NULL;
+	}
 	return 0;
 }
 
@@ -290,6 +437,7 @@ int kafka_sink_flush(struct kafka_sink *k, unsigned timeout_ms)
 
 uint64_t kafka_sink_free(struct kafka_sink *k, unsigned flush_ms)
 {
+	struct kafka_dr_sum dr;
 	uint64_t lost = 0;
 	int left;
 
@@ -305,11 +453,13 @@ uint64_t kafka_sink_free(struct kafka_sink *k, unsigned flush_ms)
 		rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 		rd_kafka_poll(k->rk, 0);
 	}
+	dr_sum(k, &dr);
 	for (int i = 0; i < KAFKA_KINDS; i++)
-		lost += atomic_load(&k->failed[i]) + atomic_load(&k->dropped[i]);
-	if (atomic_load(&k->purged))
+		lost += dr.failed[i];
+	lost += count_get(&k->dropped) + events_sum(k, 1);
+	if (dr.purged)
 		pr_warn("kafka: %llu messages not delivered within %u ms, purged\n",
-			(unsigned long long)atomic_load(&k->purged), flush_ms);
+			(unsigned long long)dr.purged, flush_ms);
 	kafka_sink_release(k);
 	return lost;
 }
@@ -317,21 +467,25 @@ uint64_t kafka_sink_free(struct kafka_sink *k, unsigned flush_ms)
 int kafka_sink_metrics(struct kafka_sink *k, struct buf *out)
 {
 	static const char *const kinds[KAFKA_KINDS] = { "stats", "events" };
+	uint64_t produced[KAFKA_KINDS] = { count_get(&k->produced), events_sum(k, 0) };
+	uint64_t dropped[KAFKA_KINDS] = { count_get(&k->dropped), events_sum(k, 1) };
+	struct kafka_dr_sum dr;
 	int err = buf_puts(out, "# HELP mysqlprobe_sink_kafka_messages_total Kafka messages per kind "
 				"and outcome (produced, delivered, failed incl. purged, dropped: "
 				"not queued).\n"
 				"# TYPE mysqlprobe_sink_kafka_messages_total counter\n");
 
+	dr_sum(k, &dr);
 	for (int i = 0; !err && i < KAFKA_KINDS; i++)
 		err = buf_printf(out,
 				  "mysqlprobe_sink_kafka_messages_total{kind=\"%s\",outcome=\"produced\"} %llu\n"
 				  "mysqlprobe_sink_kafka_messages_total{kind=\"%s\",outcome=\"delivered\"} %llu\n"
 				  "mysqlprobe_sink_kafka_messages_total{kind=\"%s\",outcome=\"failed\"} %llu\n"
 				  "mysqlprobe_sink_kafka_messages_total{kind=\"%s\",outcome=\"dropped\"} %llu\n",
-				  kinds[i], (unsigned long long)atomic_load(&k->produced[i]), kinds[i],
-				  (unsigned long long)atomic_load(&k->delivered[i]), kinds[i],
-				  (unsigned long long)atomic_load(&k->failed[i]), kinds[i],
-				  (unsigned long long)atomic_load(&k->dropped[i]));
+				  kinds[i], (unsigned long long)produced[i], kinds[i],
+				  (unsigned long long)dr.delivered[i], kinds[i],
+				  (unsigned long long)dr.failed[i], kinds[i],
+				  (unsigned long long)dropped[i]);
 	return err ?: buf_printf(out,
 				  "# HELP mysqlprobe_sink_kafka_purged_total Messages purged at exit "
 				  "(not delivered within sinks.kafka.flush_ms).\n"
@@ -343,6 +497,6 @@ int kafka_sink_metrics(struct kafka_sink *k, struct buf *out)
 				  "# HELP mysqlprobe_sink_kafka_queued Messages in librdkafka's queue.\n"
 				  "# TYPE mysqlprobe_sink_kafka_queued gauge\n"
 				  "mysqlprobe_sink_kafka_queued %d\n",
-				  (unsigned long long)atomic_load(&k->purged),
-				  (unsigned long long)atomic_load(&k->reports), rd_kafka_outq_len(k->rk));
+				  (unsigned long long)dr.purged,
+				  (unsigned long long)count_get(&k->reports), rd_kafka_outq_len(k->rk));
 }
