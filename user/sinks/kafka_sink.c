@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <librdkafka/rdkafka.h>
 
+#include "lib/clock.h"
 #include "lib/jbuf.h"
 #include "lib/log.h"
 #include "sinks/kafka_msg.h"
@@ -417,7 +418,7 @@ int kafka_sink_event(struct kafka_sink *k, int worker, uint64_t template_id, con
 
 int kafka_sink_flush(struct kafka_sink *k, unsigned timeout_ms)
 {
-	uint64_t end = ratelog_now_ms() + timeout_ms;
+	uint64_t end = mono_ms() + timeout_ms;
 	int idle = 0;
 
 	for (;;) {
@@ -429,7 +430,7 @@ int kafka_sink_flush(struct kafka_sink *k, unsigned timeout_ms)
 		/* Twice in a row: the thread may be between reading a report and marking busy. */
 		if (idle >= 2)
 			return 0;
-		if (ratelog_now_ms() >= end)
+		if (mono_ms() >= end)
 			return -ETIMEDOUT;
 		usleep(5000);
 	}

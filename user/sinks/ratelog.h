@@ -16,12 +16,6 @@ struct ratelog {
 	uint64_t quiet; /* occurrences not said since */
 };
 
-/* The old name of lib/clock.h's mono_ms(), still used by kafka_sink.c. */
-static inline uint64_t ratelog_now_ms(void)
-{
-	return mono_ms();
-}
-
 /* Whether to say this occurrence; *quiet gets how many were not said before it. */
 static inline bool ratelog_due(struct ratelog *r, uint64_t *quiet)
 {
