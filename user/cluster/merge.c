@@ -184,6 +184,25 @@ uint64_t merge_emitted_end(const struct merge *m)
 	return m->emitted_end;
 }
 
+static struct mperiod *period_get(struct merge *m, uint64_t end, uint64_t now_ms);
+
+int merge_resume_after(struct merge *m, uint64_t end_ms, uint64_t now_ms, uint64_t grace_ms)
+{
+	uint64_t p = m->cfg.period_ms;
+
+	if (m->periods || m->late_head || m->clock_end || m->emitted_end)
+		return -EBUSY;
+	/* Rounded to the grid: a period end is a multiple of period_ms. */
+	m->emitted_end = m->clock_end = end_ms / p * p;
+	/* Created now, not by the clock, so that they wait from now rather than from their end. */
+	while (m->clock_end + p <= now_ms) {
+		if (!period_get(m, m->clock_end + p, now_ms + grace_ms))
+			return -ENOMEM;
+		m->clock_end += p;
+	}
+	return 0;
+}
+
 /* The period a report belongs to: its end rounded up to the period grid. */
 static uint64_t period_key(const struct merge *m, const struct report_header *h)
 {

@@ -251,7 +251,8 @@ int gossip_on_message(struct gossip *g, const char *data, size_t len)
 	}
 	if (g->in.to[0] && strcmp(g->in.to, g->self))
 		goto unlock;
-	if (g->in.nseqs && g->cb.leader_seqs && !strcmp(g->in.from, g->in.leader) &&
+	if ((g->in.nseqs || g->in.emitted_end_ms) && g->cb.leader_seqs &&
+	    !strcmp(g->in.from, g->in.leader) &&
 	    lease_role(g->lease) != LEASE_LEADER)
 		g->cb.leader_seqs(g->ctx, &g->in);
 	if (g->in.lease.kind) {
@@ -266,6 +267,51 @@ int gossip_on_message(struct gossip *g, const char *data, size_t len)
 unlock:
 	pthread_mutex_unlock(&g->lock);
 	return ret;
+}
+
+void gossip_announce(struct gossip *g, unsigned wait_ms)
+{
+	uint64_t sent[GOSSIP_MAX_MEMBERS] = { 0 }, now = mono_ms(), until = now + wait_ms;
+	struct ws_link_stats st;
+	bool waiting = true;
+
+	pthread_mutex_lock(&g->lock);
+	if (g->left || lease_role(g->lease) != LEASE_LEADER)
+		goto unlock;
+	for (size_t i = 0; i < g->npeers; i++) {
+		ws_link_get_stats(g->peers[i].link, &st);
+		sent[i] = st.connected ? st.sent : UINT64_MAX;
+	}
+	heartbeat(g, now);
+	/*
+	 * Until every connected link wrote it: a standby must know of a period before any
+	 * consumer can have it, or a kill between the two would make the winner emit it again.
+	 * The wait is short (a local write); a link that takes longer is not waited for.
+	 */
+	while (waiting && mono_ms() < until) {
+		struct timespec ts = { 0, 1000000L };
+
+		waiting = false;
+		for (size_t i = 0; i < g->npeers && !waiting; i++) {
+			ws_link_get_stats(g->peers[i].link, &st);
+			waiting = sent[i] != UINT64_MAX && st.connected && st.sent == sent[i];
+		}
+		if (waiting)
+			nanosleep(&ts, NULL);
+	}
+unlock:
+	pthread_mutex_unlock(&g->lock);
+}
+
+bool gossip_leading(struct gossip *g, uint64_t *term)
+{
+	bool lead;
+
+	pthread_mutex_lock(&g->lock);
+	lead = !g->left && lease_role(g->lease) == LEASE_LEADER;
+	*term = lease_term(g->lease);
+	pthread_mutex_unlock(&g->lock);
+	return lead;
 }
 
 int gossip_join(struct gossip *g, const char *addr)

@@ -67,7 +67,8 @@ static char *vote_path(const struct mp_config *c, const char *config_path)
 }
 
 struct gossip_node *gossip_node_new(const struct mp_config *c, const char *config_path,
-				    const struct server_callbacks *inner, void *inner_ctx)
+				    const struct server_callbacks *inner, void *inner_ctx,
+				    const struct gossip_callbacks *gcb, void *gctx)
 {
 	struct gossip_node *n = calloc(1, sizeof(*n));
 	char advertise[LEASE_ID_MAX];
@@ -99,7 +100,7 @@ struct gossip_node *gossip_node_new(const struct mp_config *c, const char *confi
 	}
 	gc.advertise = advertise;
 	gc.vote_file = vote;
-	n->g = gossip_new(&gc, NULL, NULL);
+	n->g = gossip_new(&gc, gcb, gctx);
 	if (!n->g) {
 		err = -errno;
 		fprintf(stderr, "mysqlprobe: cluster.gossip: cannot start: %s\n", strerror(errno));
