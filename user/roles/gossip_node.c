@@ -234,6 +234,14 @@ static int cluster(void *ctx, enum http_cluster_op op, const char *addr, struct 
 		       ?: 200;
 }
 
+/* A slave serves its stream only to the leader of the latest term it knows. */
+static int stale_term(void *ctx, uint64_t term)
+{
+	struct gossip_node *n = ctx;
+
+	return gossip_term(n->g) > term;
+}
+
 const struct server_callbacks gossip_node_callbacks = {
 	.client_open = client_open,
 	.client_close = client_close,
@@ -245,4 +253,5 @@ const struct server_callbacks gossip_node_callbacks = {
 	.cluster = cluster,
 	.started_ms = started_ms,
 	.gossip = on_gossip,
+	.stale_term = stale_term,
 };

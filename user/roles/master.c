@@ -344,6 +344,7 @@ int master_slave_start(struct master *m, struct mslave *s)
 		.acfg = &m->acfg,
 		.max_message = (size_t)m->cfg->websocket_maxmessagesize,
 		.idle_ms = m->idle_ms,
+		.term = m->gs.term,
 	};
 
 	s->p = puller_new(m->wc, &pc, &puller_cb, m);
