@@ -6,7 +6,9 @@ cluster.group, with a /collector consumer on each candidate. Under load the lead
 the standby emits merged reports within 5 s of the kill, every period of the run reaches the
 consumers exactly once (non-late reports, by period_start_ms), the new leader's reports carry a
 higher term, the old leader restarted stands by, and the totals equal the three servers' own
-counters."""
+counters. Then the new leader is SIGSTOPped for 5 s and continued: the other takes over within
+5 s, the stopped one has stepped down, no report of its term reaches a consumer after the next
+leader's first, and still every period comes once."""
 import collections
 import os
 import signal
@@ -18,7 +20,7 @@ import mp
 NAMES = ('Com_stmt_execute', 'Com_stmt_prepare')
 M = (fleet.HTTP, fleet.HTTP + 1)
 GROUP = 'failover'
-LOAD_S = 34
+LOAD_S = 48
 
 
 def master_addr(port):
@@ -28,7 +30,7 @@ def master_addr(port):
 
 
 def gossip_args(fl, addr, seeds, rank=0):
-    return ['--http.bind', '0.0.0.0', '--cluster.gossip', '--cluster.group', GROUP, '--cluster.advertise', addr,
+    return ['-v', '--http.bind', '0.0.0.0', '--cluster.gossip', '--cluster.group', GROUP, '--cluster.advertise', addr,
             '--cluster.seeds', ','.join(seeds), '--cluster.rank', str(rank),
             '--cluster.vote_file', os.path.join(fl.tmp, f'vote-{addr.replace(":", "-")}')]
 
@@ -65,6 +67,19 @@ def check_once(reps, period_ms, what):
     mp.check(not bad, f'{what}: each of the {(last - first) // period_ms + 1} periods of the '
              f'run reached the consumers exactly once',
              f'period_start_ms -> times seen: {dict(list(sorted(bad.items()))[:8])}')
+
+
+def show_logs(named_agents, since):
+    for name, a in named_agents:
+        mp.diag('\n'.join(f'{name} {t - since:+.2f} {l}' for t, l in zip(a.err_times, a.err)
+                          if t > since - 3))
+
+
+def first_report(consumer, term=None):
+    """Arrival time of the consumer's first non-late report (of term), or None."""
+    ts = [t for t, r in consumer.reports
+          if not r.get('late') and (term is None or r.get('term', 0) == term)]
+    return min(ts) if ts else None
 
 
 def merged_through(consumers, last):
@@ -117,10 +132,8 @@ def main():
     mp.diag(f'takeover: first merged report of the standby {took:.2f} s after the kill')
     if not mp.check(took < 5.0, f'the standby emits merged reports within 5 s of the kill '
                     f'({took:.2f} s)'):
-        for name, a in [(f'master {standby}', masters[standby])] + \
-                [(f'slave {s.k}', s.agent) for s in fl.slaves]:
-            mp.diag('\n'.join(f'{name} {t - killed:+.2f} {l}' for t, l in zip(a.err_times, a.err)
-                              if t > killed - 3))
+        show_logs([(f'master {standby}', masters[standby])] +
+                  [(f'slave {s.k}', s.agent) for s in fl.slaves], killed)
     terms_old = {r.get('term', 0) for _, r in consumers[first].reports}
     terms_new = {r.get('term', 0) for _, r in consumers[standby].reports}
     mp.check(len(terms_old) == 1 and len(terms_new) == 1 and min(terms_new) > max(terms_old) > 0,
@@ -132,20 +145,50 @@ def main():
                                                  rank=M.index(first)))
     lead = mp.wait_until(lambda: leader_port(fl, M), timeout=10, what='one leader')
     mp.check(lead == standby, f'the restarted old leader stands by (leader: port {lead})')
+    back = mp.Collector(first, since=0, token=fleet.TOKEN)
+    everyone = list(consumers.values()) + [back]
+
+    # SIGSTOP the leader for 5 s: the other takes over; continued, the stopped one has
+    # stepped down and nothing of its term reaches a consumer after the new leader's first.
+    term_stopped = max(terms_new)
+    masters[standby].proc.send_signal(signal.SIGSTOP)
+    stopped = time.monotonic()
+    mp.wait_until(lambda: first_report(back), timeout=15, what='the other master emits')
+    took = (first_report(back) or stopped + 99) - stopped
+    mp.diag(f'SIGSTOP: first merged report of the other master {took:.2f} s after the stop')
+    mp.poll(lambda: time.monotonic() >= stopped + 5, timeout=10, what='5 s stopped')
+    masters[standby].proc.send_signal(signal.SIGCONT)
+    contd = time.monotonic()
+    mp.check(took < 5.0, f'a stopped leader is replaced within 5 s ({took:.2f} s)')
+    if took >= 5.0:
+        show_logs([(f'master {first}', masters[first])] +
+                  [(f'slave {s.k}', s.agent) for s in fl.slaves], stopped)
+    show_logs([(f'master {p}', masters[p]) for p in M], stopped)
+    down = mp.wait_until(lambda: (listnodes(fl, standby) or {}).get('self', {}).get('lease')
+                         not in (None, 'leader'), timeout=10, what='the stopped one steps down')
+    mp.check(down, 'the continued old leader has stepped down',
+             str(listnodes(fl, standby)))
+    new_first = first_report(back)
+    stale = [(round(t - contd, 2), r['period_start_ms']) for c in everyone
+             for t, r in c.reports if r.get('term', 0) == term_stopped and new_first and
+             t > new_first]
+    mp.check(new_first and not stale, f'no report of the stopped leader\'s term '
+             f'{term_stopped} reaches a consumer after the new leader\'s first', str(stale[:5]))
 
     fl.sysbench_wait(procs, LOAD_S)
     after = [s.status(NAMES) for s in fl.slaves]
     rcs = [s.agent.stop() for s in fl.slaves]
     slave_reports = [s.reports() for s in fl.slaves]
     last = {s.addr: r[-1]['seq'] for s, r in zip(fl.slaves, slave_reports)}
-    mp.poll(lambda: merged_through(consumers.values(), last), timeout=20,
+    mp.poll(lambda: merged_through(everyone, last), timeout=20,
             what='the leader emitted the slaves\' last reports')
-    reps = [r for _, r in reports_of(consumers.values())]
+    reps = [r for _, r in reports_of(everyone)]
     rcs += [masters[p].stop() for p in M]
     mp.check(rcs == [0] * 5, 'slaves and masters exit 0', str(rcs))
-    check_once(reps, fl.period_ms, 'SIGKILL')
-    late = [r['period_start_ms'] for r in reps if r.get('late')]
-    mp.diag(f'{len(reps)} reports, {len(late)} late')
+    check_once(reps, fl.period_ms, 'SIGKILL, then SIGSTOP')
+    late = [(r['period_start_ms'], r.get('term', 0), sorted(r['nodes'].items()))
+            for r in reps if r.get('late')]
+    mp.diag(f'{len(reps)} reports, {len(late)} late: {late[:6]}')
 
     server = collections.Counter()
     for b, a in zip(before, after):
@@ -159,7 +202,7 @@ def main():
     mp.check(t['prepare'] == server['Com_stmt_prepare'] > 0,
              f'prepare {t["prepare"]} == the servers\' Com_stmt_prepare '
              f'{server["Com_stmt_prepare"]}')
-    for c in consumers.values():
+    for c in everyone:
         c.close()
     mp.done()
 

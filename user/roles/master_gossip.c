@@ -136,7 +136,7 @@ static void resume_point(const struct master *m, const char *name, bool heard, u
  * last emitted of it, the periods after the last one it emitted. Our own merge (a term we
  * led before, or the state file) when no newer leader was heard. m->lock held.
  */
-static int merge_take_over(struct master *m, uint64_t now_ms, uint64_t *end)
+static int merge_take_over(struct master *m, uint64_t now_ms, uint64_t *end, uint64_t *from)
 {
 	struct merge *next = merge_new(&m->merge_cfg);
 	bool heard;
@@ -144,6 +144,7 @@ static int merge_take_over(struct master *m, uint64_t now_ms, uint64_t *end)
 
 	pthread_mutex_lock(&m->gs.lock);
 	heard = m->gs.heard_term > m->gs.term;
+	*from = heard ? m->gs.heard_term : 0;
 	*end = heard ? m->gs.heard_end : merge_emitted_end(m->merge);
 	for (size_t i = 0; !err && i < m->nslaves; i++) {
 		struct mslave *s = m->slaves[i];
@@ -171,12 +172,12 @@ static int merge_take_over(struct master *m, uint64_t now_ms, uint64_t *end)
 
 static void take_over(struct master *m, uint64_t term, uint64_t now_ms)
 {
-	uint64_t end = 0;
+	uint64_t end = 0, from = 0;
 	int err;
 
 	pullers_stop(m); /* of an earlier term, if any */
 	pthread_mutex_lock(&m->lock);
-	err = merge_take_over(m, now_ms, &end);
+	err = merge_take_over(m, now_ms, &end, &from);
 	if (!err) {
 		m->gs.leading = true;
 		m->gs.term = term;
@@ -187,8 +188,15 @@ static void take_over(struct master *m, uint64_t term, uint64_t now_ms)
 			(unsigned long long)term, strerror(-err));
 		return;
 	}
-	pr_info("master: leader of term %llu: pulling %zu slave(s), from the period after %llu\n",
-		(unsigned long long)term, m->nslaves, (unsigned long long)end);
+	if (from)
+		pr_info("master: leader of term %llu: pulling %zu slave(s) from where the leader of "
+			"term %llu stopped (the period after %llu)\n",
+			(unsigned long long)term, m->nslaves, (unsigned long long)from,
+			(unsigned long long)end);
+	else
+		pr_info("master: leader of term %llu: pulling %zu slave(s) from where this master "
+			"stopped (the period after %llu)\n",
+			(unsigned long long)term, m->nslaves, (unsigned long long)end);
 	for (size_t i = 0; i < m->nslaves; i++) {
 		struct mslave *s = m->slaves[i];
 
