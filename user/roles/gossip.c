@@ -120,7 +120,10 @@ static void peers_sync(struct gossip *g)
 
 static void msg_head(struct gossip *g, struct gossip_msg *m, uint64_t now)
 {
+	/* Seqs only in heartbeats (fill_seqs): a lease message carrying stale ones, or an
+	 * emitted end without its seqs, would make a standby resume from the wrong place. */
 	m->nseqs = m->nmembers = 0;
+	m->emitted_end_ms = 0;
 	memset(&m->lease, 0, sizeof(m->lease));
 	m->leaving = false;
 	m->to[0] = '\0';
