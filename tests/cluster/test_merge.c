@@ -503,6 +503,28 @@ static void test_resume_after(void **unused)
 	assert_int_equal(agg_statements(o.a), 0);
 	merge_out_free(&o);
 	assert_int_equal(merge_resume_after(m, end, end, 0), -EBUSY);
+	merge_free(m);
+	/* A hold: a period long over waits for every node that is up, until the hold ends. */
+	m = new_merge();
+	merge_node_add(m, "a:1", 0, 0);
+	merge_node_add(m, "b:1", 0, 0);
+	merge_node_set_up(m, "a:1", true);
+	merge_node_set_up(m, "b:1", true);
+	merge_hold(m, end + 5 * PERIOD);
+	assert_int_equal(offer(m, ts, "a:1", NULL, a, 1, 1, T0, end, &cap), MERGE_MERGED);
+	assert_int_equal(merge_poll(m, end + 4 * PERIOD, &o), 0);
+	assert_int_equal(offer(m, ts, "b:1", NULL, a, 1, 1, T0, end, &cap), MERGE_MERGED);
+	assert_int_equal(merge_poll(m, end + 4 * PERIOD, &o), 1);
+	assert_int_equal(o.period_end_ms, end);
+	assert_int_equal(agg_statements(o.a), 2);
+	merge_out_free(&o);
+	/* The next, which b never delivers, waits for the hold's end. */
+	assert_int_equal(offer(m, ts, "a:1", NULL, a, 1, 2, end, end + PERIOD, &cap),
+			 MERGE_MERGED);
+	assert_int_equal(merge_poll(m, end + 5 * PERIOD - 1, &o), 0);
+	assert_int_equal(merge_poll(m, end + 5 * PERIOD, &o), 1);
+	assert_int_equal(o.period_end_ms, end + PERIOD);
+	merge_out_free(&o);
 	agg_free(a);
 	template_store_free(ts);
 	merge_free(m);

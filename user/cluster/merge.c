@@ -49,6 +49,7 @@ struct merge {
 	struct late_out *late_head, *late_tail;
 	uint64_t emitted_end; /* end of the last period emitted */
 	uint64_t clock_end; /* end of the newest period the clock created */
+	uint64_t hold_until; /* merge_hold() */
 };
 
 struct merge *merge_new(const struct merge_config *cfg)
@@ -185,6 +186,11 @@ uint64_t merge_emitted_end(const struct merge *m)
 }
 
 static struct mperiod *period_get(struct merge *m, uint64_t end, uint64_t now_ms);
+
+void merge_hold(struct merge *m, uint64_t until_ms)
+{
+	m->hold_until = until_ms;
+}
 
 int merge_resume_after(struct merge *m, uint64_t end_ms, uint64_t now_ms, uint64_t grace_ms)
 {
@@ -495,7 +501,8 @@ int merge_poll(struct merge *m, uint64_t now_ms, struct merge_out *out)
 	/* Before its end only when every node already delivered it (a period with no report yet
 	 * is never complete early); after it, once complete or at the deadline. */
 	if (now_ms < p->end ? !(p->ncontrib && period_complete(m, p))
-			    : now_ms < p->deadline && !period_complete(m, p))
+			    : (now_ms < p->deadline || now_ms < m->hold_until) &&
+				      !period_complete(m, p))
 		return 0;
 	return emit_period(m, p, out);
 }

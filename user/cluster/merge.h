@@ -117,4 +117,11 @@ uint64_t merge_emitted_end(const struct merge *m);
  */
 int merge_resume_after(struct merge *m, uint64_t end_ms, uint64_t now_ms, uint64_t grace_ms);
 
+/*
+ * Until until_ms no period is emitted incomplete, whatever its deadline: a new leader's
+ * slaves replay periods long over, which would otherwise go out with the first node's share
+ * and make the others' late.
+ */
+void merge_hold(struct merge *m, uint64_t until_ms);
+
 #endif /* MP_MERGE_H */

@@ -159,6 +159,8 @@ static int merge_take_over(struct master *m, uint64_t now_ms, uint64_t *end, uin
 	pthread_mutex_unlock(&m->gs.lock);
 	if (!err && *end)
 		err = merge_resume_after(next, *end, now_ms, TAKEOVER_GRACE_MS);
+	/* The first term of a cluster (no end known) replays what the slaves hold: wait too. */
+	merge_hold(next, now_ms + TAKEOVER_GRACE_MS + m->merge_cfg.wait_ms);
 	if (err) {
 		merge_free(next);
 		return err;
