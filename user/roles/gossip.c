@@ -154,7 +154,9 @@ static void run_actions(struct gossip *g, const struct lease_out *out, uint64_t 
 		int err;
 
 		switch (a->kind) {
-		case LEASE_ACT_PERSIST:
+		case LEASE_ACT_PERSIST: {
+			uint64_t t0 = mono_ms(), took;
+
 			snprintf(v.voted_for, sizeof(v.voted_for), "%s", a->id);
 			err = vote_write(g->vote_file, &v);
 			if (err) {
@@ -162,7 +164,13 @@ static void run_actions(struct gossip *g, const struct lease_out *out, uint64_t 
 					strerror(-err));
 				return;
 			}
+			/* An election times out after 1 s: a slow fsync alone can lose it. */
+			took = mono_ms() - t0;
+			if (took >= 250)
+				pr_warn("gossip: writing the vote for term %llu took %llu ms\n",
+					(unsigned long long)a->term, (unsigned long long)took);
 			break;
+		}
 		case LEASE_ACT_SEND:
 			pr_debug("gossip: %llu send %s term %llu round %llu%s%s to %s\n",
 				 (unsigned long long)now, lease_msg_name(a->msg.kind),
