@@ -142,14 +142,15 @@ static void print_decode_counters(struct pipeline *pl)
  */
 static struct server *serve(const struct mp_config *c, const char *config_path,
 			    const struct server_config *svc, const struct server_callbacks *cb,
-			    void *ctx, struct gossip_node **gossip)
+			    void *ctx, const struct gossip_callbacks *gcb, void *gctx,
+			    struct gossip_node **gossip)
 {
 	struct server *srv;
 
 	*gossip = NULL;
 	if (!c->cluster_gossip)
 		return server_new(svc, cb, ctx);
-	*gossip = gossip_node_new(c, config_path, cb, ctx);
+	*gossip = gossip_node_new(c, config_path, cb, ctx, gcb, gctx);
 	if (!*gossip)
 		return NULL;
 	srv = server_new(svc, &gossip_node_callbacks, *gossip);
@@ -387,8 +388,8 @@ static int start_slave(struct agent *a)
 	/* Replay is offline work: no port to listen on (two replays can run side by side). */
 	if (a->live) {
 		svc.bus = slave_bus(a->slave);
-		a->srv = serve(c, a->x.config_file, &svc, &slave_server_callbacks, a->slave,
-			       &a->gossip);
+		a->srv = serve(c, a->x.config_file, &svc, &slave_server_callbacks, a->slave, NULL,
+			       NULL, &a->gossip);
 		if (!a->srv) {
 			fprintf(stderr, "mysqlprobe: cannot serve HTTP on %s:%lld: %s\n",
 				c->http_bind[0] ? c->http_bind : "*", (long long)c->serverport,
@@ -476,7 +477,8 @@ static int run_master(const struct mp_config *c, const struct cli_extra *x)
 	if (!m)
 		return 1;
 	svc.bus = master_bus(m);
-	srv = serve(c, x->config_file, &svc, &master_server_callbacks, m, &gossip);
+	srv = serve(c, x->config_file, &svc, &master_server_callbacks, m, &master_gossip_callbacks,
+		    m, &gossip);
 	if (!srv) {
 		fprintf(stderr, "mysqlprobe: cannot serve HTTP on %s:%lld: %s\n",
 			c->http_bind[0] ? c->http_bind : "*", (long long)c->serverport,
@@ -484,6 +486,8 @@ static int run_master(const struct mp_config *c, const struct cli_extra *x)
 		master_free(m);
 		return 1;
 	}
+	/* From now on the election decides whether this master pulls and emits. */
+	master_set_gossip(m, gossip ? gossip_node_gossip(gossip) : NULL);
 	fprintf(stderr, "mysqlprobe: ready: master, %zu slave(s) configured, http port %d\n",
 		c->cluster_slaves.n, server_port(srv));
 	while (!stop_requested && !err) {

@@ -40,6 +40,7 @@ static void test_round_trip(void **unused)
 	snprintf(m->seqs[0].slave, LEASE_ID_MAX, "db-1:8667");
 	m->seqs[0].started_ms = 1764590000123ull;
 	m->seqs[0].seq = 42;
+	m->emitted_end_ms = 1764590001000ull;
 	m->nmembers = 2;
 	snprintf(m->members[0], LEASE_ID_MAX, "10.0.0.3:8667");
 	snprintf(m->members[1], LEASE_ID_MAX, "10.0.0.4:8667");
@@ -95,6 +96,7 @@ static void test_parse_errors(void **unused)
 		    "lease: round and term must be unsigned integers");
 	parse_fails(HEAD ",\"lease\":{\"kind\":\"hb\",\"term\":1,\"ok\":3}}",
 		    "lease: pre and ok must be booleans");
+	parse_fails(HEAD ",\"emitted\":-1}", "emitted: expected an unsigned integer");
 	parse_fails(HEAD ",\"seqs\":[[\"a:1\",1]]}",
 		    "seqs: expected [\"HOST:PORT\", started_ms, seq]");
 	parse_fails(HEAD ",\"members\":[\"a\\u0000:1\"]}", "members: expected HOST:PORT strings");

@@ -459,6 +459,77 @@ static void test_missing_then_late(void **unused)
 	merge_free(m);
 }
 
+/*
+ * A takeover: the new leader's merge starts after the old leader's last period, resumes the
+ * node after the seq the old one emitted, and emits every period from there on once, the
+ * empty ones too; what the old leader already emitted is a duplicate here.
+ */
+static void test_resume_after(void **unused)
+{
+	struct template_store *ts = template_store_new(1 << 20);
+	struct merge *m = new_merge();
+	struct agg *a = one_statement_agg(3);
+	struct report_capture cap = { 0 };
+	struct merge_out o;
+	uint64_t end = T0 + PERIOD;
+
+	(void)unused;
+	assert_int_equal(merge_node_add(m, "a:1", 100, 7), 0);
+	merge_node_set_up(m, "a:1", true);
+	/* Taking over at end + 2.5 periods: periods 2 and 3 wait until now + 1000 + 500. */
+	assert_int_equal(merge_resume_after(m, end + 3, end + 2 * PERIOD + 500, 1000), 0);
+	assert_int_equal(merge_emitted_end(m), end); /* rounded down to the grid */
+	assert_int_equal(offer(m, ts, "a:1", NULL, a, 100, 7, T0, end, &cap), MERGE_DUPLICATE);
+	/* The replay is slow: periods 2 and 3 wait for it past their own deadlines. */
+	assert_int_equal(merge_poll(m, end + 2 * PERIOD + 1400, &o), 0);
+	/* The replay: each period out as soon as it is complete, in order. */
+	assert_int_equal(offer(m, ts, "a:1", NULL, a, 100, 8, end, end + PERIOD, &cap),
+			 MERGE_MERGED);
+	assert_int_equal(merge_poll(m, end + 2 * PERIOD + 1400, &o), 1);
+	assert_int_equal(o.period_end_ms, end + PERIOD);
+	assert_false(o.late);
+	assert_int_equal(agg_statements(o.a), 1);
+	merge_out_free(&o);
+	assert_int_equal(merge_poll(m, end + 2 * PERIOD + 1400, &o), 0); /* period 3 waits */
+	assert_int_equal(offer(m, ts, "a:1", NULL, a, 100, 9, end + PERIOD, end + 2 * PERIOD,
+			       &cap), MERGE_MERGED);
+	assert_int_equal(merge_poll(m, end + 2 * PERIOD + 1400, &o), 1);
+	assert_int_equal(o.period_end_ms, end + 2 * PERIOD);
+	merge_out_free(&o);
+	/* A period nobody delivered still comes out, after its deadline. */
+	assert_int_equal(merge_poll(m, end + 3 * PERIOD + 499, &o), 0);
+	assert_int_equal(merge_poll(m, end + 3 * PERIOD + 500, &o), 1);
+	assert_int_equal(o.period_end_ms, end + 3 * PERIOD);
+	assert_int_equal(agg_statements(o.a), 0);
+	merge_out_free(&o);
+	assert_int_equal(merge_resume_after(m, end, end, 0), -EBUSY);
+	merge_free(m);
+	/* A hold: a period long over waits for every node that is up, until the hold ends. */
+	m = new_merge();
+	merge_node_add(m, "a:1", 0, 0);
+	merge_node_add(m, "b:1", 0, 0);
+	merge_node_set_up(m, "a:1", true);
+	merge_node_set_up(m, "b:1", true);
+	merge_hold(m, end + 5 * PERIOD);
+	assert_int_equal(offer(m, ts, "a:1", NULL, a, 1, 1, T0, end, &cap), MERGE_MERGED);
+	assert_int_equal(merge_poll(m, end + 4 * PERIOD, &o), 0);
+	assert_int_equal(offer(m, ts, "b:1", NULL, a, 1, 1, T0, end, &cap), MERGE_MERGED);
+	assert_int_equal(merge_poll(m, end + 4 * PERIOD, &o), 1);
+	assert_int_equal(o.period_end_ms, end);
+	assert_int_equal(agg_statements(o.a), 2);
+	merge_out_free(&o);
+	/* The next, which b never delivers, waits for the hold's end. */
+	assert_int_equal(offer(m, ts, "a:1", NULL, a, 1, 2, end, end + PERIOD, &cap),
+			 MERGE_MERGED);
+	assert_int_equal(merge_poll(m, end + 5 * PERIOD - 1, &o), 0);
+	assert_int_equal(merge_poll(m, end + 5 * PERIOD, &o), 1);
+	assert_int_equal(o.period_end_ms, end + PERIOD);
+	merge_out_free(&o);
+	agg_free(a);
+	template_store_free(ts);
+	merge_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -466,6 +537,7 @@ int main(void)
 		cmocka_unit_test(test_merge_keyed_rows),
 		cmocka_unit_test(test_dedupe_and_restart),
 		cmocka_unit_test(test_missing_then_late),
+		cmocka_unit_test(test_resume_after),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

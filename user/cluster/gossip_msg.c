@@ -49,6 +49,8 @@ static void write_lists(struct jbuf *j, const struct gossip_msg *m)
 		jbuf_arr_close(j);
 	}
 	jbuf_arr_close(j);
+	jbuf_key(j, "emitted");
+	jbuf_u64(j, m->emitted_end_ms);
 	jbuf_key(j, "members");
 	jbuf_arr_open(j);
 	for (size_t i = 0; i < m->nmembers; i++)
@@ -204,6 +206,9 @@ static int parse_lists(struct jread *r, jnode_t *obj, struct gossip_msg *m, cons
 	for (size_t i = 0; seqs && i < jread_len(seqs); i++)
 		if (parse_seq(r, jread_at(r, seqs, i), &m->seqs[m->nseqs++]))
 			return *why = "seqs: expected [\"HOST:PORT\", started_ms, seq]", -EINVAL;
+	m->emitted_end_ms = 0;
+	if (get_u64(r, obj, "emitted", &m->emitted_end_ms, true))
+		return *why = "emitted: expected an unsigned integer", -EINVAL;
 	if (mem && (!jread_is_arr(mem) || jread_len(mem) > GOSSIP_MAX_MEMBERS))
 		return *why = "members: expected an array of at most 64 items", -EINVAL;
 	for (size_t i = 0; mem && i < jread_len(mem); i++) {

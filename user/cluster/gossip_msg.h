@@ -15,12 +15,13 @@
  *   {"v":1,"group":"g","from":"10.0.0.2:8667","to":"","role":"candidate","rank":1,
  *    "term":3,"leader":"10.0.0.2:8667","leaving":false,
  *    "lease":{"kind":"hb","round":5,"pre":false,"ok":true},
- *    "seqs":[["10.0.0.5:8667",1764590000123,42]],
+ *    "seqs":[["10.0.0.5:8667",1764590000123,42]],"emitted":1764590001000,
  *    "members":["10.0.0.3:8667","10.0.0.4:8667"]}
  * Every node sends one every 500 ms on each link (a heartbeat: "lease" absent, or the
  * leader's "hb"), and one whenever the election (cluster/lease) has something to say. "seqs"
  * (leader only): per slave, the started_ms and the last seq the leader merged and emitted, so
- * a standby that wins resumes each slave since= that seq. "members": whom the sender knows,
+ * a standby that wins resumes each slave since= that seq; "emitted" (leader only, 0 before
+ * its first): the end of the last period it emitted, where the winner's periods start. "members": whom the sender knows,
  * so a node that joined through one seed learns the rest. The token is not in it: it travels
  * in the link's Authorization header. Unknown keys are ignored (a newer peer may add some).
  */
@@ -55,6 +56,7 @@ struct gossip_msg {
 	struct lease_msg lease; /* kind 0: a plain heartbeat */
 	size_t nseqs;
 	struct gossip_seq seqs[GOSSIP_MAX_SEQS];
+	uint64_t emitted_end_ms; /* the leader's last emitted period end; 0: none */
 	size_t nmembers;
 	char members[GOSSIP_MAX_MEMBERS][LEASE_ID_MAX];
 };

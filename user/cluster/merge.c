@@ -49,6 +49,7 @@ struct merge {
 	struct late_out *late_head, *late_tail;
 	uint64_t emitted_end; /* end of the last period emitted */
 	uint64_t clock_end; /* end of the newest period the clock created */
+	uint64_t hold_until; /* merge_hold() */
 };
 
 struct merge *merge_new(const struct merge_config *cfg)
@@ -182,6 +183,30 @@ int merge_node_at(const struct merge *m, size_t i, struct merge_node_info *out)
 uint64_t merge_emitted_end(const struct merge *m)
 {
 	return m->emitted_end;
+}
+
+static struct mperiod *period_get(struct merge *m, uint64_t end, uint64_t now_ms);
+
+void merge_hold(struct merge *m, uint64_t until_ms)
+{
+	m->hold_until = until_ms;
+}
+
+int merge_resume_after(struct merge *m, uint64_t end_ms, uint64_t now_ms, uint64_t grace_ms)
+{
+	uint64_t p = m->cfg.period_ms;
+
+	if (m->periods || m->late_head || m->clock_end || m->emitted_end)
+		return -EBUSY;
+	/* Rounded to the grid: a period end is a multiple of period_ms. */
+	m->emitted_end = m->clock_end = end_ms / p * p;
+	/* Created now, not by the clock, so that they wait from now rather than from their end. */
+	while (m->clock_end + p <= now_ms) {
+		if (!period_get(m, m->clock_end + p, now_ms + grace_ms))
+			return -ENOMEM;
+		m->clock_end += p;
+	}
+	return 0;
 }
 
 /* The period a report belongs to: its end rounded up to the period grid. */
@@ -476,7 +501,8 @@ int merge_poll(struct merge *m, uint64_t now_ms, struct merge_out *out)
 	/* Before its end only when every node already delivered it (a period with no report yet
 	 * is never complete early); after it, once complete or at the deadline. */
 	if (now_ms < p->end ? !(p->ncontrib && period_complete(m, p))
-			    : now_ms < p->deadline && !period_complete(m, p))
+			    : (now_ms < p->deadline || now_ms < m->hold_until) &&
+				      !period_complete(m, p))
 		return 0;
 	return emit_period(m, p, out);
 }

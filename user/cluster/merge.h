@@ -108,4 +108,20 @@ void merge_out_free(struct merge_out *out);
 /* The end of the last period emitted (0 before the first). */
 uint64_t merge_emitted_end(const struct merge *m);
 
+/*
+ * A merge that takes over from another master (gossip failover): its first period is the one
+ * after end_ms, the last one the other emitted, and every period from there on is emitted
+ * (empty if nobody delivered it). The periods already over at now_ms wait for their nodes
+ * (replaying since= what the other emitted) until now_ms + grace_ms + wait_ms. Only before
+ * the first offer or poll: 0, -EBUSY or -ENOMEM.
+ */
+int merge_resume_after(struct merge *m, uint64_t end_ms, uint64_t now_ms, uint64_t grace_ms);
+
+/*
+ * Until until_ms no period is emitted incomplete, whatever its deadline: a new leader's
+ * slaves replay periods long over, which would otherwise go out with the first node's share
+ * and make the others' late.
+ */
+void merge_hold(struct merge *m, uint64_t until_ms);
+
 #endif /* MP_MERGE_H */

@@ -10,6 +10,7 @@
 
 struct puller {
 	char *addr;
+	uint64_t term;
 	struct ws_link *link;
 	struct puller_callbacks cb;
 	void *ctx;
@@ -21,13 +22,20 @@ static int pl_path(void *ctx, struct buf *path)
 	struct puller *p = ctx;
 	uint64_t seq, started = 0;
 
+	int ret;
+
 	if (!p->cb.since(p->ctx, p->addr, &seq, &started))
-		return buf_puts(path, "/collector");
+		ret = buf_puts(path, "/collector?format=snappy");
 	/* started= lets a restarted slave replay its new run from the start (see server.h). */
-	if (started)
-		return buf_printf(path, "/collector?since=%llu&started=%llu",
-				  (unsigned long long)seq, (unsigned long long)started);
-	return buf_printf(path, "/collector?since=%llu", (unsigned long long)seq);
+	else if (started)
+		ret = buf_printf(path, "/collector?since=%llu&started=%llu",
+				 (unsigned long long)seq, (unsigned long long)started);
+	else
+		ret = buf_printf(path, "/collector?since=%llu", (unsigned long long)seq);
+	/* A gossip leader says its term: a slave that knows a later one refuses it. */
+	if (!ret && p->term)
+		ret = buf_printf(path, "&term=%llu", (unsigned long long)p->term);
+	return ret;
 }
 
 static void pl_opened(void *ctx)
@@ -78,6 +86,7 @@ struct puller *puller_new(struct ws_client *wc, const struct puller_config *cfg,
 		return NULL;
 	p->cb = *cb;
 	p->ctx = ctx;
+	p->term = cfg->term;
 	p->addr = strdup(cfg->addr);
 	if (!p->addr || report_read_init(&p->rd, cfg->acfg, cfg->max_message)) {
 		puller_free(p);

@@ -41,6 +41,7 @@ struct puller_config {
 	const struct agg_config *acfg;
 	size_t max_message;
 	unsigned idle_ms;
+	uint64_t term; /* a gossip leader's term, sent as term= (0: a static master, none) */
 };
 
 /* Returns NULL with errno set. */

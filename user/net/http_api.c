@@ -330,7 +330,8 @@ static int parse_u64(const char *s, uint64_t *out)
 int http_api_collector_params(const struct http_request *req, struct http_collector_params *out,
 			      struct buf *body)
 {
-	static const char *const allowed[] = { "format", "since", "started", "token", NULL };
+	static const char *const allowed[] = { "format", "since", "started", "token", "term",
+					       NULL };
 	const char *type;
 	size_t i;
 	int ret = http_args_check(req, allowed, body, &type);
@@ -360,6 +361,14 @@ int http_api_collector_params(const struct http_request *req, struct http_collec
 		}
 		if (!strcmp(req->args[i].name, "token")) {
 			out->token = v ? v : "";
+			continue;
+		}
+		if (!strcmp(req->args[i].name, "term")) {
+			ret = parse_u64(v, &out->term);
+			if (ret || !out->term)
+				return http_error(body, &type, 400, "term",
+						  "must be a gossip term (1 to 18446744073709551615)");
+			out->has_term = 1;
 			continue;
 		}
 		ret = parse_u64(v, &out->since);

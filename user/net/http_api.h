@@ -125,11 +125,17 @@ struct http_collector_params {
 	 * cannot). Borrowed from the request; never logged nor echoed. NULL when absent.
 	 */
 	const char *token;
+	/*
+	 * term=T: a gossip master pulling as the leader of term T. A slave that knows a higher
+	 * term refuses it (409), and closes the stream once it learns of one.
+	 */
+	int has_term;
+	uint64_t term;
 };
 
 /*
- * Validates the query of a /collector upgrade (format=snappy|json, since=SEQ, token=T, each at
- * most once, nothing else). Returns 0 with *out filled, or 400 with {"error":"..."} in body naming
+ * Validates the query of a /collector upgrade (format=snappy|json, since=SEQ, started=MS,
+ * token=T, term=T, each at most once, nothing else). Returns 0 with *out filled, or 400 with {"error":"..."} in body naming
  * the parameter and the reason, or -ENOMEM.
  */
 int http_api_collector_params(const struct http_request *req, struct http_collector_params *out,

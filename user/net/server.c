@@ -84,6 +84,7 @@ struct server_client {
 	uint64_t wrote_ms; /* when its socket last took bytes (or it connected); mono_ms() */
 	size_t off; /* bytes of head already written */
 	unsigned owed; /* messages written whose bytes lws may still hold */
+	uint64_t term; /* a gossip master's term=, 0 for any other client */
 	char peer[INET6_ADDRSTRLEN + 8];
 };
 
@@ -431,13 +432,30 @@ static void client_pump(struct server *s, struct server_client *c)
 	server_enforce_total(s);
 }
 
+/*
+ * A master that pulls as the leader of a term this node knows to be past is fenced: its
+ * stream closes (it may have stopped without knowing it lost, as after a SIGSTOP).
+ */
+static bool client_fenced(struct server *s, struct server_client *c)
+{
+	if (!c->term || c->dropped || !s->cb.stale_term || !s->cb.stale_term(s->ctx, c->term))
+		return false;
+	pr_info("server: closed the stream of %s: term %llu is past\n", c->peer,
+		(unsigned long long)c->term);
+	c->dropped = true;
+	client_queue_free(s, c);
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	return true;
+}
+
 /* Server thread, woken by lws_cancel_service() after a publish: feed every client. */
 static void server_pump_all(struct server *s)
 {
 	struct server_client *c;
 
 	for (c = s->clients; c; c = c->next)
-		client_pump(s, c);
+		if (!client_fenced(s, c))
+			client_pump(s, c);
 	server_trim(s);
 }
 
@@ -703,6 +721,11 @@ static int ws_filter(struct server *s, struct lws *wsi)
 		}
 	}
 	explicit_bzero(s->arg_store, sizeof(s->arg_store));
+	if (!code && p.has_term && s->cb.stale_term && s->cb.stale_term(s->ctx, p.term)) {
+		buf_reset(&body);
+		code = buf_puts(&body, "{\"error\":\"term: a leader of a later term is known\"}\n")
+			       ?: 409;
+	}
 	if (code) {
 		server_count_http(s, code > 0 ? code : 500);
 		ret = code > 0 ? ws_refuse(wsi, code, body.data, body.len) : 1;
@@ -762,6 +785,7 @@ static int ws_established(struct server *s, struct lws *wsi, struct server_pss *
 	buf_free(&body);
 	c->wsi = wsi;
 	c->json = p.json;
+	c->term = p.has_term ? p.term : 0;
 	c->wrote_ms = mono_ms();
 	client_peer(wsi, c->peer, sizeof(c->peer));
 	c->reader = ws_reader(s, &p);

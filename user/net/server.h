@@ -112,6 +112,12 @@ struct server_callbacks {
 	int (*push_busy)(void *ctx);
 	/* A /push connection is gone. May be NULL. */
 	void (*push_closed)(void *ctx, void *state);
+	/*
+	 * Nonzero when a gossip leader of term is no longer served: this node knows a later term.
+	 * A /collector?term=T upgrade is then refused with 409, and an open one closed at the
+	 * next report. May be NULL (every term served); plain clients (no term=) never ask.
+	 */
+	int (*stale_term)(void *ctx, uint64_t term);
 };
 
 /* Counters since server_new(); a consistent-enough snapshot for tests and logs. */

@@ -120,7 +120,10 @@ static void peers_sync(struct gossip *g)
 
 static void msg_head(struct gossip *g, struct gossip_msg *m, uint64_t now)
 {
+	/* Seqs only in heartbeats (fill_seqs): a lease message carrying stale ones, or an
+	 * emitted end without its seqs, would make a standby resume from the wrong place. */
 	m->nseqs = m->nmembers = 0;
+	m->emitted_end_ms = 0;
 	memset(&m->lease, 0, sizeof(m->lease));
 	m->leaving = false;
 	m->to[0] = '\0';
@@ -151,7 +154,9 @@ static void run_actions(struct gossip *g, const struct lease_out *out, uint64_t 
 		int err;
 
 		switch (a->kind) {
-		case LEASE_ACT_PERSIST:
+		case LEASE_ACT_PERSIST: {
+			uint64_t t0 = mono_ms(), took;
+
 			snprintf(v.voted_for, sizeof(v.voted_for), "%s", a->id);
 			err = vote_write(g->vote_file, &v);
 			if (err) {
@@ -159,7 +164,13 @@ static void run_actions(struct gossip *g, const struct lease_out *out, uint64_t 
 					strerror(-err));
 				return;
 			}
+			/* An election times out after 1 s: a slow fsync alone can lose it. */
+			took = mono_ms() - t0;
+			if (took >= 250)
+				pr_warn("gossip: writing the vote for term %llu took %llu ms\n",
+					(unsigned long long)a->term, (unsigned long long)took);
 			break;
+		}
 		case LEASE_ACT_SEND:
 			pr_debug("gossip: %llu send %s term %llu round %llu%s%s to %s\n",
 				 (unsigned long long)now, lease_msg_name(a->msg.kind),
@@ -251,7 +262,8 @@ int gossip_on_message(struct gossip *g, const char *data, size_t len)
 	}
 	if (g->in.to[0] && strcmp(g->in.to, g->self))
 		goto unlock;
-	if (g->in.nseqs && g->cb.leader_seqs && !strcmp(g->in.from, g->in.leader) &&
+	if ((g->in.nseqs || g->in.emitted_end_ms) && g->cb.leader_seqs &&
+	    !strcmp(g->in.from, g->in.leader) &&
 	    lease_role(g->lease) != LEASE_LEADER)
 		g->cb.leader_seqs(g->ctx, &g->in);
 	if (g->in.lease.kind) {
@@ -266,6 +278,51 @@ int gossip_on_message(struct gossip *g, const char *data, size_t len)
 unlock:
 	pthread_mutex_unlock(&g->lock);
 	return ret;
+}
+
+void gossip_announce(struct gossip *g, unsigned wait_ms)
+{
+	uint64_t sent[GOSSIP_MAX_MEMBERS] = { 0 }, now = mono_ms(), until = now + wait_ms;
+	struct ws_link_stats st;
+	bool waiting = true;
+
+	pthread_mutex_lock(&g->lock);
+	if (g->left || lease_role(g->lease) != LEASE_LEADER)
+		goto unlock;
+	for (size_t i = 0; i < g->npeers; i++) {
+		ws_link_get_stats(g->peers[i].link, &st);
+		sent[i] = st.connected ? st.sent : UINT64_MAX;
+	}
+	heartbeat(g, now);
+	/*
+	 * Until every connected link wrote it: a standby must know of a period before any
+	 * consumer can have it, or a kill between the two would make the winner emit it again.
+	 * The wait is short (a local write); a link that takes longer is not waited for.
+	 */
+	while (waiting && mono_ms() < until) {
+		struct timespec ts = { 0, 1000000L };
+
+		waiting = false;
+		for (size_t i = 0; i < g->npeers && !waiting; i++) {
+			ws_link_get_stats(g->peers[i].link, &st);
+			waiting = sent[i] != UINT64_MAX && st.connected && st.sent == sent[i];
+		}
+		if (waiting)
+			nanosleep(&ts, NULL);
+	}
+unlock:
+	pthread_mutex_unlock(&g->lock);
+}
+
+bool gossip_leading(struct gossip *g, uint64_t *term)
+{
+	bool lead;
+
+	pthread_mutex_lock(&g->lock);
+	lead = !g->left && lease_role(g->lease) == LEASE_LEADER;
+	*term = lease_term(g->lease);
+	pthread_mutex_unlock(&g->lock);
+	return lead;
 }
 
 int gossip_join(struct gossip *g, const char *addr)

@@ -59,6 +59,14 @@ int gossip_listnodes(struct gossip *g, struct buf *out);
 /* Whether this node leads with a valid lease now (read before emitting). */
 bool gossip_may_emit(struct gossip *g);
 uint64_t gossip_term(struct gossip *g);
+/* Whether this node is the leader (lease valid or not), and the current term. */
+bool gossip_leading(struct gossip *g, uint64_t *term);
+/*
+ * A leader: sends a heartbeat now (with fill_seqs) and waits up to wait_ms until each
+ * connected link has written it. Call before emitting a period, so that the standbys know
+ * of it before anyone else can. Does nothing on other nodes.
+ */
+void gossip_announce(struct gossip *g, unsigned wait_ms);
 /* Link refusals the server counted (wrong token), added to the table's counters. */
 void gossip_count_refused_token(struct gossip *g, unsigned long long total);
 

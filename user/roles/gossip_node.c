@@ -67,7 +67,8 @@ static char *vote_path(const struct mp_config *c, const char *config_path)
 }
 
 struct gossip_node *gossip_node_new(const struct mp_config *c, const char *config_path,
-				    const struct server_callbacks *inner, void *inner_ctx)
+				    const struct server_callbacks *inner, void *inner_ctx,
+				    const struct gossip_callbacks *gcb, void *gctx)
 {
 	struct gossip_node *n = calloc(1, sizeof(*n));
 	char advertise[LEASE_ID_MAX];
@@ -99,7 +100,7 @@ struct gossip_node *gossip_node_new(const struct mp_config *c, const char *confi
 	}
 	gc.advertise = advertise;
 	gc.vote_file = vote;
-	n->g = gossip_new(&gc, NULL, NULL);
+	n->g = gossip_new(&gc, gcb, gctx);
 	if (!n->g) {
 		err = -errno;
 		fprintf(stderr, "mysqlprobe: cluster.gossip: cannot start: %s\n", strerror(errno));
@@ -233,6 +234,14 @@ static int cluster(void *ctx, enum http_cluster_op op, const char *addr, struct 
 		       ?: 200;
 }
 
+/* A slave serves its stream only to the leader of the latest term it knows. */
+static int stale_term(void *ctx, uint64_t term)
+{
+	struct gossip_node *n = ctx;
+
+	return gossip_term(n->g) > term;
+}
+
 const struct server_callbacks gossip_node_callbacks = {
 	.client_open = client_open,
 	.client_close = client_close,
@@ -244,4 +253,5 @@ const struct server_callbacks gossip_node_callbacks = {
 	.cluster = cluster,
 	.started_ms = started_ms,
 	.gossip = on_gossip,
+	.stale_term = stale_term,
 };

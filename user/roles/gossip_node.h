@@ -20,10 +20,12 @@ struct gossip_node;
  * From the configuration: advertise (default: first non-loopback address and serverport),
  * group, token, seeds, role (witness, candidate for slave: false, else slave), rank, and
  * vote_file (default mysqlprobe.vote beside config_path, or in the working directory).
+ * gcb/gctx: the role's part in the election (a master's seqs and takeover), or NULL.
  * NULL with errno set after a message on stderr.
  */
 struct gossip_node *gossip_node_new(const struct mp_config *c, const char *config_path,
-				    const struct server_callbacks *inner, void *inner_ctx);
+				    const struct server_callbacks *inner, void *inner_ctx,
+				    const struct gossip_callbacks *gcb, void *gctx);
 /* The server the node is served by, for its refusal counters. */
 void gossip_node_set_server(struct gossip_node *n, struct server *s);
 struct gossip *gossip_node_gossip(struct gossip_node *n);

@@ -334,8 +334,7 @@ static int slave_add_locked(struct master *m, const char *addr, uint64_t started
 	return 0;
 }
 
-/* Starts the slave's puller (without the lock: its callbacks take it). */
-static int slave_start(struct master *m, struct mslave *s)
+int master_slave_start(struct master *m, struct mslave *s)
 {
 	struct puller_config pc = {
 		.addr = s->addr,
@@ -345,6 +344,7 @@ static int slave_start(struct master *m, struct mslave *s)
 		.acfg = &m->acfg,
 		.max_message = (size_t)m->cfg->websocket_maxmessagesize,
 		.idle_ms = m->idle_ms,
+		.term = m->gs.term,
 	};
 
 	s->p = puller_new(m->wc, &pc, &puller_cb, m);
@@ -362,7 +362,8 @@ int master_join(struct master *m, const char *addr)
 	pthread_mutex_unlock(&m->lock);
 	if (err)
 		return err;
-	err = slave_start(m, s);
+	/* A gossip master pulls only while it leads: its takeover starts the puller. */
+	err = m->cfg->cluster_gossip ? 0 : master_slave_start(m, s);
 	if (!err)
 		master_save_state(m);
 	return err;
@@ -561,7 +562,7 @@ static int publish(struct master *m, struct merge_out *o)
 	snprintf(r->h.node, sizeof(r->h.node), "%s", m->node);
 	snprintf(r->h.role, sizeof(r->h.role), "master");
 	r->h.seq = ++m->seq;
-	r->h.term = 0; /* a static cluster has no terms */
+	r->h.term = m->gs.term; /* the term it is emitted under; 0 in a static cluster */
 	r->h.started_ms = m->started_ms;
 	r->h.period_start_ms = o->period_start_ms;
 	r->h.period_end_ms = o->period_end_ms;
@@ -586,9 +587,12 @@ static int master_emit(struct master *m, uint64_t now_ms, bool all)
 	int n, err = 0, emitted = 0;
 
 	pthread_mutex_lock(&m->lock);
-	while (!err && (n = all ? merge_poll_open(m->merge, &o) : merge_poll(m->merge, now_ms, &o)))
+	while (!err && (n = all ? merge_poll_open(m->merge, &o) : merge_poll(m->merge, now_ms, &o))) {
+		if (n > 0 && m->gs.g)
+			master_gossip_announce(m);
 		if (n < 0 || (err = publish(m, &o)) == 0)
 			emitted++, err = n < 0 ? n : 0;
+	}
 	if (emitted)
 		m->seq_saved = m->seq;
 	pthread_mutex_unlock(&m->lock);
@@ -617,17 +621,21 @@ static void push_idle(struct master *m, uint64_t now_ms)
 int master_tick(struct master *m, uint64_t now_ms)
 {
 	push_idle(m, now_ms);
+	/* Fencing: a standby, or a leader whose lease ran out, holds what it has. */
+	if (m->cfg->cluster_gossip && !master_gossip_tick(m, now_ms))
+		return 0;
 	return master_emit(m, now_ms, false);
 }
 
 int master_finish(struct master *m)
 {
-	int err;
+	int err = 0;
 
 	pthread_mutex_lock(&m->lock);
 	m->finishing = true; /* no push is taken (acknowledged) after the last emission */
 	pthread_mutex_unlock(&m->lock);
-	err = master_emit(m, 0, true);
+	if (!m->cfg->cluster_gossip || master_gossip_tick(m, master_now_ms()))
+		err = master_emit(m, 0, true);
 
 	master_save_state(m); /* the last word, written before exit */
 	return err;
@@ -648,10 +656,7 @@ static int master_parts_new(struct master *m, const struct master_config *mc)
 {
 	const struct mp_config *c = mc->cfg;
 	uint64_t period = config_report_period_ms(c);
-	struct merge_config cfg = {
-		.period_ms = period,
-		.wait_ms = merge_wait_ms(c),
-	};
+	struct merge_config *cfg = &m->merge_cfg;
 	struct bus_config bc = {
 		.history = (size_t)c->cluster_buffer_periods,
 		.history_bytes = (size_t)c->cluster_buffer_mb << 20,
@@ -665,11 +670,13 @@ static int master_parts_new(struct master *m, const struct master_config *mc)
 		.template_max_len = (uint32_t)c->template_max_len,
 		.sql_max_len = MASTER_SLOW_SQL_MAX,
 	};
-	cfg.acfg = m->acfg;
+	*cfg = (struct merge_config){
+		.acfg = m->acfg, .period_ms = period, .wait_ms = merge_wait_ms(c),
+	};
 	m->idle_ms = period * MASTER_IDLE_PERIODS > MASTER_IDLE_MIN_MS
 			     ? (unsigned)(period * MASTER_IDLE_PERIODS)
 			     : MASTER_IDLE_MIN_MS;
-	m->merge = merge_new(&cfg);
+	m->merge = merge_new(cfg);
 	m->store = template_store_new(MASTER_TEMPLATE_BYTES);
 	m->bus = bus_new(&bc);
 	if (!m->merge || !m->store || !m->bus)
@@ -703,6 +710,7 @@ struct master *master_new(const struct master_config *mc)
 	pthread_mutex_init(&m->save_lock, NULL);
 	pthread_mutex_init(&m->saver_lock, NULL);
 	pthread_cond_init(&m->saver_cond, NULL);
+	master_gossip_init(m);
 	m->started_ms = master_now_ms();
 	gethostname(host, sizeof(host) - 1);
 	snprintf(m->node, sizeof(m->node), "%s:%lld", host, (long long)mc->cfg->serverport);
@@ -715,8 +723,9 @@ struct master *master_new(const struct master_config *mc)
 	err = master_load_slaves(m);
 	if (err)
 		goto fail;
-	for (size_t i = 0; i < m->nslaves; i++) {
-		err = slave_start(m, m->slaves[i]);
+	/* A gossip master dials its slaves when it wins an election (master_gossip.c). */
+	for (size_t i = 0; !mc->cfg->cluster_gossip && i < m->nslaves; i++) {
+		err = master_slave_start(m, m->slaves[i]);
 		if (err) {
 			fprintf(stderr, "mysqlprobe: master: cannot dial %s: %s\n",
 				m->slaves[i]->addr, strerror(-err));
@@ -767,6 +776,7 @@ void master_free(struct master *m)
 	report_read_free(&m->push_rd);
 	free(m->state_path);
 	role_wire_free(&m->wire);
+	master_gossip_destroy(m);
 	pthread_cond_destroy(&m->saver_cond);
 	pthread_mutex_destroy(&m->saver_lock);
 	pthread_mutex_destroy(&m->save_lock);

@@ -9,6 +9,7 @@
 #include "cli/config.h"
 #include "net/server.h"
 #include "report/bus.h"
+#include "roles/gossip.h"
 
 /*
  * Data flows one way: each slave's /collector (a puller per slave, in the ws_client thread)
@@ -40,6 +41,14 @@ int master_tick(struct master *m, uint64_t now_ms);
 int master_finish(struct master *m);
 /* Waits until stdout has every report, or timeout_ms: 0 or -ETIMEDOUT. */
 int master_flush(struct master *m, unsigned timeout_ms);
+
+/*
+ * With cluster.gossip: the node's gossip (NULL when it stops). Until it is set, and whenever
+ * this master does not lead, it neither pulls nor emits. Call from the main thread.
+ */
+void master_set_gossip(struct master *m, struct gossip *g);
+/* The master's part in the election: its seqs in heartbeats, the leader's remembered. */
+extern const struct gossip_callbacks master_gossip_callbacks;
 
 extern const struct server_callbacks master_server_callbacks;
 

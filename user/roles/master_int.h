@@ -13,6 +13,7 @@
 #include "cluster/template_store.h"
 #include "lib/jbuf.h"
 #include "net/ws_client.h"
+#include "roles/gossip.h"
 #include "roles/master.h"
 #include "roles/sink_outs.h"
 #include "roles/role_report.h"
@@ -33,6 +34,26 @@ struct mslave {
 	uint64_t connects;
 	bool pushed; /* a node that pushes to this master (/push): no puller, not in the state file */
 	uint64_t pushed_ms; /* wall clock of its last push */
+};
+
+/*
+ * With cluster.gossip the election decides: only the leader pulls its slaves and merges, and
+ * it emits only while its lease is valid (gossip_may_emit). Its heartbeats carry, per slave,
+ * the seq of the last report in a period it emitted; a standby keeps the latest it heard, and
+ * when it wins it resumes each slave since= that seq, after the last period emitted.
+ */
+struct master_gossip {
+	struct gossip *g; /* NULL: a static cluster, or not set yet */
+	/* The main thread's: */
+	bool leading; /* pullers run, periods are merged */
+	uint64_t term; /* the term led (or last led); 0 in a static cluster */
+	pthread_mutex_t lock; /* what follows: the gossip thread reads and writes it */
+	struct gossip_seq out[GOSSIP_MAX_SEQS]; /* leading: what went out */
+	size_t nout;
+	uint64_t out_end;
+	struct gossip_seq heard[GOSSIP_MAX_SEQS]; /* standing by: the leader's last heartbeat */
+	size_t nheard;
+	uint64_t heard_end, heard_term;
 };
 
 /* Totals since start (m->lock). */
@@ -63,6 +84,9 @@ struct master {
 	pthread_mutex_t saver_lock;
 	pthread_cond_t saver_cond;
 	bool save_wanted, saver_stop;
+
+	struct master_gossip gs;
+	struct merge_config merge_cfg;
 
 	pthread_mutex_t lock; /* everything below */
 	struct merge *merge;
@@ -102,6 +126,15 @@ int master_push(void *ctx, void **state, const void *data, size_t len, int binar
 void master_push_closed(void *ctx, void *state);
 /* Nonzero once master_finish() began: /push upgrades are refused (503). */
 int master_push_busy(void *ctx);
+/* Starts the slave's puller (without m->lock: its callbacks take it). 0 or -errno. */
+int master_slave_start(struct master *m, struct mslave *s);
+/* Gossip (master_gossip.c), from the main thread: takes over or steps down as the election
+ * says; true when this master may emit now. */
+bool master_gossip_tick(struct master *m, uint64_t now_ms);
+/* m->lock held, before publishing what the merge just gave out: tells the standbys. */
+void master_gossip_announce(struct master *m);
+void master_gossip_init(struct master *m);
+void master_gossip_destroy(struct master *m);
 /* The report's outputs: per kind, readers and drops since the previous report (m->lock). */
 void master_fill_outputs(struct master *m, struct report_header *h);
 
