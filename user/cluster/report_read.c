@@ -10,20 +10,18 @@ int report_read_init(struct report_read *r, const struct agg_config *acfg, size_
 {
 	memset(r, 0, sizeof(*r));
 	r->max_message = max_message ? max_message : (256u << 20);
-	r->scratch = agg_new(acfg);
-	return r->scratch ? 0 : -ENOMEM;
+	return report_msg_init(&r->msg, acfg);
 }
 
 void report_read_free(struct report_read *r)
 {
-	agg_free(r->scratch);
+	report_msg_free(&r->msg);
 	buf_free(&r->plain);
 	memset(r, 0, sizeof(*r));
 }
 
 int report_read_msg(struct report_read *r, const void *data, size_t len, int binary,
-		    struct report_header *h, struct report_capture *c, const struct agg **a,
-		    const char **why)
+		    const struct report_msg **msg, const char **why)
 {
 	const char *text = data;
 	size_t n;
@@ -44,9 +42,7 @@ int report_read_msg(struct report_read *r, const void *data, size_t len, int bin
 		text = r->plain.data;
 		len = n;
 	}
-	agg_reset(r->scratch);
-	memset(c, 0, sizeof(*c));
-	err = report_parse(r->scratch, h, c, text, len);
+	err = report_msg_parse(&r->msg, text, len);
 	/* A large message leaves a large buffer: give it back rather than keep it. */
 	if (r->plain.cap > (1u << 20))
 		buf_free(&r->plain);
@@ -54,6 +50,6 @@ int report_read_msg(struct report_read *r, const void *data, size_t len, int bin
 		*why = err == -ENOMEM ? "out of memory reading it" : "not a valid report";
 		return err == -ENOMEM ? -ENOMEM : -EINVAL;
 	}
-	*a = r->scratch;
+	*msg = &r->msg;
 	return 0;
 }

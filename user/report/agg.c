@@ -230,8 +230,12 @@ void agg_reset(struct agg *a)
 		hist_reset(&a->stats[i].lat, &a->pool);
 	for (i = 0; i < AGG_CMD_COUNT; i++)
 		other_clear(&a->other[i], &a->pool);
-	memset(a->slots, 0, (a->slot_mask + 1) * sizeof(*a->slots));
-	memset(a->tslots, 0, (a->slot_mask + 1) * sizeof(*a->tslots));
+	/* An aggregator that held no row (a message's samples only) has nothing to clear here:
+	 * the tables are max_keys-sized, and a master resets one per message. */
+	if (a->nstats)
+		memset(a->slots, 0, (a->slot_mask + 1) * sizeof(*a->slots));
+	if (a->ntmpls)
+		memset(a->tslots, 0, (a->slot_mask + 1) * sizeof(*a->tslots));
 	a->nstats = 0;
 	a->ntmpls = 0;
 	a->texts_len = 0;
@@ -424,7 +428,7 @@ static int stats_grow(struct agg *a)
  * ran out, *err then -ENOMEM), never NULL.
  */
 static struct agg_stat *stat_lookup(struct agg *a, const struct agg_kview *k, const char *tmpl,
-				    size_t tmpl_len, int *err)
+				    size_t tmpl_len, agg_text_fn text, void *ctx, int *err)
 {
 	uint64_t h = kview_hash(k);
 	uint32_t i = (uint32_t)h & a->slot_mask;
@@ -443,6 +447,8 @@ static struct agg_stat *stat_lookup(struct agg *a, const struct agg_kview *k, co
 		return &a->other[k->command];
 	if (a->nstats == a->stats_cap && (*err = stats_grow(a)))
 		return &a->other[k->command];
+	if (!tmpl && text)
+		tmpl = text(ctx, k->template_id, &tmpl_len);
 	*err = tmpl_store(a, k->template_id, tmpl, tmpl_len);
 	s = &a->stats[a->nstats];
 	/* Only the fixed part: the names buffer past the used bytes is never read. */
@@ -662,7 +668,8 @@ int agg_add(struct agg *a, const struct agg_input *in)
 	int err = 0, herr;
 
 	kview_from_input(&k, in, addr, names);
-	s = stat_lookup(a, &k, in->template_text, in->template_text ? in->template_len : 0, &err);
+	s = stat_lookup(a, &k, in->template_text, in->template_text ? in->template_len : 0, NULL,
+			NULL, &err);
 	if (s->is_other)
 		a->keys_overflow++;
 	a->statements++;
@@ -703,7 +710,8 @@ int agg_merge_stat(struct agg *a, const struct agg_stat *src, const char *tmpl, 
 	kview_from_key(&k, &src->key);
 	if (k.command >= AGG_CMD_COUNT)
 		k.command = AGG_CMD_OTHER;
-	d = src->is_other ? &a->other[k.command] : stat_lookup(a, &k, tmpl, tmpl_len, &err);
+	d = src->is_other ? &a->other[k.command] :
+			    stat_lookup(a, &k, tmpl, tmpl_len, NULL, NULL, &err);
 	if (d->is_other)
 		a->keys_overflow += src->count;
 	a->statements += src->count;
@@ -719,6 +727,46 @@ int agg_merge_stat(struct agg *a, const struct agg_stat *src, const char *tmpl, 
 	d->no_index_used += src->no_index_used;
 	herr = hist_merge(&d->lat, &a->pool, &src->lat);
 	return err ? err : herr;
+}
+
+int agg_merge_row(struct agg *a, const struct agg_row *r, agg_text_fn text, void *ctx)
+{
+	struct agg_kview k = {
+		.template_id = r->template_id,
+		.addr = r->addr,
+		.family = r->family,
+		.command = r->command < AGG_CMD_COUNT ? r->command : AGG_CMD_OTHER,
+		.db_len = r->db_len,
+		.user_len = r->user_len,
+		.app_len = r->app_len,
+		.server_len = r->server_len,
+		.names = r->names,
+	};
+	struct agg_stat *d;
+	int err = 0, herr;
+
+	d = r->is_other ? &a->other[k.command] : stat_lookup(a, &k, NULL, 0, text, ctx, &err);
+	if (d->is_other)
+		a->keys_overflow += r->count;
+	a->statements += r->count;
+	d->count += r->count;
+	d->errors += r->errors;
+	for (unsigned int i = 0; i < r->err_n && i < AGG_ERR_CODES; i++)
+		agg_stat_err_add(d, r->err_code[i], r->err_count[i]);
+	d->err_other += r->err_other;
+	d->rows_sent += r->rows_sent;
+	d->rows_affected += r->rows_affected;
+	d->bytes_in += r->bytes_in;
+	d->bytes_out += r->bytes_out;
+	d->no_index_used += r->no_index_used;
+	herr = hist_merge_cells(&d->lat, &a->pool, r->cells, r->ncells, r->lat_summary, r->lat_sum,
+				r->lat_min, r->lat_max);
+	return err ? err : herr;
+}
+
+const struct agg_config *agg_config(const struct agg *a)
+{
+	return &a->cfg;
 }
 
 /* Everything of src but its keyed rows into dst: "other" rows, sessions, slow and running. */

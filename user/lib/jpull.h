@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Reads a JSON document front to back, strictly, without building a tree (jpull.cc). */
+#ifndef MP_JPULL_H
+#define MP_JPULL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A pull reader over simdjson's On-Demand API: the caller walks the document in its own
+ * order of members and items, and each value is read where it stands. Nothing is built: no
+ * tree (jread.h builds one), so a reader that visits every value once pays for the text only.
+ *
+ * Strict as jread: a duplicate key in an object is an error, integers above INT64_MAX are
+ * errors, and a value the caller does not read is still walked and checked (jpull_skip): a
+ * document that jpull accepts is valid JSON throughout.
+ *
+ * Usage: jpull_load, then jpull_obj / jpull_key ... or jpull_arr / jpull_item ..., the value
+ * readers on the value just reached, and jpull_end. Strings and keys stay valid until the
+ * next jpull_load or jpull_free. Every call after an error returns -EINVAL.
+ *
+ * Threads: one thread uses a jpull. jpull_new hands out a reader kept by the thread from its
+ * last jpull_free (its buffers reused) when there is one.
+ */
+struct jpull;
+
+enum jpull_type {
+	JPULL_NULL = 0,
+	JPULL_BOOL,
+	JPULL_NUM,
+	JPULL_STR,
+	JPULL_ARR,
+	JPULL_OBJ,
+};
+
+/* Returns NULL with errno ENOMEM. */
+struct jpull *jpull_new(void);
+/* Accepts NULL. */
+void jpull_free(struct jpull *p);
+/* Starts reading text (copied). Returns 0, -EINVAL (empty, not UTF-8) or -ENOMEM. */
+int jpull_load(struct jpull *p, const char *text, size_t len);
+/* 0 when the root value has been read whole and nothing but blanks follows it, else -EINVAL. */
+int jpull_end(struct jpull *p);
+
+/* Type of the value reached. 0 or -EINVAL. */
+int jpull_type(struct jpull *p, enum jpull_type *t);
+/* Enters the object reached. 0 or -EINVAL (not an object). */
+int jpull_obj(struct jpull *p);
+/*
+ * Reaches the next member of the object entered last: 1 with its key (unescaped, not
+ * NUL-terminated) and its value reached; 0 after the last (the object is left); -EINVAL
+ * (bad syntax, duplicate key). The previous member's value, if not read, is skipped.
+ */
+int jpull_key(struct jpull *p, const char **key, size_t *len);
+/* Enters the array reached. 0 or -EINVAL. */
+int jpull_arr(struct jpull *p);
+/* Reaches the next item of the array entered last: 1, 0 after the last (left), -EINVAL. */
+int jpull_item(struct jpull *p);
+/* Integer 0..INT64_MAX (not a string, not a fraction). 0 or -EINVAL. */
+int jpull_u64(struct jpull *p, uint64_t *v);
+/* true or false. 0 or -EINVAL. */
+int jpull_bool(struct jpull *p, int *v);
+/* A string, unescaped (may hold NUL bytes; not NUL-terminated). 0 or -EINVAL. */
+int jpull_str(struct jpull *p, const char **s, size_t *len);
+/* Walks the value reached, checking it as a whole. 0 or -EINVAL. */
+int jpull_skip(struct jpull *p);
+
+#endif /* MP_JPULL_H */
