@@ -52,6 +52,22 @@ int jpull_obj(struct jpull *p);
  * (bad syntax, duplicate key). The previous member's value, if not read, is skipped.
  */
 int jpull_key(struct jpull *p, const char **key, size_t *len);
+/* A member name the reader expects (jpull_member). */
+struct jpull_name {
+	const char *s;
+	size_t len;
+};
+#define JPULL_NAME(x) { x, sizeof(x) - 1 }
+
+/*
+ * As jpull_key, for objects whose members the caller knows by name (n <= 64): 1 with *which
+ * the index in names of the member's key, or n for a key not among them (*key and *len then
+ * give it); 0 after the last; -EINVAL. Members usually come in one order, so names[*hint] is
+ * tried first and *hint moves past each name found. Cheaper than jpull_key: a key is compared
+ * where it stands in the text, and duplicates of known names are a bit mask.
+ */
+int jpull_member(struct jpull *p, const struct jpull_name *names, unsigned int n,
+		 unsigned int *hint, unsigned int *which, const char **key, size_t *len);
 /* Enters the array reached. 0 or -EINVAL. */
 int jpull_arr(struct jpull *p);
 /* Reaches the next item of the array entered last: 1, 0 after the last (left), -EINVAL. */

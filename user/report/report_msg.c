@@ -39,31 +39,6 @@ struct report_msg_tmpl {
 	uint32_t off, len; /* into strs */
 };
 
-/* A member name and its length; members are matched against a table of these. */
-struct name {
-	const char *s;
-	size_t len;
-};
-#define NAME(x) { x, sizeof(x) - 1 }
-
-/*
- * Index of key in names, n when absent. A writer puts members in one order, so the member
- * after the last one found (*hint) is tried first: one comparison per member.
- */
-static unsigned int name_of(const struct name *names, unsigned int n, const char *key,
-			    size_t len, unsigned int *hint)
-{
-	unsigned int i = *hint < n ? *hint : 0;
-
-	for (unsigned int k = 0; k < n; k++, i = i + 1 < n ? i + 1 : 0) {
-		if (names[i].len == len && memcmp(names[i].s, key, len) == 0) {
-			*hint = i + 1;
-			return i;
-		}
-	}
-	return n;
-}
-
 static int grow(void **p, size_t *cap, size_t need, size_t size)
 {
 	size_t c = *cap ? *cap : 64;
@@ -339,8 +314,8 @@ static int pull_hist(struct report_msg *m, struct jpull *p, struct report_msg_ro
 	return ret;
 }
 
-static const struct name lat_names[] = {
-	NAME("sum"), NAME("min"), NAME("max"), NAME("hist"),
+static const struct jpull_name lat_names[] = {
+	JPULL_NAME("sum"), JPULL_NAME("min"), JPULL_NAME("max"), JPULL_NAME("hist"),
 };
 
 /* "latency_us": {"sum","min","max",...,"hist"}, or a bare sparse array. */
@@ -360,8 +335,7 @@ static int pull_latency(struct report_msg *m, struct jpull *p, struct report_msg
 		return pull_hist(m, p, r);
 	if (jpull_obj(p))
 		return -EINVAL;
-	while ((ret = jpull_key(p, &key, &len)) == 1) {
-		f = name_of(lat_names, 4, key, len, &hint);
+	while ((ret = jpull_member(p, lat_names, 4, &hint, &f, &key, &len)) == 1) {
 		if (f < 3)
 			err = jpull_u64(p, v[f]);
 		else if (f == 3)
@@ -383,11 +357,11 @@ enum {
 	R_ERROR_CODES, R_LATENCY, R_ROWS_SENT, R_ROWS_AFFECTED, R_BYTES_IN, R_BYTES_OUT,
 	R_NO_INDEX_USED, R_N
 };
-static const struct name row_names[R_N] = {
-	NAME("template_id"), NAME("command"), NAME("db"), NAME("user"), NAME("client"),
-	NAME("app"), NAME("server"), NAME("count"), NAME("errors"), NAME("error_codes"),
-	NAME("latency_us"), NAME("rows_sent"), NAME("rows_affected"), NAME("bytes_in"),
-	NAME("bytes_out"), NAME("no_index_used"),
+static const struct jpull_name row_names[R_N] = {
+	JPULL_NAME("template_id"), JPULL_NAME("command"), JPULL_NAME("db"), JPULL_NAME("user"), JPULL_NAME("client"),
+	JPULL_NAME("app"), JPULL_NAME("server"), JPULL_NAME("count"), JPULL_NAME("errors"), JPULL_NAME("error_codes"),
+	JPULL_NAME("latency_us"), JPULL_NAME("rows_sent"), JPULL_NAME("rows_affected"), JPULL_NAME("bytes_in"),
+	JPULL_NAME("bytes_out"), JPULL_NAME("no_index_used"),
 };
 #define ROW_REQUIRED (((1u << R_N) - 1) & ~(1u << R_APP) & ~(1u << R_SERVER))
 
@@ -504,8 +478,7 @@ static int pull_row(struct report_msg *m, struct jpull *p)
 	r->cells = (uint32_t)m->ncells;
 	if (jpull_obj(p))
 		return -EINVAL;
-	while ((ret = jpull_key(p, &key, &len)) == 1) {
-		f = name_of(row_names, R_N, key, len, &hint);
+	while ((ret = jpull_member(p, row_names, R_N, &hint, &f, &key, &len)) == 1) {
 		if (f == R_N)
 			continue;
 		err = row_member(m, p, f, r, &rs, &codes);
@@ -526,10 +499,10 @@ static int pull_row(struct report_msg *m, struct jpull *p)
 
 enum { S_SQL, S_STATUS, S_TS, S_LATENCY, S_CODE, S_TID, S_DB, S_USER, S_CLIENT, S_TEMPLATE,
        S_ELAPSED, S_TRUNCATED, S_N };
-static const struct name sample_names[S_N] = {
-	NAME("sql"), NAME("status"), NAME("ts_us"), NAME("latency_us"), NAME("error_code"),
-	NAME("template_id"), NAME("db"), NAME("user"), NAME("client"), NAME("template"),
-	NAME("elapsed_us"), NAME("sql_truncated"),
+static const struct jpull_name sample_names[S_N] = {
+	JPULL_NAME("sql"), JPULL_NAME("status"), JPULL_NAME("ts_us"), JPULL_NAME("latency_us"), JPULL_NAME("error_code"),
+	JPULL_NAME("template_id"), JPULL_NAME("db"), JPULL_NAME("user"), JPULL_NAME("client"), JPULL_NAME("template"),
+	JPULL_NAME("elapsed_us"), JPULL_NAME("sql_truncated"),
 };
 #define SLOW_REQUIRED                                                                       \
 	((1u << S_SQL) | (1u << S_STATUS) | (1u << S_TS) | (1u << S_LATENCY) | (1u << S_CODE) | \
@@ -605,8 +578,7 @@ static int pull_sample(struct report_msg *m, struct jpull *p, bool running)
 
 	if (jpull_obj(p))
 		return -EINVAL;
-	while ((ret = jpull_key(p, &key, &len)) == 1) {
-		f = name_of(sample_names, S_N, key, len, &hint);
+	while ((ret = jpull_member(p, sample_names, S_N, &hint, &f, &key, &len)) == 1) {
 		if (f == S_N)
 			continue;
 		if (sample_member(p, f, &s, running))
@@ -622,9 +594,9 @@ static int pull_sample(struct report_msg *m, struct jpull *p, bool running)
 }
 
 enum { C_USER, C_OTHER, C_OPENED, C_LOGINS, C_FAILED, C_CLOSED, C_CLIENT, C_CODES, C_N };
-static const struct name sess_names[C_N] = {
-	NAME("user"), NAME("other"), NAME("opened"), NAME("logins"),
-	NAME("failed"), NAME("closed"), NAME("client"), NAME("error_codes"),
+static const struct jpull_name sess_names[C_N] = {
+	JPULL_NAME("user"), JPULL_NAME("other"), JPULL_NAME("opened"), JPULL_NAME("logins"),
+	JPULL_NAME("failed"), JPULL_NAME("closed"), JPULL_NAME("client"), JPULL_NAME("error_codes"),
 };
 #define SESS_REQUIRED (((1u << C_N) - 1) & ~(1u << C_OTHER))
 
@@ -667,8 +639,7 @@ static int pull_session(struct report_msg *m, struct jpull *p)
 
 	if (jpull_obj(p))
 		return -EINVAL;
-	while ((ret = jpull_key(p, &key, &len)) == 1) {
-		f = name_of(sess_names, C_N, key, len, &hint);
+	while ((ret = jpull_member(p, sess_names, C_N, &hint, &f, &key, &len)) == 1) {
 		if (f == C_N)
 			continue;
 		if (sess_member(p, f, &row, &t))
@@ -754,7 +725,7 @@ static int tindex_build(struct report_msg *m)
 
 static int pull_outputs(struct report_msg *m, struct jpull *p)
 {
-	static const struct name names[] = { NAME("readers"), NAME("dropped") };
+	static const struct jpull_name names[] = { JPULL_NAME("readers"), JPULL_NAME("dropped") };
 	const char *kind, *key;
 	size_t len, klen;
 	int ret, ret2;
@@ -769,8 +740,7 @@ static int pull_outputs(struct report_msg *m, struct jpull *p)
 			return -EINVAL;
 		memset(o, 0, sizeof(*o));
 		memcpy(o->kind, kind, len);
-		while ((ret2 = jpull_key(p, &key, &klen)) == 1) {
-			f = name_of(names, 2, key, klen, &hint);
+		while ((ret2 = jpull_member(p, names, 2, &hint, &f, &key, &klen)) == 1) {
 			if (f < 2 && jpull_u64(p, f ? &o->dropped : &o->readers))
 				return -EINVAL;
 			seen |= f < 2 ? 1u << f : 0;
@@ -870,12 +840,12 @@ static int pull_running_one(struct report_msg *m, struct jpull *p)
 enum { T_VERSION, T_NODE, T_ROLE, T_SEQ, T_TERM, T_STARTED, T_LATE, T_START, T_END, T_CAPTURE,
        T_OUTPUTS, T_SLOW_DROPPED, T_TEMPLATES, T_STATS, T_SLOW, T_RUNNING, T_RUNNING_DROPPED,
        T_CONNECTIONS, T_KEYS, T_LOST, T_N };
-static const struct name top_names[T_N] = {
-	NAME("version"), NAME("node"), NAME("role"), NAME("seq"), NAME("term"),
-	NAME("started_ms"), NAME("late"), NAME("period_start_ms"), NAME("period_end_ms"),
-	NAME("capture"), NAME("outputs"), NAME("slow_dropped"), NAME("templates"),
-	NAME("stats"), NAME("slow"), NAME("running"), NAME("running_dropped"),
-	NAME("connections"), NAME("keys"), NAME("lost"),
+static const struct jpull_name top_names[T_N] = {
+	JPULL_NAME("version"), JPULL_NAME("node"), JPULL_NAME("role"), JPULL_NAME("seq"), JPULL_NAME("term"),
+	JPULL_NAME("started_ms"), JPULL_NAME("late"), JPULL_NAME("period_start_ms"), JPULL_NAME("period_end_ms"),
+	JPULL_NAME("capture"), JPULL_NAME("outputs"), JPULL_NAME("slow_dropped"), JPULL_NAME("templates"),
+	JPULL_NAME("stats"), JPULL_NAME("slow"), JPULL_NAME("running"), JPULL_NAME("running_dropped"),
+	JPULL_NAME("connections"), JPULL_NAME("keys"), JPULL_NAME("lost"),
 };
 #define TOP_REQUIRED                                                                     \
 	((1u << T_VERSION) | (1u << T_NODE) | (1u << T_ROLE) | (1u << T_SEQ) | (1u << T_TERM) | \
@@ -946,8 +916,7 @@ static int pull_report(struct report_msg *m, struct jpull *p)
 
 	if (jpull_obj(p))
 		return -EINVAL;
-	while ((ret = jpull_key(p, &key, &len)) == 1) {
-		f = name_of(top_names, T_N, key, len, &hint);
+	while ((ret = jpull_member(p, top_names, T_N, &hint, &f, &key, &len)) == 1) {
 		if (f == T_N)
 			continue; /* "nodes" (a master's) and what later versions add: walked */
 		err = top_member(m, p, f);
