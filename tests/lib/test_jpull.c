@@ -139,6 +139,23 @@ static void test_values(void **state)
 	assert_int_equal(jpull_key(p, &key, &len), 1);
 	assert_int_equal(jpull_u64(p, &v), -EINVAL); /* a string is no number */
 	jpull_free(p);
+
+	/* In place: the caller's padded buffer is read where it is; trailing text still refused. */
+	for (int bad = 0; bad < 2; bad++) {
+		char buf[64 + JPULL_PADDING] = { 0 };
+		size_t n = (size_t)snprintf(buf, 64, "%s", bad ? "{\"k\":7} {}" : "{\"k\":7} ");
+
+		p = jpull_new();
+		assert_non_null(p);
+		assert_int_equal(jpull_load_in_place(p, buf, n), 0);
+		assert_int_equal(jpull_obj(p), 0);
+		assert_int_equal(jpull_key(p, &key, &len), 1);
+		assert_int_equal(jpull_u64(p, &v), 0);
+		assert_int_equal(v, 7);
+		assert_int_equal(jpull_key(p, &key, &len), 0);
+		assert_int_equal(jpull_end(p), bad ? -EINVAL : 0);
+		jpull_free(p);
+	}
 }
 
 /* Objects past the small key list: a hash set catches the duplicate wherever it is. */

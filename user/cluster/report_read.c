@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "cluster/report_read.h"
+#include "lib/jpull.h"
+
+#define READ_KEEP_BYTES (8u << 20)
 
 int report_read_init(struct report_read *r, const struct agg_config *acfg, size_t max_message)
 {
@@ -33,18 +36,21 @@ int report_read_msg(struct report_read *r, const void *data, size_t len, int bin
 			return -EINVAL;
 		}
 		r->plain.len = 0;
-		if (buf_reserve(&r->plain, n + 1) ||
+		/* Room for the reader's padding: the text is read where it was uncompressed. */
+		if (buf_reserve(&r->plain, n + JPULL_PADDING) ||
 		    snappy_uncompress(data, len, r->plain.data, &n) != SNAPPY_OK) {
 			*why = "snappy block does not decompress";
 			return -EINVAL;
 		}
+		memset(r->plain.data + n, 0, JPULL_PADDING);
 		r->plain.len = n;
-		text = r->plain.data;
-		len = n;
+		err = report_msg_parse_padded(&r->msg, r->plain.data, n, n + JPULL_PADDING);
+	} else {
+		err = report_msg_parse(&r->msg, text, len);
 	}
-	err = report_msg_parse(&r->msg, text, len);
-	/* A large message leaves a large buffer: give it back rather than keep it. */
-	if (r->plain.cap > (1u << 20))
+	/* A large message leaves a large buffer: give it back rather than keep it (a slave's
+	 * usual report, some MiB, is kept: mapping it afresh per message cost page faults). */
+	if (r->plain.cap > READ_KEEP_BYTES)
 		buf_free(&r->plain);
 	if (err) {
 		*why = err == -ENOMEM ? "out of memory reading it" : "not a valid report";

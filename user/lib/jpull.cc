@@ -64,7 +64,9 @@ struct jpull {
 	ondemand::parser parser;
 	ondemand::document doc;
 	char *text; /* the document, followed by SIMDJSON_PADDING zero bytes */
-	size_t len, cap;
+	size_t cap;
+	const char *doc_text; /* what is being read: text, or the caller's */
+	size_t len;
 	bool failed;
 	bool at_root; /* the value reached is the document itself */
 	bool pending; /* the value reached has not been read */
@@ -292,6 +294,33 @@ static int walk(ondemand::value v, int depth)
 	return -EINVAL;
 }
 
+static_assert(JPULL_PADDING == SIMDJSON_PADDING, "jpull.h says simdjson's padding");
+
+/* Starts reading buf[0..len), padded. */
+static int load(struct jpull *p, const char *buf, size_t len)
+{
+	error_code e = p->parser.iterate(buf, len, len + SIMDJSON_PADDING).get(p->doc);
+
+	if (e)
+		return e == MEMALLOC ? -ENOMEM : -EINVAL;
+	p->doc_text = buf;
+	p->len = len;
+	p->failed = false;
+	p->at_root = true;
+	p->pending = true;
+	return 0;
+}
+
+extern "C" int jpull_load_in_place(struct jpull *p, const char *text, size_t len)
+{
+	p->failed = true;
+	p->depth = 0;
+	p->pending = false;
+	if (!len)
+		return -EINVAL;
+	return load(p, text, len);
+}
+
 extern "C" int jpull_load(struct jpull *p, const char *text, size_t len)
 {
 	p->failed = true;
@@ -310,16 +339,8 @@ extern "C" int jpull_load(struct jpull *p, const char *text, size_t len)
 		p->cap = cap;
 	}
 	memcpy(p->text, text, len);
-	p->len = len;
 	memset(p->text + len, 0, SIMDJSON_PADDING);
-	error_code e = p->parser.iterate(p->text, len, p->cap).get(p->doc);
-	if (e)
-		return e == MEMALLOC ? -ENOMEM : -EINVAL;
-
-	p->failed = false;
-	p->at_root = true;
-	p->pending = true;
-	return 0;
+	return load(p, p->text, len);
 }
 
 extern "C" int jpull_end(struct jpull *p)
@@ -337,7 +358,7 @@ extern "C" int jpull_end(struct jpull *p)
 	 */
 	if (p->doc.raw_json().get(rest))
 		return fail(p);
-	for (const char *t = rest.data() + rest.size(); t < p->text + p->len; t++)
+	for (const char *t = rest.data() + rest.size(); t < p->doc_text + p->len; t++)
 		if (*t != ' ' && *t != '\t' && *t != '\n' && *t != '\r')
 			return fail(p);
 	return 0;
@@ -524,6 +545,132 @@ extern "C" int jpull_member(struct jpull *p, const struct jpull_name *names, uns
 	p->at_root = false;
 	p->pending = true;
 	return 1;
+}
+
+/* The index of the field whose name raw (a key in the text) is: names[hint] first. */
+static unsigned int field_at(const struct jpull_field *fields, unsigned int n, unsigned int hint,
+			     const char *raw)
+{
+	const struct jpull_name *nm;
+
+	if (hint < n) {
+		nm = (const struct jpull_name *)&fields[hint];
+		if (raw_is(raw, nm))
+			return hint;
+	}
+	for (unsigned int k = 0; k < n; k++) {
+		nm = (const struct jpull_name *)&fields[k];
+		if (raw_is(raw, nm))
+			return k;
+	}
+	return n;
+}
+
+/* One member's value by its field's kind. */
+static int field_read(struct jpull *p, ondemand::value &v, enum jpull_kind kind,
+		      struct jpull_val *out, unsigned int i,
+		      int (*call)(void *ctx, struct jpull *p, unsigned int i), void *ctx)
+{
+	std::string_view sv;
+	int64_t x;
+	int err;
+
+	switch (kind) {
+	case JPULL_K_U64:
+		if (v.get_int64().get(x) || x < 0)
+			return -EINVAL;
+		out->u64 = (uint64_t)x;
+		return 0;
+	case JPULL_K_STR:
+		if (v.get_string().get(sv))
+			return -EINVAL;
+		out->s = sv.data();
+		out->len = sv.size();
+		return 0;
+	case JPULL_K_CALL:
+		p->cur = v;
+		p->at_root = false;
+		p->pending = true;
+		err = call(ctx, p, i);
+		if (err)
+			return err;
+		if (p->failed)
+			return -EINVAL;
+		if (p->pending) {
+			p->pending = false;
+			return walk(p->cur, p->depth);
+		}
+		return 0;
+	case JPULL_K_WALK:
+		break;
+	}
+	return walk(v, p->depth);
+}
+
+extern "C" int jpull_fields(struct jpull *p, const struct jpull_field *fields, unsigned int n,
+			    struct jpull_val *out, uint64_t *seen,
+			    int (*call)(void *ctx, struct jpull *p, unsigned int i), void *ctx)
+{
+	static_assert(offsetof(struct jpull_field, s) == offsetof(struct jpull_name, s) &&
+			      offsetof(struct jpull_field, len) == offsetof(struct jpull_name, len),
+		      "a field starts as a name");
+	struct jkeys unknown;
+	ondemand::object o;
+	unsigned int hint = 0, i;
+	int err = 0;
+
+	*seen = 0;
+	if (n > 64 || take(p))
+		return fail(p);
+	if (p->at_root ? p->doc.get_object().get(o) : p->cur.get_object().get(o))
+		return fail(p);
+	unknown.filter = 0;
+	unknown.n = 0;
+	unknown.set = NULL;
+	for (auto r : o) {
+		ondemand::field f;
+		ondemand::value v;
+		const char *key;
+		size_t len;
+
+		if (std::move(r).get(f)) {
+			err = -EINVAL;
+			break;
+		}
+		i = field_at(fields, n, hint, f.key().raw());
+		if (i == n) {
+			/* Not a name as written: unescaped, it may still be one. */
+			if (field_key(f, &key, &len)) {
+				err = -EINVAL;
+				break;
+			}
+			for (i = 0; i < n; i++)
+				if (fields[i].len == len && memcmp(fields[i].s, key, len) == 0)
+					break;
+			if (i == n && (err = keys_add(&unknown, key, len)))
+				break;
+		}
+		v = std::move(f).value();
+		if (i == n) {
+			if ((err = walk(v, p->depth)))
+				break;
+			continue;
+		}
+		if (*seen & (1ull << i)) {
+			err = -EINVAL;
+			break;
+		}
+		*seen |= 1ull << i;
+		hint = i + 1;
+		if ((err = field_read(p, v, fields[i].kind, &out[i], i, call, ctx)))
+			break;
+	}
+	free(unknown.set);
+	if (err) {
+		p->failed = true;
+		return err == -ENOMEM ? -ENOMEM : err;
+	}
+	return 0;
 }
 
 extern "C" int jpull_item(struct jpull *p)

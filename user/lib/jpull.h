@@ -39,6 +39,14 @@ struct jpull *jpull_new(void);
 void jpull_free(struct jpull *p);
 /* Starts reading text (copied). Returns 0, -EINVAL (empty, not UTF-8) or -ENOMEM. */
 int jpull_load(struct jpull *p, const char *text, size_t len);
+/*
+ * Bytes after the text jpull_load_in_place reads (simdjson's padding): readable, and zero.
+ * A _Static_assert in jpull.cc keeps it equal to SIMDJSON_PADDING.
+ */
+#define JPULL_PADDING 64
+/* As jpull_load, reading text where it is (no copy): text[len .. len + JPULL_PADDING) must be
+ * zero bytes the caller owns, and text stay unchanged until the next load or jpull_free. */
+int jpull_load_in_place(struct jpull *p, const char *text, size_t len);
 /* 0 when the root value has been read whole and nothing but blanks follows it, else -EINVAL. */
 int jpull_end(struct jpull *p);
 
@@ -68,6 +76,37 @@ struct jpull_name {
  */
 int jpull_member(struct jpull *p, const struct jpull_name *names, unsigned int n,
 		 unsigned int *hint, unsigned int *which, const char **key, size_t *len);
+/* What jpull_fields does with a member's value. */
+enum jpull_kind {
+	JPULL_K_U64 = 0, /* into u64, as jpull_u64 reads it */
+	JPULL_K_STR,	 /* into s and len, as jpull_str reads it */
+	JPULL_K_CALL,	 /* call(ctx, p, i) with the value reached: it reads it (or it is walked) */
+	JPULL_K_WALK,	 /* walked: checked, not kept */
+};
+
+struct jpull_field {
+	const char *s;
+	size_t len;
+	enum jpull_kind kind;
+};
+#define JPULL_FIELD(x, k) { x, sizeof(x) - 1, k }
+
+struct jpull_val {
+	uint64_t u64;
+	const char *s;
+	size_t len;
+};
+
+/*
+ * Reads the object reached whole, in one call: member i named in fields (n <= 64) is read by
+ * its kind into out[i] and sets bit i of *seen; members not named are walked. A reader of
+ * many small objects (a report's rows) pays for the text only, not for a call per member.
+ * Returns 0, -EINVAL (bad syntax, duplicate key, a value not of its kind), -ENOMEM, or the
+ * first nonzero return of call.
+ */
+int jpull_fields(struct jpull *p, const struct jpull_field *fields, unsigned int n,
+		 struct jpull_val *out, uint64_t *seen,
+		 int (*call)(void *ctx, struct jpull *p, unsigned int i), void *ctx);
 /* Enters the array reached. 0 or -EINVAL. */
 int jpull_arr(struct jpull *p);
 /* Reaches the next item of the array entered last: 1, 0 after the last (left), -EINVAL. */

@@ -314,40 +314,51 @@ static int pull_hist(struct report_msg *m, struct jpull *p, struct report_msg_ro
 	return ret;
 }
 
-static const struct jpull_name lat_names[] = {
-	JPULL_NAME("sum"), JPULL_NAME("min"), JPULL_NAME("max"), JPULL_NAME("hist"),
+/* What a row's nested members are read into (jpull_fields' call). */
+struct row_ctx {
+	struct report_msg *m;
+	struct report_msg_row *r;
+	struct codes codes;
 };
 
-/* "latency_us": {"sum","min","max",...,"hist"}, or a bare sparse array. */
-static int pull_latency(struct report_msg *m, struct jpull *p, struct report_msg_row *r)
-{
-	enum jpull_type t;
-	unsigned int hint = 0, seen = 0, f;
-	uint64_t *v[] = { &r->lat_sum, &r->lat_min, &r->lat_max };
-	const char *key;
-	size_t len;
-	int ret, err;
+/* p50, p95 and p99 are derived from the buckets: walked, named so that finding them is cheap. */
+enum { L_SUM, L_MIN, L_MAX, L_P50, L_P95, L_P99, L_HIST, L_N };
+static const struct jpull_field lat_fields[L_N] = {
+	JPULL_FIELD("sum", JPULL_K_U64), JPULL_FIELD("min", JPULL_K_U64),
+	JPULL_FIELD("max", JPULL_K_U64), JPULL_FIELD("p50", JPULL_K_WALK),
+	JPULL_FIELD("p95", JPULL_K_WALK), JPULL_FIELD("p99", JPULL_K_WALK),
+	JPULL_FIELD("hist", JPULL_K_CALL),
+};
+#define LAT_REQUIRED ((1u << L_SUM) | (1u << L_MIN) | (1u << L_MAX) | (1u << L_HIST))
 
-	r->cells = (uint32_t)m->ncells;
+static int lat_call(void *ctx, struct jpull *p, unsigned int i)
+{
+	struct row_ctx *c = ctx;
+
+	return pull_hist(c->m, p, c->r);
+}
+
+/* "latency_us": {"sum","min","max",...,"hist"}, or a bare sparse array. */
+static int pull_latency(struct row_ctx *c, struct jpull *p)
+{
+	struct report_msg_row *r = c->r;
+	struct jpull_val v[L_N];
+	enum jpull_type t;
+	uint64_t seen;
+	int err;
+
 	if (jpull_type(p, &t))
 		return -EINVAL;
 	if (t == JPULL_ARR)
-		return pull_hist(m, p, r);
-	if (jpull_obj(p))
+		return pull_hist(c->m, p, r);
+	err = jpull_fields(p, lat_fields, L_N, v, &seen, lat_call, c);
+	if (err)
+		return err;
+	if ((seen & LAT_REQUIRED) != LAT_REQUIRED || v[L_MIN].u64 > v[L_MAX].u64)
 		return -EINVAL;
-	while ((ret = jpull_member(p, lat_names, 4, &hint, &f, &key, &len)) == 1) {
-		if (f < 3)
-			err = jpull_u64(p, v[f]);
-		else if (f == 3)
-			err = pull_hist(m, p, r);
-		else
-			continue; /* p50, p95, p99: derived, walked by jpull_key */
-		if (err)
-			return err;
-		seen |= 1u << f;
-	}
-	if (ret || seen != 0xf || r->lat_min > r->lat_max)
-		return -EINVAL;
+	r->lat_sum = v[L_SUM].u64;
+	r->lat_min = v[L_MIN].u64;
+	r->lat_max = v[L_MAX].u64;
 	r->lat_summary = true;
 	return 0;
 }
@@ -357,88 +368,71 @@ enum {
 	R_ERROR_CODES, R_LATENCY, R_ROWS_SENT, R_ROWS_AFFECTED, R_BYTES_IN, R_BYTES_OUT,
 	R_NO_INDEX_USED, R_N
 };
-static const struct jpull_name row_names[R_N] = {
-	JPULL_NAME("template_id"), JPULL_NAME("command"), JPULL_NAME("db"), JPULL_NAME("user"), JPULL_NAME("client"),
-	JPULL_NAME("app"), JPULL_NAME("server"), JPULL_NAME("count"), JPULL_NAME("errors"), JPULL_NAME("error_codes"),
-	JPULL_NAME("latency_us"), JPULL_NAME("rows_sent"), JPULL_NAME("rows_affected"), JPULL_NAME("bytes_in"),
-	JPULL_NAME("bytes_out"), JPULL_NAME("no_index_used"),
+static const struct jpull_field row_fields[R_N] = {
+	JPULL_FIELD("template_id", JPULL_K_STR), JPULL_FIELD("command", JPULL_K_STR),
+	JPULL_FIELD("db", JPULL_K_STR), JPULL_FIELD("user", JPULL_K_STR),
+	JPULL_FIELD("client", JPULL_K_STR), JPULL_FIELD("app", JPULL_K_STR),
+	JPULL_FIELD("server", JPULL_K_STR), JPULL_FIELD("count", JPULL_K_U64),
+	JPULL_FIELD("errors", JPULL_K_U64), JPULL_FIELD("error_codes", JPULL_K_CALL),
+	JPULL_FIELD("latency_us", JPULL_K_CALL), JPULL_FIELD("rows_sent", JPULL_K_U64),
+	JPULL_FIELD("rows_affected", JPULL_K_U64), JPULL_FIELD("bytes_in", JPULL_K_U64),
+	JPULL_FIELD("bytes_out", JPULL_K_U64), JPULL_FIELD("no_index_used", JPULL_K_U64),
 };
 #define ROW_REQUIRED (((1u << R_N) - 1) & ~(1u << R_APP) & ~(1u << R_SERVER))
 
-struct row_strs {
-	const char *s[4]; /* db, user, app, server */
-	size_t len[4];
-};
+static int row_call(void *ctx, struct jpull *p, unsigned int i)
+{
+	struct row_ctx *c = ctx;
 
-/* One member of a row. */
-static int row_member(struct report_msg *m, struct jpull *p, unsigned int f,
-		      struct report_msg_row *r, struct row_strs *rs, struct codes *codes)
+	return i == R_ERROR_CODES ? pull_codes(p, &c->codes) : pull_latency(c, p);
+}
+
+/* The row's key from its strings: template id, command, client, names cut as agg_add cuts. */
+static int row_key(struct report_msg *m, struct report_msg_row *r, const struct jpull_val *v,
+		   uint64_t seen)
 {
 	static const size_t name_max[4] = { AGG_NAME_MAX, AGG_NAME_MAX, AGG_APP_MAX,
 					    AGG_SERVER_MAX };
-	const char *s;
-	size_t len;
+	static const unsigned int name_field[4] = { R_DB, R_USER, R_APP, R_SERVER };
+	size_t len[4];
 	enum agg_cmd cmd;
 	char cname[16];
-
-	switch (f) {
-	case R_TEMPLATE_ID:
-		if (jpull_str(p, &s, &len))
-			return -EINVAL;
-		if (len == 5 && memcmp(s, "other", 5) == 0)
-			r->is_other = true;
-		else if (hex64(s, len, &r->template_id))
-			return -EINVAL;
-		return 0;
-	case R_COMMAND:
-		if (jpull_str(p, &s, &len) || len >= sizeof(cname))
-			return -EINVAL;
-		memcpy(cname, s, len);
-		cname[len] = '\0';
-		if (agg_cmd_parse(cname, &cmd))
-			return -EINVAL;
-		r->command = (uint8_t)cmd;
-		return 0;
-	case R_DB:
-	case R_USER:
-	case R_APP:
-	case R_SERVER: {
-		unsigned int k = f == R_DB ? 0 : f == R_USER ? 1 : f == R_APP ? 2 : 3;
-
-		return pull_name(p, &rs->s[k], &rs->len[k], name_max[k]);
-	}
-	case R_CLIENT:
-		return pull_addr(p, &r->family, r->addr, NULL);
-	case R_ERROR_CODES:
-		return pull_codes(p, codes);
-	case R_LATENCY:
-		return pull_latency(m, p, r);
-	case R_COUNT: return jpull_u64(p, &r->count);
-	case R_ERRORS: return jpull_u64(p, &r->errors);
-	case R_ROWS_SENT: return jpull_u64(p, &r->rows_sent);
-	case R_ROWS_AFFECTED: return jpull_u64(p, &r->rows_affected);
-	case R_BYTES_IN: return jpull_u64(p, &r->bytes_in);
-	case R_BYTES_OUT: return jpull_u64(p, &r->bytes_out);
-	case R_NO_INDEX_USED: return jpull_u64(p, &r->no_index_used);
-	}
-	return 0; /* unknown member: jpull_key walks it */
-}
-
-/* A row's names packed (db, user, app, server) and its codes into the message's arrays. */
-static int row_store(struct report_msg *m, struct report_msg_row *r, const struct row_strs *rs,
-		     const struct codes *codes)
-{
 	uint32_t off;
 	int err;
 
-	r->db_len = (uint16_t)rs->len[0];
-	r->user_len = (uint16_t)rs->len[1];
-	r->app_len = (uint8_t)rs->len[2];
-	r->server_len = (uint16_t)rs->len[3];
+	if (v[R_TEMPLATE_ID].len == 5 && memcmp(v[R_TEMPLATE_ID].s, "other", 5) == 0)
+		r->is_other = true;
+	else if (hex64(v[R_TEMPLATE_ID].s, v[R_TEMPLATE_ID].len, &r->template_id))
+		return -EINVAL;
+	if (v[R_COMMAND].len >= sizeof(cname))
+		return -EINVAL;
+	memcpy(cname, v[R_COMMAND].s, v[R_COMMAND].len);
+	cname[v[R_COMMAND].len] = '\0';
+	if (agg_cmd_parse(cname, &cmd))
+		return -EINVAL;
+	r->command = (uint8_t)cmd;
+	if (parse_addr(v[R_CLIENT].s, v[R_CLIENT].len, &r->family, r->addr, NULL))
+		return -EINVAL;
 	r->names = (uint32_t)m->strs_len;
-	for (int k = 0; k < 4; k++)
-		if (rs->len[k] && (err = strs_put(m, rs->s[k], rs->len[k], &off)))
+	for (int k = 0; k < 4; k++) {
+		const struct jpull_val *nv = &v[name_field[k]];
+
+		len[k] = seen & (1u << name_field[k]) ? nv->len : 0;
+		if (len[k] > name_max[k])
+			len[k] = name_max[k];
+		if (len[k] && (err = strs_put(m, nv->s, len[k], &off)))
 			return err;
+	}
+	r->db_len = (uint16_t)len[0];
+	r->user_len = (uint16_t)len[1];
+	r->app_len = (uint8_t)len[2];
+	r->server_len = (uint16_t)len[3];
+	return 0;
+}
+
+/* The row's error codes into the message's arrays. */
+static int row_codes(struct report_msg *m, struct report_msg_row *r, const struct codes *codes)
+{
 	if (m->ncodes + codes->n > m->codes_cap) {
 		size_t cap = m->codes_cap;
 		uint64_t *cc;
@@ -463,34 +457,33 @@ static int row_store(struct report_msg *m, struct report_msg_row *r, const struc
 
 static int pull_row(struct report_msg *m, struct jpull *p)
 {
+	struct row_ctx c = { .m = m };
+	struct jpull_val v[R_N];
 	struct report_msg_row *r;
-	struct row_strs rs = { 0 };
-	struct codes codes = { 0 };
-	unsigned int hint = 0, seen = 0, f;
-	const char *key;
-	size_t len;
-	int ret, err;
+	uint64_t seen;
+	int err;
 
 	if (grow((void **)&m->rows, &m->rows_cap, m->nrows + 1, sizeof(*m->rows)))
 		return -ENOMEM;
 	r = &m->rows[m->nrows];
 	memset(r, 0, sizeof(*r));
 	r->cells = (uint32_t)m->ncells;
-	if (jpull_obj(p))
-		return -EINVAL;
-	while ((ret = jpull_member(p, row_names, R_N, &hint, &f, &key, &len)) == 1) {
-		if (f == R_N)
-			continue;
-		err = row_member(m, p, f, r, &rs, &codes);
-		if (err)
-			return err;
-		seen |= 1u << f;
-	}
-	if (ret || (seen & ROW_REQUIRED) != ROW_REQUIRED || !codes_valid(&codes, r->errors))
-		return -EINVAL;
-	err = row_store(m, r, &rs, &codes);
+	c.r = r;
+	err = jpull_fields(p, row_fields, R_N, v, &seen, row_call, &c);
 	if (err)
 		return err;
+	if ((seen & ROW_REQUIRED) != ROW_REQUIRED)
+		return -EINVAL;
+	r->count = v[R_COUNT].u64;
+	r->errors = v[R_ERRORS].u64;
+	r->rows_sent = v[R_ROWS_SENT].u64;
+	r->rows_affected = v[R_ROWS_AFFECTED].u64;
+	r->bytes_in = v[R_BYTES_IN].u64;
+	r->bytes_out = v[R_BYTES_OUT].u64;
+	r->no_index_used = v[R_NO_INDEX_USED].u64;
+	if (!codes_valid(&c.codes, r->errors) || (err = row_key(m, r, v, seen)) ||
+	    (err = row_codes(m, r, &c.codes)))
+		return err ? err : -EINVAL;
 	m->nrows++;
 	return 0;
 }
@@ -935,6 +928,11 @@ static int pull_report(struct report_msg *m, struct jpull *p)
 
 int report_msg_parse(struct report_msg *m, const char *json, size_t len)
 {
+	return report_msg_parse_padded(m, json, len, 0);
+}
+
+int report_msg_parse_padded(struct report_msg *m, const char *json, size_t len, size_t cap)
+{
 	struct jpull *p;
 	int err;
 
@@ -942,7 +940,8 @@ int report_msg_parse(struct report_msg *m, const char *json, size_t len)
 	p = jpull_new();
 	if (!p)
 		return -ENOMEM;
-	err = jpull_load(p, json, len);
+	err = cap >= len + JPULL_PADDING ? jpull_load_in_place(p, json, len) :
+					   jpull_load(p, json, len);
 	if (!err)
 		err = pull_report(m, p);
 	jpull_free(p);

@@ -55,6 +55,11 @@ void report_msg_free(struct report_msg *m);
  * -ENOMEM, and then the message holds nothing to merge.
  */
 int report_msg_parse(struct report_msg *m, const char *json, size_t len);
+/*
+ * The same, reading json where it is when cap (the bytes readable from json) leaves the
+ * JPULL_PADDING zero bytes jpull_load_in_place needs after it (no copy of a large message).
+ */
+int report_msg_parse_padded(struct report_msg *m, const char *json, size_t len, size_t cap);
 
 /* Rows read (the "other" rows included). */
 size_t report_msg_rows(const struct report_msg *m);
