@@ -11,6 +11,8 @@
 
 #include "report/agg.h"
 
+/* Rows looked up together by agg_merge_rows (their cache misses overlap). */
+#define AGG_BATCH 16
 /* Upper bound on max_keys: keeps table indices in 32 bits and memory sane. */
 #define AGG_MAX_KEYS_LIMIT (1u << 24)
 #define AGG_MAX_SLOW_LIMIT 100000u
@@ -427,10 +429,10 @@ static int stats_grow(struct agg *a)
  * Finds or creates the row for k. Returns the row ("other" when the table is full or memory
  * ran out, *err then -ENOMEM), never NULL.
  */
-static struct agg_stat *stat_lookup(struct agg *a, const struct agg_kview *k, const char *tmpl,
-				    size_t tmpl_len, agg_text_fn text, void *ctx, int *err)
+static struct agg_stat *stat_lookup_hashed(struct agg *a, const struct agg_kview *k, uint64_t h,
+					   const char *tmpl, size_t tmpl_len, agg_text_fn text,
+					   void *ctx, int *err)
 {
-	uint64_t h = kview_hash(k);
 	uint32_t i = (uint32_t)h & a->slot_mask;
 	struct agg_slot *slot;
 	struct agg_stat *s;
@@ -466,6 +468,12 @@ static struct agg_stat *stat_lookup(struct agg *a, const struct agg_kview *k, co
 	slot->hash = h;
 	slot->idx = ++a->nstats;
 	return s;
+}
+
+static struct agg_stat *stat_lookup(struct agg *a, const struct agg_kview *k, const char *tmpl,
+				    size_t tmpl_len, agg_text_fn text, void *ctx, int *err)
+{
+	return stat_lookup_hashed(a, k, kview_hash(k), tmpl, tmpl_len, text, ctx, err);
 }
 
 /*
@@ -729,23 +737,22 @@ int agg_merge_stat(struct agg *a, const struct agg_stat *src, const char *tmpl, 
 	return err ? err : herr;
 }
 
-int agg_merge_row(struct agg *a, const struct agg_row *r, agg_text_fn text, void *ctx)
+static void kview_from_row(struct agg_kview *k, const struct agg_row *r)
 {
-	struct agg_kview k = {
-		.template_id = r->template_id,
-		.addr = r->addr,
-		.family = r->family,
-		.command = r->command < AGG_CMD_COUNT ? r->command : AGG_CMD_OTHER,
-		.db_len = r->db_len,
-		.user_len = r->user_len,
-		.app_len = r->app_len,
-		.server_len = r->server_len,
-		.names = r->names,
-	};
-	struct agg_stat *d;
-	int err = 0, herr;
+	k->template_id = r->template_id;
+	k->addr = r->addr;
+	k->family = r->family;
+	k->command = r->command < AGG_CMD_COUNT ? r->command : AGG_CMD_OTHER;
+	k->db_len = r->db_len;
+	k->user_len = r->user_len;
+	k->app_len = r->app_len;
+	k->server_len = r->server_len;
+	k->names = r->names;
+}
 
-	d = r->is_other ? &a->other[k.command] : stat_lookup(a, &k, NULL, 0, text, ctx, &err);
+/* Adds r's counters, codes and buckets into d (r's row, found or made). */
+static int row_add(struct agg *a, struct agg_stat *d, const struct agg_row *r)
+{
 	if (d->is_other)
 		a->keys_overflow += r->count;
 	a->statements += r->count;
@@ -759,9 +766,58 @@ int agg_merge_row(struct agg *a, const struct agg_row *r, agg_text_fn text, void
 	d->bytes_in += r->bytes_in;
 	d->bytes_out += r->bytes_out;
 	d->no_index_used += r->no_index_used;
-	herr = hist_merge_cells(&d->lat, &a->pool, r->cells, r->ncells, r->lat_summary, r->lat_sum,
+	return hist_merge_cells(&d->lat, &a->pool, r->cells, r->ncells, r->lat_summary, r->lat_sum,
 				r->lat_min, r->lat_max);
-	return err ? err : herr;
+}
+
+int agg_merge_row(struct agg *a, const struct agg_row *r, agg_text_fn text, void *ctx)
+{
+	return agg_merge_rows(a, r, 1, text, ctx);
+}
+
+int agg_merge_rows(struct agg *a, const struct agg_row *rows, size_t n, agg_text_fn text,
+		   void *ctx)
+{
+	struct agg_kview k[AGG_BATCH];
+	uint64_t h[AGG_BATCH];
+	int err, ret = 0;
+
+	for (size_t at = 0; at < n; at += AGG_BATCH) {
+		size_t m = n - at < AGG_BATCH ? n - at : AGG_BATCH;
+
+		/*
+		 * A period's table is larger than the caches (10,000 rows of a full key are some
+		 * 13 MB): each lookup waited for its slot, then for its row. Hashing a batch first
+		 * and prefetching the slots, then the rows they name, lets those misses overlap.
+		 */
+		for (size_t i = 0; i < m; i++) {
+			kview_from_row(&k[i], &rows[at + i]);
+			h[i] = kview_hash(&k[i]);
+			__builtin_prefetch(&a->slots[(uint32_t)h[i] & a->slot_mask]);
+		}
+		for (size_t i = 0; i < m; i++) {
+			const struct agg_slot *sl = &a->slots[(uint32_t)h[i] & a->slot_mask];
+
+			if (sl->idx && sl->hash == h[i]) {
+				const struct agg_stat *st = &a->stats[sl->idx - 1];
+
+				__builtin_prefetch(&st->key);
+				__builtin_prefetch(st);
+			}
+		}
+		for (size_t i = 0; i < m; i++) {
+			const struct agg_row *r = &rows[at + i];
+			struct agg_stat *d;
+
+			err = 0;
+			d = r->is_other ? &a->other[k[i].command] :
+					  stat_lookup_hashed(a, &k[i], h[i], NULL, 0, text, ctx, &err);
+			ret = ret ?: err;
+			err = row_add(a, d, r);
+			ret = ret ?: err;
+		}
+	}
+	return ret;
 }
 
 const struct agg_config *agg_config(const struct agg *a)

@@ -273,6 +273,9 @@ struct agg_row {
  * text(ctx) only when the row is new to a (NULL: no text). Returns 0 or -ENOMEM.
  */
 int agg_merge_row(struct agg *a, const struct agg_row *r, agg_text_fn text, void *ctx);
+/* n rows, as n agg_merge_row calls (the rows' lookups overlap in memory). */
+int agg_merge_rows(struct agg *a, const struct agg_row *rows, size_t n, agg_text_fn text,
+		   void *ctx);
 /* The configuration a was made with. */
 const struct agg_config *agg_config(const struct agg *a);
 /* Offers one slow sample (kept if among the max_slow slowest). Returns 0. */

@@ -1007,16 +1007,20 @@ static const char *chain_text(void *ctx, uint64_t id, size_t *len)
 	return t;
 }
 
+#define MERGE_BATCH 32
+
 int report_msg_merge(struct agg *dst, const struct report_msg *m, agg_text_fn text, void *ctx)
 {
 	struct text_chain chain = { m, text, ctx };
-	struct agg_row row;
+	struct agg_row rows[MERGE_BATCH];
+	size_t k = 0;
 	int err, ret = 0;
 
 	for (size_t i = 0; i < m->nrows; i++) {
 		const struct report_msg_row *r = &m->rows[i];
+		struct agg_row *row = &rows[k++];
 
-		row = (struct agg_row){
+		*row = (struct agg_row){
 			.template_id = r->template_id,
 			.family = r->family,
 			.command = r->command,
@@ -1044,9 +1048,12 @@ int report_msg_merge(struct agg *dst, const struct report_msg *m, agg_text_fn te
 			.cells = m->cells ? m->cells + r->cells : NULL,
 			.ncells = r->ncells,
 		};
-		memcpy(row.addr, r->addr, 16);
-		err = agg_merge_row(dst, &row, chain_text, &chain);
-		ret = ret ?: err;
+		memcpy(row->addr, r->addr, 16);
+		if (k == MERGE_BATCH || i + 1 == m->nrows) {
+			err = agg_merge_rows(dst, rows, k, chain_text, &chain);
+			ret = ret ?: err;
+			k = 0;
+		}
 	}
 	err = agg_merge(dst, m->rest);
 	return ret ?: err;
