@@ -477,10 +477,11 @@ extern "C" int jpull_key(struct jpull *p, const char **key, size_t *len)
 /* A key of no escapes equal to name, compared in the text (the closing quote ends it). */
 static bool raw_is(const char *raw, const struct jpull_name *name)
 {
-	for (size_t i = 0; i < name->len; i++)
-		if (raw[i] != name->s[i])
-			return false;
-	return raw[name->len] == '"';
+	/* The text is padded: reading up to name->len past a shorter key stays inside it. */
+	if (!name->len)
+		return raw[0] == '"';
+	return raw[0] == name->s[0] && raw[name->len] == '"' &&
+	       memcmp(raw, name->s, name->len) == 0;
 }
 
 static unsigned int name_find(const struct jpull_name *names, unsigned int n, const char *key,

@@ -68,7 +68,8 @@ struct jpull_name {
 #define JPULL_NAME(x) { x, sizeof(x) - 1 }
 
 /*
- * As jpull_key, for objects whose members the caller knows by name (n <= 64): 1 with *which
+ * As jpull_key, for objects whose members the caller knows by name (n <= 64, each name
+ * shorter than JPULL_PADDING: it is compared in place in the padded text): 1 with *which
  * the index in names of the member's key, or n for a key not among them (*key and *len then
  * give it); 0 after the last; -EINVAL. Members usually come in one order, so names[*hint] is
  * tried first and *hint moves past each name found. Cheaper than jpull_key: a key is compared
@@ -98,7 +99,8 @@ struct jpull_val {
 };
 
 /*
- * Reads the object reached whole, in one call: member i named in fields (n <= 64) is read by
+ * Reads the object reached whole, in one call: member i named in fields (n <= 64, names as
+ * for jpull_member) is read by
  * its kind into out[i] and sets bit i of *seen; members not named are walked. A reader of
  * many small objects (a report's rows) pays for the text only, not for a call per member.
  * Returns 0, -EINVAL (bad syntax, duplicate key, a value not of its kind), -ENOMEM, or the
