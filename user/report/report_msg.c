@@ -449,6 +449,8 @@ static int row_codes(struct report_msg *m, struct report_msg_row *r, const struc
 	r->codes = (uint32_t)m->ncodes;
 	r->err_n = codes->n;
 	r->err_other = codes->other;
+	if (!codes->n)
+		return 0; /* most rows: and the arrays may not exist yet */
 	memcpy(m->codes + m->ncodes, codes->code, codes->n * sizeof(*m->codes));
 	memcpy(m->code_counts + m->ncodes, codes->count, codes->n * sizeof(*m->code_counts));
 	m->ncodes += codes->n;
