@@ -7,7 +7,8 @@ CLANG ?= clang
 LLVM_STRIP ?= llvm-strip
 BPFTOOL ?= bpftool
 CC ?= cc
-# One C++ unit (user/lib/jread.cc): simdjson, the JSON reader of a master, has only a C++ API.
+# Two C++ units (user/lib/jread.cc, user/lib/jpull.cc): simdjson, the JSON reader of a master,
+# has only a C++ API.
 CLANGXX ?= clang++
 # Debian's python3: the Debian python3-* modules the tests use are installed for it.
 PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
@@ -200,12 +201,13 @@ $(OUTPUT)/fuzz/%.o: user/%.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(filter-out -O2 -g $(SAN_FLAGS),$(CFLAGS)) $(DEPFLAGS) -DMP_NO_BPF -g -O1 \
 		-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -c $< -o $@
-# vptr: the one UBSan check that needs the C++ runtime, which a fuzzer linked by clang lacks.
+# vptr and function: the UBSan checks that need the C++ runtime, which a fuzzer linked by clang
+# lacks (function: jpull_fields calls its reader's C callback from C++).
 $(OUTPUT)/fuzz/%.o: user/%.cc
 	$(call msg,CXX-FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANGXX) $(filter-out -O2 -g $(SAN_FLAGS),$(CXXFLAGS)) $(DEPFLAGS) -g -O1 \
-		-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=vptr \
+		-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=vptr,function \
 		-fno-sanitize-recover=all -c $< -o $@
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS) | $(BUILD)/fuzz

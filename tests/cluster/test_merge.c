@@ -178,8 +178,7 @@ static int offer(struct merge *m, struct template_store *ts, const char *node,
 		.version = REPORT_VERSION, .role = "slave", .seq = seq, .started_ms = started,
 		.period_start_ms = start_ms, .period_end_ms = end_ms,
 	};
-	struct report_capture c = { 0 };
-	struct agg *scratch = agg_new(&acfg);
+	struct report_msg msg;
 	struct jbuf b;
 	const char *text;
 	uint64_t id;
@@ -188,14 +187,15 @@ static int offer(struct merge *m, struct template_store *ts, const char *node,
 
 	snprintf(h.node, sizeof(h.node), "%s", node);
 	jbuf_init(&b);
+	assert_int_equal(report_msg_init(&msg, &acfg), 0);
 	assert_int_equal(report_write(&b, &h, cap, a, seen), 0);
-	assert_int_equal(report_parse(scratch, &h, &c, b.out.data, b.out.len), 0);
-	for (size_t i = 0; i < agg_template_count(scratch); i++)
-		if (!agg_template_at(scratch, i, &id, &text, &len))
+	assert_int_equal(report_msg_parse(&msg, b.out.data, b.out.len), 0);
+	for (size_t i = 0; i < report_msg_template_count(&msg); i++)
+		if (!report_msg_template_at(&msg, i, &id, &text, &len))
 			template_store_put(ts, id, text, len);
-	ret = merge_offer(m, node, &h, &c, scratch, store_text, ts);
+	ret = merge_offer(m, node, &msg, store_text, ts);
 	jbuf_free(&b);
-	agg_free(scratch);
+	report_msg_free(&msg);
 	return ret;
 }
 

@@ -259,51 +259,21 @@ static struct contrib *contrib_get(struct mperiod *p, const char *name)
 	return c;
 }
 
-/* Every row, slow and running sample of a into dst; texts the report lacks come from text(). */
-static int merge_rows(struct agg *dst, const struct agg *a,
-		      const char *(*text)(void *ctx, uint64_t id, size_t *len), void *text_ctx)
+/* The message into dst (report_msg_merge). The merged rows are keyed by every dimension any
+ * slave keyed its rows by (report.keys): a slave's rows carry its own app and server, so
+ * equal keys add up exactly. Statements running on any slave at the period's end: the lists
+ * are concatenated (the longest max_slow kept), each slave's are its own connections. */
+static int merge_rows(struct agg *dst, const struct report_msg *msg, agg_text_fn text,
+		      void *text_ctx)
 {
-	int err, ret = 0;
-
-	for (size_t i = 0; i < agg_stat_count(a); i++) {
-		const struct agg_stat *s = agg_stat_at(a, i);
-		size_t len = 0;
-		const char *t = agg_template(a, s->key.template_id, &len);
-
-		if (!t && text)
-			t = text(text_ctx, s->key.template_id, &len);
-		err = agg_merge_stat(dst, s, t, t ? len : 0);
-		ret = ret ?: err;
-	}
-	for (int c = 0; c < AGG_CMD_COUNT; c++) {
-		const struct agg_stat *o = agg_other(a, c);
-
-		if (o && o->count) {
-			err = agg_merge_stat(dst, o, NULL, 0);
-			ret = ret ?: err;
-		}
-	}
-	for (size_t i = 0; i < agg_slow_count(a); i++)
-		agg_merge_slow(dst, agg_slow_at(a, i));
-	agg_add_slow_dropped(dst, agg_slow_dropped(a));
-	/* Statements running on any slave at the period's end: the lists are concatenated
-	 * (the longest max_slow kept), each slave's are its own connections. */
-	for (size_t i = 0; i < agg_running_count(a); i++)
-		agg_merge_running(dst, agg_running_at(a, i));
-	/* Connections and logins per (user, client) add up like rows. */
-	err = sess_merge(agg_sessions(dst), agg_sessions_const(a));
-	ret = ret ?: err;
-	agg_add_running_dropped(dst, agg_running_dropped(a));
-	/* The merged rows are keyed by every dimension any slave keyed its rows by (report.keys):
-	 * a slave's rows carry its own app and server, so equal keys add up exactly. */
-	agg_set_keys(dst, agg_keys(dst) | agg_keys(a));
-	return ret;
+	return report_msg_merge(dst, msg, text, text_ctx);
 }
 
-static int late_queue(struct merge *m, struct mnode *n, const struct report_header *h,
-		      const struct report_capture *c, const struct agg *a, uint64_t key,
-		      const char *(*text)(void *ctx, uint64_t id, size_t *len), void *text_ctx)
+static int late_queue(struct merge *m, struct mnode *n, const struct report_msg *msg,
+		      uint64_t key, agg_text_fn text, void *text_ctx)
 {
+	const struct report_header *h = &msg->h;
+	const struct report_capture *c = &msg->c;
 	struct late_out *l = calloc(1, sizeof(*l));
 	int err;
 
@@ -316,7 +286,7 @@ static int late_queue(struct merge *m, struct mnode *n, const struct report_head
 		free(l);
 		return -ENOMEM;
 	}
-	err = merge_rows(l->out.a, a, text, text_ctx);
+	err = merge_rows(l->out.a, msg, text, text_ctx);
 	l->out.c = *c;
 	l->out.late = true;
 	l->out.period_end_ms = key;
@@ -339,10 +309,11 @@ static int late_queue(struct merge *m, struct mnode *n, const struct report_head
 	return err;
 }
 
-int merge_offer(struct merge *m, const char *name, const struct report_header *h,
-		const struct report_capture *c, const struct agg *a,
-		const char *(*text)(void *ctx, uint64_t id, size_t *len), void *text_ctx)
+int merge_offer(struct merge *m, const char *name, const struct report_msg *msg,
+		agg_text_fn text, void *text_ctx)
 {
+	const struct report_header *h = &msg->h;
+	const struct report_capture *c = &msg->c;
 	struct mnode *n = node_find(m, name);
 	uint64_t key = period_key(m, h);
 	struct mperiod *p;
@@ -362,14 +333,14 @@ int merge_offer(struct merge *m, const char *name, const struct report_header *h
 	if (h->period_end_ms > n->last_end)
 		n->last_end = h->period_end_ms;
 	if (key <= m->emitted_end) {
-		err = late_queue(m, n, h, c, a, key, text, text_ctx);
+		err = late_queue(m, n, msg, key, text, text_ctx);
 		return err < 0 ? err : MERGE_LATE;
 	}
 	p = period_get(m, key, h->period_end_ms);
 	ct = p ? contrib_get(p, name) : NULL;
 	if (!ct)
 		return -ENOMEM;
-	err = merge_rows(p->a, a, text, text_ctx);
+	err = merge_rows(p->a, msg, text, text_ctx);
 	report_capture_add(&p->c, c);
 	report_capture_add(&ct->c, c);
 	ct->started_ms = h->started_ms;

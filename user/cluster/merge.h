@@ -9,6 +9,7 @@
 
 #include "report/agg.h"
 #include "report/report.h"
+#include "report/report_msg.h"
 
 /*
  * Periods are named by their end, a multiple of period_ms: a slave's first (partial) period
@@ -74,13 +75,13 @@ enum merge_result {
 };
 
 /*
- * Offers one report of node name: h and c as report_parse() read them, a the rows it read
- * (borrowed). text resolves a template id the report itself carries no text for (the slave
- * sent it in an earlier report); may be NULL. Returns an enum merge_result or -ENOMEM.
+ * Offers one report of node name as report_msg_parse() read it (borrowed): its rows go
+ * straight into the period's aggregator. text resolves a template id the report itself
+ * carries no text for (the slave sent it in an earlier report); may be NULL. Returns an enum
+ * merge_result or -ENOMEM.
  */
-int merge_offer(struct merge *m, const char *name, const struct report_header *h,
-		const struct report_capture *c, const struct agg *a,
-		const char *(*text)(void *ctx, uint64_t id, size_t *len), void *text_ctx);
+int merge_offer(struct merge *m, const char *name, const struct report_msg *msg,
+		agg_text_fn text, void *text_ctx);
 
 /* One report to emit: the caller owns a and nodes and sets the identity (seq, node, ...). */
 struct merge_out {

@@ -55,15 +55,13 @@ static void pl_closed(void *ctx, int http_status, const char *why)
 static int pl_message(void *ctx, const void *data, size_t len, int binary)
 {
 	struct puller *p = ctx;
-	struct report_header h;
-	struct report_capture c;
-	const struct agg *a;
+	const struct report_msg *msg;
 	const char *why;
 
-	if (report_read_msg(&p->rd, data, len, binary, &h, &c, &a, &why))
+	if (report_read_msg(&p->rd, data, len, binary, &msg, &why))
 		p->cb.garbage(p->ctx, p->addr, why);
 	else
-		p->cb.report(p->ctx, p->addr, &h, &c, a);
+		p->cb.report(p->ctx, p->addr, msg);
 	return 0;
 }
 

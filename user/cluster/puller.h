@@ -9,11 +9,12 @@
 #include "net/ws_client.h"
 #include "report/agg.h"
 #include "report/report.h"
+#include "report/report_msg.h"
 
 /*
  * Dials ws://HOST:PORT/collector?since=SEQ (snappy frames), SEQ asked from the owner at each
  * dial, so a reconnect resumes where the merge left off. Every message is decompressed and
- * read (report_parse) into a scratch aggregator handed to report(); a message that is not a
+ * read whole (report_msg_parse) before it is handed to report(); a message that is not a
  * valid report is counted and dropped, the link stays. Callbacks run in the ws_client thread.
  */
 struct puller;
@@ -24,9 +25,8 @@ struct puller_callbacks {
 	 * false: no since= (live only, no replay).
 	 */
 	bool (*since)(void *ctx, const char *addr, uint64_t *seq, uint64_t *started_ms);
-	/* One report read; a is valid during the call only. */
-	void (*report)(void *ctx, const char *addr, const struct report_header *h,
-		       const struct report_capture *c, const struct agg *a);
+	/* One report read (header msg->h, capture msg->c); msg is valid during the call only. */
+	void (*report)(void *ctx, const char *addr, const struct report_msg *msg);
 	/* Connected (up) or not; http_status and why say why not (0 and "closed", say). */
 	void (*state)(void *ctx, const char *addr, bool up, int http_status, const char *why);
 	/* A message that was not a report: why (static string). */

@@ -8,16 +8,19 @@
 #include "lib/buf.h"
 #include "report/agg.h"
 #include "report/report.h"
+#include "report/report_msg.h"
 
 /*
  * The one reader of reports that arrive from other nodes, pulled (cluster/puller) or pushed
  * (a master's /push): a binary message is a raw snappy block of a report's JSON, a text
- * message the JSON itself. The rows go into a scratch aggregator reused per message.
+ * message the JSON itself. The message is read whole and checked (report_msg_parse) before
+ * anything of it is merged; its rows stay as read, for the merge to add them straight into
+ * a period (report_msg_merge).
  *
  * Threads: one thread uses a report_read.
  */
 struct report_read {
-	struct agg *scratch;
+	struct report_msg msg; /* the last message read */
 	struct buf plain; /* a decompressed message */
 	size_t max_message; /* bound on the decompressed size */
 };
@@ -27,11 +30,10 @@ int report_read_init(struct report_read *r, const struct agg_config *acfg, size_
 void report_read_free(struct report_read *r);
 
 /*
- * Reads one message: 0 with *h, *c and *a (the scratch, valid until the next call) filled, or
- * -EINVAL / -ENOMEM with *why a static reason (the message is not merged).
+ * Reads one message: 0 with *msg (valid until the next call; header msg->h, capture msg->c),
+ * or -EINVAL / -ENOMEM with *why a static reason (the message is not merged).
  */
 int report_read_msg(struct report_read *r, const void *data, size_t len, int binary,
-		    struct report_header *h, struct report_capture *c, const struct agg **a,
-		    const char **why);
+		    const struct report_msg **msg, const char **why);
 
 #endif /* MP_REPORT_READ_H */

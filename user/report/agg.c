@@ -11,6 +11,8 @@
 
 #include "report/agg.h"
 
+/* Rows looked up together by agg_merge_rows (their cache misses overlap). */
+#define AGG_BATCH 16
 /* Upper bound on max_keys: keeps table indices in 32 bits and memory sane. */
 #define AGG_MAX_KEYS_LIMIT (1u << 24)
 #define AGG_MAX_SLOW_LIMIT 100000u
@@ -230,8 +232,12 @@ void agg_reset(struct agg *a)
 		hist_reset(&a->stats[i].lat, &a->pool);
 	for (i = 0; i < AGG_CMD_COUNT; i++)
 		other_clear(&a->other[i], &a->pool);
-	memset(a->slots, 0, (a->slot_mask + 1) * sizeof(*a->slots));
-	memset(a->tslots, 0, (a->slot_mask + 1) * sizeof(*a->tslots));
+	/* An aggregator that held no row (a message's samples only) has nothing to clear here:
+	 * the tables are max_keys-sized, and a master resets one per message. */
+	if (a->nstats)
+		memset(a->slots, 0, (a->slot_mask + 1) * sizeof(*a->slots));
+	if (a->ntmpls)
+		memset(a->tslots, 0, (a->slot_mask + 1) * sizeof(*a->tslots));
 	a->nstats = 0;
 	a->ntmpls = 0;
 	a->texts_len = 0;
@@ -423,10 +429,10 @@ static int stats_grow(struct agg *a)
  * Finds or creates the row for k. Returns the row ("other" when the table is full or memory
  * ran out, *err then -ENOMEM), never NULL.
  */
-static struct agg_stat *stat_lookup(struct agg *a, const struct agg_kview *k, const char *tmpl,
-				    size_t tmpl_len, int *err)
+static struct agg_stat *stat_lookup_hashed(struct agg *a, const struct agg_kview *k, uint64_t h,
+					   const char *tmpl, size_t tmpl_len, agg_text_fn text,
+					   void *ctx, int *err)
 {
-	uint64_t h = kview_hash(k);
 	uint32_t i = (uint32_t)h & a->slot_mask;
 	struct agg_slot *slot;
 	struct agg_stat *s;
@@ -443,6 +449,8 @@ static struct agg_stat *stat_lookup(struct agg *a, const struct agg_kview *k, co
 		return &a->other[k->command];
 	if (a->nstats == a->stats_cap && (*err = stats_grow(a)))
 		return &a->other[k->command];
+	if (!tmpl && text)
+		tmpl = text(ctx, k->template_id, &tmpl_len);
 	*err = tmpl_store(a, k->template_id, tmpl, tmpl_len);
 	s = &a->stats[a->nstats];
 	/* Only the fixed part: the names buffer past the used bytes is never read. */
@@ -460,6 +468,12 @@ static struct agg_stat *stat_lookup(struct agg *a, const struct agg_kview *k, co
 	slot->hash = h;
 	slot->idx = ++a->nstats;
 	return s;
+}
+
+static struct agg_stat *stat_lookup(struct agg *a, const struct agg_kview *k, const char *tmpl,
+				    size_t tmpl_len, agg_text_fn text, void *ctx, int *err)
+{
+	return stat_lookup_hashed(a, k, kview_hash(k), tmpl, tmpl_len, text, ctx, err);
 }
 
 /*
@@ -662,7 +676,8 @@ int agg_add(struct agg *a, const struct agg_input *in)
 	int err = 0, herr;
 
 	kview_from_input(&k, in, addr, names);
-	s = stat_lookup(a, &k, in->template_text, in->template_text ? in->template_len : 0, &err);
+	s = stat_lookup(a, &k, in->template_text, in->template_text ? in->template_len : 0, NULL,
+			NULL, &err);
 	if (s->is_other)
 		a->keys_overflow++;
 	a->statements++;
@@ -703,7 +718,8 @@ int agg_merge_stat(struct agg *a, const struct agg_stat *src, const char *tmpl, 
 	kview_from_key(&k, &src->key);
 	if (k.command >= AGG_CMD_COUNT)
 		k.command = AGG_CMD_OTHER;
-	d = src->is_other ? &a->other[k.command] : stat_lookup(a, &k, tmpl, tmpl_len, &err);
+	d = src->is_other ? &a->other[k.command] :
+			    stat_lookup(a, &k, tmpl, tmpl_len, NULL, NULL, &err);
 	if (d->is_other)
 		a->keys_overflow += src->count;
 	a->statements += src->count;
@@ -719,6 +735,94 @@ int agg_merge_stat(struct agg *a, const struct agg_stat *src, const char *tmpl, 
 	d->no_index_used += src->no_index_used;
 	herr = hist_merge(&d->lat, &a->pool, &src->lat);
 	return err ? err : herr;
+}
+
+static void kview_from_row(struct agg_kview *k, const struct agg_row *r)
+{
+	k->template_id = r->template_id;
+	k->addr = r->addr;
+	k->family = r->family;
+	k->command = r->command < AGG_CMD_COUNT ? r->command : AGG_CMD_OTHER;
+	k->db_len = r->db_len;
+	k->user_len = r->user_len;
+	k->app_len = r->app_len;
+	k->server_len = r->server_len;
+	k->names = r->names;
+}
+
+/* Adds r's counters, codes and buckets into d (r's row, found or made). */
+static int row_add(struct agg *a, struct agg_stat *d, const struct agg_row *r)
+{
+	if (d->is_other)
+		a->keys_overflow += r->count;
+	a->statements += r->count;
+	d->count += r->count;
+	d->errors += r->errors;
+	for (unsigned int i = 0; i < r->err_n && i < AGG_ERR_CODES; i++)
+		agg_stat_err_add(d, r->err_code[i], r->err_count[i]);
+	d->err_other += r->err_other;
+	d->rows_sent += r->rows_sent;
+	d->rows_affected += r->rows_affected;
+	d->bytes_in += r->bytes_in;
+	d->bytes_out += r->bytes_out;
+	d->no_index_used += r->no_index_used;
+	return hist_merge_cells(&d->lat, &a->pool, r->cells, r->ncells, r->lat_summary, r->lat_sum,
+				r->lat_min, r->lat_max);
+}
+
+int agg_merge_row(struct agg *a, const struct agg_row *r, agg_text_fn text, void *ctx)
+{
+	return agg_merge_rows(a, r, 1, text, ctx);
+}
+
+int agg_merge_rows(struct agg *a, const struct agg_row *rows, size_t n, agg_text_fn text,
+		   void *ctx)
+{
+	struct agg_kview k[AGG_BATCH];
+	uint64_t h[AGG_BATCH];
+	int err, ret = 0;
+
+	for (size_t at = 0; at < n; at += AGG_BATCH) {
+		size_t m = n - at < AGG_BATCH ? n - at : AGG_BATCH;
+
+		/*
+		 * A period's table is larger than the caches (10,000 rows of a full key are some
+		 * 13 MB): each lookup waited for its slot, then for its row. Hashing a batch first
+		 * and prefetching the slots, then the rows they name, lets those misses overlap.
+		 */
+		for (size_t i = 0; i < m; i++) {
+			kview_from_row(&k[i], &rows[at + i]);
+			h[i] = kview_hash(&k[i]);
+			__builtin_prefetch(&a->slots[(uint32_t)h[i] & a->slot_mask]);
+		}
+		for (size_t i = 0; i < m; i++) {
+			const struct agg_slot *sl = &a->slots[(uint32_t)h[i] & a->slot_mask];
+
+			if (sl->idx && sl->hash == h[i]) {
+				const struct agg_stat *st = &a->stats[sl->idx - 1];
+
+				__builtin_prefetch(&st->key);
+				__builtin_prefetch(st);
+			}
+		}
+		for (size_t i = 0; i < m; i++) {
+			const struct agg_row *r = &rows[at + i];
+			struct agg_stat *d;
+
+			err = 0;
+			d = r->is_other ? &a->other[k[i].command] :
+					  stat_lookup_hashed(a, &k[i], h[i], NULL, 0, text, ctx, &err);
+			ret = ret ?: err;
+			err = row_add(a, d, r);
+			ret = ret ?: err;
+		}
+	}
+	return ret;
+}
+
+const struct agg_config *agg_config(const struct agg *a)
+{
+	return &a->cfg;
 }
 
 /* Everything of src but its keyed rows into dst: "other" rows, sessions, slow and running. */

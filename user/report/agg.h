@@ -241,6 +241,43 @@ void agg_set_keys(struct agg *a, unsigned int keys);
  * -ENOMEM.
  */
 int agg_merge_stat(struct agg *a, const struct agg_stat *s, const char *tmpl, size_t tmpl_len);
+/* Resolves a template id to its text (a template store, say); NULL when unknown. */
+typedef const char *(*agg_text_fn)(void *ctx, uint64_t id, size_t *len);
+
+/*
+ * A row as read from a report (report/report_msg.h), borrowed: names, codes and buckets point
+ * into the message. A master adds every slave's rows straight into the period's aggregator
+ * with it: no row of its own per message, no histogram to build and merge again.
+ */
+struct agg_row {
+	uint64_t template_id;
+	uint8_t addr[16]; /* zero-padded for AF_INET */
+	uint8_t family;
+	uint8_t command; /* enum agg_cmd */
+	bool is_other;
+	uint8_t app_len;
+	uint16_t db_len, user_len, server_len;
+	const char *names; /* db, user, app, server bytes */
+	uint64_t count, errors, rows_sent, rows_affected, bytes_in, bytes_out, no_index_used;
+	uint8_t err_n; /* <= AGG_ERR_CODES */
+	const uint16_t *err_code;
+	const uint64_t *err_count;
+	uint64_t err_other;
+	bool lat_summary; /* lat_sum, lat_min and lat_max were given */
+	uint64_t lat_sum, lat_min, lat_max;
+	const struct hist_cell *cells;
+	size_t ncells;
+};
+/*
+ * Adds one row as agg_merge_stat adds an aggregator's row. The template text is asked of
+ * text(ctx) only when the row is new to a (NULL: no text). Returns 0 or -ENOMEM.
+ */
+int agg_merge_row(struct agg *a, const struct agg_row *r, agg_text_fn text, void *ctx);
+/* n rows, as n agg_merge_row calls (the rows' lookups overlap in memory). */
+int agg_merge_rows(struct agg *a, const struct agg_row *rows, size_t n, agg_text_fn text,
+		   void *ctx);
+/* The configuration a was made with. */
+const struct agg_config *agg_config(const struct agg *a);
 /* Offers one slow sample (kept if among the max_slow slowest). Returns 0. */
 int agg_merge_slow(struct agg *a, const struct agg_slow *s);
 

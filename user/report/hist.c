@@ -219,6 +219,32 @@ int hist_add_bucket(struct hist *h, struct hist_pool *pool, uint64_t upper_us, u
 	return 0;
 }
 
+int hist_bucket_of_upper(uint64_t upper_us, uint32_t *i)
+{
+	*i = hist_bucket(upper_us);
+	return upper_us > HIST_MAX_US || hist_bucket_upper(*i) != upper_us ? -EINVAL : 0;
+}
+
+int hist_merge_cells(struct hist *h, struct hist_pool *pool, const struct hist_cell *c, size_t n,
+		     bool summary, uint64_t sum, uint64_t min, uint64_t max)
+{
+	uint64_t before = h->count;
+	uint32_t *slot;
+
+	for (size_t k = 0; k < n; k++) {
+		if (!c[k].count)
+			continue;
+		slot = hist_slot(h, pool, c[k].i);
+		if (!slot)
+			return -ENOMEM;
+		*slot = sat_add32(*slot, c[k].count);
+		h->count = sat_add(h->count, c[k].count);
+	}
+	if (summary && h->count != before)
+		hist_add_summary(h, before, sum, min, max);
+	return 0;
+}
+
 void hist_write_sparse(const struct hist *h, struct jbuf *b)
 {
 	unsigned int g, s;

@@ -98,6 +98,22 @@ uint64_t hist_percentile(const struct hist *h, double q);
  */
 int hist_add_bucket(struct hist *h, struct hist_pool *pool, uint64_t upper_us, uint64_t count);
 
+/* One bucket's count as read from a report (bucket index, not bound). */
+struct hist_cell {
+	uint64_t count;
+	uint32_t i; /* < HIST_BUCKETS */
+};
+
+/* The bucket whose inclusive upper bound is upper_us: 0, or -EINVAL when none is. */
+int hist_bucket_of_upper(uint64_t upper_us, uint32_t *i);
+
+/*
+ * Adds cells to h and, when summary is true and a cell counted anything, folds sum, min and
+ * max in as hist_parse_node does. Returns 0 or -ENOMEM (h may be partly merged).
+ */
+int hist_merge_cells(struct hist *h, struct hist_pool *pool, const struct hist_cell *c, size_t n,
+		     bool summary, uint64_t sum, uint64_t min, uint64_t max);
+
 /* Writes the sparse array [[bucket_upper_us, count], ...] of non-empty buckets, ascending. */
 void hist_write_sparse(const struct hist *h, struct jbuf *b);
 /* Writes {"sum","min","max","p50","p95","p99","hist"} — the report's "latency_us" object. */

@@ -103,14 +103,21 @@ int report_write_templates(struct jbuf *b, const struct agg *a, const struct tem
 /* Appends one stats row as the report's "stats" array holds it (a sink's message, say). */
 void report_write_stat(struct jbuf *b, const struct agg_stat *s, unsigned int keys);
 
+/* The capture counters by position, as the report names them: i < REPORT_CAPTURE_FIELDS; the
+ * first REPORT_CAPTURE_REQUIRED must be present in a report read back, later ones read as 0. */
+#define REPORT_CAPTURE_FIELDS 13
+#define REPORT_CAPTURE_REQUIRED 12
+const char *report_capture_name(size_t i);
+uint64_t *report_capture_at(struct report_capture *c, size_t i);
+
 /* Adds every counter of src to dst. */
 void report_capture_add(struct report_capture *dst, const struct report_capture *src);
 
 /*
- * Reads a report and merges its rows and slow samples into a (templates the report carries
- * are attached to their rows). h and c may be NULL; a master's "nodes" are not read back
- * (h->nnodes is 0): a master pulling from a master treats it as one node. Returns 0, -EINVAL on a malformed
- * report or unknown version (a may be partly merged), or -ENOMEM.
+ * Reads a report (report_msg_parse) and merges its rows and slow samples into a (templates the
+ * report carries are attached to their rows). h and c may be NULL; a master's "nodes" are not
+ * read back (h->nnodes is 0): a master pulling from a master treats it as one node. Returns 0,
+ * -EINVAL on a malformed report or unknown version (a is then untouched), or -ENOMEM.
  */
 int report_parse(struct agg *a, struct report_header *h, struct report_capture *c,
 		 const char *json, size_t len);

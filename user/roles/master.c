@@ -81,18 +81,18 @@ static const char *store_text(void *ctx, uint64_t id, size_t *len)
 }
 
 /* One report of node addr into the merge; m->lock held. */
-static void offer_locked(struct master *m, const char *addr, const struct report_header *h,
-			 const struct report_capture *c, const struct agg *a)
+static void offer_locked(struct master *m, const char *addr, const struct report_msg *msg)
 {
+	const struct report_header *h = &msg->h;
 	const char *text;
 	uint64_t id;
 	size_t len;
 	int ret;
 
-	for (size_t i = 0; i < agg_template_count(a); i++)
-		if (!agg_template_at(a, i, &id, &text, &len))
+	for (size_t i = 0; i < report_msg_template_count(msg); i++)
+		if (!report_msg_template_at(msg, i, &id, &text, &len))
 			template_store_put(m->store, id, text, len);
-	ret = merge_offer(m->merge, addr, h, c, a, store_text, m->store);
+	ret = merge_offer(m->merge, addr, msg, store_text, m->store);
 	if (ret == MERGE_MERGED)
 		m->n.merged++;
 	else if (ret == MERGE_LATE)
@@ -104,13 +104,13 @@ static void offer_locked(struct master *m, const char *addr, const struct report
 	m->n.lost += h->lost;
 }
 
-static void pl_report(void *ctx, const char *addr, const struct report_header *h,
-		      const struct report_capture *c, const struct agg *a)
+static void pl_report(void *ctx, const char *addr, const struct report_msg *msg)
 {
+	const struct report_header *h = &msg->h;
 	struct master *m = ctx;
 
 	pthread_mutex_lock(&m->lock);
-	offer_locked(m, addr, h, c, a);
+	offer_locked(m, addr, msg);
 	pthread_mutex_unlock(&m->lock);
 	if (h->lost)
 		pr_warn("master: slave %s: %llu report(s) no longer held by it were lost\n", addr,
@@ -218,19 +218,19 @@ int master_push(void *ctx, void **state, const void *data, size_t len, int binar
 {
 	struct master *m = ctx;
 	struct push_conn *pc = *state;
-	struct report_header h;
-	struct report_capture c;
-	const struct agg *a;
+	const struct report_msg *msg;
+	const struct report_header *h;
 	const char *why;
 	struct mslave *s;
 	bool first;
 	int err;
 
-	err = report_read_msg(&m->push_rd, data, len, binary, &h, &c, &a, &why);
+	err = report_read_msg(&m->push_rd, data, len, binary, &msg, &why);
 	if (err) {
 		pl_garbage(m, pc ? pc->node : "(a pusher)", why);
 		return err == -ENOMEM ? -ENOMEM : 0;
 	}
+	h = &msg->h;
 	if (!pc) {
 		pc = calloc(1, sizeof(*pc));
 		if (!pc)
@@ -246,26 +246,26 @@ int master_push(void *ctx, void **state, const void *data, size_t len, int binar
 		pthread_mutex_unlock(&m->lock);
 		return -ESHUTDOWN;
 	}
-	first = !slave_find(m, h.node);
-	s = push_node_locked(m, h.node);
+	first = !slave_find(m, h->node);
+	s = push_node_locked(m, h->node);
 	if (s && s->pushed) {
 		push_state_locked(m, s, true, "pushing");
 		s->pushed_ms = master_now_ms();
 	}
 	if (s) {
 		m->n.pushed++;
-		offer_locked(m, h.node, &h, &c, a);
+		offer_locked(m, h->node, msg);
 	}
 	pthread_mutex_unlock(&m->lock);
 	if (!s)
 		return -ENOMEM;
-	snprintf(pc->node, sizeof(pc->node), "%s", h.node);
+	snprintf(pc->node, sizeof(pc->node), "%s", h->node);
 	if (first)
-		pr_info("master: node %s pushes its reports\n", h.node);
-	if (h.lost)
-		pr_warn("master: node %s: %llu report(s) it could not push were lost\n", h.node,
-			(unsigned long long)h.lost);
-	*ack = h.seq;
+		pr_info("master: node %s pushes its reports\n", h->node);
+	if (h->lost)
+		pr_warn("master: node %s: %llu report(s) it could not push were lost\n", h->node,
+			(unsigned long long)h->lost);
+	*ack = h->seq;
 	return 1;
 }
 

@@ -31,6 +31,7 @@ struct top {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct top_model *m;
+	struct agg *rows; /* one message's rows, for top_model_add (the report thread's) */
 	uint64_t last_seq;
 	uint64_t last_started; /* started_ms of the node run last_seq belongs to */
 	bool have_seq;
@@ -53,13 +54,16 @@ static bool on_since(void *ctx, const char *addr, uint64_t *seq, uint64_t *start
 	return true;
 }
 
-static void on_report(void *ctx, const char *addr, const struct report_header *h,
-		      const struct report_capture *c, const struct agg *a)
+static void on_report(void *ctx, const char *addr, const struct report_msg *msg)
 {
+	const struct report_header *h = &msg->h;
 	struct top *t = ctx;
+	int err;
 
+	agg_reset(t->rows);
+	err = report_msg_merge(t->rows, msg, NULL, NULL);
 	pthread_mutex_lock(&t->lock);
-	if (top_model_add(t->m, h, c, a))
+	if (err || top_model_add(t->m, h, &msg->c, t->rows))
 		snprintf(t->note, sizeof(t->note), "out of memory keeping report %llu",
 			 (unsigned long long)h->seq);
 	t->last_seq = h->seq;
@@ -362,7 +366,8 @@ int top_main(int argc, char **argv)
 	}
 	setlocale(LC_ALL, "");
 	t.m = top_model_new();
-	wc = t.m ? ws_client_new() : NULL;
+	t.rows = agg_new(&acfg);
+	wc = t.m && t.rows ? ws_client_new() : NULL;
 	pc.addr = url;
 	pc.host = host;
 	pc.port = port;
@@ -386,5 +391,6 @@ cleanup:
 	puller_free(p);
 	ws_client_free(wc);
 	top_model_free(t.m);
+	agg_free(t.rows);
 	return rc;
 }
