@@ -243,6 +243,13 @@ static void stand(struct lease *l, uint64_t now, struct lease_out *out)
 		win(l, now, out);
 }
 
+void lease_persisted(struct lease *l, uint64_t term, uint64_t now)
+{
+	/* Only later: elect_ms must not pass the moment the requests were sent (see win()). */
+	if (l->role == LEASE_STANDING && term == l->elect_term && now > l->elect_ms)
+		l->elect_ms = now;
+}
+
 static void pre_stand(struct lease *l, uint64_t now, struct lease_out *out)
 {
 	l->pre = true;

@@ -122,6 +122,12 @@ void lease_on_msg(struct lease *l, uint64_t now, const char *from, const struct 
 /* This node leaves: a leader stops at once and everyone is told. */
 void lease_leave(struct lease *l, uint64_t now, struct lease_out *out);
 
+/*
+ * The vote a LEASE_ACT_PERSIST asked for is on disk at now. A node standing for term counts its
+ * election from here: its requests go out after the write, and a slow disk (an fsync of
+ * seconds on a busy database host) must not make it give up a term its voters granted.
+ */
+void lease_persisted(struct lease *l, uint64_t term, uint64_t now);
 /* When lease_tick() is next due (ms, same clock as now). */
 uint64_t lease_next_ms(const struct lease *l);
 /* True only for a leader whose lease holds at now: emit nothing otherwise. */

@@ -10,6 +10,7 @@
 #include "cluster/addr.h"
 #include "cluster/members.h"
 #include "cluster/vote_file.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "net/ws_client.h"
 #include "roles/gossip.h"
@@ -47,14 +48,6 @@ struct gossip {
 	struct gossip_msg in, out; /* scratch: large */
 	struct buf wire;
 };
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static int link_path(void *ctx, struct buf *path)
 {
@@ -164,8 +157,9 @@ static void run_actions(struct gossip *g, const struct lease_out *out, uint64_t 
 					strerror(-err));
 				return;
 			}
-			/* An election times out after 1 s: a slow fsync alone can lose it. */
+			/* Our own election counts from now, when its requests go out. */
 			took = mono_ms() - t0;
+			lease_persisted(g->lease, a->term, t0 + took);
 			if (took >= 250)
 				pr_warn("gossip: writing the vote for term %llu took %llu ms\n",
 					(unsigned long long)a->term, (unsigned long long)took);
