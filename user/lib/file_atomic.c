@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Replacing a small file so that a crash leaves the old content or the new, never a mix. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-int file_write_atomic(const char *path, const void *data, size_t len)
+static int replace(const char *path, const void *data, size_t len, bool sync)
 {
 	struct buf tmp = { 0 };
 	int fd = -1, ret;
@@ -43,7 +44,7 @@ int file_write_atomic(const char *path, const void *data, size_t len)
 	if (ret)
 		goto cleanup;
 	/* fsync before rename: the rename must not reach the disk before the data. */
-	if (fsync(fd)) {
+	if (sync && fsync(fd)) {
 		ret = -errno;
 		goto cleanup;
 	}
@@ -58,4 +59,14 @@ cleanup:
 		unlink(tmp.data);
 	buf_free(&tmp);
 	return ret;
+}
+
+int file_write_atomic(const char *path, const void *data, size_t len)
+{
+	return replace(path, data, len, true);
+}
+
+int file_write_atomic_nosync(const char *path, const void *data, size_t len)
+{
+	return replace(path, data, len, false);
 }

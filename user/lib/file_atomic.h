@@ -11,4 +11,12 @@
  */
 int file_write_atomic(const char *path, const void *data, size_t len);
 
+/*
+ * The same without the fsync: a crash of the process still leaves the old content or the new
+ * (the page cache holds it), a crash of the host may leave the old one or an empty file. For
+ * files whose loss a host's restart makes harmless, where an fsync's wait (seconds behind a
+ * database's dirty pages) would cost more than it protects.
+ */
+int file_write_atomic_nosync(const char *path, const void *data, size_t len);
+
 #endif /* MP_FILE_ATOMIC_H */
